@@ -1,0 +1,64 @@
+//! `rc4-hmac-sha1`: RC4 with the first 3072 keystream bytes dropped (RC4-drop[3072]),
+//! encrypt-then-MAC with HMAC-SHA1 over the sequence number, the clear header and the
+//! ciphertext.
+//!
+//! RC4 is a stream cipher: one keystream runs across all records of an epoch in order, which
+//! the reliable, ordered link guarantees. A record that fails its check ends the connection,
+//! so the keystream can never fall out of step silently.
+
+use hmac::{Hmac, KeyInit, Mac};
+use rc4::{Rc4, StreamCipher};
+use sha1::Sha1;
+use zeroize::Zeroizing;
+
+use super::IntegrityError;
+
+/// Keystream bytes thrown away after keying, against RC4's biased early output.
+pub const DROP_BYTES: usize = 3072;
+
+pub struct Rc4HmacSha1 {
+    rc4: Rc4,
+    mac_key: Zeroizing<[u8; 20]>,
+}
+
+impl Rc4HmacSha1 {
+    pub const TAG_LEN: usize = 20;
+
+    pub fn new(enc_key: &[u8], mac_key: &[u8; 20]) -> Self {
+        Self { rc4: keyed_rc4_drop(enc_key), mac_key: Zeroizing::new(*mac_key) }
+    }
+
+    pub fn seal(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) {
+        self.rc4.apply_keystream(body);
+        let tag = self.mac(seq, header, body).finalize().into_bytes();
+        body.extend_from_slice(&tag);
+    }
+
+    pub fn open(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) -> Result<(), IntegrityError> {
+        let ct_len = body.len().checked_sub(Self::TAG_LEN).ok_or(IntegrityError)?;
+        let (ct, tag) = body.split_at(ct_len);
+        // verify_slice compares in constant time.
+        self.mac(seq, header, ct).verify_slice(tag).map_err(|_| IntegrityError)?;
+        body.truncate(ct_len);
+        self.rc4.apply_keystream(body);
+        Ok(())
+    }
+
+    fn mac(&self, seq: u64, header: &[u8], ciphertext: &[u8]) -> Hmac<Sha1> {
+        let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(self.mac_key.as_slice())
+            .expect("hmac takes any key length");
+        mac.update(&seq.to_be_bytes());
+        mac.update(header);
+        mac.update(ciphertext);
+        mac
+    }
+}
+
+/// RC4 keyed with `key` whose first [`DROP_BYTES`] of keystream are already consumed.
+pub fn keyed_rc4_drop(key: &[u8]) -> Rc4 {
+    // Rc4 accepts keys of 1..=256 bytes; callers pass 16.
+    let mut rc4 = Rc4::new_from_slice(key).expect("rc4 key length is 1 to 256 bytes");
+    let mut discard = [0u8; DROP_BYTES];
+    rc4.apply_keystream(&mut discard);
+    rc4
+}

@@ -1,0 +1,291 @@
+//! The applet's side of the console link.
+
+use super::record_layer::{GenerationSecrets, KeyPosition, RecordLayer};
+use super::{bind, handshake, rekey_transcript, LinkInfo, SessionError};
+use crate::crypto::derive::{confirmation_key, ConfirmationKey, Prover};
+use crate::crypto::{CipherSuite, Direction, KeyChain, Pms};
+use crate::wire::{
+    Alert, AlertCode, AppMessage, ClientHello, ControlMessage, HandshakeMessage, KeyId, Message, Nonce, ServerHello,
+    PROTOCOL_VERSION,
+};
+
+/// What the page handed the applet.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub key_id: KeyId,
+    pub pms: Pms,
+    /// Suites to offer, most preferred first.
+    pub suites: Vec<CipherSuite>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// Both sides proved they hold the key; video may follow.
+    Established(LinkInfo),
+    Message(AppMessage),
+    /// The in-band switch to a fresh PMS finished in both directions.
+    RekeyComplete { generation: u16 },
+    /// The switch failed; the link keeps running on the current keys.
+    RekeyFailed(Alert),
+}
+
+enum State {
+    AwaitServerHello { config: ClientConfig, nonce: Nonce, hello: Vec<u8> },
+    AwaitServerFinished { secrets: GenerationSecrets, schedule: LinkInfo, transcript: Vec<u8>, confirm: ConfirmationKey },
+    Established(Box<Established>),
+    Closed,
+}
+
+struct Established {
+    layer: RecordLayer,
+    info: LinkInfo,
+    binding: [u8; 20],
+    generation_started_ms: u64,
+    rekey: Rekey,
+}
+
+enum Rekey {
+    Idle,
+    /// Ready sent; waiting for the controller's acknowledgement.
+    AwaitAck { key_id: KeyId, pms: Pms, nonce: Nonce },
+    /// Confirm sent and sending switched; waiting for the first record under the new keys.
+    AwaitFirstRecord { generation: u16, binding: [u8; 20] },
+}
+
+pub struct ClientSession {
+    state: State,
+    outgoing: Vec<Vec<u8>>,
+}
+
+impl ClientSession {
+    /// Starts the handshake; the ClientHello is queued at once.
+    pub fn new(config: ClientConfig, nonce: Nonce) -> Self {
+        let hello = HandshakeMessage::ClientHello(ClientHello {
+            version: PROTOCOL_VERSION,
+            key_id: config.key_id,
+            client_nonce: nonce,
+            suites: config.suites.clone(),
+        })
+        .encode();
+        Self { outgoing: vec![hello.clone()], state: State::AwaitServerHello { config, nonce, hello } }
+    }
+
+    /// Records to send, in order.
+    pub fn take_outgoing(&mut self) -> Vec<Vec<u8>> {
+        core::mem::take(&mut self.outgoing)
+    }
+
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Established(_))
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    pub fn link_info(&self) -> Option<LinkInfo> {
+        match &self.state {
+            State::Established(e) => Some(e.info),
+            _ => None,
+        }
+    }
+
+    /// Key generation and epoch this side is sending under.
+    pub fn tx_position(&self) -> Option<KeyPosition> {
+        match &self.state {
+            State::Established(e) => Some(e.layer.tx_position()),
+            _ => None,
+        }
+    }
+
+    pub fn rx_position(&self) -> Option<KeyPosition> {
+        match &self.state {
+            State::Established(e) => Some(e.layer.rx_position()),
+            _ => None,
+        }
+    }
+
+    /// Milliseconds until the controller stops accepting the current PMS.
+    pub fn key_expires_in_ms(&self, now_ms: u64) -> Option<u64> {
+        match &self.state {
+            State::Established(e) => {
+                let end = e.generation_started_ms + u64::from(e.info.schedule.key_life_millis);
+                Some(end.saturating_sub(now_ms))
+            }
+            _ => None,
+        }
+    }
+
+    /// True once two thirds of the key life have passed and no switch is under way: time for
+    /// the page to fetch a fresh PMS over TLS.
+    pub fn renewal_due(&self, now_ms: u64) -> bool {
+        match &self.state {
+            State::Established(e) => {
+                let life = u64::from(e.info.schedule.key_life_millis);
+                matches!(e.rekey, Rekey::Idle) && now_ms.saturating_sub(e.generation_started_ms) >= life * 2 / 3
+            }
+            _ => false,
+        }
+    }
+
+    pub fn rekey_in_progress(&self) -> bool {
+        matches!(&self.state, State::Established(e) if !matches!(e.rekey, Rekey::Idle))
+    }
+
+    pub fn send(&mut self, message: AppMessage, now_ms: u64) -> Result<(), SessionError> {
+        let State::Established(e) = &mut self.state else {
+            return Err(SessionError::Closed);
+        };
+        let record = e.layer.seal(&message.into(), now_ms)?;
+        self.outgoing.push(record);
+        Ok(())
+    }
+
+    /// Step 1 of the switch to a fresh PMS handed over by the page.
+    pub fn begin_rekey(&mut self, key_id: KeyId, pms: Pms, nonce: Nonce, now_ms: u64) -> Result<(), SessionError> {
+        let State::Established(e) = &mut self.state else {
+            return Err(SessionError::Closed);
+        };
+        if !matches!(e.rekey, Rekey::Idle) {
+            return Err(SessionError::Unexpected("a key switch is already under way"));
+        }
+        let record = e.layer.seal(&Message::Control(ControlMessage::RekeyReady { key_id, client_nonce: nonce }), now_ms)?;
+        self.outgoing.push(record);
+        e.rekey = Rekey::AwaitAck { key_id, pms, nonce };
+        Ok(())
+    }
+
+    /// Closes politely: tells the controller and stops.
+    pub fn close(&mut self, now_ms: u64) {
+        if let State::Established(e) = &mut self.state {
+            if let Ok(r) = e.layer.seal(&Message::Control(ControlMessage::Alert(Alert::new(AlertCode::Closed))), now_ms) {
+                self.outgoing.push(r);
+            }
+        }
+        self.state = State::Closed;
+    }
+
+    /// Feeds one received record. An error is final: the session is closed and any alert for
+    /// the controller is queued.
+    pub fn handle_record(&mut self, record: &[u8], now_ms: u64) -> Result<Vec<ClientEvent>, SessionError> {
+        if self.is_closed() {
+            return Err(SessionError::Closed);
+        }
+        let result = self.step(record, now_ms);
+        if let Err(err) = &result {
+            self.fail(err, now_ms);
+        }
+        result
+    }
+
+    fn fail(&mut self, err: &SessionError, now_ms: u64) {
+        if let Some(alert) = err.alert() {
+            match &mut self.state {
+                State::Established(e) => {
+                    if let Ok(r) = e.layer.seal(&Message::Control(ControlMessage::Alert(alert)), now_ms) {
+                        self.outgoing.push(r);
+                    }
+                }
+                // Before key confirmation (the handshake states were moved out by `step`).
+                _ => self.outgoing.push(HandshakeMessage::Alert(alert).encode()),
+            }
+        }
+        self.state = State::Closed;
+    }
+
+    fn step(&mut self, record: &[u8], now_ms: u64) -> Result<Vec<ClientEvent>, SessionError> {
+        match core::mem::replace(&mut self.state, State::Closed) {
+            State::AwaitServerHello { config, nonce, hello } => {
+                let server_hello = match handshake(record)? {
+                    HandshakeMessage::ServerHello(h) => h,
+                    HandshakeMessage::Alert(a) => return Err(SessionError::Refused(a)),
+                    _ => return Err(SessionError::Unexpected("expected ServerHello")),
+                };
+                let ServerHello { version, suite, server_nonce, schedule } = server_hello;
+                if version != PROTOCOL_VERSION || !config.suites.contains(&suite) {
+                    return Err(SessionError::Unexpected("controller chose a version or suite that was not offered"));
+                }
+                let secrets = GenerationSecrets { pms: config.pms, suite, generation: 0, client_nonce: nonce, server_nonce };
+                let confirm = confirmation_key(KeyChain::new(secrets.pms.clone()).key(), &secrets.binding());
+                let mut transcript = hello;
+                transcript.extend_from_slice(record);
+                self.state = State::AwaitServerFinished { secrets, schedule: LinkInfo { suite, schedule }, transcript, confirm };
+                Ok(Vec::new())
+            }
+            State::AwaitServerFinished { secrets, schedule: info, transcript, confirm } => {
+                let proof = match handshake(record)? {
+                    HandshakeMessage::Finished(p) => p,
+                    HandshakeMessage::Alert(a) => return Err(SessionError::Refused(a)),
+                    _ => return Err(SessionError::Unexpected("expected Finished")),
+                };
+                if !confirm.verify(Prover::Server, &transcript, &proof) {
+                    return Err(SessionError::ConfirmationFailed);
+                }
+                self.outgoing.push(HandshakeMessage::Finished(confirm.proof(Prover::Client, &transcript)).encode());
+                let layer = RecordLayer::new(secrets, Direction::ClientToServer, info.schedule, now_ms);
+                self.state = State::Established(Box::new(Established {
+                    layer,
+                    info,
+                    binding: bind(&[&transcript]),
+                    generation_started_ms: now_ms,
+                    rekey: Rekey::Idle,
+                }));
+                Ok(vec![ClientEvent::Established(info)])
+            }
+            State::Established(mut e) => {
+                let events = self.established(&mut e, record, now_ms);
+                self.state = State::Established(e);
+                events
+            }
+            State::Closed => Err(SessionError::Closed),
+        }
+    }
+
+    fn established(&mut self, e: &mut Established, record: &[u8], now_ms: u64) -> Result<Vec<ClientEvent>, SessionError> {
+        let (message, switched) = e.layer.open(record, now_ms)?;
+        let mut events = Vec::new();
+        if switched {
+            let Rekey::AwaitFirstRecord { generation, binding } = core::mem::replace(&mut e.rekey, Rekey::Idle) else {
+                return Err(SessionError::Unexpected("key generation changed without a switch"));
+            };
+            e.binding = binding;
+            e.generation_started_ms = now_ms;
+            events.push(ClientEvent::RekeyComplete { generation });
+        }
+        match message.into_app() {
+            Ok(app) => events.push(ClientEvent::Message(app)),
+            Err(ControlMessage::Alert(alert)) => return Err(SessionError::PeerClosed(alert)),
+            Err(ControlMessage::RekeyAck { server_nonce, proof }) => {
+                let Rekey::AwaitAck { key_id, pms, nonce } = core::mem::replace(&mut e.rekey, Rekey::Idle) else {
+                    return Err(SessionError::Unexpected("RekeyAck without RekeyReady"));
+                };
+                let generation = e.layer.tx_position().generation.wrapping_add(1);
+                let secrets = GenerationSecrets { pms, suite: e.info.suite, generation, client_nonce: nonce, server_nonce };
+                let confirm = confirmation_key(KeyChain::new(secrets.pms.clone()).key(), &secrets.binding());
+                let transcript = rekey_transcript(&e.binding, generation, &key_id.0, &nonce, &server_nonce);
+                if !confirm.verify(Prover::Server, &transcript, &proof) {
+                    let abort = e.layer.seal(&Message::Control(ControlMessage::RekeyAbort), now_ms)?;
+                    self.outgoing.push(abort);
+                    events.push(ClientEvent::RekeyFailed(Alert::new(AlertCode::KeyConfirmationFailed)));
+                    return Ok(events);
+                }
+                let confirm_record =
+                    e.layer.seal(&Message::Control(ControlMessage::RekeyConfirm { proof: confirm.proof(Prover::Client, &transcript) }), now_ms)?;
+                self.outgoing.push(confirm_record);
+                // Confirm is the last record under the old keys this way; everything after is new.
+                e.layer.arm_rx(secrets.clone(), now_ms);
+                e.layer.switch_tx(secrets, now_ms);
+                e.rekey = Rekey::AwaitFirstRecord { generation, binding: bind(&[&transcript]) };
+            }
+            Err(ControlMessage::RekeyRefused(alert)) => {
+                if !matches!(e.rekey, Rekey::AwaitAck { .. }) {
+                    return Err(SessionError::Unexpected("RekeyRefused without RekeyReady"));
+                }
+                e.rekey = Rekey::Idle;
+                events.push(ClientEvent::RekeyFailed(alert));
+            }
+            Err(_) => return Err(SessionError::Unexpected("client-only control message from the controller")),
+        }
+        Ok(events)
+    }
+}

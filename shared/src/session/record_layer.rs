@@ -1,0 +1,204 @@
+//! Sealing and opening records under the current keys, following the key schedule.
+//!
+//! Each direction keeps its own position: a key generation (one PMS), an epoch in that PMS's
+//! chain, and an implicit sequence number that counts every record sent that way since the
+//! link opened. The sender moves to the next epoch when the schedule says so and marks it in the
+//! clear (authenticated) header; the receiver follows one step at a time and refuses a sender
+//! that skips epochs or stays in one past its byte budget.
+
+use crate::crypto::derive::{traffic_keys, Binding};
+use crate::crypto::{CipherSuite, Direction, KeyChain, Pms, RecordCipher};
+use crate::wire::handshake::KeySchedule;
+use crate::wire::message::Channel;
+use crate::wire::record::{Record, RecordHeader, MAX_PLAINTEXT};
+use crate::wire::{Message, Nonce};
+
+use super::SessionError;
+
+/// The secrets of one key generation: a PMS and the nonces of the exchange that introduced it.
+#[derive(Clone)]
+pub struct GenerationSecrets {
+    pub pms: Pms,
+    pub suite: CipherSuite,
+    pub generation: u16,
+    pub client_nonce: Nonce,
+    pub server_nonce: Nonce,
+}
+
+impl GenerationSecrets {
+    pub fn binding(&self) -> Binding<'_> {
+        Binding {
+            suite: self.suite,
+            generation: self.generation,
+            client_nonce: &self.client_nonce,
+            server_nonce: &self.server_nonce,
+        }
+    }
+}
+
+struct DirectionState {
+    direction: Direction,
+    secrets: GenerationSecrets,
+    chain: KeyChain,
+    cipher: RecordCipher,
+    bytes_in_epoch: u64,
+    epoch_started_ms: u64,
+}
+
+impl DirectionState {
+    fn new(secrets: GenerationSecrets, direction: Direction, now_ms: u64) -> Self {
+        let chain = KeyChain::new(secrets.pms.clone());
+        let keys = traffic_keys(chain.key(), &secrets.binding(), direction, 0);
+        let cipher = RecordCipher::new(secrets.suite, &keys);
+        Self { direction, secrets, chain, cipher, bytes_in_epoch: 0, epoch_started_ms: now_ms }
+    }
+
+    fn header(&self) -> RecordHeader {
+        RecordHeader { generation: self.secrets.generation, epoch: self.chain.epoch() }
+    }
+
+    fn advance(&mut self, now_ms: u64) -> Result<(), SessionError> {
+        self.chain.advance().ok_or(SessionError::Epoch("key epochs exhausted"))?;
+        let keys = traffic_keys(self.chain.key(), &self.secrets.binding(), self.direction, self.chain.epoch());
+        self.cipher = RecordCipher::new(self.secrets.suite, &keys);
+        self.bytes_in_epoch = 0;
+        self.epoch_started_ms = now_ms;
+        Ok(())
+    }
+
+    fn epoch_due(&self, schedule: &KeySchedule, now_ms: u64) -> bool {
+        self.bytes_in_epoch >= u64::from(schedule.epoch_bytes)
+            || now_ms.saturating_sub(self.epoch_started_ms) >= u64::from(schedule.epoch_millis)
+    }
+}
+
+/// Where one direction stands, for the status bar and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPosition {
+    pub generation: u16,
+    pub epoch: u32,
+}
+
+pub struct RecordLayer {
+    schedule: KeySchedule,
+    tx: DirectionState,
+    rx: DirectionState,
+    /// Receive keys of the next generation, armed during a key switch until its first record.
+    pending_rx: Option<DirectionState>,
+    tx_seq: u64,
+    rx_seq: u64,
+}
+
+impl RecordLayer {
+    pub fn new(secrets: GenerationSecrets, sends: Direction, schedule: KeySchedule, now_ms: u64) -> Self {
+        let receives = opposite(sends);
+        Self {
+            schedule,
+            tx: DirectionState::new(secrets.clone(), sends, now_ms),
+            rx: DirectionState::new(secrets, receives, now_ms),
+            pending_rx: None,
+            tx_seq: 0,
+            rx_seq: 0,
+        }
+    }
+
+    pub fn tx_position(&self) -> KeyPosition {
+        let h = self.tx.header();
+        KeyPosition { generation: h.generation, epoch: h.epoch }
+    }
+
+    pub fn rx_position(&self) -> KeyPosition {
+        let h = self.rx.header();
+        KeyPosition { generation: h.generation, epoch: h.epoch }
+    }
+
+    pub fn seal(&mut self, message: &Message, now_ms: u64) -> Result<Vec<u8>, SessionError> {
+        let mut body = Vec::new();
+        message.encode(&mut body);
+        self.seal_plaintext(body, now_ms)
+    }
+
+    /// Seals a video payload that was encoded once for every viewer.
+    pub fn seal_video(&mut self, payload: &[u8], now_ms: u64) -> Result<Vec<u8>, SessionError> {
+        let mut body = Vec::with_capacity(payload.len() + 1 + 20);
+        body.push(Channel::Video as u8);
+        body.extend_from_slice(payload);
+        self.seal_plaintext(body, now_ms)
+    }
+
+    fn seal_plaintext(&mut self, mut body: Vec<u8>, now_ms: u64) -> Result<Vec<u8>, SessionError> {
+        if body.len() > MAX_PLAINTEXT {
+            return Err(SessionError::TooLarge);
+        }
+        if self.tx.epoch_due(&self.schedule, now_ms) {
+            self.tx.advance(now_ms)?;
+        }
+        let header = self.tx.header().encode();
+        self.tx.bytes_in_epoch += body.len() as u64;
+        self.tx.cipher.seal(self.tx_seq, &header, &mut body);
+        self.tx_seq += 1;
+        let mut record = Vec::with_capacity(header.len() + body.len());
+        record.extend_from_slice(&header);
+        record.extend_from_slice(&body);
+        Ok(record)
+    }
+
+    /// Authenticates and decrypts one sealed record. Returns the message and whether it was the
+    /// first record under an armed next generation (which completes a key switch).
+    pub fn open(&mut self, record: &[u8], now_ms: u64) -> Result<(Message, bool), SessionError> {
+        let Record::Sealed { header, header_bytes, body } = Record::parse(record)? else {
+            return Err(SessionError::Unexpected("handshake record after the keys were confirmed"));
+        };
+        let mut switched = false;
+        if header.generation != self.rx.secrets.generation {
+            match self.pending_rx.take() {
+                Some(next) if next.secrets.generation == header.generation => {
+                    self.rx = next;
+                    switched = true;
+                }
+                other => {
+                    self.pending_rx = other;
+                    return Err(SessionError::Epoch("record sealed under an unknown key generation"));
+                }
+            }
+        }
+        let current = self.rx.chain.epoch();
+        if header.epoch == current {
+            if self.rx.bytes_in_epoch >= u64::from(self.schedule.epoch_bytes) {
+                return Err(SessionError::Epoch("peer did not move to the next key epoch on schedule"));
+            }
+        } else if Some(header.epoch) == current.checked_add(1) {
+            self.rx.advance(now_ms)?;
+        } else {
+            return Err(SessionError::Epoch("record sealed under an out-of-order key epoch"));
+        }
+        let mut plaintext = body.to_vec();
+        self.rx.cipher.open(self.rx_seq, header_bytes, &mut plaintext)?;
+        self.rx_seq += 1;
+        self.rx.bytes_in_epoch += plaintext.len() as u64;
+        Ok((Message::decode(&plaintext)?, switched))
+    }
+
+    /// From now on seal under `secrets` (a new generation).
+    pub fn switch_tx(&mut self, secrets: GenerationSecrets, now_ms: u64) {
+        self.tx = DirectionState::new(secrets, self.tx.direction, now_ms);
+    }
+
+    /// From now on accept only records under `secrets`.
+    pub fn switch_rx(&mut self, secrets: GenerationSecrets, now_ms: u64) {
+        self.pending_rx = None;
+        self.rx = DirectionState::new(secrets, self.rx.direction, now_ms);
+    }
+
+    /// Accept records under `secrets` once the peer starts using them; until then, the current.
+    pub fn arm_rx(&mut self, secrets: GenerationSecrets, now_ms: u64) {
+        self.pending_rx = Some(DirectionState::new(secrets, self.rx.direction, now_ms));
+    }
+}
+
+fn opposite(d: Direction) -> Direction {
+    match d {
+        Direction::ClientToServer => Direction::ServerToClient,
+        Direction::ServerToClient => Direction::ClientToServer,
+    }
+}

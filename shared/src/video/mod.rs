@@ -1,0 +1,3 @@
+//! Video codecs. Text mode: a grid of character cells and their changes.
+
+pub mod text;

@@ -1,0 +1,365 @@
+//! Channel messages: the plaintext of sealed records.
+
+use super::codec::{Reader, Writer};
+use super::handshake::Alert;
+use super::{DecodeError, KeyId, Nonce, KEY_ID_LEN, NONCE_LEN};
+use crate::crypto::derive::PROOF_LEN;
+
+const MAX_KEY_NAME: usize = 32;
+/// Largest paste carried in one message; the applet splits longer pastes.
+pub const MAX_PASTE: usize = 16 << 10;
+const MAX_STATUS_TEXT: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Control = 0,
+    Video = 1,
+    Input = 2,
+    Serial = 3,
+}
+
+/// Everything a sealed record can carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Control(ControlMessage),
+    /// An encoded video update (see [`crate::video`]); opaque here so the controller can encode
+    /// once per host and seal per viewer.
+    Video(Vec<u8>),
+    Input(InputEvent),
+    Serial(Vec<u8>),
+}
+
+/// Control channel: alerts, the in-band key switch, and host status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlMessage {
+    /// The sender is closing the link for this reason.
+    Alert(Alert),
+    /// Step 1 of a key switch (applet): "I hold this fresh key".
+    RekeyReady { key_id: KeyId, client_nonce: Nonce },
+    /// Step 2 (controller): "so do I", with proof.
+    RekeyAck { server_nonce: Nonce, proof: [u8; PROOF_LEN] },
+    /// Step 3 (applet): its proof; the applet seals everything after this under the new keys.
+    RekeyConfirm { proof: [u8; PROOF_LEN] },
+    /// The controller refused the fresh key; both sides stay on the current one.
+    RekeyRefused(Alert),
+    /// The applet gave up the switch (the controller's proof was wrong); keep the current keys.
+    RekeyAbort,
+    /// The applet asks for a full video frame (after it lost track, or on start).
+    RefreshRequest,
+    /// What the host is doing, for the status bar.
+    HostStatus(HostStatus),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostStatus {
+    pub state: HostState,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostState {
+    Running,
+    Stopped,
+    NoSignal,
+}
+
+/// Keyboard, pointer and paste from the applet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputEvent {
+    Key(KeyEvent),
+    /// Text to type as keystrokes.
+    Paste(String),
+    Pointer(PointerEvent),
+    Special(SpecialKey),
+}
+
+/// A key as the browser names it (`KeyboardEvent.key` and `.code`), so each backend can map it
+/// to what its host understands: terminal bytes, X keysyms or scancodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    pub down: bool,
+    pub modifiers: Modifiers,
+    pub key: String,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Modifiers(pub u8);
+
+impl Modifiers {
+    pub const SHIFT: u8 = 1;
+    pub const CTRL: u8 = 2;
+    pub const ALT: u8 = 4;
+    pub const META: u8 = 8;
+
+    pub fn shift(self) -> bool {
+        self.0 & Self::SHIFT != 0
+    }
+    pub fn ctrl(self) -> bool {
+        self.0 & Self::CTRL != 0
+    }
+    pub fn alt(self) -> bool {
+        self.0 & Self::ALT != 0
+    }
+    pub fn meta(self) -> bool {
+        self.0 & Self::META != 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointerEvent {
+    pub x: u16,
+    pub y: u16,
+    /// Bit 0 left, 1 middle, 2 right, 3/4 wheel up/down.
+    pub buttons: u8,
+}
+
+/// Key combinations a browser cannot send itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialKey {
+    CtrlAltDel,
+}
+
+/// The subset of messages the application layer sends and receives; the session handles the
+/// rest (alerts and the key switch) itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppMessage {
+    Video(Vec<u8>),
+    Input(InputEvent),
+    Serial(Vec<u8>),
+    RefreshRequest,
+    HostStatus(HostStatus),
+}
+
+impl From<AppMessage> for Message {
+    fn from(m: AppMessage) -> Self {
+        match m {
+            AppMessage::Video(v) => Message::Video(v),
+            AppMessage::Input(i) => Message::Input(i),
+            AppMessage::Serial(s) => Message::Serial(s),
+            AppMessage::RefreshRequest => Message::Control(ControlMessage::RefreshRequest),
+            AppMessage::HostStatus(s) => Message::Control(ControlMessage::HostStatus(s)),
+        }
+    }
+}
+
+impl Message {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Control(c) => {
+                out.put_u8(Channel::Control as u8);
+                c.encode(out);
+            }
+            Message::Video(v) => {
+                out.put_u8(Channel::Video as u8);
+                out.put_bytes(v);
+            }
+            Message::Input(i) => {
+                out.put_u8(Channel::Input as u8);
+                i.encode(out);
+            }
+            Message::Serial(s) => {
+                out.put_u8(Channel::Serial as u8);
+                out.put_bytes(s);
+            }
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let msg = match r.u8("channel")? {
+            0 => Message::Control(ControlMessage::decode(&mut r)?),
+            1 => Message::Video(r.rest().to_vec()),
+            2 => Message::Input(InputEvent::decode(&mut r)?),
+            3 => Message::Serial(r.rest().to_vec()),
+            other => return Err(DecodeError::Unknown { field: "channel", value: other }),
+        };
+        r.finish("channel message")?;
+        Ok(msg)
+    }
+
+    /// Splits off the messages the application sees.
+    pub fn into_app(self) -> Result<AppMessage, ControlMessage> {
+        match self {
+            Message::Video(v) => Ok(AppMessage::Video(v)),
+            Message::Input(i) => Ok(AppMessage::Input(i)),
+            Message::Serial(s) => Ok(AppMessage::Serial(s)),
+            Message::Control(ControlMessage::RefreshRequest) => Ok(AppMessage::RefreshRequest),
+            Message::Control(ControlMessage::HostStatus(s)) => Ok(AppMessage::HostStatus(s)),
+            Message::Control(other) => Err(other),
+        }
+    }
+}
+
+impl ControlMessage {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ControlMessage::Alert(a) => {
+                out.put_u8(1);
+                a.encode_body(out);
+            }
+            ControlMessage::RekeyReady { key_id, client_nonce } => {
+                out.put_u8(2);
+                out.put_bytes(&key_id.0);
+                out.put_bytes(client_nonce);
+            }
+            ControlMessage::RekeyAck { server_nonce, proof } => {
+                out.put_u8(3);
+                out.put_bytes(server_nonce);
+                out.put_bytes(proof);
+            }
+            ControlMessage::RekeyConfirm { proof } => {
+                out.put_u8(4);
+                out.put_bytes(proof);
+            }
+            ControlMessage::RekeyRefused(a) => {
+                out.put_u8(5);
+                a.encode_body(out);
+            }
+            ControlMessage::RekeyAbort => out.put_u8(6),
+            ControlMessage::RefreshRequest => out.put_u8(7),
+            ControlMessage::HostStatus(s) => {
+                out.put_u8(8);
+                out.put_u8(match s.state {
+                    HostState::Running => 0,
+                    HostState::Stopped => 1,
+                    HostState::NoSignal => 2,
+                });
+                out.put_length_prefixed(s.text.as_bytes());
+            }
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match r.u8("control type")? {
+            1 => ControlMessage::Alert(Alert::decode_body(r)?),
+            2 => ControlMessage::RekeyReady {
+                key_id: KeyId(r.array::<KEY_ID_LEN>("rekey key id")?),
+                client_nonce: r.array::<NONCE_LEN>("rekey client nonce")?,
+            },
+            3 => ControlMessage::RekeyAck {
+                server_nonce: r.array::<NONCE_LEN>("rekey server nonce")?,
+                proof: r.array::<PROOF_LEN>("rekey server proof")?,
+            },
+            4 => ControlMessage::RekeyConfirm { proof: r.array::<PROOF_LEN>("rekey client proof")? },
+            5 => ControlMessage::RekeyRefused(Alert::decode_body(r)?),
+            6 => ControlMessage::RekeyAbort,
+            7 => ControlMessage::RefreshRequest,
+            8 => {
+                let state = match r.u8("host state")? {
+                    0 => HostState::Running,
+                    1 => HostState::Stopped,
+                    2 => HostState::NoSignal,
+                    other => return Err(DecodeError::Unknown { field: "host state", value: other }),
+                };
+                let text = r.string(MAX_STATUS_TEXT, "host status text")?.into();
+                ControlMessage::HostStatus(HostStatus { state, text })
+            }
+            other => return Err(DecodeError::Unknown { field: "control type", value: other }),
+        })
+    }
+}
+
+impl InputEvent {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            InputEvent::Key(k) => {
+                out.put_u8(1);
+                out.put_u8(u8::from(k.down));
+                out.put_u8(k.modifiers.0);
+                out.put_length_prefixed(truncated(&k.key, MAX_KEY_NAME).as_bytes());
+                out.put_length_prefixed(truncated(&k.code, MAX_KEY_NAME).as_bytes());
+            }
+            InputEvent::Paste(text) => {
+                out.put_u8(2);
+                out.put_length_prefixed(truncated(text, MAX_PASTE).as_bytes());
+            }
+            InputEvent::Pointer(p) => {
+                out.put_u8(3);
+                out.put_u16(p.x);
+                out.put_u16(p.y);
+                out.put_u8(p.buttons);
+            }
+            InputEvent::Special(SpecialKey::CtrlAltDel) => {
+                out.put_u8(4);
+                out.put_u8(1);
+            }
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match r.u8("input type")? {
+            1 => InputEvent::Key(KeyEvent {
+                down: match r.u8("key direction")? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(DecodeError::Unknown { field: "key direction", value: other }),
+                },
+                modifiers: Modifiers(r.u8("modifiers")?),
+                key: r.string(MAX_KEY_NAME, "key name")?.into(),
+                code: r.string(MAX_KEY_NAME, "key code")?.into(),
+            }),
+            2 => InputEvent::Paste(r.string(MAX_PASTE, "paste")?.into()),
+            3 => InputEvent::Pointer(PointerEvent { x: r.u16("pointer x")?, y: r.u16("pointer y")?, buttons: r.u8("buttons")? }),
+            4 => match r.u8("special key")? {
+                1 => InputEvent::Special(SpecialKey::CtrlAltDel),
+                other => return Err(DecodeError::Unknown { field: "special key", value: other }),
+            },
+            other => return Err(DecodeError::Unknown { field: "input type", value: other }),
+        })
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn truncated(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::AlertCode;
+
+    fn round_trip(m: Message) {
+        let mut buf = Vec::new();
+        m.encode(&mut buf);
+        assert_eq!(Message::decode(&buf).unwrap(), m);
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        round_trip(Message::Control(ControlMessage::Alert(Alert::new(AlertCode::ReusedKey))));
+        round_trip(Message::Control(ControlMessage::RekeyReady { key_id: KeyId([3; 16]), client_nonce: [4; 32] }));
+        round_trip(Message::Control(ControlMessage::RekeyAck { server_nonce: [5; 32], proof: [6; 20] }));
+        round_trip(Message::Control(ControlMessage::RekeyConfirm { proof: [7; 20] }));
+        round_trip(Message::Control(ControlMessage::RekeyRefused(Alert::new(AlertCode::ExpiredKey))));
+        round_trip(Message::Control(ControlMessage::RekeyAbort));
+        round_trip(Message::Control(ControlMessage::RefreshRequest));
+        round_trip(Message::Control(ControlMessage::HostStatus(HostStatus { state: HostState::NoSignal, text: "no signal".into() })));
+        round_trip(Message::Video(vec![1, 2, 3]));
+        round_trip(Message::Serial(b"login: ".to_vec()));
+        round_trip(Message::Input(InputEvent::Key(KeyEvent {
+            down: true,
+            modifiers: Modifiers(Modifiers::CTRL),
+            key: "c".into(),
+            code: "KeyC".into(),
+        })));
+        round_trip(Message::Input(InputEvent::Paste("ls -l ✓".into())));
+        round_trip(Message::Input(InputEvent::Pointer(PointerEvent { x: 1919, y: 1079, buttons: 1 })));
+        round_trip(Message::Input(InputEvent::Special(SpecialKey::CtrlAltDel)));
+    }
+
+    #[test]
+    fn junk_is_an_error_not_a_panic() {
+        for bad in [&[][..], &[9], &[0, 99], &[2, 1, 2], &[0, 8, 7, 0], &[2, 2, 5, b'a']] {
+            assert!(Message::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+}

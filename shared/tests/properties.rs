@@ -1,0 +1,104 @@
+//! Property tests: the text codec round-trips any screen change, and a sealed record opens only
+//! under the right key, sequence number and direction, and only unaltered.
+#![cfg(not(target_arch = "wasm32"))]
+
+use proptest::prelude::*;
+use shared::crypto::derive::{traffic_keys, Binding};
+use shared::crypto::{CipherSuite, Direction, KeyChain, Pms, RecordCipher};
+use shared::video::text::{apply, encode_delta, encode_full, Attrs, Cell, Color, Cursor, Style, TextScreen};
+
+fn color() -> impl Strategy<Value = Color> {
+    prop_oneof![Just(Color::Default), any::<u8>().prop_map(Color::Indexed), any::<(u8, u8, u8)>().prop_map(|(r, g, b)| Color::Rgb(r, g, b))]
+}
+
+fn cell() -> impl Strategy<Value = Cell> {
+    (any::<char>(), color(), color(), any::<u8>()).prop_map(|(ch, fg, bg, a)| Cell { ch, style: Style { fg, bg, attrs: Attrs(a) } })
+}
+
+/// A screen size and a list of (row, col, cell) writes inside it.
+fn edits() -> impl Strategy<Value = (u16, u16, Vec<(u16, u16, Cell)>)> {
+    (1u16..=120, 1u16..=40).prop_flat_map(|(cols, rows)| {
+        (Just(cols), Just(rows), proptest::collection::vec((0..rows, 0..cols, cell()), 0..300))
+    })
+}
+
+fn screen_with(cols: u16, rows: u16, edits: &[(u16, u16, Cell)], cursor: (u16, u16, bool)) -> TextScreen {
+    let mut s = TextScreen::new(cols, rows).unwrap();
+    for &(r, c, cell) in edits {
+        s.set(r, c, cell);
+    }
+    s.cursor = Cursor { row: cursor.0, col: cursor.1, visible: cursor.2 };
+    s
+}
+
+fn sealers(suite: CipherSuite, pms: [u8; 32], direction: Direction) -> RecordCipher {
+    let chain = KeyChain::new(Pms::from_bytes(pms));
+    let binding = Binding { suite, generation: 0, client_nonce: &[1; 32], server_nonce: &[2; 32] };
+    RecordCipher::new(suite, &traffic_keys(chain.key(), &binding, direction, 0))
+}
+
+fn suite() -> impl Strategy<Value = CipherSuite> {
+    prop_oneof![Just(CipherSuite::Rc4HmacSha1), Just(CipherSuite::ChaCha20Poly1305)]
+}
+
+proptest! {
+    #[test]
+    fn text_updates_reproduce_the_screen((cols, rows, first) in edits(), second in proptest::collection::vec((0u16..40, 0u16..120, cell()), 0..200), cur in any::<(u16, u16, bool)>()) {
+        let a = screen_with(cols, rows, &first, (0, 0, true));
+        let second: Vec<_> = second.into_iter().map(|(r, c, cell)| (r % rows, c % cols, cell)).collect();
+        let mut b = a.clone();
+        for &(r, c, cell) in &second { b.set(r, c, cell); }
+        b.cursor = Cursor { row: cur.0 % rows, col: cur.1 % cols, visible: cur.2 };
+
+        let mut browser = TextScreen::new(1, 1).unwrap();
+        apply(&mut browser, &encode_full(&a)).unwrap();
+        prop_assert_eq!(&browser, &a);
+        if let Some(delta) = encode_delta(&a, &b) {
+            apply(&mut browser, &delta).unwrap();
+        }
+        prop_assert_eq!(&browser, &b);
+    }
+
+    #[test]
+    fn text_decoder_survives_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut screen = TextScreen::new(80, 25).unwrap();
+        let before = screen.clone();
+        if apply(&mut screen, &bytes).is_err() {
+            prop_assert_eq!(screen, before);
+        }
+    }
+
+    #[test]
+    fn sealed_records_open_only_with_the_right_key_sequence_and_direction(
+        suite in suite(),
+        pms in any::<[u8; 32]>(),
+        other_pms in any::<[u8; 32]>(),
+        seq in any::<u64>(),
+        plaintext in proptest::collection::vec(any::<u8>(), 0..2048),
+        flip in any::<(usize, u8)>(),
+    ) {
+        let header = [0x17, 0, 0, 0, 0, 0, 0];
+        let mut body = plaintext.clone();
+        sealers(suite, pms, Direction::ClientToServer).seal(seq, &header, &mut body);
+        let sealed = body.clone();
+
+        let mut ok = sealed.clone();
+        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &header, &mut ok).is_ok());
+        prop_assert_eq!(&ok, &plaintext);
+
+        let mut wrong_seq = sealed.clone();
+        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq.wrapping_add(1), &header, &mut wrong_seq).is_err());
+        let mut wrong_dir = sealed.clone();
+        prop_assert!(sealers(suite, pms, Direction::ServerToClient).open(seq, &header, &mut wrong_dir).is_err());
+        if other_pms != pms {
+            let mut wrong_key = sealed.clone();
+            prop_assert!(sealers(suite, other_pms, Direction::ClientToServer).open(seq, &header, &mut wrong_key).is_err());
+        }
+        let mut flipped = sealed.clone();
+        let at = flip.0 % flipped.len();
+        flipped[at] ^= flip.1.max(1);
+        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &header, &mut flipped).is_err());
+        let mut wrong_header = sealed;
+        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &[0x17, 0, 1, 0, 0, 0, 0], &mut wrong_header).is_err());
+    }
+}
