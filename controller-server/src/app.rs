@@ -1,0 +1,72 @@
+//! Shared state of the controller, built once from the configuration.
+
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::session::ServerConfig;
+
+use crate::config::Config;
+use crate::console::KeyStore;
+use crate::hosts::HostRegistry;
+use crate::store::UserStore;
+use crate::web::headers::content_security_policy;
+use crate::web::sessions::WebSessions;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub users: Arc<UserStore>,
+    pub sessions: WebSessions,
+    pub keys: KeyStore,
+    pub hosts: HostRegistry,
+    pub link_config: ServerConfig,
+    pub web_root: PathBuf,
+    pub plain_ws_url: Option<String>,
+    /// Origins besides the request's own that may make state-changing requests.
+    pub trusted_origins: Vec<String>,
+    pub csp: String,
+    session_idle: Duration,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Needs a tokio runtime (host backends start here).
+    pub fn new(config: &Config, users: Arc<UserStore>) -> anyhow::Result<Self> {
+        let plain_ws_url = config
+            .console_public_plain_url
+            .clone()
+            .or_else(|| config.console_plain_listen.map(|addr| format!("ws://{addr}/console/ws")));
+        let index = std::fs::read_to_string(config.web_root.join("index.html")).ok();
+        if index.is_none() {
+            tracing::warn!(web_root = %config.web_root.display(), "web console not built: no index.html");
+        }
+        let port = config.listen.port();
+        let mut trusted_origins = vec![format!("https://{}", config.listen), format!("https://localhost:{port}")];
+        trusted_origins.extend(config.allowed_origins.iter().cloned());
+        Ok(Self(Arc::new(Inner {
+            users,
+            sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
+            keys: KeyStore::new(Duration::from_secs(config.console.key_ttl_seconds)),
+            hosts: HostRegistry::start(&config.hosts),
+            link_config: ServerConfig { suites: config.suites()?, schedule: config.schedule() },
+            web_root: config.web_root.clone(),
+            csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref()),
+            plain_ws_url,
+            trusted_origins,
+            session_idle: Duration::from_secs(config.auth.session_idle_minutes * 60),
+        })))
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        self.session_idle
+    }
+}

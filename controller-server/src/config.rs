@@ -1,0 +1,245 @@
+//! The controller's configuration: one TOML file, every field documented, safe defaults.
+//! Command-line flags override the file (see `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use shared::crypto::CipherSuite;
+use shared::wire::handshake::KeySchedule;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTPS listener for the site, the API and the `wss://` console.
+    pub listen: SocketAddr,
+    /// Plain listener for the console alone (`ws://`), the in-the-clear link of the design for
+    /// LAN tools, relays and native clients; the console cipher protects it end to end.
+    /// `None` turns it off.
+    pub console_plain_listen: Option<SocketAddr>,
+    /// The `ws://` URL the applet is told for the plain listener, when it differs from
+    /// `console_plain_listen` (a relay or proxy in front of it).
+    pub console_public_plain_url: Option<String>,
+    /// Where the controller keeps its database and generated certificate.
+    pub data_dir: PathBuf,
+    /// The built web console (trunk's output folder).
+    pub web_root: PathBuf,
+    /// PEM certificate chain and private key. When absent, a self-signed certificate is made
+    /// on first start and kept in `data_dir`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Origins (scheme://host:port) besides the controller's own that may open the console
+    /// WebSocket and send state-changing requests, e.g. a vendor portal.
+    pub allowed_origins: Vec<String>,
+    pub console: ConsoleConfig,
+    pub auth: AuthConfig,
+    /// Managed hosts. Default: the embedded `local` host.
+    pub hosts: Vec<HostConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Accepted cipher suites, most preferred first: `rc4-hmac-sha1`, `chacha20-poly1305`.
+    pub suites: Vec<String>,
+    /// A console key must be used within this many seconds of being issued.
+    pub key_ttl_seconds: u64,
+    /// How long one PMS may protect a link before the applet must switch to a fresh one.
+    pub key_life_seconds: u64,
+    /// A direction moves to the next key epoch after this many bytes...
+    pub epoch_bytes: u32,
+    /// ...or after this many seconds, whichever comes first.
+    pub epoch_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A web session ends after this many minutes without a request.
+    pub session_idle_minutes: u64,
+}
+
+// No deny_unknown_fields here: serde cannot combine it with `flatten`; the backend enum
+// below rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HostConfig {
+    /// Short identifier used in URLs and the API.
+    pub id: String,
+    /// Name shown to users.
+    pub name: String,
+    #[serde(flatten)]
+    pub backend: BackendConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum BackendConfig {
+    /// A pseudo-terminal on the controller's machine, shown in text mode.
+    Local {
+        /// Program to run; default: the controller user's login shell (`$SHELL`, else /bin/sh).
+        #[serde(default)]
+        command: Option<String>,
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default = "default_cols")]
+        cols: u16,
+        #[serde(default = "default_rows")]
+        rows: u16,
+    },
+}
+
+fn default_cols() -> u16 {
+    100
+}
+fn default_rows() -> u16 {
+    30
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            console_plain_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8081))),
+            console_public_plain_url: None,
+            data_dir: PathBuf::from("data"),
+            web_root: PathBuf::from("web-console/dist"),
+            tls_cert: None,
+            tls_key: None,
+            allowed_origins: Vec::new(),
+            console: ConsoleConfig::default(),
+            auth: AuthConfig::default(),
+            hosts: vec![HostConfig {
+                id: "local".into(),
+                name: "Local shell".into(),
+                backend: BackendConfig::Local { command: None, args: Vec::new(), cols: default_cols(), rows: default_rows() },
+            }],
+        }
+    }
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        let schedule = KeySchedule::default();
+        Self {
+            suites: CipherSuite::ALL.iter().map(|s| s.name().to_string()).collect(),
+            key_ttl_seconds: 60,
+            key_life_seconds: u64::from(schedule.key_life_millis / 1000),
+            epoch_bytes: schedule.epoch_bytes,
+            epoch_seconds: schedule.epoch_millis / 1000,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { session_idle_minutes: 30 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration {path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source: Box::new(source) })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.suites()?;
+        let c = &self.console;
+        if c.key_ttl_seconds == 0 || c.key_life_seconds < 10 || c.epoch_bytes < 1024 || c.epoch_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "console intervals must be positive (key_life_seconds at least 10, epoch_bytes at least 1024)".into(),
+            ));
+        }
+        if c.key_life_seconds > u64::from(u32::MAX / 1000) {
+            return Err(ConfigError::Invalid("console.key_life_seconds is too large".into()));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for host in &self.hosts {
+            if host.id.is_empty() || !host.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(ConfigError::Invalid(format!("host id {:?} must be letters, digits, - or _", host.id)));
+            }
+            if !ids.insert(&host.id) {
+                return Err(ConfigError::Invalid(format!("host id {:?} appears twice", host.id)));
+            }
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid("tls_cert and tls_key go together".into()));
+        }
+        Ok(())
+    }
+
+    /// Accepted suites in preference order.
+    pub fn suites(&self) -> Result<Vec<CipherSuite>, ConfigError> {
+        let suites: Vec<CipherSuite> = self
+            .console
+            .suites
+            .iter()
+            .map(|name| CipherSuite::from_name(name).ok_or_else(|| ConfigError::Invalid(format!("unknown cipher suite {name:?}"))))
+            .collect::<Result<_, _>>()?;
+        if suites.is_empty() {
+            return Err(ConfigError::Invalid("console.suites must name at least one suite".into()));
+        }
+        Ok(suites)
+    }
+
+    pub fn schedule(&self) -> KeySchedule {
+        KeySchedule {
+            epoch_bytes: self.console.epoch_bytes,
+            epoch_millis: self.console.epoch_seconds.saturating_mul(1000),
+            key_life_millis: (self.console.key_life_seconds * 1000) as u32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_prefer_rc4() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.suites().unwrap()[0], CipherSuite::Rc4HmacSha1);
+    }
+
+    #[test]
+    fn a_file_can_require_chacha_and_add_hosts() {
+        let c: Config = toml::from_str(
+            r#"
+            listen = "127.0.0.1:9443"
+            [console]
+            suites = ["chacha20-poly1305"]
+            [[hosts]]
+            id = "shell2"
+            name = "Second shell"
+            kind = "local"
+            command = "/bin/sh"
+            "#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.suites().unwrap(), vec![CipherSuite::ChaCha20Poly1305]);
+        assert_eq!(c.hosts[0].id, "shell2");
+    }
+
+    #[test]
+    fn mistakes_are_reported() {
+        assert!(toml::from_str::<Config>("listen = 5").is_err());
+        assert!(toml::from_str::<Config>("typo = 1").is_err());
+        let mut c = Config::default();
+        c.console.suites = vec!["rot13".into()];
+        assert!(c.validate().unwrap_err().to_string().contains("rot13"));
+    }
+}

@@ -1,0 +1,138 @@
+//! Console keys: single-use, short-lived PMS grants bound to a user, a host and a web session.
+//!
+//! The web server issues a key over TLS and the console server claims it when the applet
+//! names it; both live in this process, so the PMS never crosses a network but the page's TLS.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use shared::crypto::Pms;
+use shared::wire::{Alert, AlertCode, KeyId};
+
+/// Who a key was issued to, and for what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyBinding {
+    pub user_id: i64,
+    pub username: String,
+    pub host_id: String,
+    /// The web session that asked (an opaque id, not the cookie).
+    pub web_session: String,
+}
+
+struct Grant {
+    pms: Pms,
+    binding: KeyBinding,
+    expires_at: Instant,
+}
+
+#[derive(Default)]
+struct Keys {
+    live: HashMap<KeyId, Grant>,
+    /// Claimed keys, kept a while so that a reuse is reported as such.
+    used: HashMap<KeyId, Instant>,
+}
+
+pub struct KeyStore {
+    ttl: Duration,
+    keys: Mutex<Keys>,
+}
+
+/// How long a claimed or expired key id is remembered, to tell "reused" and "expired" from
+/// "unknown".
+const REMEMBER: Duration = Duration::from_secs(3600);
+
+impl KeyStore {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, keys: Mutex::new(Keys::default()) }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Issues a fresh key for `binding`.
+    pub fn issue(&self, binding: KeyBinding) -> (KeyId, Pms) {
+        let key_id = KeyId(rand::random());
+        let pms = Pms::from_bytes(rand::random());
+        let now = Instant::now();
+        let mut keys = self.lock();
+        keys.live.retain(|_, g| now < g.expires_at + REMEMBER);
+        keys.used.retain(|_, at| now < *at + REMEMBER);
+        keys.live.insert(key_id, Grant { pms: pms.clone(), binding, expires_at: now + self.ttl });
+        (key_id, pms)
+    }
+
+    /// Takes a key out of the store. `expected` is the binding of the link a fresh key is meant
+    /// for (a key switch); the key must have been issued to the same user, host and web session.
+    pub fn claim(&self, key_id: &KeyId, expected: Option<&KeyBinding>) -> Result<(Pms, KeyBinding), Alert> {
+        let now = Instant::now();
+        let mut keys = self.lock();
+        if keys.used.contains_key(key_id) {
+            return Err(Alert::new(AlertCode::ReusedKey));
+        }
+        let grant = keys.live.remove(key_id).ok_or(Alert::new(AlertCode::UnknownKey))?;
+        keys.used.insert(*key_id, now);
+        if now >= grant.expires_at {
+            return Err(Alert::new(AlertCode::ExpiredKey));
+        }
+        if expected.is_some_and(|b| *b != grant.binding) {
+            return Err(Alert::new(AlertCode::KeyNotForThisSession));
+        }
+        Ok((grant.pms, grant.binding))
+    }
+
+    /// Drops every unclaimed key of a web session (at logout).
+    pub fn revoke_session(&self, web_session: &str) {
+        self.lock().live.retain(|_, g| g.binding.web_session != web_session);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Keys> {
+        // A panic while holding this lock cannot leave the maps inconsistent: keep going.
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(host: &str) -> KeyBinding {
+        KeyBinding { user_id: 1, username: "admin".into(), host_id: host.into(), web_session: "s1".into() }
+    }
+
+    #[test]
+    fn a_key_works_once() {
+        let store = KeyStore::new(Duration::from_secs(60));
+        let (id, pms) = store.issue(binding("local"));
+        let (claimed, b) = store.claim(&id, None).unwrap();
+        assert_eq!(claimed.expose(), pms.expose());
+        assert_eq!(b.host_id, "local");
+        assert_eq!(store.claim(&id, None).unwrap_err().code, AlertCode::ReusedKey);
+        assert_eq!(store.claim(&KeyId([0; 16]), None).unwrap_err().code, AlertCode::UnknownKey);
+    }
+
+    #[test]
+    fn an_expired_key_is_refused_as_expired() {
+        let store = KeyStore::new(Duration::from_millis(0));
+        let (id, _) = store.issue(binding("local"));
+        assert_eq!(store.claim(&id, None).unwrap_err().code, AlertCode::ExpiredKey);
+    }
+
+    #[test]
+    fn a_fresh_key_must_match_the_link_it_renews() {
+        let store = KeyStore::new(Duration::from_secs(60));
+        let (id, _) = store.issue(binding("other-host"));
+        assert_eq!(store.claim(&id, Some(&binding("local"))).unwrap_err().code, AlertCode::KeyNotForThisSession);
+        let (id, _) = store.issue(binding("local"));
+        assert!(store.claim(&id, Some(&binding("local"))).is_ok());
+    }
+
+    #[test]
+    fn logout_revokes_unclaimed_keys() {
+        let store = KeyStore::new(Duration::from_secs(60));
+        let (id, _) = store.issue(binding("local"));
+        store.revoke_session("s1");
+        assert_eq!(store.claim(&id, None).unwrap_err().code, AlertCode::UnknownKey);
+    }
+}

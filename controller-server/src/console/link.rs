@@ -1,0 +1,186 @@
+//! One console link: a WebSocket carrying the console protocol, driven by the shared
+//! `ServerSession` state machine. This adapter only moves bytes and events; every protocol
+//! decision is made in `shared`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use shared::crypto::Pms;
+use shared::session::{KeyPurpose, ServerEnv, ServerEvent, ServerSession, SessionError};
+use shared::wire::record::MAX_PLAINTEXT;
+use shared::wire::{Alert, AlertCode, AppMessage, KeyId, Nonce};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::Instrument;
+
+use super::keys::{KeyBinding, KeyStore};
+use crate::app::AppState;
+use crate::hosts::hub::Subscription;
+use crate::hosts::Host;
+use crate::web::guard::check_origin;
+
+/// How often an idle link checks its key life.
+const POLL: Duration = Duration::from_secs(1);
+
+pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    // A page on a foreign origin may not even try keys here.
+    if let Err(err) = check_origin(&headers, &state) {
+        return err.into_response();
+    }
+    let span = tracing::info_span!("console", link = %rand::random::<u32>());
+    ws.max_message_size(MAX_PLAINTEXT + 1024).on_upgrade(move |socket| run(socket, state).instrument(span))
+}
+
+/// Lets the state machine claim keys from the store, and remembers who the link belongs to.
+struct Env<'a> {
+    keys: &'a KeyStore,
+    binding: Option<KeyBinding>,
+}
+
+impl ServerEnv for Env<'_> {
+    fn claim_key(&mut self, key_id: &KeyId, purpose: KeyPurpose) -> Result<Pms, Alert> {
+        let expected = match purpose {
+            KeyPurpose::Open => None,
+            KeyPurpose::Rekey => Some(self.binding.as_ref().ok_or(Alert::new(AlertCode::ProtocolViolation))?),
+        };
+        let (pms, binding) = self.keys.claim(key_id, expected)?;
+        self.binding = Some(binding);
+        Ok(pms)
+    }
+
+    fn nonce(&mut self) -> Nonce {
+        rand::random()
+    }
+}
+
+struct Viewer {
+    host: Arc<Host>,
+    video: Subscription,
+    /// This viewer's own view of the host status, so each change is reported once.
+    status: tokio::sync::watch::Receiver<shared::wire::message::HostStatus>,
+}
+
+async fn run(mut socket: WebSocket, state: AppState) {
+    let started = Instant::now();
+    let now = || started.elapsed().as_millis() as u64;
+    let mut session = ServerSession::new(state.link_config.clone());
+    let mut env = Env { keys: &state.keys, binding: None };
+    let mut viewer: Option<Viewer> = None;
+    let mut poll = tokio::time::interval(POLL);
+    let outcome: Result<(), SessionError> = loop {
+        let step = tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(WsMessage::Binary(bytes))) => match session.handle_record(&bytes, now(), &mut env) {
+                    Ok(events) => on_events(events, &mut session, &mut viewer, &env, &state, now()).await,
+                    Err(err) => Err(err),
+                },
+                Some(Ok(WsMessage::Text(_))) => {
+                    session.close(Alert::with_message(AlertCode::ProtocolViolation, "text frames are not part of the console protocol"), now());
+                    Err(SessionError::Unexpected("text frame"))
+                }
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break Ok(()),
+                Some(Ok(_)) => Ok(()), // ping and pong are the WebSocket layer's business
+            },
+            event = next_host_event(&mut viewer) => match event {
+                HostEvent::Video(payload) => session.send_video(&payload, now()),
+                HostEvent::Lagged => resync(&mut session, &mut viewer, now()),
+                HostEvent::Status(status) => session.send(AppMessage::HostStatus(status), now()),
+            },
+            _ = poll.tick() => session.poll(now()),
+        };
+        for record in session.take_outgoing() {
+            if socket.send(WsMessage::Binary(record.into())).await.is_err() {
+                break;
+            }
+        }
+        if let Err(err) = step {
+            break Err(err);
+        }
+        if session.is_closed() {
+            break Ok(());
+        }
+    };
+    match outcome {
+        Ok(()) => tracing::info!("console link closed"),
+        Err(err) => tracing::warn!(reason = %err, "console link ended"),
+    }
+    let _ = socket.send(WsMessage::Close(None)).await;
+}
+
+async fn on_events(
+    events: Vec<ServerEvent>,
+    session: &mut ServerSession,
+    viewer: &mut Option<Viewer>,
+    env: &Env<'_>,
+    state: &AppState,
+    now_ms: u64,
+) -> Result<(), SessionError> {
+    for event in events {
+        match event {
+            ServerEvent::Established { info, .. } => {
+                let Some(binding) = &env.binding else { continue };
+                let Some(host) = state.hosts.get(&binding.host_id) else {
+                    session.close(Alert::new(AlertCode::HostUnavailable), now_ms);
+                    return Ok(());
+                };
+                tracing::info!(user = %binding.username, host = %host.id, suite = %info.suite, "console link established");
+                let video = host.video.subscribe();
+                if let Some(full) = &video.full {
+                    session.send_video(full, now_ms)?;
+                }
+                let mut status = host.status.clone();
+                session.send(AppMessage::HostStatus(status.borrow_and_update().clone()), now_ms)?;
+                *viewer = Some(Viewer { host, video, status });
+            }
+            ServerEvent::Message(AppMessage::Input(input)) => {
+                if let Some(v) = viewer {
+                    // Bounded: a stuck host slows this link rather than growing memory.
+                    let _ = v.host.input.send(input).await;
+                }
+            }
+            ServerEvent::Message(AppMessage::RefreshRequest) => resync(session, viewer, now_ms)?,
+            ServerEvent::Message(_) => return Err(SessionError::Unexpected("controller-bound message the applet may not send")),
+            ServerEvent::RekeyComplete { generation } => tracing::info!(generation, "console key switched"),
+            ServerEvent::RekeyRefused(alert) => tracing::info!(reason = %alert, "console key switch refused"),
+            ServerEvent::PeerClosed(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Starts the viewer over from a full frame (after it lagged, or on request).
+fn resync(session: &mut ServerSession, viewer: &mut Option<Viewer>, now_ms: u64) -> Result<(), SessionError> {
+    if let Some(v) = viewer {
+        v.video = v.host.video.subscribe();
+        if let Some(full) = &v.video.full {
+            session.send_video(full, now_ms)?;
+        }
+    }
+    Ok(())
+}
+
+enum HostEvent {
+    Video(Arc<Vec<u8>>),
+    /// This viewer fell behind and must start over from a full frame.
+    Lagged,
+    Status(shared::wire::message::HostStatus),
+}
+
+/// The next thing the watched host did. Pending forever without a viewer.
+async fn next_host_event(viewer: &mut Option<Viewer>) -> HostEvent {
+    let Some(v) = viewer else { return std::future::pending().await };
+    tokio::select! {
+        update = v.video.updates.recv() => match update {
+            Ok(update) => HostEvent::Video(update),
+            Err(RecvError::Lagged(_)) => HostEvent::Lagged,
+            Err(RecvError::Closed) => std::future::pending().await,
+        },
+        changed = v.status.changed() => match changed {
+            Ok(()) => HostEvent::Status(v.status.borrow_and_update().clone()),
+            Err(_) => std::future::pending().await,
+        },
+    }
+}

@@ -1,0 +1,6 @@
+//! The console server: the key store and the WebSocket links that run the console protocol.
+
+pub mod keys;
+pub mod link;
+
+pub use keys::{KeyBinding, KeyStore};

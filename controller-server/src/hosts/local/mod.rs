@@ -1,0 +1,234 @@
+//! The `local` backend: a pseudo-terminal on the controller's machine running a shell (or any
+//! configured command), emulated by `vt100` and shown in text mode.
+//!
+//! When the command exits, the host reports it and starts it again a moment later, as a
+//! machine would reboot. Ctrl-Alt-Del restarts it too.
+
+pub mod keymap;
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use shared::video::text::{Attrs, Cell, Color, Cursor, Style, TextScreen};
+use shared::wire::message::{HostState, HostStatus};
+use shared::wire::{InputEvent, SpecialKey};
+use tokio::sync::{mpsc, watch};
+
+use super::{Host, VideoHub};
+use keymap::{key_bytes, paste_bytes, TermModes};
+
+pub struct LocalHost {
+    pub id: String,
+    pub name: String,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+/// Screen updates are gathered for this long before they are published.
+const COALESCE: Duration = Duration::from_millis(12);
+const RESTART_DELAY: Duration = Duration::from_secs(1);
+
+pub fn spawn(config: LocalHost) -> Arc<Host> {
+    let video = Arc::new(VideoHub::default());
+    let (input_tx, input_rx) = mpsc::channel(1024);
+    let (status_tx, status_rx) = watch::channel(HostStatus { state: HostState::Stopped, text: "starting".into() });
+    let host = Arc::new(Host {
+        id: config.id.clone(),
+        name: config.name.clone(),
+        kind: "local",
+        video: video.clone(),
+        input: input_tx,
+        status: status_rx,
+    });
+    tokio::spawn(supervise(config, video, input_rx, status_tx));
+    host
+}
+
+/// Runs the command, and again whenever it exits.
+async fn supervise(config: LocalHost, video: Arc<VideoHub>, mut input: mpsc::Receiver<InputEvent>, status: watch::Sender<HostStatus>) {
+    loop {
+        let outcome = run_once(&config, &video, &mut input, &status).await;
+        let text = match outcome {
+            Ok(Exit::Exited(code)) => format!("console program exited ({code}); restarting"),
+            Ok(Exit::Restart) => "Ctrl-Alt-Del: restarting the console program".to_string(),
+            Ok(Exit::NoViewersLeft) => return,
+            Err(err) => {
+                tracing::warn!(host = %config.id, error = %err, "local console failed to start");
+                format!("console program failed to start: {err}")
+            }
+        };
+        tracing::info!(host = %config.id, "{text}");
+        let _ = status.send(HostStatus { state: HostState::Stopped, text });
+        tokio::time::sleep(RESTART_DELAY).await;
+    }
+}
+
+enum Exit {
+    Exited(String),
+    Restart,
+    /// The controller is shutting down (the input channel closed).
+    NoViewersLeft,
+}
+
+async fn run_once(
+    config: &LocalHost,
+    video: &VideoHub,
+    input: &mut mpsc::Receiver<InputEvent>,
+    status: &watch::Sender<HostStatus>,
+) -> anyhow::Result<Exit> {
+    let pty = native_pty_system().openpty(PtySize { rows: config.rows, cols: config.cols, pixel_width: 0, pixel_height: 0 })?;
+    let program = config.command.clone().or_else(|| std::env::var("SHELL").ok()).unwrap_or_else(|| "/bin/sh".into());
+    let mut cmd = CommandBuilder::new(&program);
+    cmd.args(&config.args);
+    cmd.env("TERM", "xterm-256color");
+    if let Ok(home) = std::env::var("HOME") {
+        cmd.cwd(home);
+    }
+    let mut child = pty.slave.spawn_command(cmd)?;
+    drop(pty.slave);
+    let mut reader = pty.master.try_clone_reader()?;
+    let mut writer = pty.master.take_writer()?;
+
+    // Blocking pty I/O runs on threads of its own; the async side only sees channels.
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(64);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || out_tx.blocking_send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let (in_tx, in_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        for bytes in in_rx {
+            if writer.write_all(&bytes).and_then(|()| writer.flush()).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut parser = vt100::Parser::new(config.rows, config.cols, 0);
+    video.publish(snapshot(parser.screen()));
+    let _ = status.send(HostStatus { state: HostState::Running, text: format!("running {program}") });
+    let mut dirty = false;
+    let flush = tokio::time::sleep(COALESCE);
+    tokio::pin!(flush);
+    let exit = loop {
+        tokio::select! {
+            out = out_rx.recv() => match out {
+                Some(bytes) => {
+                    parser.process(&bytes);
+                    if !dirty {
+                        dirty = true;
+                        flush.as_mut().reset(tokio::time::Instant::now() + COALESCE);
+                    }
+                }
+                None => break None,
+            },
+            event = input.recv() => {
+                let Some(event) = event else { break Some(Exit::NoViewersLeft) };
+                let screen = parser.screen();
+                let modes = TermModes { application_cursor: screen.application_cursor(), bracketed_paste: screen.bracketed_paste() };
+                let bytes = match event {
+                    InputEvent::Key(k) => key_bytes(&k, modes),
+                    InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
+                    InputEvent::Pointer(_) => None,
+                    InputEvent::Special(SpecialKey::CtrlAltDel) => break Some(Exit::Restart),
+                };
+                if let Some(bytes) = bytes {
+                    let _ = in_tx.send(bytes);
+                }
+            },
+            () = &mut flush, if dirty => {
+                dirty = false;
+                video.publish(snapshot(parser.screen()));
+            },
+        }
+    };
+    if dirty {
+        video.publish(snapshot(parser.screen()));
+    }
+    let _ = child.kill();
+    let code = tokio::task::spawn_blocking(move || child.wait()).await;
+    Ok(match exit {
+        Some(e) => e,
+        None => Exit::Exited(match code {
+            Ok(Ok(status)) => status.to_string(),
+            _ => "unknown status".into(),
+        }),
+    })
+}
+
+/// The emulator's screen as a text-mode frame.
+fn snapshot(screen: &vt100::Screen) -> TextScreen {
+    let (rows, cols) = screen.size();
+    // The configured size was validated when the pty was made; fall back to 1x1 otherwise.
+    let mut out = TextScreen::new(cols, rows).unwrap_or_else(|_| TextScreen::new(1, 1).expect("1x1 is a valid size"));
+    for row in 0..rows {
+        for col in 0..cols {
+            let Some(cell) = screen.cell(row, col) else { continue };
+            let mut attrs = 0;
+            for (on, flag) in [
+                (cell.bold(), Attrs::BOLD),
+                (cell.italic(), Attrs::ITALIC),
+                (cell.underline(), Attrs::UNDERLINE),
+                (cell.inverse(), Attrs::INVERSE),
+                (cell.dim(), Attrs::DIM),
+                (cell.is_wide(), Attrs::WIDE),
+                (cell.is_wide_continuation(), Attrs::WIDE_CONTINUATION),
+            ] {
+                if on {
+                    attrs |= flag;
+                }
+            }
+            let ch = cell.contents().chars().next().unwrap_or(' ');
+            out.set(row, col, Cell { ch, style: Style { fg: color(cell.fgcolor()), bg: color(cell.bgcolor()), attrs: Attrs(attrs) } });
+        }
+    }
+    let (row, col) = screen.cursor_position();
+    out.cursor = Cursor { row, col, visible: !screen.hide_cursor() };
+    out
+}
+
+fn color(c: vt100::Color) -> Color {
+    match c {
+        vt100::Color::Default => Color::Default,
+        vt100::Color::Idx(i) => Color::Indexed(i),
+        vt100::Color::Rgb(r, g, b) => Color::Rgb(r, g, b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::wire::{KeyEvent, Modifiers};
+
+    async fn wait_for_text(video: &VideoHub, needle: &str) -> String {
+        for _ in 0..500 {
+            if let Some(text) = video.text() {
+                if text.contains(needle) {
+                    return text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{needle:?} never appeared; screen:\n{}", video.text().unwrap_or_default());
+    }
+
+    #[tokio::test]
+    async fn typed_keys_reach_the_shell_and_its_output_reaches_the_screen() {
+        let host = spawn(LocalHost { id: "t".into(), name: "t".into(), command: Some("/bin/sh".into()), args: vec![], cols: 80, rows: 24 });
+        for ch in "echo $((6*7))".chars() {
+            let key = KeyEvent { down: true, modifiers: Modifiers::default(), key: ch.to_string(), code: String::new() };
+            host.input.send(InputEvent::Key(key)).await.unwrap();
+        }
+        host.input.send(InputEvent::Key(KeyEvent { down: true, modifiers: Modifiers::default(), key: "Enter".into(), code: "Enter".into() })).await.unwrap();
+        let text = wait_for_text(&host.video, "42").await;
+        assert!(text.contains("echo $((6*7))"), "{text}");
+    }
+}

@@ -1,0 +1,73 @@
+//! TLS for the site: the operator's certificate, or a self-signed one made on first start.
+
+use std::path::Path;
+
+use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
+use rustls::ServerConfig;
+
+use crate::config::Config;
+
+/// Builds the rustls configuration: TLS 1.2 and 1.3 only, HTTP/1.1 (WebSocket upgrades need it).
+pub async fn rustls_config(config: &Config) -> anyhow::Result<RustlsConfig> {
+    let (cert_path, key_path) = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => {
+            let cert = config.data_dir.join("tls-cert.pem");
+            let key = config.data_dir.join("tls-key.pem");
+            if !cert.exists() || !key.exists() {
+                generate_self_signed(&cert, &key, config)?;
+                tracing::info!(path = %cert.display(), "generated a self-signed certificate");
+            }
+            (cert, key)
+        }
+    };
+    let certs = rustls_pemfile_certs(&cert_path)?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key_path)
+        .with_context(|| format!("cannot read private key {}", key_path.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("certificate and key do not match")?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(RustlsConfig::from_config(std::sync::Arc::new(server)))
+}
+
+fn rustls_pemfile_certs(path: &Path) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read certificate {}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("invalid certificate {}", path.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "no certificate in {}", path.display());
+    Ok(certs)
+}
+
+fn generate_self_signed(cert_path: &Path, key_path: &Path, config: &Config) -> anyhow::Result<()> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let ip = config.listen.ip();
+    if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
+        names.push(ip.to_string());
+    }
+    let certified = rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
+    std::fs::create_dir_all(config.data_dir.as_path())?;
+    std::fs::write(cert_path, certified.cert.pem())?;
+    write_private(key_path, certified.signing_key.serialize_pem().as_bytes())?;
+    Ok(())
+}
+
+/// Writes a secret file readable by the owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+use rustls::pki_types::pem::PemObject as _;

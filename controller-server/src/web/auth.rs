@@ -1,0 +1,111 @@
+//! Login, logout, the current session, and password changes.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::guard::{check_origin, Authenticated};
+use super::sessions::{cookie, WebSession};
+use crate::app::AppState;
+use crate::store::users::MIN_PASSWORD_LEN;
+use crate::store::Role;
+
+/// A failed login waits this long before answering, to slow password guessing.
+const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(750);
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct SessionInfo {
+    username: String,
+    role: Role,
+    must_change_password: bool,
+    /// Send back in the `X-CSRF-Token` header of every state-changing request.
+    csrf_token: String,
+}
+
+impl From<&WebSession> for SessionInfo {
+    fn from(s: &WebSession) -> Self {
+        Self {
+            username: s.user.username.clone(),
+            role: s.user.role,
+            must_change_password: s.user.must_change_password,
+            csrf_token: s.csrf.clone(),
+        }
+    }
+}
+
+pub async fn login(State(state): State<AppState>, headers: HeaderMap, Json(req): Json<LoginRequest>) -> Result<Response, ApiError> {
+    // No session yet, so no CSRF token: the Origin check and the JSON body (which a foreign
+    // form cannot send without a CORS preflight we never grant) stop login forgery.
+    check_origin(&headers, &state)?;
+    let store = state.users.clone();
+    let (username, password) = (req.username, req.password);
+    let user = tokio::task::spawn_blocking(move || store.verify(&username, &password))
+        .await
+        .map_err(|_| ApiError::INTERNAL)??;
+    let Some(user) = user else {
+        tracing::info!("failed login");
+        tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"));
+    };
+    tracing::info!(user = %user.username, "login");
+    let (token, session) = state.sessions.create(user);
+    let set_cookie = cookie(&token, state.session_idle());
+    Ok(([(header::SET_COOKIE, set_cookie)], Json(SessionInfo::from(&session))).into_response())
+}
+
+pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    if let Some(session) = state.sessions.remove(&auth.token) {
+        state.keys.revoke_session(&session.id);
+        tracing::info!(user = %session.user.username, "logout");
+    }
+    ([(header::SET_COOKIE, cookie("", state.session_idle()))], StatusCode::NO_CONTENT)
+}
+
+pub async fn current(auth: Authenticated) -> Json<SessionInfo> {
+    Json(SessionInfo::from(&auth.session))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(State(state): State<AppState>, auth: Authenticated, Json(req): Json<PasswordChange>) -> Result<Json<SessionInfo>, ApiError> {
+    if req.new_password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the new password must be at least 10 characters"));
+    }
+    if req.new_password == req.current_password {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the new password must differ from the current one"));
+    }
+    let store = state.users.clone();
+    let username = auth.session.user.username.clone();
+    let user_id = auth.session.user.id;
+    let updated = tokio::task::spawn_blocking(move || {
+        if store.verify(&username, &req.current_password)?.is_none() {
+            return Ok(None);
+        }
+        store.set_password(user_id, &req.new_password)?;
+        store.by_id(user_id)
+    })
+    .await
+    .map_err(|_| ApiError::INTERNAL)??;
+    let Some(user) = updated else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "the current password is wrong"));
+    };
+    tracing::info!(user = %user.username, "password changed");
+    state.sessions.update_user(&auth.token, user);
+    let session = state.sessions.get(&auth.token).ok_or(ApiError::UNAUTHORIZED)?;
+    Ok(Json(SessionInfo::from(&session)))
+}

@@ -1,0 +1,62 @@
+//! Request guards: who is asking (session cookie), and whether a state-changing request really
+//! comes from our own pages (Origin check and CSRF token).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::sessions::{cookie_value, WebSession};
+use crate::app::AppState;
+
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A logged-in user. For any method but GET and HEAD, the request must also carry the
+/// session's CSRF token and, if the browser sent one, an allowed Origin.
+pub struct Authenticated {
+    pub session: WebSession,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(cookie_value)
+            .ok_or(ApiError::UNAUTHORIZED)?
+            .to_string();
+        let session = state.sessions.get(&token).ok_or(ApiError::UNAUTHORIZED)?;
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            check_origin(&parts.headers, state)?;
+            let sent = parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+            if !bool::from(sent.ct_eq(session.csrf.as_bytes())) {
+                return Err(ApiError::BAD_CSRF);
+            }
+        }
+        Ok(Self { session, token })
+    }
+}
+
+/// Refuses a request whose Origin header names a site other than this controller or one the
+/// configuration allows. Requests without Origin (non-browser clients) pass: they cannot be
+/// cross-site forgeries.
+pub fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+    match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        None => Ok(()),
+        Some(Ok(origin)) if origin_allowed(origin, headers, state) => Ok(()),
+        Some(_) => Err(ApiError::BAD_ORIGIN),
+    }
+}
+
+fn origin_allowed(origin: &str, headers: &HeaderMap, state: &AppState) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if host.is_some_and(|h| origin == format!("https://{h}")) {
+        return true;
+    }
+    state.trusted_origins.iter().any(|o| o == origin)
+}

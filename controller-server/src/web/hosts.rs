@@ -1,0 +1,95 @@
+//! The host list and the console key API.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use base64::Engine;
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::guard::Authenticated;
+use crate::app::AppState;
+use crate::console::KeyBinding;
+
+#[derive(Serialize)]
+pub struct HostSummary {
+    id: String,
+    name: String,
+    kind: &'static str,
+    state: &'static str,
+    status: String,
+}
+
+pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Vec<HostSummary>>, ApiError> {
+    require_password_changed(&auth)?;
+    Ok(Json(
+        state
+            .hosts
+            .all()
+            .iter()
+            .map(|h| {
+                let status = h.status.borrow().clone();
+                HostSummary {
+                    id: h.id.clone(),
+                    name: h.name.clone(),
+                    kind: h.kind,
+                    state: match status.state {
+                        shared::wire::message::HostState::Running => "running",
+                        shared::wire::message::HostState::Stopped => "stopped",
+                        shared::wire::message::HostState::NoSignal => "no-signal",
+                    },
+                    status: status.text,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// What the page hands the applet. Sent only over TLS, never cached, never logged.
+#[derive(Serialize)]
+pub struct ConsoleKey {
+    key_id: String,
+    /// The pre-master secret, base64.
+    pms: String,
+    expires_in_ms: u64,
+    host_id: String,
+    host_name: String,
+    /// Path of the console WebSocket on this HTTPS origin (`wss://`).
+    ws_path: &'static str,
+    /// The plain console listener (`ws://`), when configured.
+    plain_ws_url: Option<String>,
+    /// Suites the controller accepts, most preferred first.
+    suites: Vec<&'static str>,
+}
+
+pub async fn console_key(State(state): State<AppState>, auth: Authenticated, Path(host_id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    require_password_changed(&auth)?;
+    let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
+    let user = &auth.session.user;
+    let (key_id, pms) = state.keys.issue(KeyBinding {
+        user_id: user.id,
+        username: user.username.clone(),
+        host_id: host.id.clone(),
+        web_session: auth.session.id.clone(),
+    });
+    tracing::info!(user = %user.username, host = %host.id, key = ?key_id, "console key issued");
+    let body = ConsoleKey {
+        key_id: key_id.to_hex(),
+        pms: base64::engine::general_purpose::STANDARD.encode(pms.expose()),
+        expires_in_ms: state.keys.ttl().as_millis() as u64,
+        host_id: host.id.clone(),
+        host_name: host.name.clone(),
+        ws_path: "/console/ws",
+        plain_ws_url: state.plain_ws_url.clone(),
+        suites: state.link_config.suites.iter().map(|s| s.name()).collect(),
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
+}
+
+fn require_password_changed(auth: &Authenticated) -> Result<(), ApiError> {
+    if auth.session.user.must_change_password {
+        return Err(ApiError::PASSWORD_CHANGE);
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! The HTTPS site: pages, the JSON API and the console WebSocket, built in one router.
+
+pub mod auth;
+pub mod error;
+pub mod guard;
+pub mod headers;
+pub mod hosts;
+pub mod sessions;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::app::AppState;
+use crate::console::link;
+
+/// The whole site. Tests drive it without a socket.
+pub fn router(state: AppState) -> Router {
+    let index = state.web_root.join("index.html");
+    let pages = ServeDir::new(&state.web_root).fallback(ServeFile::new(index));
+    Router::new()
+        .route("/api/login", post(auth::login))
+        .route("/api/logout", post(auth::logout))
+        .route("/api/session", get(auth::current))
+        .route("/api/password", post(auth::change_password))
+        .route("/api/hosts", get(hosts::list))
+        .route("/api/hosts/{id}/console-key", post(hosts::console_key))
+        .route("/console/ws", get(link::upgrade))
+        .fallback_service(pages)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .with_state(state)
+}
+
+/// The plain console listener: the console WebSocket and nothing else.
+pub fn plain_console_router(state: AppState) -> Router {
+    Router::new().route("/console/ws", get(link::upgrade)).with_state(state)
+}
