@@ -20,13 +20,35 @@ use crate::app::AppState;
 use crate::config::Config;
 use crate::store::UserStore;
 
-/// Binds the listeners, prints where to go and the first-run password, and serves until
-/// Ctrl-C.
-pub async fn run(mut config: Config) -> anyhow::Result<()> {
+/// A started controller.
+pub struct Running {
+    /// The HTTPS listener's real address.
+    pub site: std::net::SocketAddr,
+    pub plain: Option<std::net::SocketAddr>,
+    /// The generated administrator password on first start (print it, never log it).
+    pub first_password: Option<String>,
+    pub state: AppState,
+    handle: axum_server::Handle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Waits until the server stops.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.server.await.context("HTTPS server task failed")?.context("HTTPS server failed")
+    }
+
+    /// Stops serving, letting open requests finish for up to two seconds.
+    pub fn shutdown(&self) {
+        self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+    }
+}
+
+/// Binds the listeners (port 0 works) and starts serving.
+pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let users = Arc::new(UserStore::open(&config.data_dir.join("lantern.db")).context("cannot open the user database")?);
 
-    // Bind first so that port 0 works and the addresses printed are the real ones.
     let site = TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     site.set_nonblocking(true)?;
     config.listen = site.local_addr()?;
@@ -38,18 +60,9 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-
     let tls = tls::rustls_config(&config).await?;
     let state = AppState::new(&config, users.clone())?;
-
-    println!("Lantern controller: https://{}/", config.listen);
-    if let Some(addr) = config.console_plain_listen {
-        println!("Plain console listener: ws://{addr}/console/ws");
-    }
-    // Printed, never logged: the operator needs it once, the logs must never hold it.
-    if let Some(password) = users.ensure_first_admin()? {
-        println!("First-run administrator: user admin, password {password} (you must change it at first login)");
-    }
+    let first_password = users.ensure_first_admin()?;
 
     if let Some(listener) = plain {
         let router = web::plain_console_router(state.clone());
@@ -60,14 +73,28 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         });
     }
     let handle = axum_server::Handle::new();
-    let shutdown = handle.clone();
+    let server = tokio::spawn(
+        axum_server::from_tcp_rustls(site, tls).handle(handle.clone()).serve(web::router(state.clone()).into_make_service()),
+    );
+    Ok(Running { site: config.listen, plain: config.console_plain_listen, first_password, state, handle, server })
+}
+
+/// Starts the controller, prints where to go and the first-run password, and serves until
+/// Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    println!("Lantern controller: https://{}/", running.site);
+    if let Some(addr) = running.plain {
+        println!("Plain console listener: ws://{addr}/console/ws");
+    }
+    // Printed, never logged: the operator needs it once, the logs must never hold it.
+    if let Some(password) = &running.first_password {
+        println!("First-run administrator: user admin, password {password} (you must change it at first login)");
+    }
+    let handle = running.handle.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
-        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
     });
-    axum_server::from_tcp_rustls(site, tls)
-        .handle(handle)
-        .serve(web::router(state).into_make_service())
-        .await
-        .context("HTTPS server failed")
+    running.wait().await
 }

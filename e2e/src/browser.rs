@@ -1,0 +1,127 @@
+//! Headless Chromium through chromedriver, and the steps a user takes in our UI.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::{wait_for, Controller};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A browser session; chromedriver (and with it Chromium) is killed when this drops.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> anyhow::Result<Self> {
+        // fantoccini's HTTP client asks rustls for the process default; it may already be set.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {CHROMEDRIVER} (apt-get install chromium-driver)"))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let profile = tempfile::tempdir()?;
+        let mut caps = serde_json::Map::new();
+        caps.insert("acceptInsecureCerts".into(), json!(true));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                    "--window-size=1280,900", format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        let mut last_err = None;
+        for _ in 0..50 {
+            match ClientBuilder::rustls()?.capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => return Ok(Self { client, driver, _profile: profile }),
+                Err(e) => last_err = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("chromedriver did not start a session: {last_err:?}")
+    }
+
+    /// Ends the session cleanly (Chromium exits), then chromedriver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    pub async fn text_of(&self, id: &str) -> anyhow::Result<String> {
+        Ok(self.client.find(Locator::Id(id)).await?.text().await?)
+    }
+
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+        Ok(self.client.execute(script, args).await?)
+    }
+
+    pub async fn js_async(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+        Ok(self.client.execute_async(script, args).await?)
+    }
+
+    /// Logs in with the first-run password and replaces it, as a new administrator would.
+    /// Returns the new password.
+    pub async fn first_login(&self, controller: &Controller) -> anyhow::Result<String> {
+        let c = &self.client;
+        c.goto(&controller.url).await?;
+        c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("password")).await?.send_keys(&controller.first_password).await?;
+        c.find(Locator::Id("login-button")).await?.click().await?;
+        let new_password = format!("pw-{}-{}", crate::marker(), crate::marker());
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("current-password")).await?.send_keys(&controller.first_password).await?;
+        c.find(Locator::Id("new-password")).await?.send_keys(&new_password).await?;
+        c.find(Locator::Id("repeat-password")).await?.send_keys(&new_password).await?;
+        c.find(Locator::Id("password-button")).await?.click().await?;
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("open-local")).await?;
+        Ok(new_password)
+    }
+
+    /// Opens the console of `host` from the host list and waits until it is connected.
+    pub async fn open_console(&self, host: &str) -> anyhow::Result<()> {
+        self.client.find(Locator::Id(&format!("open-{host}"))).await?.click().await?;
+        self.wait_state("connected", Duration::from_secs(15)).await
+    }
+
+    pub async fn wait_state(&self, state: &str, timeout: Duration) -> anyhow::Result<()> {
+        wait_for(&format!("console state {state}"), timeout, || async {
+            let seen = self.text_of("status-state").await.unwrap_or_default();
+            let message = self.text_of("status-message").await.unwrap_or_default();
+            Ok(if seen == state { Ok(()) } else { Err(format!("{seen}: {message}")) })
+        })
+        .await
+    }
+
+    /// Types on the console canvas as a user would (real key events).
+    pub async fn type_keys(&self, keys: &str) -> anyhow::Result<()> {
+        let canvas = self.client.find(Locator::Id("console-canvas")).await?;
+        canvas.send_keys(keys).await?;
+        Ok(())
+    }
+
+    /// Shows the text view and waits until the screen text satisfies `check`.
+    pub async fn wait_screen(&self, what: &str, timeout: Duration, check: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+        if self.client.find(Locator::Id("screen-text")).await.is_err() {
+            self.client.find(Locator::Id("btn-text")).await?.click().await?;
+        }
+        wait_for(what, timeout, || async {
+            let text = self.text_of("screen-text").await.unwrap_or_default();
+            Ok(if check(&text) { Ok(text.clone()) } else { Err(text) })
+        })
+        .await
+    }
+}

@@ -1,0 +1,90 @@
+//! Harness for the end-to-end tests: a real controller on loopback (in this process), headless
+//! Chromium driven through chromedriver, and a WebSocket proxy that records and can tamper
+//! with the console link.
+
+pub mod browser;
+pub mod proxy;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use controller_server::config::{BackendConfig, Config, HostConfig};
+use controller_server::Running;
+
+/// A controller serving the built web console, with one `local` host running bash.
+pub struct Controller {
+    pub running: Running,
+    pub url: String,
+    pub first_password: String,
+    _data: tempfile::TempDir,
+}
+
+impl Controller {
+    /// Starts a controller; `adjust` may change the test configuration first.
+    pub async fn start(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+        let web_root = workspace_root().join("web-console/dist");
+        if !web_root.join("index.html").exists() {
+            bail!("the web console is not built: run `trunk build --offline` first ({} has no index.html)", web_root.display());
+        }
+        let data = tempfile::tempdir()?;
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse()?,
+            console_plain_listen: Some("127.0.0.1:0".parse()?),
+            data_dir: data.path().to_path_buf(),
+            web_root,
+            hosts: vec![HostConfig {
+                id: "local".into(),
+                name: "Test shell".into(),
+                backend: BackendConfig::Local {
+                    command: Some("/bin/bash".into()),
+                    args: vec!["--norc".into(), "--noprofile".into()],
+                    cols: 100,
+                    rows: 30,
+                },
+            }],
+            ..Config::default()
+        };
+        adjust(&mut config);
+        config.validate()?;
+        let running = controller_server::start(config).await?;
+        let url = format!("https://{}", running.site);
+        let first_password = running.first_password.clone().context("a fresh data directory must yield a first-run password")?;
+        Ok(Self { running, url, first_password, _data: data })
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.running.shutdown();
+    }
+}
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+/// Polls `check` until it yields a value or `timeout` passes; the error says what was awaited
+/// and what was last seen.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Result<T, String>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match check().await? {
+            Ok(value) => return Ok(value),
+            Err(seen) => seen,
+        };
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}; last seen:\n{last}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A random marker that cannot appear on the screen by accident.
+pub fn marker() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}

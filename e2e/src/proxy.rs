@@ -1,0 +1,106 @@
+//! A WebSocket relay in front of the controller's plain console listener. It records every
+//! message payload in both directions (unmasked, as the peers see them) and can flip one bit
+//! of one message on its way to the browser.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ToController,
+    ToBrowser,
+}
+
+#[derive(Default)]
+pub struct Recording {
+    pub messages: Vec<(Direction, Vec<u8>)>,
+}
+
+pub struct Proxy {
+    /// The URL to give the applet.
+    pub url: String,
+    pub recording: Arc<Mutex<Recording>>,
+}
+
+impl Proxy {
+    /// Relays to `upstream`'s plain console listener. With `tamper_at = Some(n)`, the `n`-th
+    /// binary message (counting from 0) sent to the browser on each connection has one bit
+    /// flipped in its last byte.
+    pub async fn start(upstream: SocketAddr, tamper_at: Option<usize>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("ws://{}/console/ws", listener.local_addr()?);
+        let recording = Arc::new(Mutex::new(Recording::default()));
+        let rec = recording.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let rec = rec.clone();
+                tokio::spawn(async move {
+                    let _ = relay(stream, upstream, tamper_at, rec).await;
+                });
+            }
+        });
+        Ok(Self { url, recording })
+    }
+
+    /// All payload bytes seen so far, concatenated per message.
+    pub fn messages(&self) -> Vec<(Direction, Vec<u8>)> {
+        self.recording.lock().map(|r| r.messages.clone()).unwrap_or_default()
+    }
+}
+
+async fn relay(stream: tokio::net::TcpStream, upstream: SocketAddr, tamper_at: Option<usize>, rec: Arc<Mutex<Recording>>) -> anyhow::Result<()> {
+    let browser = tokio_tungstenite::accept_async(stream).await?;
+    let (controller, _) = tokio_tungstenite::connect_async(format!("ws://{upstream}/console/ws")).await?;
+    let (mut b_tx, mut b_rx) = browser.split();
+    let (mut c_tx, mut c_rx) = controller.split();
+    let rec_up = rec.clone();
+    let up = async move {
+        while let Some(Ok(msg)) = b_rx.next().await {
+            if let Message::Binary(bytes) = &msg {
+                record(&rec_up, Direction::ToController, bytes);
+            }
+            let closing = msg.is_close();
+            if c_tx.send(msg).await.is_err() || closing {
+                break;
+            }
+        }
+    };
+    let down = async move {
+        let mut index = 0;
+        while let Some(Ok(msg)) = c_rx.next().await {
+            let msg = match msg {
+                Message::Binary(bytes) => {
+                    record(&rec, Direction::ToBrowser, &bytes);
+                    let mut bytes = bytes.to_vec();
+                    if tamper_at == Some(index) {
+                        if let Some(last) = bytes.last_mut() {
+                            *last ^= 0x01;
+                        }
+                    }
+                    index += 1;
+                    Message::Binary(bytes.into())
+                }
+                other => other,
+            };
+            let closing = msg.is_close();
+            if b_tx.send(msg).await.is_err() || closing {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        () = up => {},
+        () = down => {},
+    }
+    Ok(())
+}
+
+fn record(rec: &Mutex<Recording>, direction: Direction, bytes: &[u8]) {
+    if let Ok(mut r) = rec.lock() {
+        r.messages.push((direction, bytes.to_vec()));
+    }
+}

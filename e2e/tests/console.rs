@@ -1,0 +1,81 @@
+//! The console end to end, as a user meets it: a real controller on loopback, the real web
+//! console in headless Chromium, a real shell behind it.
+
+use std::time::Duration;
+
+use e2e::browser::Browser;
+use e2e::{marker, Controller};
+use fantoccini::key::Key;
+use fantoccini::Locator;
+
+fn key(k: Key) -> String {
+    char::from(k).to_string()
+}
+
+/// Runs `scenario` with a fresh controller and browser, closing the browser either way.
+macro_rules! scenario {
+    ($adjust:expr, |$c:ident, $b:ident| $body:block) => {{
+        let $c = Controller::start($adjust).await.expect("controller starts");
+        let $b = Browser::start().await.expect("browser starts");
+        let result: anyhow::Result<()> = async { $body }.await;
+        $b.close().await;
+        result.unwrap();
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_open_the_console_type_and_see_the_output() {
+    scenario!(|_| {}, |controller, browser| {
+        browser.first_login(&controller).await?;
+        browser.open_console("local").await?;
+        assert_eq!(browser.text_of("status-suite").await?, "rc4-hmac-sha1");
+
+        // Typing: the output line carries a value only the shell can compute.
+        let m = marker();
+        browser.type_keys(&format!("echo hello-$((40+2))-{m}{}", key(Key::Enter))).await?;
+        browser.wait_screen("the echo output", Duration::from_secs(10), |t| t.lines().any(|l| l == format!("hello-42-{m}"))).await?;
+
+        // Ctrl-C interrupts a running command (otherwise the next echo waits 60 s).
+        browser.type_keys(&format!("sleep 60{}", key(Key::Enter))).await?;
+        browser.type_keys(&format!("{}c{}", key(Key::Control), key(Key::Control))).await?;
+        browser.type_keys(&format!("echo after-ctrl-c-{m}{}", key(Key::Enter))).await?;
+        browser.wait_screen("output after Ctrl-C", Duration::from_secs(10), |t| t.lines().any(|l| l == format!("after-ctrl-c-{m}"))).await?;
+
+        // Arrow up recalls the previous command.
+        browser.type_keys(&format!("{}{}", key(Key::Up), key(Key::Enter))).await?;
+        browser.wait_screen("the recalled command's output", Duration::from_secs(10), |t| {
+            t.lines().filter(|l| *l == format!("after-ctrl-c-{m}")).count() == 2
+        })
+        .await?;
+
+        // Tab completes a command name.
+        browser.type_keys(&format!("ech{} tab-{m}{}", key(Key::Tab), key(Key::Enter))).await?;
+        browser.wait_screen("the completed command's output", Duration::from_secs(10), |t| t.lines().any(|l| l == format!("tab-{m}"))).await?;
+
+        // Paste types text as keystrokes. The shell uses bracketed paste, so (as in any
+        // terminal) pasted text waits on the command line for Enter.
+        browser.client.find(Locator::Id("btn-paste")).await?.click().await?;
+        browser.client.find(Locator::Id("paste-text")).await?.send_keys(&format!("echo pasted-$((6*7))-{m}")).await?;
+        browser.client.find(Locator::Id("btn-paste-send")).await?.click().await?;
+        browser.wait_screen("the pasted text on the command line", Duration::from_secs(10), |t| t.contains(&format!("echo pasted-$((6*7))-{m}"))).await?;
+        browser.type_keys(&key(Key::Enter)).await?;
+        browser.wait_screen("the pasted command's output", Duration::from_secs(10), |t| t.lines().any(|l| l == format!("pasted-42-{m}"))).await?;
+
+        // The status bar shows the link's figures.
+        let epoch = browser.text_of("status-epoch").await?;
+        assert!(epoch.starts_with("key 0."), "{epoch}");
+        let life = browser.text_of("status-key-life").await?;
+        assert!(life.starts_with("key life ") && life != "key life –", "{life}");
+
+        // Ctrl-Alt-Del restarts the local host's console program, and it comes back.
+        browser.client.find(Locator::Id("btn-cad")).await?.click().await?;
+        e2e::wait_for("the host to report the restart", Duration::from_secs(10), || async {
+            let host = browser.text_of("status-host").await?;
+            Ok(if host.contains("restarting") || host.contains("running") && host != "running /bin/bash" { Ok(()) } else { Err(host) })
+        })
+        .await?;
+        browser.type_keys(&format!("echo back-$((1+1))-{m}{}", key(Key::Enter))).await?;
+        browser.wait_screen("output after the restart", Duration::from_secs(15), |t| t.lines().any(|l| l == format!("back-2-{m}"))).await?;
+        Ok(())
+    });
+}

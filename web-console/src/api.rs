@@ -1,0 +1,131 @@
+//! The controller's JSON API, over the page's own TLS session (cookie + CSRF header).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestCredentials, RequestInit, Response};
+
+use crate::applet::{parse_key, ConsoleKey};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SessionInfo {
+    pub username: String,
+    pub role: String,
+    pub must_change_password: bool,
+    pub csrf_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HostSummary {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub state: String,
+    pub status: String,
+}
+
+#[derive(Deserialize)]
+struct KeyResponse {
+    key_id: String,
+    pms: String,
+    ws_path: String,
+    plain_ws_url: Option<String>,
+    suites: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+/// Which console listener the applet uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `wss://` on this page's origin (the default).
+    Secure,
+    /// The plain `ws://` listener; the console cipher still protects it end to end.
+    Plain,
+}
+
+pub async fn session() -> Result<SessionInfo, String> {
+    call("GET", "/api/session", None::<&()>, None).await
+}
+
+pub async fn login(username: &str, password: &str) -> Result<SessionInfo, String> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        username: &'a str,
+        password: &'a str,
+    }
+    call("POST", "/api/login", Some(&Body { username, password }), None).await
+}
+
+pub async fn logout(csrf: &str) -> Result<(), String> {
+    request("POST", "/api/logout", None::<&()>, Some(csrf)).await.map(|_| ())
+}
+
+pub async fn change_password(csrf: &str, current: &str, new: &str) -> Result<SessionInfo, String> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        current_password: &'a str,
+        new_password: &'a str,
+    }
+    call("POST", "/api/password", Some(&Body { current_password: current, new_password: new }), Some(csrf)).await
+}
+
+pub async fn hosts() -> Result<Vec<HostSummary>, String> {
+    call("GET", "/api/hosts", None::<&()>, None).await
+}
+
+/// Asks for a fresh console key for `host` and resolves the console URL for `transport`.
+pub async fn console_key(csrf: &str, host: &str, transport: Transport) -> Result<ConsoleKey, String> {
+    let path = format!("/api/hosts/{host}/console-key");
+    let k: KeyResponse = call("POST", &path, None::<&()>, Some(csrf)).await?;
+    let url = match (transport, k.plain_ws_url) {
+        (Transport::Plain, Some(plain)) => plain,
+        _ => {
+            let location = web_sys::window().ok_or("no window")?.location();
+            format!("wss://{}{}", location.host().map_err(|_| "no host")?, k.ws_path)
+        }
+    };
+    parse_key(url, &k.key_id, &k.pms, &k.suites)
+}
+
+async fn call<B: Serialize, T: DeserializeOwned>(method: &str, path: &str, body: Option<&B>, csrf: Option<&str>) -> Result<T, String> {
+    let text = request(method, path, body, csrf).await?;
+    serde_json::from_str(&text).map_err(|e| format!("unexpected answer from the controller: {e}"))
+}
+
+async fn request<B: Serialize>(method: &str, path: &str, body: Option<&B>, csrf: Option<&str>) -> Result<String, String> {
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(RequestCredentials::SameOrigin);
+    let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
+    if let Some(body) = body {
+        let json = serde_json::to_string(body).map_err(|e| e.to_string())?;
+        init.set_body(&json.into());
+        headers.set("Content-Type", "application/json").map_err(|_| "bad header")?;
+    }
+    if let Some(csrf) = csrf {
+        headers.set("X-CSRF-Token", csrf).map_err(|_| "bad header")?;
+    }
+    init.set_headers(&headers);
+    let request = Request::new_with_str_and_init(path, &init).map_err(|_| "bad request")?;
+    let window = web_sys::window().ok_or("no window")?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|_| "the controller cannot be reached".to_string())?
+        .dyn_into()
+        .map_err(|_| "no response")?;
+    let text = JsFuture::from(response.text().map_err(|_| "no body")?)
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
+    if response.ok() {
+        Ok(text)
+    } else {
+        Err(serde_json::from_str::<ErrorBody>(&text).map(|e| e.error).unwrap_or_else(|_| format!("request failed ({})", response.status())))
+    }
+}

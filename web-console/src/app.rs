@@ -1,0 +1,64 @@
+//! The root component: which page the user is on.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, HostSummary, SessionInfo};
+use crate::pages::console::ConsolePage;
+use crate::pages::hosts::Hosts;
+use crate::pages::login::Login;
+use crate::pages::password::ChangePassword;
+
+#[derive(Clone, PartialEq)]
+enum Page {
+    Loading,
+    Login,
+    ChangePassword(SessionInfo),
+    Hosts,
+    Console(HostSummary),
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let page = RwSignal::new(Page::Loading);
+    let session = RwSignal::new(None::<SessionInfo>);
+    let enter = move |s: SessionInfo| {
+        page.set(if s.must_change_password { Page::ChangePassword(s.clone()) } else { Page::Hosts });
+        session.set(Some(s));
+    };
+    spawn_local(async move {
+        match api::session().await {
+            Ok(s) => enter(s),
+            Err(_) => page.set(Page::Login),
+        }
+    });
+    let logout = move |_| {
+        let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
+        spawn_local(async move {
+            let _ = api::logout(&csrf).await;
+            session.set(None);
+            page.set(Page::Login);
+        });
+    };
+    view! {
+        <header class="topbar">
+            <span class="brand">"Lantern"</span>
+            <Show when=move || session.get().is_some()>
+                <span class="user" id="current-user">{move || session.get().map(|s| format!("{} ({})", s.username, s.role))}</span>
+                <button id="btn-logout" on:click=logout>"Log out"</button>
+            </Show>
+        </header>
+        <main>
+            {move || match page.get() {
+                Page::Loading => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Page::Login => view! { <Login on_login=Callback::new(enter)/> }.into_any(),
+                Page::ChangePassword(s) => view! { <ChangePassword session=s on_changed=Callback::new(enter)/> }.into_any(),
+                Page::Hosts => view! { <Hosts on_open=Callback::new(move |h| page.set(Page::Console(h)))/> }.into_any(),
+                Page::Console(h) => {
+                    let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
+                    view! { <ConsolePage host=h csrf=csrf on_back=Callback::new(move |()| page.set(Page::Hosts))/> }.into_any()
+                }
+            }}
+        </main>
+    }
+}

@@ -1,0 +1,140 @@
+//! Draws text-mode cells onto the canvas, only where they changed.
+//!
+//! Cells are rendered into a small RGBA buffer per damaged span and put onto the canvas with
+//! `putImageData`, so a keystroke's echo crosses the JS boundary as a few hundred bytes, never
+//! as a whole frame. The canvas has one pixel per font pixel; CSS scales it with
+//! `image-rendering: pixelated`.
+
+use shared::video::text::{Attrs, Cell, Color, Cursor, Damage, TextScreen};
+use wasm_bindgen::{Clamped, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+use super::font::{Font, GLYPH_HEIGHT, GLYPH_WIDTH};
+
+const DEFAULT_FG: [u8; 3] = [0xd0, 0xd0, 0xd0];
+const DEFAULT_BG: [u8; 3] = [0x00, 0x00, 0x00];
+
+pub struct Painter {
+    canvas: HtmlCanvasElement,
+    ctx: CanvasRenderingContext2d,
+    font: Font,
+}
+
+impl Painter {
+    pub fn new(canvas: HtmlCanvasElement, font: Font) -> Result<Self, JsValue> {
+        let ctx = canvas
+            .get_context("2d")?
+            .ok_or_else(|| JsValue::from_str("canvas has no 2d context"))?
+            .dyn_into_ctx()?;
+        Ok(Self { canvas, ctx, font })
+    }
+
+    /// Repaints what `damage` says changed.
+    pub fn paint(&self, screen: &TextScreen, damage: &Damage) -> Result<(), JsValue> {
+        if damage.resized {
+            self.canvas.set_width(u32::from(screen.cols()) * GLYPH_WIDTH as u32);
+            self.canvas.set_height(u32::from(screen.rows()) * GLYPH_HEIGHT as u32);
+            return self.paint_all(screen);
+        }
+        for &(row, start, end) in &damage.spans {
+            self.paint_span(screen, row, start, end)?;
+        }
+        if let Some(old) = damage.old_cursor {
+            self.paint_span(screen, old.row, old.col, old.col.saturating_add(1))?;
+            let c = screen.cursor;
+            self.paint_span(screen, c.row, c.col, c.col.saturating_add(1))?;
+        }
+        Ok(())
+    }
+
+    pub fn paint_all(&self, screen: &TextScreen) -> Result<(), JsValue> {
+        for row in 0..screen.rows() {
+            self.paint_span(screen, row, 0, screen.cols())?;
+        }
+        Ok(())
+    }
+
+    fn paint_span(&self, screen: &TextScreen, row: u16, start: u16, end: u16) -> Result<(), JsValue> {
+        let end = end.min(screen.cols());
+        if row >= screen.rows() || start >= end {
+            return Ok(());
+        }
+        let cells = &screen.row(row)[usize::from(start)..usize::from(end)];
+        let width = cells.len() * GLYPH_WIDTH;
+        let mut rgba = vec![0u8; width * GLYPH_HEIGHT * 4];
+        for (i, cell) in cells.iter().enumerate() {
+            let col = start + i as u16;
+            let is_cursor = screen.cursor.visible && screen.cursor == (Cursor { row, col, visible: true });
+            self.render_cell(cell, is_cursor, &mut rgba, width, i * GLYPH_WIDTH);
+        }
+        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width as u32, GLYPH_HEIGHT as u32)?;
+        self.ctx.put_image_data(&image, f64::from(start) * GLYPH_WIDTH as f64, f64::from(row) * GLYPH_HEIGHT as f64)
+    }
+
+    fn render_cell(&self, cell: &Cell, is_cursor: bool, rgba: &mut [u8], stride_px: usize, x0: usize) {
+        let attrs = cell.style.attrs;
+        let bold = attrs.has(Attrs::BOLD);
+        let mut fg = rgb(cell.style.fg, DEFAULT_FG, bold);
+        let mut bg = rgb(cell.style.bg, DEFAULT_BG, false);
+        if attrs.has(Attrs::DIM) {
+            fg = fg.map(|c| c / 2 + bg[0] / 4);
+        }
+        if attrs.has(Attrs::INVERSE) != is_cursor {
+            std::mem::swap(&mut fg, &mut bg);
+        }
+        let glyph = if attrs.has(Attrs::WIDE_CONTINUATION) { self.font.glyph(' ') } else { self.font.glyph(cell.ch) };
+        for (y, &bits) in glyph.iter().enumerate() {
+            let mut bits = bits;
+            if bold {
+                // Double-strike: the classic way to embolden a bitmap font.
+                bits |= bits >> 1;
+            }
+            if attrs.has(Attrs::UNDERLINE) && y == GLYPH_HEIGHT - 1 {
+                bits = 0xff;
+            }
+            for x in 0..GLYPH_WIDTH {
+                let on = bits & (0x80 >> x) != 0;
+                let c = if on { fg } else { bg };
+                let at = (y * stride_px + x0 + x) * 4;
+                rgba[at..at + 4].copy_from_slice(&[c[0], c[1], c[2], 0xff]);
+            }
+        }
+    }
+}
+
+trait IntoCtx {
+    fn dyn_into_ctx(self) -> Result<CanvasRenderingContext2d, JsValue>;
+}
+
+impl IntoCtx for js_sys::Object {
+    fn dyn_into_ctx(self) -> Result<CanvasRenderingContext2d, JsValue> {
+        use wasm_bindgen::JsCast;
+        self.dyn_into::<CanvasRenderingContext2d>().map_err(|_| JsValue::from_str("not a 2d context"))
+    }
+}
+
+/// xterm's 256-colour palette, with the VGA text-mode colours for the first sixteen.
+fn rgb(color: Color, default: [u8; 3], bright: bool) -> [u8; 3] {
+    const BASE: [[u8; 3]; 16] = [
+        [0x00, 0x00, 0x00], [0xaa, 0x00, 0x00], [0x00, 0xaa, 0x00], [0xaa, 0x55, 0x00],
+        [0x00, 0x00, 0xaa], [0xaa, 0x00, 0xaa], [0x00, 0xaa, 0xaa], [0xaa, 0xaa, 0xaa],
+        [0x55, 0x55, 0x55], [0xff, 0x55, 0x55], [0x55, 0xff, 0x55], [0xff, 0xff, 0x55],
+        [0x55, 0x55, 0xff], [0xff, 0x55, 0xff], [0x55, 0xff, 0xff], [0xff, 0xff, 0xff],
+    ];
+    match color {
+        Color::Default if bright => [0xff, 0xff, 0xff],
+        Color::Default => default,
+        Color::Indexed(i) if i < 8 && bright => BASE[usize::from(i) + 8],
+        Color::Indexed(i) if i < 16 => BASE[usize::from(i)],
+        Color::Indexed(i) if i < 232 => {
+            let i = i - 16;
+            let level = |v: u8| if v == 0 { 0 } else { 55 + v * 40 };
+            [level(i / 36), level((i / 6) % 6), level(i % 6)]
+        }
+        Color::Indexed(i) => {
+            let v = 8 + (i - 232) * 10;
+            [v, v, v]
+        }
+        Color::Rgb(r, g, b) => [r, g, b],
+    }
+}

@@ -1,0 +1,169 @@
+//! The console page: the applet's canvas, a toolbar and a status bar.
+
+use std::rc::Rc;
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, HostSummary, Transport};
+use crate::applet::{Console, KeyRequest, Status};
+
+#[component]
+pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> impl IntoView {
+    let canvas_ref = NodeRef::<html::Canvas>::new();
+    let frame_ref = NodeRef::<html::Div>::new();
+    let status = RwSignal::new(Status::default());
+    let console = StoredValue::new_local(None::<Console>);
+    let screen_text = RwSignal::new(String::new());
+    let show_text = RwSignal::new(false);
+    let show_paste = RwSignal::new(false);
+    let paste_text = RwSignal::new(String::new());
+    let zoom = RwSignal::new(String::from("fit"));
+    let transport = if query_param("transport").as_deref() == Some("plain") { Transport::Plain } else { Transport::Secure };
+
+    let host_id = host.id.clone();
+    Effect::new(move |_| {
+        let Some(canvas) = canvas_ref.get() else { return };
+        if console.with_value(Option::is_some) {
+            return;
+        }
+        let c = match Console::new(canvas) {
+            Ok(c) => c,
+            Err(e) => {
+                status.set(Status { state: "closed", message: format!("console failed to start: {e:?}"), ..Status::default() });
+                return;
+            }
+        };
+        c.set_status_listener(Rc::new(move |s: &Status| status.set(s.clone())));
+        let (provider_csrf, provider_host) = (csrf.clone(), host_id.clone());
+        c.set_key_provider(Rc::new(move |_: KeyRequest| {
+            let (csrf, host_id) = (provider_csrf.clone(), provider_host.clone());
+            Box::pin(async move { api::console_key(&csrf, &host_id, transport).await })
+        }));
+        console.set_value(Some(c.clone()));
+        let first = c.clone();
+        let (csrf, host_id) = (csrf.clone(), host_id.clone());
+        spawn_local(async move {
+            match api::console_key(&csrf, &host_id, transport).await {
+                Ok(key) => {
+                    if let Err(e) = first.connect(key) {
+                        status.set(Status { state: "closed", message: format!("cannot open the console: {e:?}"), ..Status::default() });
+                    }
+                }
+                Err(e) => status.set(Status { state: "closed", message: format!("cannot get a console key: {e}"), ..Status::default() }),
+            }
+        });
+    });
+    on_cleanup(move || {
+        if let Some(c) = console.try_get_value().flatten() {
+            c.disconnect();
+        }
+    });
+
+    // The text view follows the screen while it is open.
+    Effect::new(move |_| {
+        let _ = status.get();
+        if show_text.get() {
+            if let Some(c) = console.get_value() {
+                screen_text.set(c.screen_text());
+            }
+        }
+    });
+
+    let with_console = move |f: fn(&Console)| {
+        if let Some(c) = console.get_value() {
+            f(&c);
+        }
+    };
+    let copy_text = move |_| {
+        let Some(c) = console.get_value() else { return };
+        let text = c.screen_text();
+        screen_text.set(text.clone());
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&text);
+        }
+    };
+    let full_screen = move |_| {
+        if let Some(frame) = frame_ref.get() {
+            let _ = frame.request_fullscreen();
+        }
+        focus(canvas_ref);
+    };
+    let send_paste = move |_| {
+        if let Some(c) = console.get_value() {
+            c.paste(&paste_text.get_untracked());
+        }
+        show_paste.set(false);
+        paste_text.set(String::new());
+        focus(canvas_ref);
+    };
+    let canvas_class = move || format!("screen zoom-{}", zoom.get());
+
+    view! {
+        <section class="console">
+            <div class="toolbar">
+                <button id="btn-back" on:click=move |_| on_back.run(())>"← Hosts"</button>
+                <strong class="host-name">{host.name.clone()}</strong>
+                <button id="btn-cad" title="Send Ctrl-Alt-Del to the host" on:click=move |_| { with_console(Console::ctrl_alt_del); focus(canvas_ref); }>"Ctrl-Alt-Del"</button>
+                <button id="btn-paste" on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>
+                <button id="btn-copy" title="Copy the screen's text" on:click=copy_text>"Copy text"</button>
+                <button id="btn-text" on:click=move |_| show_text.update(|v| *v = !*v)>"Text view"</button>
+                <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>
+                <select id="zoom" on:change=move |ev| zoom.set(event_target_value(&ev))>
+                    <option value="fit">"Fit"</option>
+                    <option value="1">"100%"</option>
+                    <option value="2">"200%"</option>
+                </select>
+                <button id="btn-disconnect" on:click=move |_| with_console(Console::disconnect)>"Disconnect"</button>
+            </div>
+            <Show when=move || show_paste.get()>
+                <div class="paste-panel">
+                    <textarea id="paste-text" rows="4" placeholder="Text to type on the host" prop:value=paste_text on:input=move |ev| paste_text.set(event_target_value(&ev))></textarea>
+                    <button id="btn-paste-send" on:click=send_paste>"Type it"</button>
+                </div>
+            </Show>
+            <div class="frame" node_ref=frame_ref>
+                <canvas id="console-canvas" class=canvas_class node_ref=canvas_ref></canvas>
+            </div>
+            <Show when=move || show_text.get()>
+                <pre id="screen-text" class="screen-text" aria-live="polite">{move || screen_text.get()}</pre>
+            </Show>
+            <StatusBar status=status/>
+        </section>
+    }
+}
+
+#[component]
+fn StatusBar(status: RwSignal<Status>) -> impl IntoView {
+    let key_life = move || match status.get().key_expires_in_ms {
+        Some(ms) => format!("key life {} s", ms / 1000),
+        None => "key life –".into(),
+    };
+    view! {
+        <footer class="statusbar">
+            <span id="status-state" class=move || format!("state {}", status.get().state)>{move || status.get().state}</span>
+            <span id="status-suite">{move || status.get().suite.unwrap_or("–")}</span>
+            <span id="status-epoch">{move || { let s = status.get(); format!("key {}.{}", s.generation, s.epoch) }}</span>
+            <span id="status-key-life">{key_life}</span>
+            <span id="status-fps">{move || format!("{:.0} frames/s", status.get().fps)}</span>
+            <span id="status-kbps">{move || format!("{:.1} kbit/s", status.get().kbps)}</span>
+            <span id="status-host" class="muted">{move || status.get().host_status}</span>
+            <span id="status-message" class="message">{move || status.get().message}</span>
+        </footer>
+    }
+}
+
+fn focus(canvas: NodeRef<html::Canvas>) {
+    if let Some(c) = canvas.get_untracked() {
+        let _ = c.focus();
+    }
+}
+
+fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search.trim_start_matches('?').split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}

@@ -1,0 +1,36 @@
+use leptos::prelude::*;
+
+use crate::api::{self, HostSummary};
+
+#[component]
+pub fn Hosts(on_open: Callback<HostSummary>) -> impl IntoView {
+    let hosts = LocalResource::new(api::hosts);
+    view! {
+        <section class="card">
+            <h2>"Hosts"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || hosts.get().map(|result| match result {
+                    Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="hosts">
+                            <thead><tr><th>"Host"</th><th>"Kind"</th><th>"State"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|h| {
+                                    let open = h.clone();
+                                    view! {
+                                        <tr>
+                                            <td>{h.name.clone()}<div class="muted">{h.status.clone()}</div></td>
+                                            <td>{h.kind.clone()}</td>
+                                            <td><span class=format!("badge {}", h.state)>{h.state.clone()}</span></td>
+                                            <td><button id=format!("open-{}", h.id) on:click=move |_| on_open.run(open.clone())>"Open console"</button></td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}

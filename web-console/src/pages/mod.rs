@@ -1,0 +1,6 @@
+//! The pages a user sees. Each is a small component named for it.
+
+pub mod console;
+pub mod hosts;
+pub mod login;
+pub mod password;
