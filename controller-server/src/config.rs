@@ -111,7 +111,12 @@ impl Default for Config {
             hosts: vec![HostConfig {
                 id: "local".into(),
                 name: "Local shell".into(),
-                backend: BackendConfig::Local { command: None, args: Vec::new(), cols: default_cols(), rows: default_rows() },
+                backend: BackendConfig::Local {
+                    command: None,
+                    args: Vec::new(),
+                    cols: default_cols(),
+                    rows: default_rows(),
+                },
             }],
         }
     }
@@ -149,7 +154,8 @@ pub enum ConfigError {
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source: Box::new(source) })?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.into(), source: Box::new(source) })?;
         config.validate()?;
         Ok(config)
     }
@@ -186,7 +192,10 @@ impl Config {
             .console
             .suites
             .iter()
-            .map(|name| CipherSuite::from_name(name).ok_or_else(|| ConfigError::Invalid(format!("unknown cipher suite {name:?}"))))
+            .map(|name| {
+                CipherSuite::from_name(name)
+                    .ok_or_else(|| ConfigError::Invalid(format!("unknown cipher suite {name:?}")))
+            })
             .collect::<Result<_, _>>()?;
         if suites.is_empty() {
             return Err(ConfigError::Invalid("console.suites must name at least one suite".into()));

@@ -46,15 +46,18 @@ impl Running {
 
 /// Binds the listeners (port 0 works) and starts serving.
 pub async fn start(mut config: Config) -> anyhow::Result<Running> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let users = Arc::new(UserStore::open(&config.data_dir.join("lantern.db")).context("cannot open the user database")?);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let users =
+        Arc::new(UserStore::open(&config.data_dir.join("lantern.db")).context("cannot open the user database")?);
 
     let site = TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     site.set_nonblocking(true)?;
     config.listen = site.local_addr()?;
     let plain = match config.console_plain_listen {
         Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             config.console_plain_listen = Some(listener.local_addr()?);
             Some(listener)
         }
@@ -74,7 +77,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     }
     let handle = axum_server::Handle::new();
     let server = tokio::spawn(
-        axum_server::from_tcp_rustls(site, tls).handle(handle.clone()).serve(web::router(state.clone()).into_make_service()),
+        axum_server::from_tcp_rustls(site, tls)
+            .handle(handle.clone())
+            .serve(web::router(state.clone()).into_make_service()),
     );
     Ok(Running { site: config.listen, plain: config.console_plain_listen, first_password, state, handle, server })
 }

@@ -80,10 +80,20 @@ impl Browser {
     pub async fn first_login(&self, controller: &Controller) -> anyhow::Result<String> {
         let c = &self.client;
         c.goto(&controller.url).await?;
-        c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("password")).await?.send_keys(&controller.first_password).await?;
+        c.wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Id("password"))
+            .await?
+            .send_keys(&controller.first_password)
+            .await?;
         c.find(Locator::Id("login-button")).await?.click().await?;
         let new_password = format!("pw-{}-{}", crate::marker(), crate::marker());
-        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("current-password")).await?.send_keys(&controller.first_password).await?;
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id("current-password"))
+            .await?
+            .send_keys(&controller.first_password)
+            .await?;
         c.find(Locator::Id("new-password")).await?.send_keys(&new_password).await?;
         c.find(Locator::Id("repeat-password")).await?.send_keys(&new_password).await?;
         c.find(Locator::Id("password-button")).await?.click().await?;
@@ -114,7 +124,12 @@ impl Browser {
     }
 
     /// Shows the text view and waits until the screen text satisfies `check`.
-    pub async fn wait_screen(&self, what: &str, timeout: Duration, check: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+    pub async fn wait_screen(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<String> {
         if self.client.find(Locator::Id("screen-text")).await.is_err() {
             self.client.find(Locator::Id("btn-text")).await?.click().await?;
         }

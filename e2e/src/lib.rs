@@ -25,7 +25,10 @@ impl Controller {
     pub async fn start(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let web_root = workspace_root().join("web-console/dist");
         if !web_root.join("index.html").exists() {
-            bail!("the web console is not built: run `trunk build --offline` first ({} has no index.html)", web_root.display());
+            bail!(
+                "the web console is not built: run `trunk build --offline` first ({} has no index.html)",
+                web_root.display()
+            );
         }
         let data = tempfile::tempdir()?;
         let mut config = Config {
@@ -49,7 +52,8 @@ impl Controller {
         config.validate()?;
         let running = controller_server::start(config).await?;
         let url = format!("https://{}", running.site);
-        let first_password = running.first_password.clone().context("a fresh data directory must yield a first-run password")?;
+        let first_password =
+            running.first_password.clone().context("a fresh data directory must yield a first-run password")?;
         Ok(Self { running, url, first_password, _data: data })
     }
 }

@@ -52,7 +52,12 @@ impl Proxy {
     }
 }
 
-async fn relay(stream: tokio::net::TcpStream, upstream: SocketAddr, tamper_at: Option<usize>, rec: Arc<Mutex<Recording>>) -> anyhow::Result<()> {
+async fn relay(
+    stream: tokio::net::TcpStream,
+    upstream: SocketAddr,
+    tamper_at: Option<usize>,
+    rec: Arc<Mutex<Recording>>,
+) -> anyhow::Result<()> {
     let browser = tokio_tungstenite::accept_async(stream).await?;
     let (controller, _) = tokio_tungstenite::connect_async(format!("ws://{upstream}/console/ws")).await?;
     let (mut b_tx, mut b_rx) = browser.split();

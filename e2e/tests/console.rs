@@ -33,33 +33,54 @@ async fn log_in_open_the_console_type_and_see_the_output() {
         // Typing: the output line carries a value only the shell can compute.
         let m = marker();
         browser.type_keys(&format!("echo hello-$((40+2))-{m}{}", key(Key::Enter))).await?;
-        browser.wait_screen("the echo output", Duration::from_secs(10), |t| t.lines().any(|l| l == format!("hello-42-{m}"))).await?;
+        browser
+            .wait_screen("the echo output", Duration::from_secs(10), |t| {
+                t.lines().any(|l| l == format!("hello-42-{m}"))
+            })
+            .await?;
 
         // Ctrl-C interrupts a running command (otherwise the next echo waits 60 s).
         browser.type_keys(&format!("sleep 60{}", key(Key::Enter))).await?;
         browser.type_keys(&format!("{}c{}", key(Key::Control), key(Key::Control))).await?;
         browser.type_keys(&format!("echo after-ctrl-c-{m}{}", key(Key::Enter))).await?;
-        browser.wait_screen("output after Ctrl-C", Duration::from_secs(10), |t| t.lines().any(|l| l == format!("after-ctrl-c-{m}"))).await?;
+        browser
+            .wait_screen("output after Ctrl-C", Duration::from_secs(10), |t| {
+                t.lines().any(|l| l == format!("after-ctrl-c-{m}"))
+            })
+            .await?;
 
         // Arrow up recalls the previous command.
         browser.type_keys(&format!("{}{}", key(Key::Up), key(Key::Enter))).await?;
-        browser.wait_screen("the recalled command's output", Duration::from_secs(10), |t| {
-            t.lines().filter(|l| *l == format!("after-ctrl-c-{m}")).count() == 2
-        })
-        .await?;
+        browser
+            .wait_screen("the recalled command's output", Duration::from_secs(10), |t| {
+                t.lines().filter(|l| *l == format!("after-ctrl-c-{m}")).count() == 2
+            })
+            .await?;
 
         // Tab completes a command name.
         browser.type_keys(&format!("ech{} tab-{m}{}", key(Key::Tab), key(Key::Enter))).await?;
-        browser.wait_screen("the completed command's output", Duration::from_secs(10), |t| t.lines().any(|l| l == format!("tab-{m}"))).await?;
+        browser
+            .wait_screen("the completed command's output", Duration::from_secs(10), |t| {
+                t.lines().any(|l| l == format!("tab-{m}"))
+            })
+            .await?;
 
         // Paste types text as keystrokes. The shell uses bracketed paste, so (as in any
         // terminal) pasted text waits on the command line for Enter.
         browser.client.find(Locator::Id("btn-paste")).await?.click().await?;
         browser.client.find(Locator::Id("paste-text")).await?.send_keys(&format!("echo pasted-$((6*7))-{m}")).await?;
         browser.client.find(Locator::Id("btn-paste-send")).await?.click().await?;
-        browser.wait_screen("the pasted text on the command line", Duration::from_secs(10), |t| t.contains(&format!("echo pasted-$((6*7))-{m}"))).await?;
+        browser
+            .wait_screen("the pasted text on the command line", Duration::from_secs(10), |t| {
+                t.contains(&format!("echo pasted-$((6*7))-{m}"))
+            })
+            .await?;
         browser.type_keys(&key(Key::Enter)).await?;
-        browser.wait_screen("the pasted command's output", Duration::from_secs(10), |t| t.lines().any(|l| l == format!("pasted-42-{m}"))).await?;
+        browser
+            .wait_screen("the pasted command's output", Duration::from_secs(10), |t| {
+                t.lines().any(|l| l == format!("pasted-42-{m}"))
+            })
+            .await?;
 
         // The status bar shows the link's figures.
         let epoch = browser.text_of("status-epoch").await?;
@@ -71,11 +92,19 @@ async fn log_in_open_the_console_type_and_see_the_output() {
         browser.client.find(Locator::Id("btn-cad")).await?.click().await?;
         e2e::wait_for("the host to report the restart", Duration::from_secs(10), || async {
             let host = browser.text_of("status-host").await?;
-            Ok(if host.contains("restarting") || host.contains("running") && host != "running /bin/bash" { Ok(()) } else { Err(host) })
+            Ok(if host.contains("restarting") || host.contains("running") && host != "running /bin/bash" {
+                Ok(())
+            } else {
+                Err(host)
+            })
         })
         .await?;
         browser.type_keys(&format!("echo back-$((1+1))-{m}{}", key(Key::Enter))).await?;
-        browser.wait_screen("output after the restart", Duration::from_secs(15), |t| t.lines().any(|l| l == format!("back-2-{m}"))).await?;
+        browser
+            .wait_screen("output after the restart", Duration::from_secs(15), |t| {
+                t.lines().any(|l| l == format!("back-2-{m}"))
+            })
+            .await?;
         Ok(())
     });
 }

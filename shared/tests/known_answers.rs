@@ -23,7 +23,10 @@ struct Vector<'a> {
 impl Vector<'_> {
     fn hex(&self, name: &str) -> Vec<u8> {
         let text = self.text(name);
-        (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex in vector file")).collect()
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex in vector file"))
+            .collect()
     }
     fn num(&self, name: &str) -> u64 {
         self.text(name).parse().expect("number in vector file")

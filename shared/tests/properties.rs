@@ -8,11 +8,16 @@ use shared::crypto::{CipherSuite, Direction, KeyChain, Pms, RecordCipher};
 use shared::video::text::{apply, encode_delta, encode_full, Attrs, Cell, Color, Cursor, Style, TextScreen};
 
 fn color() -> impl Strategy<Value = Color> {
-    prop_oneof![Just(Color::Default), any::<u8>().prop_map(Color::Indexed), any::<(u8, u8, u8)>().prop_map(|(r, g, b)| Color::Rgb(r, g, b))]
+    prop_oneof![
+        Just(Color::Default),
+        any::<u8>().prop_map(Color::Indexed),
+        any::<(u8, u8, u8)>().prop_map(|(r, g, b)| Color::Rgb(r, g, b))
+    ]
 }
 
 fn cell() -> impl Strategy<Value = Cell> {
-    (any::<char>(), color(), color(), any::<u8>()).prop_map(|(ch, fg, bg, a)| Cell { ch, style: Style { fg, bg, attrs: Attrs(a) } })
+    (any::<char>(), color(), color(), any::<u8>())
+        .prop_map(|(ch, fg, bg, a)| Cell { ch, style: Style { fg, bg, attrs: Attrs(a) } })
 }
 
 /// A screen size and a list of (row, col, cell) writes inside it.

@@ -92,12 +92,22 @@ pub async fn console_key(csrf: &str, host: &str, transport: Transport) -> Result
     parse_key(url, &k.key_id, &k.pms, &k.suites)
 }
 
-async fn call<B: Serialize, T: DeserializeOwned>(method: &str, path: &str, body: Option<&B>, csrf: Option<&str>) -> Result<T, String> {
+async fn call<B: Serialize, T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+    csrf: Option<&str>,
+) -> Result<T, String> {
     let text = request(method, path, body, csrf).await?;
     serde_json::from_str(&text).map_err(|e| format!("unexpected answer from the controller: {e}"))
 }
 
-async fn request<B: Serialize>(method: &str, path: &str, body: Option<&B>, csrf: Option<&str>) -> Result<String, String> {
+async fn request<B: Serialize>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+    csrf: Option<&str>,
+) -> Result<String, String> {
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
@@ -126,6 +136,8 @@ async fn request<B: Serialize>(method: &str, path: &str, body: Option<&B>, csrf:
     if response.ok() {
         Ok(text)
     } else {
-        Err(serde_json::from_str::<ErrorBody>(&text).map(|e| e.error).unwrap_or_else(|_| format!("request failed ({})", response.status())))
+        Err(serde_json::from_str::<ErrorBody>(&text)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| format!("request failed ({})", response.status())))
     }
 }

@@ -8,9 +8,13 @@ mod app;
 mod applet;
 mod pages;
 
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 fn main() {
     console_error_panic_hook::set_once();
-    let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("lantern-app")) else {
+    let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("lantern-app"))
+    else {
         return;
     };
     use wasm_bindgen::JsCast;

@@ -142,7 +142,9 @@ async fn on_events(
                 }
             }
             ServerEvent::Message(AppMessage::RefreshRequest) => resync(session, viewer, now_ms)?,
-            ServerEvent::Message(_) => return Err(SessionError::Unexpected("controller-bound message the applet may not send")),
+            ServerEvent::Message(_) => {
+                return Err(SessionError::Unexpected("controller-bound message the applet may not send"))
+            }
             ServerEvent::RekeyComplete { generation } => tracing::info!(generation, "console key switched"),
             ServerEvent::RekeyRefused(alert) => tracing::info!(reason = %alert, "console key switch refused"),
             ServerEvent::PeerClosed(_) => {}

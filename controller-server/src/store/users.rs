@@ -138,7 +138,9 @@ impl UserStore {
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?)),
             )
             .optional()?
-            .and_then(|(id, username, role, must)| Some(User { id, username, role: Role::parse(&role)?, must_change_password: must })))
+            .and_then(|(id, username, role, must)| {
+                Some(User { id, username, role: Role::parse(&role)?, must_change_password: must })
+            }))
     }
 
     fn find(&self, username: &str) -> Result<Option<(User, String)>, StoreError> {
@@ -200,7 +202,8 @@ mod tests {
         store.set_password(admin.id, "a new long password").unwrap();
         assert!(store.verify("admin", &password).unwrap().is_none());
         assert!(!store.verify("admin", "a new long password").unwrap().unwrap().must_change_password);
-        let stored: String = store.db().unwrap().query_row("SELECT password_hash FROM users", [], |r| r.get(0)).unwrap();
+        let stored: String =
+            store.db().unwrap().query_row("SELECT password_hash FROM users", [], |r| r.get(0)).unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
     }
 }

@@ -44,7 +44,11 @@ impl From<&WebSession> for SessionInfo {
     }
 }
 
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, Json(req): Json<LoginRequest>) -> Result<Response, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
     // No session yet, so no CSRF token: the Origin check and the JSON body (which a foreign
     // form cannot send without a CORS preflight we never grant) stop login forgery.
     check_origin(&headers, &state)?;
@@ -82,7 +86,11 @@ pub struct PasswordChange {
     new_password: String,
 }
 
-pub async fn change_password(State(state): State<AppState>, auth: Authenticated, Json(req): Json<PasswordChange>) -> Result<Json<SessionInfo>, ApiError> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(req): Json<PasswordChange>,
+) -> Result<Json<SessionInfo>, ApiError> {
     if req.new_password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "the new password must be at least 10 characters"));
     }

@@ -63,7 +63,11 @@ pub struct ConsoleKey {
     suites: Vec<&'static str>,
 }
 
-pub async fn console_key(State(state): State<AppState>, auth: Authenticated, Path(host_id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub async fn console_key(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     require_password_changed(&auth)?;
     let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
     let user = &auth.session.user;

@@ -45,8 +45,8 @@ impl Rc4HmacSha1 {
     }
 
     fn mac(&self, seq: u64, header: &[u8], ciphertext: &[u8]) -> Hmac<Sha1> {
-        let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(self.mac_key.as_slice())
-            .expect("hmac takes any key length");
+        let mut mac =
+            <Hmac<Sha1> as KeyInit>::new_from_slice(self.mac_key.as_slice()).expect("hmac takes any key length");
         mac.update(&seq.to_be_bytes());
         mac.update(header);
         mac.update(ciphertext);

@@ -24,14 +24,25 @@ pub enum ClientEvent {
     Established(LinkInfo),
     Message(AppMessage),
     /// The in-band switch to a fresh PMS finished in both directions.
-    RekeyComplete { generation: u16 },
+    RekeyComplete {
+        generation: u16,
+    },
     /// The switch failed; the link keeps running on the current keys.
     RekeyFailed(Alert),
 }
 
 enum State {
-    AwaitServerHello { config: ClientConfig, nonce: Nonce, hello: Vec<u8> },
-    AwaitServerFinished { secrets: GenerationSecrets, schedule: LinkInfo, transcript: Vec<u8>, confirm: ConfirmationKey },
+    AwaitServerHello {
+        config: ClientConfig,
+        nonce: Nonce,
+        hello: Vec<u8>,
+    },
+    AwaitServerFinished {
+        secrets: GenerationSecrets,
+        schedule: LinkInfo,
+        transcript: Vec<u8>,
+        confirm: ConfirmationKey,
+    },
     Established(Box<Established>),
     Closed,
 }
@@ -47,9 +58,16 @@ struct Established {
 enum Rekey {
     Idle,
     /// Ready sent; waiting for the controller's acknowledgement.
-    AwaitAck { key_id: KeyId, pms: Pms, nonce: Nonce },
+    AwaitAck {
+        key_id: KeyId,
+        pms: Pms,
+        nonce: Nonce,
+    },
     /// Confirm sent and sending switched; waiting for the first record under the new keys.
-    AwaitFirstRecord { generation: u16, binding: [u8; 20] },
+    AwaitFirstRecord {
+        generation: u16,
+        binding: [u8; 20],
+    },
 }
 
 pub struct ClientSession {
@@ -149,7 +167,8 @@ impl ClientSession {
         if !matches!(e.rekey, Rekey::Idle) {
             return Err(SessionError::Unexpected("a key switch is already under way"));
         }
-        let record = e.layer.seal(&Message::Control(ControlMessage::RekeyReady { key_id, client_nonce: nonce }), now_ms)?;
+        let record =
+            e.layer.seal(&Message::Control(ControlMessage::RekeyReady { key_id, client_nonce: nonce }), now_ms)?;
         self.outgoing.push(record);
         e.rekey = Rekey::AwaitAck { key_id, pms, nonce };
         Ok(())
@@ -158,7 +177,8 @@ impl ClientSession {
     /// Closes politely: tells the controller and stops.
     pub fn close(&mut self, now_ms: u64) {
         if let State::Established(e) = &mut self.state {
-            if let Ok(r) = e.layer.seal(&Message::Control(ControlMessage::Alert(Alert::new(AlertCode::Closed))), now_ms) {
+            if let Ok(r) = e.layer.seal(&Message::Control(ControlMessage::Alert(Alert::new(AlertCode::Closed))), now_ms)
+            {
                 self.outgoing.push(r);
             }
         }
@@ -205,11 +225,13 @@ impl ClientSession {
                 if version != PROTOCOL_VERSION || !config.suites.contains(&suite) {
                     return Err(SessionError::Unexpected("controller chose a version or suite that was not offered"));
                 }
-                let secrets = GenerationSecrets { pms: config.pms, suite, generation: 0, client_nonce: nonce, server_nonce };
+                let secrets =
+                    GenerationSecrets { pms: config.pms, suite, generation: 0, client_nonce: nonce, server_nonce };
                 let confirm = confirmation_key(KeyChain::new(secrets.pms.clone()).key(), &secrets.binding());
                 let mut transcript = hello;
                 transcript.extend_from_slice(record);
-                self.state = State::AwaitServerFinished { secrets, schedule: LinkInfo { suite, schedule }, transcript, confirm };
+                self.state =
+                    State::AwaitServerFinished { secrets, schedule: LinkInfo { suite, schedule }, transcript, confirm };
                 Ok(Vec::new())
             }
             State::AwaitServerFinished { secrets, schedule: info, transcript, confirm } => {
@@ -241,7 +263,12 @@ impl ClientSession {
         }
     }
 
-    fn established(&mut self, e: &mut Established, record: &[u8], now_ms: u64) -> Result<Vec<ClientEvent>, SessionError> {
+    fn established(
+        &mut self,
+        e: &mut Established,
+        record: &[u8],
+        now_ms: u64,
+    ) -> Result<Vec<ClientEvent>, SessionError> {
         let (message, switched) = e.layer.open(record, now_ms)?;
         let mut events = Vec::new();
         if switched {
@@ -260,7 +287,8 @@ impl ClientSession {
                     return Err(SessionError::Unexpected("RekeyAck without RekeyReady"));
                 };
                 let generation = e.layer.tx_position().generation.wrapping_add(1);
-                let secrets = GenerationSecrets { pms, suite: e.info.suite, generation, client_nonce: nonce, server_nonce };
+                let secrets =
+                    GenerationSecrets { pms, suite: e.info.suite, generation, client_nonce: nonce, server_nonce };
                 let confirm = confirmation_key(KeyChain::new(secrets.pms.clone()).key(), &secrets.binding());
                 let transcript = rekey_transcript(&e.binding, generation, &key_id.0, &nonce, &server_nonce);
                 if !confirm.verify(Prover::Server, &transcript, &proof) {
@@ -269,8 +297,12 @@ impl ClientSession {
                     events.push(ClientEvent::RekeyFailed(Alert::new(AlertCode::KeyConfirmationFailed)));
                     return Ok(events);
                 }
-                let confirm_record =
-                    e.layer.seal(&Message::Control(ControlMessage::RekeyConfirm { proof: confirm.proof(Prover::Client, &transcript) }), now_ms)?;
+                let confirm_record = e.layer.seal(
+                    &Message::Control(ControlMessage::RekeyConfirm {
+                        proof: confirm.proof(Prover::Client, &transcript),
+                    }),
+                    now_ms,
+                )?;
                 self.outgoing.push(confirm_record);
                 // Confirm is the last record under the old keys this way; everything after is new.
                 e.layer.arm_rx(secrets.clone(), now_ms);

@@ -108,7 +108,13 @@ fn bind(parts: &[&[u8]]) -> [u8; 20] {
 
 /// The transcript a key-switch proof covers: the session binding, the new generation, and both
 /// nonces of the switch.
-fn rekey_transcript(binding: &[u8; 20], generation: u16, key_id: &[u8], client_nonce: &[u8], server_nonce: &[u8]) -> Vec<u8> {
+fn rekey_transcript(
+    binding: &[u8; 20],
+    generation: u16,
+    key_id: &[u8],
+    client_nonce: &[u8],
+    server_nonce: &[u8],
+) -> Vec<u8> {
     let mut t = Vec::with_capacity(20 + 2 + 16 + 64);
     t.extend_from_slice(binding);
     t.extend_from_slice(&generation.to_be_bytes());

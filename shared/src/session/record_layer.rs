@@ -202,3 +202,37 @@ fn opposite(d: Direction) -> Direction {
         Direction::ServerToClient => Direction::ClientToServer,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{AppMessage, InputEvent};
+
+    fn secrets() -> GenerationSecrets {
+        GenerationSecrets {
+            pms: Pms::from_bytes([1; 32]),
+            suite: CipherSuite::Rc4HmacSha1,
+            generation: 0,
+            client_nonce: [2; 32],
+            server_nonce: [3; 32],
+        }
+    }
+
+    #[test]
+    fn a_sender_that_overstays_its_byte_budget_is_refused() {
+        let lax = KeySchedule { epoch_bytes: 1 << 20, epoch_millis: 60_000, key_life_millis: 60_000 };
+        let strict = KeySchedule { epoch_bytes: 256, ..lax };
+        let mut sender = RecordLayer::new(secrets(), Direction::ClientToServer, lax, 0);
+        let mut receiver = RecordLayer::new(secrets(), Direction::ServerToClient, strict, 0);
+        let message: Message = AppMessage::Input(InputEvent::Paste("x".repeat(100))).into();
+        let mut result = Ok((message.clone(), false));
+        for _ in 0..4 {
+            let record = sender.seal(&message, 0).unwrap();
+            result = receiver.open(&record, 0);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result.unwrap_err(), SessionError::Epoch("peer did not move to the next key epoch on schedule"));
+    }
+}

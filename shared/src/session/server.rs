@@ -39,10 +39,15 @@ pub trait ServerEnv {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
     /// The applet proved it holds the key: start sending video.
-    Established { key_id: KeyId, info: LinkInfo },
+    Established {
+        key_id: KeyId,
+        info: LinkInfo,
+    },
     Message(AppMessage),
     /// The link now runs on a fresh PMS.
-    RekeyComplete { generation: u16 },
+    RekeyComplete {
+        generation: u16,
+    },
     /// A fresh key was refused; the link keeps its current keys.
     RekeyRefused(Alert),
     /// The applet closed the link.
@@ -51,7 +56,13 @@ pub enum ServerEvent {
 
 enum State {
     AwaitClientHello,
-    AwaitClientFinished { key_id: KeyId, secrets: GenerationSecrets, info: LinkInfo, transcript: Vec<u8>, confirm: ConfirmationKey },
+    AwaitClientFinished {
+        key_id: KeyId,
+        secrets: GenerationSecrets,
+        info: LinkInfo,
+        transcript: Vec<u8>,
+        confirm: ConfirmationKey,
+    },
     Established(Box<Established>),
     Closed,
 }
@@ -135,7 +146,12 @@ impl ServerSession {
 
     /// Feeds one received record. An error is final: the session is closed and the alert for
     /// the applet is queued.
-    pub fn handle_record(&mut self, record: &[u8], now_ms: u64, env: &mut dyn ServerEnv) -> Result<Vec<ServerEvent>, SessionError> {
+    pub fn handle_record(
+        &mut self,
+        record: &[u8],
+        now_ms: u64,
+        env: &mut dyn ServerEnv,
+    ) -> Result<Vec<ServerEvent>, SessionError> {
         if self.is_closed() {
             return Err(SessionError::Closed);
         }
@@ -206,7 +222,12 @@ impl ServerSession {
         }
     }
 
-    fn on_client_hello(&mut self, hello: ClientHello, record: &[u8], env: &mut dyn ServerEnv) -> Result<(), SessionError> {
+    fn on_client_hello(
+        &mut self,
+        hello: ClientHello,
+        record: &[u8],
+        env: &mut dyn ServerEnv,
+    ) -> Result<(), SessionError> {
         if hello.version != PROTOCOL_VERSION {
             return Err(SessionError::Refused(Alert::new(AlertCode::UnsupportedVersion)));
         }
@@ -237,7 +258,13 @@ impl ServerSession {
         Ok(())
     }
 
-    fn established(&mut self, e: &mut Established, record: &[u8], now_ms: u64, env: &mut dyn ServerEnv) -> Result<Vec<ServerEvent>, SessionError> {
+    fn established(
+        &mut self,
+        e: &mut Established,
+        record: &[u8],
+        now_ms: u64,
+        env: &mut dyn ServerEnv,
+    ) -> Result<Vec<ServerEvent>, SessionError> {
         let (message, _) = e.layer.open(record, now_ms)?;
         let control = match message.into_app() {
             Ok(app) => return Ok(vec![ServerEvent::Message(app)]),
@@ -253,7 +280,8 @@ impl ServerSession {
                 let pms = match env.claim_key(&key_id, KeyPurpose::Rekey) {
                     Ok(pms) => pms,
                     Err(alert) => {
-                        let refused = e.layer.seal(&Message::Control(ControlMessage::RekeyRefused(alert.clone())), now_ms)?;
+                        let refused =
+                            e.layer.seal(&Message::Control(ControlMessage::RekeyRefused(alert.clone())), now_ms)?;
                         self.outgoing.push(refused);
                         return Ok(vec![ServerEvent::RekeyRefused(alert)]);
                     }
@@ -283,7 +311,10 @@ impl ServerSession {
             }
             ControlMessage::RekeyAbort => {
                 e.rekey = None;
-                Ok(vec![ServerEvent::RekeyRefused(Alert::with_message(AlertCode::KeyConfirmationFailed, "applet aborted the key switch"))])
+                Ok(vec![ServerEvent::RekeyRefused(Alert::with_message(
+                    AlertCode::KeyConfirmationFailed,
+                    "applet aborted the key switch",
+                ))])
             }
             _ => Err(SessionError::Unexpected("controller-only control message from the applet")),
         }

@@ -131,12 +131,8 @@ impl TextScreen {
 
     /// One row as text, trailing blanks trimmed.
     pub fn row_text(&self, row: u16) -> String {
-        let text: String = self
-            .row(row)
-            .iter()
-            .filter(|c| !c.style.attrs.has(Attrs::WIDE_CONTINUATION))
-            .map(|c| c.ch)
-            .collect();
+        let text: String =
+            self.row(row).iter().filter(|c| !c.style.attrs.has(Attrs::WIDE_CONTINUATION)).map(|c| c.ch).collect();
         text.trim_end().to_string()
     }
 
@@ -277,11 +273,17 @@ pub fn apply(screen: &mut TextScreen, update: &[u8]) -> Result<Damage, DecodeErr
     let kind = r.u8("text update kind")?;
     let cols = r.u16("cols")?;
     let rows = r.u16("rows")?;
-    let cursor = Cursor { row: r.u16("cursor row")?, col: r.u16("cursor col")?, visible: r.u8("cursor flags")? & 1 != 0 };
+    let cursor =
+        Cursor { row: r.u16("cursor row")?, col: r.u16("cursor col")?, visible: r.u8("cursor flags")? & 1 != 0 };
     let resized = match kind {
         1 => cols != screen.cols || rows != screen.rows,
         2 if cols == screen.cols && rows == screen.rows => false,
-        2 => return Err(DecodeError::Invalid { field: "text delta", reason: "screen size differs from the current one" }),
+        2 => {
+            return Err(DecodeError::Invalid {
+                field: "text delta",
+                reason: "screen size differs from the current one",
+            })
+        }
         other => return Err(DecodeError::Unknown { field: "text update kind", value: other }),
     };
     if cols == 0 || rows == 0 || cols > MAX_COLS || rows > MAX_ROWS {
@@ -324,7 +326,8 @@ pub fn apply(screen: &mut TextScreen, update: &[u8]) -> Result<Damage, DecodeErr
     let old_cursor = screen.cursor;
     if resized {
         // Validated above, so this cannot fail; keep the old screen if it somehow did.
-        *screen = TextScreen::new(cols, rows).map_err(|_| DecodeError::Invalid { field: "screen size", reason: "outside the supported range" })?;
+        *screen = TextScreen::new(cols, rows)
+            .map_err(|_| DecodeError::Invalid { field: "screen size", reason: "outside the supported range" })?;
     }
     let mut damage = Damage { resized, ..Damage::default() };
     for run in runs {

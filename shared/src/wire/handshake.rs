@@ -238,7 +238,8 @@ impl HandshakeMessage {
             2 => {
                 let version = r.u16("server version")?;
                 let suite_id = r.u8("suite")?;
-                let suite = CipherSuite::from_id(suite_id).ok_or(DecodeError::Unknown { field: "suite", value: suite_id })?;
+                let suite =
+                    CipherSuite::from_id(suite_id).ok_or(DecodeError::Unknown { field: "suite", value: suite_id })?;
                 let server_nonce = r.array::<NONCE_LEN>("server nonce")?;
                 let schedule = KeySchedule {
                     epoch_bytes: r.u32("epoch bytes")?,

@@ -300,7 +300,11 @@ impl InputEvent {
                 code: r.string(MAX_KEY_NAME, "key code")?.into(),
             }),
             2 => InputEvent::Paste(r.string(MAX_PASTE, "paste")?.into()),
-            3 => InputEvent::Pointer(PointerEvent { x: r.u16("pointer x")?, y: r.u16("pointer y")?, buttons: r.u8("buttons")? }),
+            3 => InputEvent::Pointer(PointerEvent {
+                x: r.u16("pointer x")?,
+                y: r.u16("pointer y")?,
+                buttons: r.u8("buttons")?,
+            }),
             4 => match r.u8("special key")? {
                 1 => InputEvent::Special(SpecialKey::CtrlAltDel),
                 other => return Err(DecodeError::Unknown { field: "special key", value: other }),
@@ -342,7 +346,10 @@ mod tests {
         round_trip(Message::Control(ControlMessage::RekeyRefused(Alert::new(AlertCode::ExpiredKey))));
         round_trip(Message::Control(ControlMessage::RekeyAbort));
         round_trip(Message::Control(ControlMessage::RefreshRequest));
-        round_trip(Message::Control(ControlMessage::HostStatus(HostStatus { state: HostState::NoSignal, text: "no signal".into() })));
+        round_trip(Message::Control(ControlMessage::HostStatus(HostStatus {
+            state: HostState::NoSignal,
+            text: "no signal".into(),
+        })));
         round_trip(Message::Video(vec![1, 2, 3]));
         round_trip(Message::Serial(b"login: ".to_vec()));
         round_trip(Message::Input(InputEvent::Key(KeyEvent {

@@ -144,7 +144,8 @@ impl Console {
         self.drop_link();
         let ws = WebSocket::new(&key.url)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let session = ClientSession::new(ClientConfig { key_id: key.key_id, pms: key.pms, suites: key.suites }, random_nonce()?);
+        let session =
+            ClientSession::new(ClientConfig { key_id: key.key_id, pms: key.pms, suites: key.suites }, random_nonce()?);
         let weak = Rc::downgrade(&self.0);
         let onopen = Closure::<dyn FnMut()>::new({
             let weak = weak.clone();
@@ -165,7 +166,15 @@ impl Console {
         ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
         {
             let mut inner = self.0.borrow_mut();
-            inner.link = Some(Link { ws, session, established: false, fatal: false, _onopen: onopen, _onmessage: onmessage, _onclose: onclose });
+            inner.link = Some(Link {
+                ws,
+                session,
+                established: false,
+                fatal: false,
+                _onopen: onopen,
+                _onmessage: onmessage,
+                _onclose: onclose,
+            });
             inner.renewing = false;
             inner.status = Status { state: "connecting", message: "connecting".into(), ..Status::default() };
         }
@@ -266,16 +275,18 @@ impl Console {
                                 inner.status.suite = Some(info.suite.name());
                                 inner.status.message = format!("connected ({})", info.suite);
                             }
-                            ClientEvent::Message(AppMessage::Video(update)) => match apply(&mut inner.screen, &update) {
-                                Ok(damage) => {
-                                    inner.frames_since_tick += 1;
-                                    let _ = inner.painter.paint(&inner.screen, &damage);
+                            ClientEvent::Message(AppMessage::Video(update)) => {
+                                match apply(&mut inner.screen, &update) {
+                                    Ok(damage) => {
+                                        inner.frames_since_tick += 1;
+                                        let _ = inner.painter.paint(&inner.screen, &damage);
+                                    }
+                                    Err(err) => {
+                                        inner.status.message = format!("bad video update ({err}); resynchronising");
+                                        let _ = link.session.send(AppMessage::RefreshRequest, now);
+                                    }
                                 }
-                                Err(err) => {
-                                    inner.status.message = format!("bad video update ({err}); resynchronising");
-                                    let _ = link.session.send(AppMessage::RefreshRequest, now);
-                                }
-                            },
+                            }
                             ClientEvent::Message(AppMessage::HostStatus(s)) => inner.status.host_status = s.text,
                             ClientEvent::Message(_) => {}
                             ClientEvent::RekeyComplete { generation } => {
@@ -378,7 +389,8 @@ impl Console {
             inner.last_tick_ms = wall;
             let link = inner.link.as_ref().filter(|l| l.established && !l.session.is_closed());
             inner.status.key_expires_in_ms = link.and_then(|l| l.session.key_expires_in_ms(now));
-            let due = link.is_some_and(|l| l.session.renewal_due(now)) && !inner.renewing && inner.key_provider.is_some();
+            let due =
+                link.is_some_and(|l| l.session.renewal_due(now)) && !inner.renewing && inner.key_provider.is_some();
             if due {
                 inner.renewing = true;
                 inner.status.message = "renewing the console key".into();
@@ -469,7 +481,8 @@ impl Console {
     fn start_timer(&self) -> Result<(), JsValue> {
         let weak = Rc::downgrade(&self.0);
         let closure = Closure::<dyn FnMut()>::new(move || with(&weak, |c| c.tick()));
-        let id = window()?.set_interval_with_callback_and_timeout_and_arguments_0(closure.as_ref().unchecked_ref(), TICK_MS)?;
+        let id = window()?
+            .set_interval_with_callback_and_timeout_and_arguments_0(closure.as_ref().unchecked_ref(), TICK_MS)?;
         self.0.borrow_mut().timer = Some((id, closure));
         Ok(())
     }
@@ -495,7 +508,12 @@ fn with(weak: &Weak<RefCell<Inner>>, f: impl FnOnce(&Console)) {
 
 fn modifiers(ev: &KeyboardEvent) -> Modifiers {
     let mut m = 0;
-    for (on, bit) in [(ev.shift_key(), Modifiers::SHIFT), (ev.ctrl_key(), Modifiers::CTRL), (ev.alt_key(), Modifiers::ALT), (ev.meta_key(), Modifiers::META)] {
+    for (on, bit) in [
+        (ev.shift_key(), Modifiers::SHIFT),
+        (ev.ctrl_key(), Modifiers::CTRL),
+        (ev.alt_key(), Modifiers::ALT),
+        (ev.meta_key(), Modifiers::META),
+    ] {
         if on {
             m |= bit;
         }

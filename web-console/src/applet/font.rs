@@ -75,8 +75,27 @@ impl Font {
         let index = usize::from(self.map.get(&ch).copied().unwrap_or(self.fallback));
         &self.glyphs[index * GLYPH_HEIGHT..(index + 1) * GLYPH_HEIGHT]
     }
+}
 
-    pub fn has(&self, ch: char) -> bool {
-        self.map.contains_key(&ch)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn terminus_covers_latin_box_drawing_and_blocks() {
+        let font = Font::terminus().unwrap();
+        let fallback = font.glyph('\u{10FFFF}').to_vec();
+        for ch in ['A', 'z', '0', '~', 'é', 'ß', '─', '│', '┌', '█', '░', 'λ', 'Ж'] {
+            assert!(font.map.contains_key(&ch), "{ch:?} missing");
+            assert_ne!(font.glyph(ch), fallback.as_slice(), "{ch:?} drawn as the fallback");
+        }
+        assert!(font.glyph(' ').iter().all(|&row| row == 0));
+    }
+
+    #[test]
+    fn junk_is_not_a_font() {
+        assert_eq!(Font::parse(b"nope").err(), Some(FontError::NotPsf1));
+        assert_eq!(Font::parse(&[0x36, 0x04, 0, 16, 1, 2]).err(), Some(FontError::Truncated));
     }
 }

@@ -19,7 +19,10 @@ pub fn parse_key(url: String, key_id: &str, pms_base64: &str, suites: &[String])
     let suites = if suites.is_empty() {
         CipherSuite::ALL.to_vec()
     } else {
-        suites.iter().map(|s| CipherSuite::from_name(s).ok_or_else(|| format!("unknown cipher suite {s:?}"))).collect::<Result<_, _>>()?
+        suites
+            .iter()
+            .map(|s| CipherSuite::from_name(s).ok_or_else(|| format!("unknown cipher suite {s:?}")))
+            .collect::<Result<_, _>>()?
     };
     Ok(ConsoleKey { url, key_id, pms, suites })
 }
@@ -51,13 +54,15 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn base64_decodes_and_rejects_junk() {
         assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
         assert!(decode_base64("a*b").is_none());
-        let key = parse_key("ws://x".into(), &"ab".repeat(16), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &[]).unwrap();
+        let key =
+            parse_key("ws://x".into(), &"ab".repeat(16), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &[]).unwrap();
         assert_eq!(key.pms.expose()[31], 31);
         assert!(parse_key("ws://x".into(), "zz", "", &[]).is_err());
     }

@@ -22,10 +22,8 @@ pub struct Painter {
 
 impl Painter {
     pub fn new(canvas: HtmlCanvasElement, font: Font) -> Result<Self, JsValue> {
-        let ctx = canvas
-            .get_context("2d")?
-            .ok_or_else(|| JsValue::from_str("canvas has no 2d context"))?
-            .dyn_into_ctx()?;
+        let ctx =
+            canvas.get_context("2d")?.ok_or_else(|| JsValue::from_str("canvas has no 2d context"))?.dyn_into_ctx()?;
         Ok(Self { canvas, ctx, font })
     }
 
@@ -116,10 +114,22 @@ impl IntoCtx for js_sys::Object {
 /// xterm's 256-colour palette, with the VGA text-mode colours for the first sixteen.
 fn rgb(color: Color, default: [u8; 3], bright: bool) -> [u8; 3] {
     const BASE: [[u8; 3]; 16] = [
-        [0x00, 0x00, 0x00], [0xaa, 0x00, 0x00], [0x00, 0xaa, 0x00], [0xaa, 0x55, 0x00],
-        [0x00, 0x00, 0xaa], [0xaa, 0x00, 0xaa], [0x00, 0xaa, 0xaa], [0xaa, 0xaa, 0xaa],
-        [0x55, 0x55, 0x55], [0xff, 0x55, 0x55], [0x55, 0xff, 0x55], [0xff, 0xff, 0x55],
-        [0x55, 0x55, 0xff], [0xff, 0x55, 0xff], [0x55, 0xff, 0xff], [0xff, 0xff, 0xff],
+        [0x00, 0x00, 0x00],
+        [0xaa, 0x00, 0x00],
+        [0x00, 0xaa, 0x00],
+        [0xaa, 0x55, 0x00],
+        [0x00, 0x00, 0xaa],
+        [0xaa, 0x00, 0xaa],
+        [0x00, 0xaa, 0xaa],
+        [0xaa, 0xaa, 0xaa],
+        [0x55, 0x55, 0x55],
+        [0xff, 0x55, 0x55],
+        [0x55, 0xff, 0x55],
+        [0xff, 0xff, 0x55],
+        [0x55, 0x55, 0xff],
+        [0xff, 0x55, 0xff],
+        [0x55, 0xff, 0xff],
+        [0xff, 0xff, 0xff],
     ];
     match color {
         Color::Default if bright => [0xff, 0xff, 0xff],
@@ -136,5 +146,60 @@ fn rgb(color: Color, default: [u8; 3], bright: bool) -> [u8; 3] {
             [v, v, v]
         }
         Color::Rgb(r, g, b) => [r, g, b],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::video::text::{apply, encode_delta, encode_full, Style};
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn canvas() -> HtmlCanvasElement {
+        let document = web_sys::window().unwrap().document().unwrap();
+        let canvas = document.create_element("canvas").unwrap().dyn_into::<HtmlCanvasElement>().unwrap();
+        document.body().unwrap().append_child(&canvas).unwrap();
+        canvas
+    }
+
+    /// The canvas's pixels of one cell, as "on" (foreground) and "off" bits per row.
+    fn cell_bits(ctx: &CanvasRenderingContext2d, row: u16, col: u16, fg: [u8; 3]) -> Vec<u8> {
+        let data = ctx
+            .get_image_data(f64::from(col) * 8.0, f64::from(row) * 16.0, 8.0, 16.0)
+            .unwrap()
+            .data()
+            .to_vec();
+        (0..16)
+            .map(|y| (0..8).fold(0u8, |acc, x| if data[(y * 8 + x) * 4..][..3] == fg { acc | (0x80 >> x) } else { acc }))
+            .collect()
+    }
+
+    #[test]
+    fn cells_are_painted_glyph_exact_and_updates_touch_only_their_cells() {
+        let canvas = canvas();
+        let painter = Painter::new(canvas.clone(), Font::terminus().unwrap()).unwrap();
+        let ctx = painter.ctx.clone();
+        let font = Font::terminus().unwrap();
+
+        let mut host = TextScreen::new(20, 4).unwrap();
+        host.set(1, 2, Cell { ch: 'A', style: Style::default() });
+        host.cursor = Cursor { row: 3, col: 0, visible: false };
+        let mut browser = TextScreen::new(1, 1).unwrap();
+        let damage = apply(&mut browser, &encode_full(&host)).unwrap();
+        painter.paint(&browser, &damage).unwrap();
+        assert_eq!(canvas.width(), 160);
+        assert_eq!(canvas.height(), 64);
+        assert_eq!(cell_bits(&ctx, 1, 2, DEFAULT_FG), font.glyph('A'));
+
+        // Paint a marker where nothing changes; a delta must leave it alone.
+        ctx.set_fill_style_str("#ff00ff");
+        ctx.fill_rect(0.0, 0.0, 8.0, 16.0);
+        let mut next = host.clone();
+        next.set(2, 5, Cell { ch: '┌', style: Style { fg: Color::Indexed(2), ..Style::default() } });
+        let damage = apply(&mut browser, &encode_delta(&host, &next).unwrap()).unwrap();
+        painter.paint(&browser, &damage).unwrap();
+        assert_eq!(cell_bits(&ctx, 2, 5, [0x00, 0xaa, 0x00]), font.glyph('┌'));
+        assert_eq!(cell_bits(&ctx, 0, 0, [0xff, 0x00, 0xff]), vec![0xff; 16]);
     }
 }

@@ -20,7 +20,8 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let show_paste = RwSignal::new(false);
     let paste_text = RwSignal::new(String::new());
     let zoom = RwSignal::new(String::from("fit"));
-    let transport = if query_param("transport").as_deref() == Some("plain") { Transport::Plain } else { Transport::Secure };
+    let transport =
+        if query_param("transport").as_deref() == Some("plain") { Transport::Plain } else { Transport::Secure };
 
     let host_id = host.id.clone();
     Effect::new(move |_| {
@@ -31,7 +32,11 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
         let c = match Console::new(canvas) {
             Ok(c) => c,
             Err(e) => {
-                status.set(Status { state: "closed", message: format!("console failed to start: {e:?}"), ..Status::default() });
+                status.set(Status {
+                    state: "closed",
+                    message: format!("console failed to start: {e:?}"),
+                    ..Status::default()
+                });
                 return;
             }
         };
@@ -48,10 +53,18 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             match api::console_key(&csrf, &host_id, transport).await {
                 Ok(key) => {
                     if let Err(e) = first.connect(key) {
-                        status.set(Status { state: "closed", message: format!("cannot open the console: {e:?}"), ..Status::default() });
+                        status.set(Status {
+                            state: "closed",
+                            message: format!("cannot open the console: {e:?}"),
+                            ..Status::default()
+                        });
                     }
                 }
-                Err(e) => status.set(Status { state: "closed", message: format!("cannot get a console key: {e}"), ..Status::default() }),
+                Err(e) => status.set(Status {
+                    state: "closed",
+                    message: format!("cannot get a console key: {e}"),
+                    ..Status::default()
+                }),
             }
         });
     });

@@ -49,7 +49,12 @@ pub fn spawn(config: LocalHost) -> Arc<Host> {
 }
 
 /// Runs the command, and again whenever it exits.
-async fn supervise(config: LocalHost, video: Arc<VideoHub>, mut input: mpsc::Receiver<InputEvent>, status: watch::Sender<HostStatus>) {
+async fn supervise(
+    config: LocalHost,
+    video: Arc<VideoHub>,
+    mut input: mpsc::Receiver<InputEvent>,
+    status: watch::Sender<HostStatus>,
+) {
     loop {
         let outcome = run_once(&config, &video, &mut input, &status).await;
         let text = match outcome {
@@ -80,7 +85,12 @@ async fn run_once(
     input: &mut mpsc::Receiver<InputEvent>,
     status: &watch::Sender<HostStatus>,
 ) -> anyhow::Result<Exit> {
-    let pty = native_pty_system().openpty(PtySize { rows: config.rows, cols: config.cols, pixel_width: 0, pixel_height: 0 })?;
+    let pty = native_pty_system().openpty(PtySize {
+        rows: config.rows,
+        cols: config.cols,
+        pixel_width: 0,
+        pixel_height: 0,
+    })?;
     let program = config.command.clone().or_else(|| std::env::var("SHELL").ok()).unwrap_or_else(|| "/bin/sh".into());
     let mut cmd = CommandBuilder::new(&program);
     cmd.args(&config.args);
@@ -187,7 +197,11 @@ fn snapshot(screen: &vt100::Screen) -> TextScreen {
                 }
             }
             let ch = cell.contents().chars().next().unwrap_or(' ');
-            out.set(row, col, Cell { ch, style: Style { fg: color(cell.fgcolor()), bg: color(cell.bgcolor()), attrs: Attrs(attrs) } });
+            out.set(
+                row,
+                col,
+                Cell { ch, style: Style { fg: color(cell.fgcolor()), bg: color(cell.bgcolor()), attrs: Attrs(attrs) } },
+            );
         }
     }
     let (row, col) = screen.cursor_position();
@@ -222,12 +236,28 @@ mod tests {
 
     #[tokio::test]
     async fn typed_keys_reach_the_shell_and_its_output_reaches_the_screen() {
-        let host = spawn(LocalHost { id: "t".into(), name: "t".into(), command: Some("/bin/sh".into()), args: vec![], cols: 80, rows: 24 });
+        let host = spawn(LocalHost {
+            id: "t".into(),
+            name: "t".into(),
+            command: Some("/bin/sh".into()),
+            args: vec![],
+            cols: 80,
+            rows: 24,
+        });
         for ch in "echo $((6*7))".chars() {
-            let key = KeyEvent { down: true, modifiers: Modifiers::default(), key: ch.to_string(), code: String::new() };
+            let key =
+                KeyEvent { down: true, modifiers: Modifiers::default(), key: ch.to_string(), code: String::new() };
             host.input.send(InputEvent::Key(key)).await.unwrap();
         }
-        host.input.send(InputEvent::Key(KeyEvent { down: true, modifiers: Modifiers::default(), key: "Enter".into(), code: "Enter".into() })).await.unwrap();
+        host.input
+            .send(InputEvent::Key(KeyEvent {
+                down: true,
+                modifiers: Modifiers::default(),
+                key: "Enter".into(),
+                code: "Enter".into(),
+            }))
+            .await
+            .unwrap();
         let text = wait_for_text(&host.video, "42").await;
         assert!(text.contains("echo $((6*7))"), "{text}");
     }

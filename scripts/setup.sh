@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Lantern's build and tests need and is missing; skips what is already there.
+# Usage: scripts/setup.sh [--browser]   (--browser also installs Chromium and ChromeDriver)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+if [[ "${1:-}" == "--browser" ]] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+  say "installing Chromium and ChromeDriver (Debian packages)"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
+wbg_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]]; then
+  say "installing wasm-bindgen-cli $wbg_version"
+  cargo install wasm-bindgen-cli --version "$wbg_version" --force
+fi
+
+if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
+  say "installing trunk 0.21"
+  cargo install trunk --version '~0.21' --locked --force
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs every check and test: format, lints, the architecture
+# guard, native unit/property/integration tests, the known-answer tests in headless Chromium
+# (Wasm), and the end-to-end browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+scripts/setup.sh --browser
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+say "format"
+cargo fmt --all -- --check
+
+say "architecture: shared must not depend on tokio, web-sys or axum"
+for forbidden in tokio web-sys axum mio; do
+  if cargo tree -p shared -e normal --target all --prefix none | awk '{print $1}' | grep -qx "$forbidden"; then
+    echo "shared depends on $forbidden" >&2
+    exit 1
+  fi
+done
+
+say "lints"
+cargo clippy --workspace --exclude web-console --all-targets -- -D warnings
+cargo clippy -p web-console -p shared --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+say "web console build"
+trunk build --offline
+
+say "native tests (unit, property, integration, end-to-end in headless Chromium)"
+cargo test --workspace --exclude web-console
+
+say "known-answer tests and applet tests in headless Chromium (Wasm)"
+export CHROMEDRIVER=/usr/bin/chromedriver
+(cd shared && cargo test --target wasm32-unknown-unknown --test known_answers)
+(cd web-console && cargo test --target wasm32-unknown-unknown)
