@@ -140,3 +140,89 @@ impl Browser {
         .await
     }
 }
+
+/// JavaScript run in our page (after login): fetches a console key over the page's TLS
+/// session, exactly as a vendor portal's back end would be handed one.
+const FETCH_KEY: &str = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const s = await (await fetch('/api/session')).json();
+  const r = await fetch('/api/hosts/local/console-key', { method: 'POST', headers: { 'X-CSRF-Token': s.csrf_token } });
+  done(await r.json());
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+/// Creates a canvas with id `name` and a `LanternConsole` on it (window[name]) through the
+/// applet's public entry point, with a key provider that fetches fresh keys for `url`.
+const NEW_CONSOLE: &str = r#"
+const [name, url] = arguments;
+const canvas = document.createElement('canvas');
+canvas.id = name;
+document.body.appendChild(canvas);
+const fetchKey = async () => {
+  const s = await (await fetch('/api/session')).json();
+  const k = await (await fetch('/api/hosts/local/console-key', { method: 'POST', headers: { 'X-CSRF-Token': s.csrf_token } })).json();
+  return { url, keyId: k.key_id, pms: k.pms };
+};
+window[name] = new wasmBindings.LanternConsole(canvas, { keyProvider: fetchKey });
+"#;
+
+impl Browser {
+    /// A fresh console key as the API returns it.
+    pub async fn fetch_key(&self) -> anyhow::Result<Value> {
+        let key = self.js_async(FETCH_KEY, vec![]).await?;
+        if key.get("key_id").is_none() {
+            bail!("no console key: {key}");
+        }
+        Ok(key)
+    }
+
+    /// A console on a new canvas of our page, made through the JS entry point.
+    pub async fn new_applet(&self, name: &str, url: &str) -> anyhow::Result<()> {
+        self.js(NEW_CONSOLE, vec![json!(name), json!(url)]).await?;
+        Ok(())
+    }
+
+    pub async fn applet_connect(&self, name: &str, url: &str, key_id: &str, pms: &str) -> anyhow::Result<()> {
+        self.js(
+            "const [n, url, keyId, pms] = arguments; window[n].connect({ url, keyId, pms });",
+            vec![json!(name), json!(url), json!(key_id), json!(pms)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn applet_status(&self, name: &str) -> anyhow::Result<Value> {
+        self.js("return window[arguments[0]].status();", vec![json!(name)]).await
+    }
+
+    /// Waits until the applet's state is `state`; returns its status.
+    pub async fn applet_wait_state(&self, name: &str, state: &str, timeout: Duration) -> anyhow::Result<Value> {
+        wait_for(&format!("applet {name} state {state}"), timeout, || async {
+            let status = self.applet_status(name).await?;
+            Ok(if status["state"] == state { Ok(status) } else { Err(status.to_string()) })
+        })
+        .await
+    }
+
+    pub async fn applet_wait_screen(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<String> {
+        wait_for(what, timeout, || async {
+            let text = self.js("return window[arguments[0]].screenText();", vec![json!(name)]).await?;
+            let text = text.as_str().unwrap_or_default().to_string();
+            Ok(if check(&text) { Ok(text) } else { Err(text) })
+        })
+        .await
+    }
+
+    /// Real key events on the applet's canvas.
+    pub async fn applet_type(&self, name: &str, keys: &str) -> anyhow::Result<()> {
+        self.client.find(Locator::Id(name)).await?.send_keys(keys).await?;
+        Ok(())
+    }
+}

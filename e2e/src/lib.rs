@@ -92,3 +92,21 @@ where
 pub fn marker() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
+
+/// A special key (Enter, Control, arrows...) as WebDriver sends it.
+pub fn key(k: fantoccini::key::Key) -> String {
+    char::from(k).to_string()
+}
+
+/// Runs a scenario with a fresh controller (adjusted by the first argument) and browser,
+/// closing the browser whether or not the scenario passed.
+#[macro_export]
+macro_rules! scenario {
+    ($adjust:expr, |$c:ident, $b:ident| $body:block) => {{
+        let $c = $crate::Controller::start($adjust).await.expect("controller starts");
+        let $b = $crate::browser::Browser::start().await.expect("browser starts");
+        let result: anyhow::Result<()> = async { $body }.await;
+        $b.close().await;
+        result.unwrap();
+    }};
+}

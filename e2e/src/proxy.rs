@@ -3,7 +3,7 @@
 //! of one message on its way to the browser.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
@@ -21,29 +21,36 @@ pub struct Recording {
 }
 
 pub struct Proxy {
-    /// The URL to give the applet.
+    /// The URL to give the applet (and the controller, as its public plain URL).
     pub url: String,
     pub recording: Arc<Mutex<Recording>>,
+    upstream: Arc<OnceLock<SocketAddr>>,
 }
 
 impl Proxy {
-    /// Relays to `upstream`'s plain console listener. With `tamper_at = Some(n)`, the `n`-th
-    /// binary message (counting from 0) sent to the browser on each connection has one bit
-    /// flipped in its last byte.
-    pub async fn start(upstream: SocketAddr, tamper_at: Option<usize>) -> anyhow::Result<Self> {
+    /// Listens at once; relays once [`Proxy::forward_to`] names the controller's plain console
+    /// listener. With `tamper_at = Some(n)`, the `n`-th binary message (counting from 0) sent to
+    /// the browser on each connection has one bit flipped in its last byte.
+    pub async fn bind(tamper_at: Option<usize>) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("ws://{}/console/ws", listener.local_addr()?);
         let recording = Arc::new(Mutex::new(Recording::default()));
-        let rec = recording.clone();
+        let upstream = Arc::new(OnceLock::new());
+        let (rec, target) = (recording.clone(), upstream.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let Some(&to) = target.get() else { continue };
                 let rec = rec.clone();
                 tokio::spawn(async move {
-                    let _ = relay(stream, upstream, tamper_at, rec).await;
+                    let _ = relay(stream, to, tamper_at, rec).await;
                 });
             }
         });
-        Ok(Self { url, recording })
+        Ok(Self { url, recording, upstream })
+    }
+
+    pub fn forward_to(&self, upstream: SocketAddr) {
+        let _ = self.upstream.set(upstream);
     }
 
     /// All payload bytes seen so far, concatenated per message.

@@ -3,25 +3,9 @@
 
 use std::time::Duration;
 
-use e2e::browser::Browser;
-use e2e::{marker, Controller};
+use e2e::{key, marker, scenario};
 use fantoccini::key::Key;
 use fantoccini::Locator;
-
-fn key(k: Key) -> String {
-    char::from(k).to_string()
-}
-
-/// Runs `scenario` with a fresh controller and browser, closing the browser either way.
-macro_rules! scenario {
-    ($adjust:expr, |$c:ident, $b:ident| $body:block) => {{
-        let $c = Controller::start($adjust).await.expect("controller starts");
-        let $b = Browser::start().await.expect("browser starts");
-        let result: anyhow::Result<()> = async { $body }.await;
-        $b.close().await;
-        result.unwrap();
-    }};
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_open_the_console_type_and_see_the_output() {

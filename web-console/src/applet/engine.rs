@@ -67,6 +67,7 @@ struct Link {
     _onopen: Closure<dyn FnMut()>,
     _onmessage: Closure<dyn FnMut(MessageEvent)>,
     _onclose: Closure<dyn FnMut(CloseEvent)>,
+    _onerror: Closure<dyn FnMut()>,
 }
 
 struct Inner {
@@ -160,8 +161,22 @@ impl Console {
                 }
             }
         });
-        let onclose = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| with(&weak, |c| c.on_close()));
+        let onclose = Closure::<dyn FnMut(CloseEvent)>::new({
+            let weak = weak.clone();
+            move |_: CloseEvent| with(&weak, |c| c.on_close())
+        });
+        // A socket refused before it opens (blocked by the page's CSP, for one) may report only
+        // an error and never a close event; treat a socket that is already closed as closed.
+        let onerror = Closure::<dyn FnMut()>::new({
+            let ws = ws.clone();
+            move || {
+                if ws.ready_state() == WebSocket::CLOSED {
+                    with(&weak, |c| c.on_close());
+                }
+            }
+        });
         ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(onerror.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
         {
@@ -174,6 +189,7 @@ impl Console {
                 _onopen: onopen,
                 _onmessage: onmessage,
                 _onclose: onclose,
+                _onerror: onerror,
             });
             inner.renewing = false;
             inner.status = Status { state: "connecting", message: "connecting".into(), ..Status::default() };
@@ -409,6 +425,7 @@ impl Console {
             link.ws.set_onopen(None);
             link.ws.set_onmessage(None);
             link.ws.set_onclose(None);
+            link.ws.set_onerror(None);
             let _ = link.ws.close();
         }
     }

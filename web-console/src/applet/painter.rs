@@ -165,13 +165,11 @@ mod tests {
 
     /// The canvas's pixels of one cell, as "on" (foreground) and "off" bits per row.
     fn cell_bits(ctx: &CanvasRenderingContext2d, row: u16, col: u16, fg: [u8; 3]) -> Vec<u8> {
-        let data = ctx
-            .get_image_data(f64::from(col) * 8.0, f64::from(row) * 16.0, 8.0, 16.0)
-            .unwrap()
-            .data()
-            .to_vec();
+        let data = ctx.get_image_data(f64::from(col) * 8.0, f64::from(row) * 16.0, 8.0, 16.0).unwrap().data().to_vec();
         (0..16)
-            .map(|y| (0..8).fold(0u8, |acc, x| if data[(y * 8 + x) * 4..][..3] == fg { acc | (0x80 >> x) } else { acc }))
+            .map(|y| {
+                (0..8).fold(0u8, |acc, x| if data[(y * 8 + x) * 4..][..3] == fg { acc | (0x80 >> x) } else { acc })
+            })
             .collect()
     }
 
