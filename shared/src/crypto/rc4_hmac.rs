@@ -6,26 +6,28 @@
 //! the reliable, ordered link guarantees. A record that fails its check ends the connection,
 //! so the keystream can never fall out of step silently.
 
+use super::IntegrityError;
 use hmac::{Hmac, KeyInit, Mac};
 use rc4::{Rc4, StreamCipher};
 use sha1::Sha1;
-use zeroize::Zeroizing;
-
-use super::IntegrityError;
 
 /// Keystream bytes thrown away after keying, against RC4's biased early output.
 pub const DROP_BYTES: usize = 3072;
 
 pub struct Rc4HmacSha1 {
     rc4: Rc4,
-    mac_key: Zeroizing<[u8; 20]>,
+    /// HMAC keyed once per epoch; each record starts from a copy, which saves re-deriving the
+    /// inner and outer pads for every record.
+    keyed_mac: Hmac<Sha1>,
 }
 
 impl Rc4HmacSha1 {
     pub const TAG_LEN: usize = 20;
 
     pub fn new(enc_key: &[u8], mac_key: &[u8; 20]) -> Self {
-        Self { rc4: keyed_rc4_drop(enc_key), mac_key: Zeroizing::new(*mac_key) }
+        // HMAC accepts keys of any length, so this cannot fail.
+        let keyed_mac = <Hmac<Sha1> as KeyInit>::new_from_slice(mac_key).expect("hmac takes any key length");
+        Self { rc4: keyed_rc4_drop(enc_key), keyed_mac }
     }
 
     pub fn seal(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) {
@@ -45,8 +47,7 @@ impl Rc4HmacSha1 {
     }
 
     fn mac(&self, seq: u64, header: &[u8], ciphertext: &[u8]) -> Hmac<Sha1> {
-        let mut mac =
-            <Hmac<Sha1> as KeyInit>::new_from_slice(self.mac_key.as_slice()).expect("hmac takes any key length");
+        let mut mac = self.keyed_mac.clone();
         mac.update(&seq.to_be_bytes());
         mac.update(header);
         mac.update(ciphertext);
