@@ -65,6 +65,27 @@ proptest! {
     }
 
     #[test]
+    fn scrolled_screens_round_trip((cols, rows, first) in edits(), k in 1u16..40, fresh in proptest::collection::vec((0u16..120, cell()), 0..200)) {
+        let a = screen_with(cols, rows, &first, (rows - 1, 0, true));
+        let k = k % rows.max(2);
+        let mut b = TextScreen::new(cols, rows).unwrap();
+        for row in 0..rows.saturating_sub(k) {
+            for col in 0..cols {
+                b.set(row, col, *a.cell(row + k, col).unwrap());
+            }
+        }
+        for (i, (col, cell)) in fresh.into_iter().enumerate() {
+            b.set(rows - 1 - (i as u16 % k.max(1)).min(rows - 1), col % cols, cell);
+        }
+        b.cursor = Cursor { row: rows - 1, col: 1 % cols, visible: true };
+        let mut browser = a.clone();
+        if let Some(delta) = encode_delta(&a, &b) {
+            apply(&mut browser, &delta).unwrap();
+        }
+        prop_assert_eq!(browser, b);
+    }
+
+    #[test]
     fn text_decoder_survives_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let mut screen = TextScreen::new(80, 25).unwrap();
         let before = screen.clone();

@@ -4,15 +4,17 @@
 //! browser applies updates to its own copy and repaints just those cells.
 //!
 //! ```text
-//! update: kind (u8: 1 full, 2 delta) | cols (u16) | rows (u16)
+//! update: kind (u8: 1 full, 2 delta, 3 scroll then delta) | cols (u16) | rows (u16)
 //!         | cursor row (u16) | cursor col (u16) | cursor flags (u8: bit 0 visible)
-//!         | run count (varint) | runs
+//!         | [kind 3: rows scrolled up (u16)] | run count (varint) | runs
 //! run:    row (u16) | col (u16) | span count (varint) | spans
 //! span:   attrs (u8) | fg colour | bg colour | cell count (varint) | code points (varint each)
 //! colour: 0 default | 1 index (u8) | 2 r g b (u8 each)
 //! ```
 //! A decoder validates a whole update before it changes its screen, so a bad update leaves the
-//! screen as it was.
+//! screen as it was. Kind 3 covers the commonest text-console change, output scrolling the
+//! screen: the decoder moves its rows up, then applies the runs, and the painter moves pixels
+//! instead of redrawing every row.
 
 use crate::wire::codec::{Reader, Writer};
 use crate::wire::DecodeError;
@@ -21,6 +23,10 @@ pub const MAX_COLS: u16 = 1024;
 pub const MAX_ROWS: u16 = 512;
 /// Unchanged cells between two changed ones that are cheaper to resend than to start a new run.
 const MERGE_GAP: usize = 4;
+
+const KIND_FULL: u8 = 1;
+const KIND_DELTA: u8 = 2;
+const KIND_SCROLL_DELTA: u8 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Color {
@@ -145,6 +151,26 @@ impl TextScreen {
         lines.join("\n")
     }
 
+    /// Moves every row up by `k` (`0 < k < rows`), filling the bottom with blank cells.
+    fn scroll_up(&mut self, k: u16) {
+        let shift = usize::from(k) * usize::from(self.cols);
+        self.cells.copy_within(shift.., 0);
+        let len = self.cells.len();
+        self.cells[len - shift..].fill(Cell::default());
+    }
+
+    fn row_hash(&self, row: u16) -> u64 {
+        // FNV-1a over the cells: cheap, and only used to find candidate rows before comparing.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for cell in self.row(row) {
+            let style = &cell.style;
+            for v in [u32::from(cell.ch), color_key(style.fg), color_key(style.bg), u32::from(style.attrs.0)] {
+                h = (h ^ u64::from(v)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+
     fn index(&self, row: u16, col: u16) -> Option<usize> {
         (row < self.rows && col < self.cols).then(|| usize::from(row) * usize::from(self.cols) + usize::from(col))
     }
@@ -157,14 +183,16 @@ pub struct Damage {
     pub spans: Vec<(u16, u16, u16)>,
     /// The grid changed size: repaint everything.
     pub resized: bool,
-    /// Where the cursor was before, if it moved or changed visibility.
+    /// Rows the whole screen moved up before the spans were applied (0: none).
+    pub scrolled: u16,
+    /// A cell that may still show the cursor's old image (after any scroll), to repaint.
     pub old_cursor: Option<Cursor>,
 }
 
 /// Encodes the whole screen: for a new viewer, or after a resize.
 pub fn encode_full(screen: &TextScreen) -> Vec<u8> {
     let mut out = Vec::with_capacity(usize::from(screen.cols) * usize::from(screen.rows) * 2 + 16);
-    header(&mut out, 1, screen);
+    header(&mut out, KIND_FULL, screen);
     out.put_varint(u32::from(screen.rows));
     for row in 0..screen.rows {
         encode_run(&mut out, row, 0, screen.row(row));
@@ -173,12 +201,73 @@ pub fn encode_full(screen: &TextScreen) -> Vec<u8> {
 }
 
 /// Encodes what changed from `prev` to `next`; `None` when nothing did. A size change gives a
-/// full update.
+/// full update; a scroll is sent as such when it saves rows.
 pub fn encode_delta(prev: &TextScreen, next: &TextScreen) -> Option<Vec<u8>> {
     if prev.cols != next.cols || prev.rows != next.rows {
         return Some(encode_full(next));
     }
-    let mut runs: Vec<(u16, usize, usize)> = Vec::new();
+    let scroll = best_scroll(prev, next);
+    let scrolled;
+    let base = match scroll {
+        Some(k) => {
+            let mut s = prev.clone();
+            s.scroll_up(k);
+            scrolled = s;
+            &scrolled
+        }
+        None => prev,
+    };
+    let runs = changed_runs(base, next);
+    if runs.is_empty() && scroll.is_none() && prev.cursor == next.cursor {
+        return None;
+    }
+    let mut out = Vec::with_capacity(64 + runs.len() * 16);
+    match scroll {
+        Some(k) => {
+            header(&mut out, KIND_SCROLL_DELTA, next);
+            out.put_u16(k);
+        }
+        None => header(&mut out, KIND_DELTA, next),
+    }
+    out.put_varint(runs.len() as u32);
+    for (row, start, end) in runs {
+        encode_run(&mut out, row, start as u16, &next.row(row)[start..end]);
+    }
+    Some(out)
+}
+
+/// The upward scroll that leaves the most rows of `next` already in place, if it beats not
+/// scrolling at all.
+fn best_scroll(prev: &TextScreen, next: &TextScreen) -> Option<u16> {
+    let rows = prev.rows;
+    let mut best_rows = (0..rows).filter(|&r| prev.row(r) == next.row(r)).count();
+    // Scrolling by k keeps at most rows - k rows in place: with all but one row unchanged (a
+    // keystroke's echo), no scroll can win, and the search is skipped.
+    if best_rows + 1 >= usize::from(rows) {
+        return None;
+    }
+    let before: Vec<u64> = (0..rows).map(|r| prev.row_hash(r)).collect();
+    let after: Vec<u64> = (0..rows).map(|r| next.row_hash(r)).collect();
+    let same = |r_next: u16, r_prev: u16| {
+        after[usize::from(r_next)] == before[usize::from(r_prev)] && next.row(r_next) == prev.row(r_prev)
+    };
+    let mut best = None;
+    for k in 1..rows {
+        if usize::from(rows - k) <= best_rows {
+            break;
+        }
+        let in_place = (0..rows - k).filter(|&r| same(r, r + k)).count();
+        if in_place > best_rows {
+            best = Some(k);
+            best_rows = in_place;
+        }
+    }
+    best
+}
+
+/// (row, first col, col past the end) of each run of changed cells.
+fn changed_runs(prev: &TextScreen, next: &TextScreen) -> Vec<(u16, usize, usize)> {
+    let mut runs = Vec::new();
     for row in 0..next.rows {
         let (a, b) = (prev.row(row), next.row(row));
         let mut col = 0;
@@ -200,16 +289,7 @@ pub fn encode_delta(prev: &TextScreen, next: &TextScreen) -> Option<Vec<u8>> {
             col = end;
         }
     }
-    if runs.is_empty() && prev.cursor == next.cursor {
-        return None;
-    }
-    let mut out = Vec::with_capacity(64 + runs.len() * 16);
-    header(&mut out, 2, next);
-    out.put_varint(runs.len() as u32);
-    for (row, start, end) in runs {
-        encode_run(&mut out, row, start as u16, &next.row(row)[start..end]);
-    }
-    Some(out)
+    runs
 }
 
 fn header(out: &mut Vec<u8>, kind: u8, screen: &TextScreen) {
@@ -252,6 +332,14 @@ fn encode_color(out: &mut Vec<u8>, c: Color) {
     }
 }
 
+fn color_key(c: Color) -> u32 {
+    match c {
+        Color::Default => 1 << 24,
+        Color::Indexed(i) => (2 << 24) | u32::from(i),
+        Color::Rgb(r, g, b) => (3 << 24) | u32::from(r) << 16 | u32::from(g) << 8 | u32::from(b),
+    }
+}
+
 fn decode_color(r: &mut Reader<'_>) -> Result<Color, DecodeError> {
     Ok(match r.u8("colour kind")? {
         0 => Color::Default,
@@ -276,9 +364,9 @@ pub fn apply(screen: &mut TextScreen, update: &[u8]) -> Result<Damage, DecodeErr
     let cursor =
         Cursor { row: r.u16("cursor row")?, col: r.u16("cursor col")?, visible: r.u8("cursor flags")? & 1 != 0 };
     let resized = match kind {
-        1 => cols != screen.cols || rows != screen.rows,
-        2 if cols == screen.cols && rows == screen.rows => false,
-        2 => {
+        KIND_FULL => cols != screen.cols || rows != screen.rows,
+        KIND_DELTA | KIND_SCROLL_DELTA if cols == screen.cols && rows == screen.rows => false,
+        KIND_DELTA | KIND_SCROLL_DELTA => {
             return Err(DecodeError::Invalid {
                 field: "text delta",
                 reason: "screen size differs from the current one",
@@ -288,6 +376,10 @@ pub fn apply(screen: &mut TextScreen, update: &[u8]) -> Result<Damage, DecodeErr
     };
     if cols == 0 || rows == 0 || cols > MAX_COLS || rows > MAX_ROWS {
         return Err(DecodeError::Invalid { field: "screen size", reason: "outside the supported range" });
+    }
+    let scroll = if kind == KIND_SCROLL_DELTA { r.u16("scroll")? } else { 0 };
+    if kind == KIND_SCROLL_DELTA && (scroll == 0 || scroll >= rows) {
+        return Err(DecodeError::Invalid { field: "scroll", reason: "not between one row and the screen height" });
     }
     let run_count = r.varint("run count")? as usize;
     // Each run takes at least 5 bytes, which bounds the count by the message size.
@@ -329,15 +421,24 @@ pub fn apply(screen: &mut TextScreen, update: &[u8]) -> Result<Damage, DecodeErr
         *screen = TextScreen::new(cols, rows)
             .map_err(|_| DecodeError::Invalid { field: "screen size", reason: "outside the supported range" })?;
     }
-    let mut damage = Damage { resized, ..Damage::default() };
+    let mut damage = Damage { resized, scrolled: scroll, ..Damage::default() };
+    let mut stale_cursor = Some(old_cursor);
+    if scroll > 0 {
+        screen.scroll_up(scroll);
+        // The rows that scrolled in are blank now; they are redrawn whole.
+        for row in rows - scroll..rows {
+            damage.spans.push((row, 0, cols));
+        }
+        stale_cursor = old_cursor.row.checked_sub(scroll).map(|row| Cursor { row, ..old_cursor });
+    }
     for run in runs {
         let start = usize::from(run.row) * usize::from(cols) + usize::from(run.col);
         screen.cells[start..start + run.cells.len()].copy_from_slice(&run.cells);
         damage.spans.push((run.row, run.col, run.col + run.cells.len() as u16));
     }
     screen.cursor = cursor;
-    if old_cursor != cursor || resized {
-        damage.old_cursor = Some(old_cursor);
+    if old_cursor != cursor || scroll > 0 {
+        damage.old_cursor = stale_cursor;
     }
     Ok(damage)
 }
@@ -379,6 +480,26 @@ mod tests {
         let mut b = a.clone();
         write(&mut b, 10, 40, "x", Style::default());
         assert!(encode_delta(&a, &b).unwrap().len() < 24);
+    }
+
+    #[test]
+    fn output_scrolling_the_screen_is_sent_as_a_scroll() {
+        let mut a = TextScreen::new(80, 25).unwrap();
+        for row in 0..25 {
+            write(&mut a, row, 0, &format!("line {row} of some shell output"), Style::default());
+        }
+        let mut b = a.clone();
+        b.scroll_up(2);
+        write(&mut b, 23, 0, "line 25 of some shell output", Style::default());
+        write(&mut b, 24, 0, "$ ", Style::default());
+        let delta = encode_delta(&a, &b).unwrap();
+        assert_eq!(delta[0], KIND_SCROLL_DELTA);
+        assert!(delta.len() < 64, "{} bytes", delta.len());
+        assert!(encode_full(&b).len() > 10 * delta.len());
+        let mut browser = a.clone();
+        let damage = apply(&mut browser, &delta).unwrap();
+        assert_eq!(browser, b);
+        assert_eq!(damage.scrolled, 2);
     }
 
     #[test]

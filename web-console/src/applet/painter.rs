@@ -34,15 +34,36 @@ impl Painter {
             self.canvas.set_height(u32::from(screen.rows()) * GLYPH_HEIGHT as u32);
             return self.paint_all(screen);
         }
+        if damage.scrolled > 0 {
+            self.scroll(screen, damage.scrolled)?;
+        }
         for &(row, start, end) in &damage.spans {
             self.paint_span(screen, row, start, end)?;
         }
         if let Some(old) = damage.old_cursor {
             self.paint_span(screen, old.row, old.col, old.col.saturating_add(1))?;
-            let c = screen.cursor;
-            self.paint_span(screen, c.row, c.col, c.col.saturating_add(1))?;
         }
-        Ok(())
+        let c = screen.cursor;
+        self.paint_span(screen, c.row, c.col, c.col.saturating_add(1))
+    }
+
+    /// Moves the canvas's pixels up by `rows` text rows: the browser copies them, so a scrolling
+    /// console costs one blit instead of a repaint of every row.
+    fn scroll(&self, screen: &TextScreen, rows: u16) -> Result<(), JsValue> {
+        let width = f64::from(screen.cols()) * GLYPH_WIDTH as f64;
+        let shift = f64::from(rows) * GLYPH_HEIGHT as f64;
+        let kept = f64::from(screen.rows().saturating_sub(rows)) * GLYPH_HEIGHT as f64;
+        self.ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            &self.canvas,
+            0.0,
+            shift,
+            width,
+            kept,
+            0.0,
+            0.0,
+            width,
+            kept,
+        )
     }
 
     pub fn paint_all(&self, screen: &TextScreen) -> Result<(), JsValue> {
@@ -199,5 +220,23 @@ mod tests {
         painter.paint(&browser, &damage).unwrap();
         assert_eq!(cell_bits(&ctx, 2, 5, [0x00, 0xaa, 0x00]), font.glyph('┌'));
         assert_eq!(cell_bits(&ctx, 0, 0, [0xff, 0x00, 0xff]), vec![0xff; 16]);
+
+        // A scroll by one row moves the pixels: the marker and the glyphs go up one row.
+        let mut scrolled = TextScreen::new(20, 4).unwrap();
+        for row in 0..3 {
+            for col in 0..20 {
+                scrolled.set(row, col, *next.cell(row + 1, col).unwrap());
+            }
+        }
+        scrolled.set(3, 0, Cell { ch: 'z', style: Style::default() });
+        scrolled.cursor = next.cursor;
+        let delta = encode_delta(&next, &scrolled).unwrap();
+        let damage = apply(&mut browser, &delta).unwrap();
+        assert_eq!(damage.scrolled, 1);
+        painter.paint(&browser, &damage).unwrap();
+        assert_eq!(cell_bits(&ctx, 0, 2, DEFAULT_FG), font.glyph('A'));
+        assert_eq!(cell_bits(&ctx, 1, 5, [0x00, 0xaa, 0x00]), font.glyph('┌'));
+        assert_eq!(cell_bits(&ctx, 3, 0, DEFAULT_FG), font.glyph('z'));
+        assert_eq!(cell_bits(&ctx, 2, 5, [0x00, 0xaa, 0x00]), vec![0; 16]);
     }
 }
