@@ -25,6 +25,8 @@ pub struct Proxy {
     pub url: String,
     pub recording: Arc<Mutex<Recording>>,
     upstream: Arc<OnceLock<SocketAddr>>,
+    /// Bumped to cut every open connection, as a network drop would.
+    cut: tokio::sync::watch::Sender<u64>,
 }
 
 impl Proxy {
@@ -36,17 +38,35 @@ impl Proxy {
         let url = format!("ws://{}/console/ws", listener.local_addr()?);
         let recording = Arc::new(Mutex::new(Recording::default()));
         let upstream = Arc::new(OnceLock::new());
+        let (cut, cut_rx) = tokio::sync::watch::channel(0u64);
         let (rec, target) = (recording.clone(), upstream.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let Some(&to) = target.get() else { continue };
-                let rec = rec.clone();
+                let (rec, mut cut_rx) = (rec.clone(), cut_rx.clone());
+                cut_rx.mark_unchanged();
                 tokio::spawn(async move {
-                    let _ = relay(stream, to, tamper_at, rec).await;
+                    tokio::select! {
+                        _ = relay(stream, to, tamper_at, rec) => {},
+                        _ = cut_rx.changed() => {},
+                    }
                 });
             }
         });
-        Ok(Self { url, recording, upstream })
+        Ok(Self { url, recording, upstream, cut })
+    }
+
+    /// Drops every open connection at once (both ends see the TCP connection go away).
+    pub fn drop_connections(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// How many connections the proxy has relayed.
+    pub fn hellos(&self) -> usize {
+        self.messages()
+            .iter()
+            .filter(|(d, m)| *d == Direction::ToController && m.first() == Some(&0x16) && m.get(1) == Some(&1))
+            .count()
     }
 
     pub fn forward_to(&self, upstream: SocketAddr) {

@@ -229,3 +229,42 @@ async fn an_operator_can_require_chacha20_poly1305() {
         Ok(())
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_drop_the_console_reconnects_with_a_fresh_key() {
+    let proxy = Proxy::bind(None).await.expect("proxy listens");
+    let public = proxy.url.clone();
+    scenario!(|c| c.console_public_plain_url = Some(public), |controller, browser| {
+        proxy.forward_to(controller.running.plain.expect("plain listener"));
+        browser.first_login(&controller).await?;
+        // The console page, on the plain listener (through the proxy).
+        browser.client.goto(&format!("{}/?transport=plain", controller.url)).await?;
+        browser.client.wait().at_most(WAIT).for_element(fantoccini::Locator::Id("open-local")).await?;
+        browser.open_console("local").await?;
+        assert_eq!(proxy.hellos(), 1);
+
+        proxy.drop_connections();
+        browser.wait_state("connecting", WAIT).await?;
+        browser.wait_state("connected", Duration::from_secs(30)).await?;
+        assert_eq!(proxy.hellos(), 2, "a second link, with a second key");
+        let m = marker();
+        browser.type_keys(&format!("echo again-{m}{}", key(Key::Enter))).await?;
+        browser.wait_screen("output on the new link", WAIT, |t| t.lines().any(|l| l == format!("again-{m}"))).await?;
+        Ok(())
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_on_a_foreign_origin_cannot_open_the_console_socket() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let controller = e2e::Controller::start(|_| {}).await.expect("controller starts");
+    let url = format!("ws://{}/console/ws", controller.running.plain.expect("plain listener"));
+    let mut request = url.as_str().into_client_request().expect("request");
+    request.headers_mut().insert("origin", "https://evil.example".parse().expect("header"));
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| "an open socket")),
+    }
+    // Without Origin (a native client), the upgrade goes through; the key protects it.
+    assert!(tokio_tungstenite::connect_async(url.as_str()).await.is_ok());
+}

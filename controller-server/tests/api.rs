@@ -1,0 +1,249 @@
+//! The HTTP API as a client sees it, driven through the real router without a socket:
+//! login, cookie flags, CSRF and Origin checks, the forced password change, console keys.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use base64::Engine;
+use controller_server::app::AppState;
+use controller_server::config::{BackendConfig, Config, HostConfig};
+use controller_server::store::UserStore;
+use controller_server::web::router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use shared::wire::KeyId;
+use tower::ServiceExt;
+
+const ORIGIN: &str = "https://127.0.0.1:8443";
+
+struct Api {
+    app: Router,
+    state: AppState,
+    password: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn api() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<html><body>app</body></html>").unwrap();
+    let config = Config {
+        web_root: dir.path().to_path_buf(),
+        data_dir: dir.path().to_path_buf(),
+        hosts: vec![HostConfig {
+            id: "local".into(),
+            name: "Local".into(),
+            backend: BackendConfig::Local { command: Some("/bin/cat".into()), args: vec![], cols: 80, rows: 24 },
+        }],
+        ..Config::default()
+    };
+    let users = Arc::new(UserStore::in_memory().unwrap());
+    let password = users.ensure_first_admin().unwrap().unwrap();
+    let state = AppState::new(&config, users).unwrap();
+    Api { app: router(state.clone()), state, password, _dir: dir }
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(uri).header(header::HOST, "127.0.0.1:8443");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Logs in; returns the cookie header value and the CSRF token.
+    async fn login(&self, password: &str) -> (String, String) {
+        let (status, headers, body) = self
+            .call(
+                Method::POST,
+                "/api/login",
+                &[("origin", ORIGIN)],
+                Some(json!({"username": "admin", "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let set_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        (cookie, body["csrf_token"].as_str().unwrap().to_string())
+    }
+
+    /// Logs in with the first-run password and replaces it.
+    async fn ready_session(&self) -> (String, String) {
+        let (cookie, csrf) = self.login(&self.password).await;
+        let (status, _, body) = self
+            .call(
+                Method::POST,
+                "/api/password",
+                &[("cookie", &cookie), ("x-csrf-token", &csrf), ("origin", ORIGIN)],
+                Some(json!({"current_password": self.password, "new_password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["must_change_password"], false);
+        (cookie, csrf)
+    }
+}
+
+#[tokio::test]
+async fn login_sets_a_hardened_cookie_and_wrong_passwords_are_refused() {
+    let api = api().await;
+    let (status, _, body) =
+        api.call(Method::POST, "/api/login", &[], Some(json!({"username": "admin", "password": "guess"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "wrong user name or password");
+    let (status, _, _) =
+        api.call(Method::POST, "/api/login", &[], Some(json!({"username": "root", "password": api.password}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, headers, body) =
+        api.call(Method::POST, "/api/login", &[], Some(json!({"username": "admin", "password": api.password}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    for flag in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert_eq!(body["must_change_password"], true);
+    assert!(!body.to_string().contains(&api.password));
+}
+
+#[tokio::test]
+async fn login_from_a_foreign_origin_is_refused() {
+    let api = api().await;
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/api/login",
+            &[("origin", "https://evil.example")],
+            Some(json!({"username": "admin", "password": api.password})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_first_run_password_must_be_changed_before_anything_else() {
+    let api = api().await;
+    let (cookie, csrf) = api.login(&api.password).await;
+    let (status, _, body) = api.call(Method::GET, "/api/hosts", &[("cookie", &cookie)], None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("password change required")));
+    let (status, _, _) = api
+        .call(Method::POST, "/api/hosts/local/console-key", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Too short, and wrong current password.
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/api/password",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(json!({"current_password": api.password, "new_password": "short"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/api/password",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(json!({"current_password": "not it at all", "new_password": "a long new password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn state_changing_requests_need_the_csrf_token_and_an_allowed_origin() {
+    let api = api().await;
+    let (cookie, csrf) = api.ready_session().await;
+    let key_uri = "/api/hosts/local/console-key";
+    let (status, _, body) = api.call(Method::POST, key_uri, &[("cookie", &cookie)], None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("missing or wrong CSRF token")));
+    let (status, _, _) =
+        api.call(Method::POST, key_uri, &[("cookie", &cookie), ("x-csrf-token", "forged")], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, body) = api
+        .call(
+            Method::POST,
+            key_uri,
+            &[("cookie", &cookie), ("x-csrf-token", &csrf), ("origin", "https://evil.example")],
+            None,
+        )
+        .await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("request from a foreign origin")));
+    let (status, _, _) = api.call(Method::POST, "/api/logout", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "logout is state-changing too");
+}
+
+#[tokio::test]
+async fn a_console_key_is_issued_uncached_bound_and_single_use() {
+    let api = api().await;
+    let (cookie, csrf) = api.ready_session().await;
+    let (status, headers, key) = api
+        .call(
+            Method::POST,
+            "/api/hosts/local/console-key",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf), ("origin", ORIGIN)],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{key}");
+    assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+    assert_eq!(key["suites"], json!(["rc4-hmac-sha1", "chacha20-poly1305"]));
+    assert_eq!(key["ws_path"], "/console/ws");
+    let pms = base64::engine::general_purpose::STANDARD.decode(key["pms"].as_str().unwrap()).unwrap();
+    assert_eq!(pms.len(), 32);
+    let key_id = KeyId::from_hex(key["key_id"].as_str().unwrap()).unwrap();
+    let (claimed, binding) = api.state.keys.claim(&key_id, None).unwrap();
+    assert_eq!(claimed.expose().as_slice(), pms.as_slice());
+    assert_eq!((binding.username.as_str(), binding.host_id.as_str()), ("admin", "local"));
+    assert!(api.state.keys.claim(&key_id, None).is_err());
+
+    let (status, _, _) = api
+        .call(Method::POST, "/api/hosts/nope/console-key", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_its_unused_keys() {
+    let api = api().await;
+    let (cookie, csrf) = api.ready_session().await;
+    let (_, _, key) = api
+        .call(Method::POST, "/api/hosts/local/console-key", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None)
+        .await;
+    let (status, headers, _) =
+        api.call(Method::POST, "/api/logout", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    let (status, _, _) = api.call(Method::GET, "/api/session", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let key_id = KeyId::from_hex(key["key_id"].as_str().unwrap()).unwrap();
+    assert!(api.state.keys.claim(&key_id, None).is_err());
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers() {
+    let api = api().await;
+    let (status, headers, _) = api.call(Method::GET, "/", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let csp = headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{csp}");
+    assert!(headers.get(header::STRICT_TRANSPORT_SECURITY).is_some());
+    assert_eq!(headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+}
