@@ -27,7 +27,7 @@ struct Api {
 
 async fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), "<html><body>app</body></html>").unwrap();
+    std::fs::write(dir.path().join("index.html"), format!("<html><body>{}</body></html>", "app ".repeat(100))).unwrap();
     let config = Config {
         web_root: dir.path().to_path_buf(),
         data_dir: dir.path().to_path_buf(),
@@ -246,4 +246,14 @@ async fn pages_carry_the_security_headers() {
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{csp}");
     assert!(headers.get(header::STRICT_TRANSPORT_SECURITY).is_some());
     assert_eq!(headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+}
+
+#[tokio::test]
+async fn static_files_are_compressed_for_browsers_that_accept_it() {
+    let api = api().await;
+    let (status, headers, _) = api.call(Method::GET, "/index.html", &[("accept-encoding", "br, gzip")], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get(header::CONTENT_ENCODING).unwrap(), "br");
+    let (_, headers, _) = api.call(Method::GET, "/index.html", &[], None).await;
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
 }

@@ -49,6 +49,16 @@ async fn log_in_open_the_console_type_and_see_the_output() {
             })
             .await?;
 
+        // Function and editing keys send xterm's sequences (`cat -v` shows them as typed).
+        browser.type_keys(&format!("cat -v{}", key(Key::Enter))).await?;
+        browser.type_keys(&format!("{}{}{}{}", key(Key::F5), key(Key::Home), key(Key::F1), key(Key::Enter))).await?;
+        browser
+            .wait_screen("function key sequences", Duration::from_secs(10), |t| {
+                t.lines().any(|l| l == "^[[15~^[[H^[OP")
+            })
+            .await?;
+        browser.type_keys(&format!("{}c{}", key(Key::Control), key(Key::Control))).await?;
+
         // Paste types text as keystrokes. The shell uses bracketed paste, so (as in any
         // terminal) pasted text waits on the command line for Enter.
         browser.client.find(Locator::Id("btn-paste")).await?.click().await?;
@@ -66,11 +76,18 @@ async fn log_in_open_the_console_type_and_see_the_output() {
             })
             .await?;
 
+        // Full screen shows the console frame alone.
+        browser.client.find(Locator::Id("btn-fullscreen")).await?.click().await?;
+        let full =
+            browser.js("return document.fullscreenElement && document.fullscreenElement.className;", vec![]).await?;
+        assert_eq!(full, serde_json::json!("frame"));
+        browser.js("return document.exitFullscreen();", vec![]).await?;
+
         // The status bar shows the link's figures.
         let epoch = browser.text_of("status-epoch").await?;
         assert!(epoch.starts_with("key 0."), "{epoch}");
         let life = browser.text_of("status-key-life").await?;
-        assert!(life.starts_with("key life ") && life != "key life –", "{life}");
+        assert!(life.starts_with("key renews in ") && life.ends_with(" s"), "{life}");
 
         // Ctrl-Alt-Del restarts the local host's console program, and it comes back.
         browser.client.find(Locator::Id("btn-cad")).await?.click().await?;

@@ -9,7 +9,9 @@ pub mod sessions;
 
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::console::link;
@@ -17,7 +19,10 @@ use crate::console::link;
 /// The whole site. Tests drive it without a socket.
 pub fn router(state: AppState) -> Router {
     let index = state.web_root.join("index.html");
-    let pages = ServeDir::new(&state.web_root).fallback(ServeFile::new(index));
+    // The Wasm module is most of a page load and compresses about threefold.
+    let pages = tower::ServiceBuilder::new()
+        .layer(CompressionLayer::new())
+        .service(ServeDir::new(&state.web_root).fallback(ServeFile::new(index)));
     Router::new()
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
@@ -28,6 +33,8 @@ pub fn router(state: AppState) -> Router {
         .route("/console/ws", get(link::upgrade))
         .fallback_service(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        // One span per request; paths and methods only, never bodies or cookies.
+        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 

@@ -134,16 +134,22 @@ impl ClientSession {
         }
     }
 
-    /// True once two thirds of the key life have passed and no switch is under way: time for
-    /// the page to fetch a fresh PMS over TLS.
-    pub fn renewal_due(&self, now_ms: u64) -> bool {
+    /// Milliseconds until the applet should switch to a fresh PMS: two thirds into the key
+    /// life, leaving a third for fetching the key and the in-band switch.
+    pub fn renewal_in_ms(&self, now_ms: u64) -> Option<u64> {
         match &self.state {
             State::Established(e) => {
-                let life = u64::from(e.info.schedule.key_life_millis);
-                matches!(e.rekey, Rekey::Idle) && now_ms.saturating_sub(e.generation_started_ms) >= life * 2 / 3
+                let at = e.generation_started_ms + u64::from(e.info.schedule.key_life_millis) * 2 / 3;
+                Some(at.saturating_sub(now_ms))
             }
-            _ => false,
+            _ => None,
         }
+    }
+
+    /// True once the renewal time has come and no switch is under way: time for the page to
+    /// fetch a fresh PMS over TLS.
+    pub fn renewal_due(&self, now_ms: u64) -> bool {
+        !self.rekey_in_progress() && self.renewal_in_ms(now_ms) == Some(0)
     }
 
     pub fn rekey_in_progress(&self) -> bool {

@@ -272,6 +272,7 @@ fn a_switch_to_a_pms_the_server_does_not_share_is_aborted_and_the_link_survives(
 fn the_controller_closes_a_link_whose_key_life_ran_out() {
     let (mut c, mut s, _env) = pair(CipherSuite::Rc4HmacSha1);
     assert!(!c.renewal_due(30_000));
+    assert_eq!(c.renewal_in_ms(30_000), Some(10_000));
     assert!(c.renewal_due(40_001));
     assert_eq!(s.poll(60_001), Err(SessionError::KeyLifeExpired));
     let alert = s.take_outgoing();

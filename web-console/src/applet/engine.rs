@@ -51,6 +51,8 @@ pub struct Status {
     pub generation: u16,
     pub epoch: u32,
     pub key_expires_in_ms: Option<u64>,
+    /// Time until the applet switches to a fresh key (in-band).
+    pub key_renews_in_ms: Option<u64>,
     pub fps: f64,
     pub kbps: f64,
     pub host_status: String,
@@ -405,6 +407,7 @@ impl Console {
             inner.last_tick_ms = wall;
             let link = inner.link.as_ref().filter(|l| l.established && !l.session.is_closed());
             inner.status.key_expires_in_ms = link.and_then(|l| l.session.key_expires_in_ms(now));
+            inner.status.key_renews_in_ms = link.and_then(|l| l.session.renewal_in_ms(now));
             let due =
                 link.is_some_and(|l| l.session.renewal_due(now)) && !inner.renewing && inner.key_provider.is_some();
             if due {
@@ -437,6 +440,7 @@ impl Console {
             inner.status.message = message;
             if state != "connected" {
                 inner.status.key_expires_in_ms = None;
+                inner.status.key_renews_in_ms = None;
             }
         }
         self.notify();

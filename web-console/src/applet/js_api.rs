@@ -5,7 +5,7 @@
 //! import init, { LanternConsole } from "/web-console.js";
 //! await init();
 //! const console = new LanternConsole(canvas, {
-//!   onStatus: (s) => { /* s.state, s.message, s.suite, s.epoch, s.keyExpiresInMs, s.fps, s.kbps */ },
+//!   onStatus: (s) => { /* s.state, s.message, s.suite, s.epoch, s.keyRenewsInMs, s.keyExpiresInMs, s.fps, s.kbps */ },
 //!   // Called for a fresh key: reason is "renew" (in-band switch) or "reconnect" (after a drop).
 //!   keyProvider: async (reason) => ({ url, keyId, pms, suites }),
 //! });
@@ -125,6 +125,7 @@ fn status_object(s: &Status) -> JsValue {
     set("generation", s.generation.into());
     set("epoch", s.epoch.into());
     set("keyExpiresInMs", s.key_expires_in_ms.map(|v| JsValue::from(v as f64)).unwrap_or(JsValue::NULL));
+    set("keyRenewsInMs", s.key_renews_in_ms.map(|v| JsValue::from(v as f64)).unwrap_or(JsValue::NULL));
     set("fps", s.fps.into());
     set("kbps", s.kbps.into());
     set("hostStatus", s.host_status.as_str().into());

@@ -149,9 +149,10 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
 
 #[component]
 fn StatusBar(status: RwSignal<Status>) -> impl IntoView {
-    let key_life = move || match status.get().key_expires_in_ms {
-        Some(ms) => format!("key life {} s", ms / 1000),
-        None => "key life –".into(),
+    let key_life = move || match status.get().key_renews_in_ms {
+        Some(0) => "key renewing".into(),
+        Some(ms) => format!("key renews in {} s", ms.div_ceil(1000)),
+        None => "key renews –".into(),
     };
     view! {
         <footer class="statusbar">
