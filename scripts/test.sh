@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every check and test: format, lints, the architecture
 # guard, native unit/property/integration tests, the known-answer tests in headless Chromium
-# (Wasm), and the end-to-end browser tests.
+# (Wasm), the end-to-end browser tests, and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -34,3 +34,6 @@ say "known-answer tests and applet tests in headless Chromium (Wasm)"
 export CHROMEDRIVER=/usr/bin/chromedriver
 (cd shared && cargo test --target wasm32-unknown-unknown --test known_answers)
 (cd web-console && cargo test --target wasm32-unknown-unknown)
+
+say "fuzz targets (short run)"
+scripts/fuzz.sh 10
