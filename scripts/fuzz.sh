@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../fuzz"
 export PATH="$HOME/.cargo/bin:$PATH" RUSTC_BOOTSTRAP=1
 seconds="${1:-10}"
 if ! cargo fuzz --version >/dev/null 2>&1; then
-  cargo install cargo-fuzz --locked
+  cargo install cargo-fuzz --locked || cargo install cargo-fuzz
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

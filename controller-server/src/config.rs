@@ -179,6 +179,15 @@ impl Config {
             if !ids.insert(&host.id) {
                 return Err(ConfigError::Invalid(format!("host id {:?} appears twice", host.id)));
             }
+            let BackendConfig::Local { cols, rows, .. } = &host.backend;
+            if shared::video::text::TextScreen::new(*cols, *rows).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "host {:?}: terminal size {cols}x{rows} is outside 1x1 to {}x{}",
+                    host.id,
+                    shared::video::text::MAX_COLS,
+                    shared::video::text::MAX_ROWS
+                )));
+            }
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid("tls_cert and tls_key go together".into()));
@@ -250,5 +259,8 @@ mod tests {
         let mut c = Config::default();
         c.console.suites = vec!["rot13".into()];
         assert!(c.validate().unwrap_err().to_string().contains("rot13"));
+        let mut c = Config::default();
+        c.hosts[0].backend = BackendConfig::Local { command: None, args: vec![], cols: 0, rows: 25 };
+        assert!(c.validate().unwrap_err().to_string().contains("terminal size 0x25"));
     }
 }
