@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
+use rustls::pki_types::pem::PemObject;
 use rustls::ServerConfig;
 
 use crate::config::Config;
@@ -36,7 +37,6 @@ pub async fn rustls_config(config: &Config) -> anyhow::Result<RustlsConfig> {
 }
 
 fn rustls_pemfile_certs(path: &Path) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
-    use rustls::pki_types::pem::PemObject;
     let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
         .with_context(|| format!("cannot read certificate {}", path.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -70,4 +70,49 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
-use rustls::pki_types::pem::PemObject as _;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let certified = rcgen::generate_simple_self_signed(vec!["lantern.test".to_string()]).unwrap();
+        let (cert, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}-key.pem")));
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        (cert, key)
+    }
+
+    #[tokio::test]
+    async fn the_operators_certificate_is_used_and_a_mismatched_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pair(dir.path(), "mine");
+        let (_, other_key) = pair(dir.path(), "other");
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            tls_cert: Some(cert.clone()),
+            tls_key: Some(key),
+            ..Config::default()
+        };
+        rustls_config(&config).await.unwrap();
+        assert!(!config.data_dir.join("tls-cert.pem").exists(), "no certificate is generated when one is configured");
+        config.tls_key = Some(other_key);
+        let err = rustls_config(&config).await.unwrap_err();
+        assert!(err.to_string().contains("do not match"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_self_signed_certificate_is_made_once_with_a_private_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        rustls_config(&config).await.unwrap();
+        let cert = std::fs::read(dir.path().join("tls-cert.pem")).unwrap();
+        rustls_config(&config).await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("tls-cert.pem")).unwrap(), cert, "kept across restarts");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("tls-key.pem")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the key is readable by its owner only");
+        }
+    }
+}

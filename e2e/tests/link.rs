@@ -16,7 +16,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn neither_keystrokes_nor_screen_text_nor_the_key_appear_on_the_wire() {
+async fn neither_keystrokes_nor_screen_text_nor_the_key_appear_on_the_wire_or_in_the_logs() {
+    let logs = e2e::capture_logs();
     let proxy = Proxy::bind(None).await.expect("proxy listens");
     let public = proxy.url.clone();
     scenario!(|c| c.console_public_plain_url = Some(public), |controller, browser| {
