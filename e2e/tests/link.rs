@@ -22,7 +22,7 @@ async fn neither_keystrokes_nor_screen_text_nor_the_key_appear_on_the_wire_or_in
     let public = proxy.url.clone();
     scenario!(|c| c.console_public_plain_url = Some(public), |controller, browser| {
         proxy.forward_to(controller.running.plain.expect("plain listener"));
-        browser.first_login(&controller).await?;
+        let new_password = browser.first_login(&controller).await?;
         let console_key = browser.fetch_key().await?;
         let (key_id, pms_b64) =
             (console_key["key_id"].as_str().unwrap_or_default(), console_key["pms"].as_str().unwrap_or_default());
@@ -61,6 +61,20 @@ async fn neither_keystrokes_nor_screen_text_nor_the_key_appear_on_the_wire_or_in
                     String::from_utf8_lossy(text)
                 );
             }
+        }
+
+        // The controller logged the session, and no secret with it.
+        let logged = logs.lock().map(|l| l.clone()).unwrap_or_default();
+        assert!(contains(&logged, b"console link established"), "the log capture works");
+        assert!(contains(&logged, b"console key issued"));
+        for secret in [
+            pms.as_slice(),
+            pms_b64.as_bytes(),
+            pms_hex.as_bytes(),
+            controller.first_password.as_bytes(),
+            new_password.as_bytes(),
+        ] {
+            assert!(!contains(&logged, secret), "a secret reached the log");
         }
         Ok(())
     });
