@@ -10,7 +10,7 @@ use shared::session::ServerConfig;
 use crate::config::Config;
 use crate::console::KeyStore;
 use crate::hosts::HostRegistry;
-use crate::store::UserStore;
+use crate::store::{AuditLog, UserStore};
 use crate::web::headers::content_security_policy;
 use crate::web::sessions::WebSessions;
 
@@ -19,6 +19,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub users: Arc<UserStore>,
+    pub audit: Arc<AuditLog>,
     pub sessions: WebSessions,
     pub keys: KeyStore,
     pub hosts: HostRegistry,
@@ -40,7 +41,7 @@ impl Deref for AppState {
 
 impl AppState {
     /// Needs a tokio runtime (host backends start here).
-    pub fn new(config: &Config, users: Arc<UserStore>) -> anyhow::Result<Self> {
+    pub fn new(config: &Config, users: Arc<UserStore>, audit: Arc<AuditLog>) -> anyhow::Result<Self> {
         let plain_ws_url = config
             .console_public_plain_url
             .clone()
@@ -54,6 +55,7 @@ impl AppState {
         trusted_origins.extend(config.allowed_origins.iter().cloned());
         Ok(Self(Arc::new(Inner {
             users,
+            audit,
             sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
             keys: KeyStore::new(Duration::from_secs(config.console.key_ttl_seconds)),
             hosts: HostRegistry::start(&config.hosts),
@@ -68,5 +70,13 @@ impl AppState {
 
     pub fn session_idle(&self) -> Duration {
         self.session_idle
+    }
+
+    /// Adds a record to the audit trail. A failure to write is logged loudly; the action it
+    /// describes has already happened.
+    pub fn audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
+        if let Err(err) = self.audit.record(actor, action, target, detail) {
+            tracing::error!(error = %err, action, "audit trail write failed");
+        }
     }
 }

@@ -18,7 +18,7 @@ use anyhow::Context;
 
 use crate::app::AppState;
 use crate::config::Config;
-use crate::store::UserStore;
+use crate::store::{AuditLog, UserStore};
 
 /// A started controller.
 pub struct Running {
@@ -50,6 +50,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let users =
         Arc::new(UserStore::open(&config.data_dir.join("lantern.db")).context("cannot open the user database")?);
+    let audit = Arc::new(AuditLog::open(&config.data_dir.join("lantern.db")).context("cannot open the audit trail")?);
 
     let site = TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     site.set_nonblocking(true)?;
@@ -64,8 +65,17 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         None => None,
     };
     let tls = tls::rustls_config(&config).await?;
-    let state = AppState::new(&config, users.clone())?;
+    let state = AppState::new(&config, users.clone(), audit)?;
     let first_password = users.ensure_first_admin()?;
+    if first_password.is_some() {
+        state.audit(
+            "controller",
+            "user.create",
+            "admin",
+            serde_json::json!({"role": "Administrator", "first_run": true}),
+        );
+    }
+    state.audit("controller", "controller.start", "", serde_json::json!({"listen": config.listen.to_string()}));
 
     if let Some(listener) = plain {
         let router = web::plain_console_router(state.clone());

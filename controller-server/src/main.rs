@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use controller_server::config::Config;
+use controller_server::store::{AuditLog, Verification};
 
 #[derive(Parser)]
 #[command(version, about = "Lantern lights-out controller")]
@@ -25,6 +26,25 @@ struct Args {
     /// Folder of the built web console.
     #[arg(long)]
     web_root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Works with the audit trail in the data directory (the controller may be running).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Checks the hash chain; exits with status 1 and names the first bad record if broken.
+    Verify,
+    /// Writes the whole trail to standard output as JSON lines, oldest first.
+    Export,
 }
 
 #[tokio::main]
@@ -51,5 +71,32 @@ async fn main() -> anyhow::Result<()> {
         config.web_root = v;
     }
     config.validate()?;
-    controller_server::run(config).await
+    match args.command {
+        None => controller_server::run(config).await,
+        Some(Command::Audit { action }) => audit(&config, action),
+    }
+}
+
+fn audit(config: &Config, action: AuditAction) -> anyhow::Result<()> {
+    let path = config.data_dir.join("lantern.db");
+    anyhow::ensure!(path.exists(), "no database at {}", path.display());
+    let log = AuditLog::open(&path)?;
+    match action {
+        AuditAction::Verify => match log.verify()? {
+            Verification::Intact { records, last_hash } => {
+                println!("audit trail intact: {records} records, last hash {last_hash}");
+                Ok(())
+            }
+            Verification::Broken { id, reason } => {
+                println!("audit trail broken at record {id}: {reason}");
+                std::process::exit(1);
+            }
+        },
+        AuditAction::Export => {
+            for record in log.all()? {
+                println!("{}", serde_json::to_string(&record)?);
+            }
+            Ok(())
+        }
+    }
 }

@@ -9,7 +9,7 @@ use axum::Router;
 use base64::Engine;
 use controller_server::app::AppState;
 use controller_server::config::{BackendConfig, Config, HostConfig};
-use controller_server::store::UserStore;
+use controller_server::store::{AuditLog, UserStore};
 use controller_server::web::router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -40,7 +40,8 @@ async fn api() -> Api {
     };
     let users = Arc::new(UserStore::in_memory().unwrap());
     let password = users.ensure_first_admin().unwrap().unwrap();
-    let state = AppState::new(&config, users).unwrap();
+    let audit = Arc::new(AuditLog::in_memory().unwrap());
+    let state = AppState::new(&config, users, audit).unwrap();
     Api { app: router(state.clone()), state, password, _dir: dir }
 }
 
@@ -256,4 +257,38 @@ async fn static_files_are_compressed_for_browsers_that_accept_it() {
     assert_eq!(headers.get(header::CONTENT_ENCODING).unwrap(), "br");
     let (_, headers, _) = api.call(Method::GET, "/index.html", &[], None).await;
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
+}
+
+#[tokio::test]
+async fn the_audit_trail_records_who_did_what_and_verifies() {
+    let api = api().await;
+    let (status, _, _) =
+        api.call(Method::POST, "/api/login", &[], Some(json!({"username": "admin", "password": "wrong guess"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (cookie, csrf) = api.ready_session().await;
+    let (_, _, _) = api
+        .call(Method::POST, "/api/hosts/local/console-key", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None)
+        .await;
+
+    let (status, _, records) = api.call(Method::GET, "/api/audit?limit=10", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<(&str, &str)> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["actor"].as_str().unwrap(), r["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![("admin", "console.key"), ("admin", "user.password"), ("admin", "login.ok"), ("admin", "login.failed")]
+    );
+    assert!(!records.to_string().contains("wrong guess"), "no password in the trail");
+
+    let (_, _, verdict) = api.call(Method::GET, "/api/audit/verify", &[("cookie", &cookie)], None).await;
+    assert_eq!((verdict["intact"].as_bool(), verdict["records"].as_u64()), (Some(true), Some(4)));
+    let (status, headers, _) = api.call(Method::GET, "/api/audit/export", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), "application/x-ndjson");
+    let (status, _, _) = api.call(Method::GET, "/api/audit", &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

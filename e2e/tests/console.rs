@@ -106,6 +106,28 @@ async fn log_in_open_the_console_type_and_see_the_output() {
                 t.lines().any(|l| l == format!("back-2-{m}"))
             })
             .await?;
+
+        // The audit trail shows the session, its Ctrl-Alt-Del and its end, and verifies.
+        browser.client.find(Locator::Id("btn-disconnect")).await?.click().await?;
+        browser.wait_state("closed", Duration::from_secs(10)).await?;
+        browser.client.find(Locator::Id("nav-audit")).await?.click().await?;
+        let rows = e2e::wait_for("the console session in the audit trail", Duration::from_secs(10), || async {
+            let rows = browser.text_of("audit-rows").await.unwrap_or_default();
+            Ok(if rows.contains("console.close") { Ok(rows) } else { Err(rows) })
+        })
+        .await?;
+        for action in
+            ["login.ok", "user.password", "console.key", "console.open", "console.ctrl-alt-del", "console.close"]
+        {
+            assert!(rows.contains(action), "{action} missing from:\n{rows}");
+        }
+        assert!(rows.contains("\"suite\":\"rc4-hmac-sha1\"") && rows.contains("\"bytes_in\""), "{rows}");
+        browser.client.find(Locator::Id("btn-verify")).await?.click().await?;
+        e2e::wait_for("the chain check", Duration::from_secs(10), || async {
+            let verdict = browser.text_of("audit-verdict").await.unwrap_or_default();
+            Ok(if verdict.starts_with("Intact: ") { Ok(()) } else { Err(verdict) })
+        })
+        .await?;
         Ok(())
     });
 }

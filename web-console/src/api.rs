@@ -25,6 +25,25 @@ pub struct HostSummary {
     pub status: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditVerdict {
+    pub intact: bool,
+    pub records: Option<u64>,
+    pub last_hash: Option<String>,
+    pub record: Option<i64>,
+    pub reason: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct KeyResponse {
     key_id: String,
@@ -72,6 +91,18 @@ pub async fn change_password(csrf: &str, current: &str, new: &str) -> Result<Ses
         new_password: &'a str,
     }
     call("POST", "/api/password", Some(&Body { current_password: current, new_password: new }), Some(csrf)).await
+}
+
+pub async fn audit_page(before: Option<i64>, limit: u32) -> Result<Vec<AuditRecord>, String> {
+    let path = match before {
+        Some(id) => format!("/api/audit?before={id}&limit={limit}"),
+        None => format!("/api/audit?limit={limit}"),
+    };
+    call("GET", &path, None::<&()>, None).await
+}
+
+pub async fn audit_verify() -> Result<AuditVerdict, String> {
+    call("GET", "/api/audit/verify", None::<&()>, None).await
 }
 
 pub async fn hosts() -> Result<Vec<HostSummary>, String> {

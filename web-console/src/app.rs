@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, HostSummary, SessionInfo};
+use crate::pages::audit::Audit;
 use crate::pages::console::ConsolePage;
 use crate::pages::hosts::Hosts;
 use crate::pages::login::Login;
@@ -16,6 +17,7 @@ enum Page {
     ChangePassword(SessionInfo),
     Hosts,
     Console(HostSummary),
+    Audit,
 }
 
 #[component]
@@ -43,6 +45,12 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="topbar">
             <span class="brand">"Lantern"</span>
+            <Show when=move || session.get().is_some_and(|s| !s.must_change_password)>
+                <nav>
+                    <button id="nav-hosts" on:click=move |_| page.set(Page::Hosts)>"Hosts"</button>
+                    <button id="nav-audit" on:click=move |_| page.set(Page::Audit)>"Audit"</button>
+                </nav>
+            </Show>
             <Show when=move || session.get().is_some()>
                 <span class="user" id="current-user">{move || session.get().map(|s| format!("{} ({})", s.username, s.role))}</span>
                 <button id="btn-logout" on:click=logout>"Log out"</button>
@@ -54,6 +62,7 @@ pub fn App() -> impl IntoView {
                 Page::Login => view! { <Login on_login=Callback::new(enter)/> }.into_any(),
                 Page::ChangePassword(s) => view! { <ChangePassword session=s on_changed=Callback::new(enter)/> }.into_any(),
                 Page::Hosts => view! { <Hosts on_open=Callback::new(move |h| page.set(Page::Console(h)))/> }.into_any(),
+                Page::Audit => view! { <Audit/> }.into_any(),
                 Page::Console(h) => {
                     let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
                     view! { <ConsolePage host=h csrf=csrf on_back=Callback::new(move |()| page.set(Page::Hosts))/> }.into_any()

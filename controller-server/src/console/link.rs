@@ -9,10 +9,11 @@ use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use shared::crypto::Pms;
 use shared::session::{KeyPurpose, ServerEnv, ServerEvent, ServerSession, SessionError};
 use shared::wire::record::MAX_PLAINTEXT;
-use shared::wire::{Alert, AlertCode, AppMessage, KeyId, Nonce};
+use shared::wire::{Alert, AlertCode, AppMessage, InputEvent, KeyId, Nonce, SpecialKey};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::Instrument;
 
@@ -25,13 +26,36 @@ use crate::web::guard::check_origin;
 /// How often an idle link checks its key life.
 const POLL: Duration = Duration::from_secs(1);
 
-pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+/// Which listener a link arrived on, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub enum Listener {
+    /// `wss://` on the HTTPS origin.
+    Tls,
+    /// The plain `ws://` console listener.
+    Plain,
+}
+
+impl Listener {
+    fn name(self) -> &'static str {
+        match self {
+            Listener::Tls => "wss",
+            Listener::Plain => "ws",
+        }
+    }
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Extension(listener): Extension<Listener>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     // A page on a foreign origin may not even try keys here.
     if let Err(err) = check_origin(&headers, &state) {
         return err.into_response();
     }
     let span = tracing::info_span!("console", link = %rand::random::<u32>());
-    ws.max_message_size(MAX_PLAINTEXT + 1024).on_upgrade(move |socket| run(socket, state).instrument(span))
+    ws.max_message_size(MAX_PLAINTEXT + 1024).on_upgrade(move |socket| run(socket, state, listener).instrument(span))
 }
 
 /// Lets the state machine claim keys from the store, and remembers who the link belongs to.
@@ -63,20 +87,33 @@ struct Viewer {
     status: tokio::sync::watch::Receiver<shared::wire::message::HostStatus>,
 }
 
-async fn run(mut socket: WebSocket, state: AppState) {
+/// What the audit trail records about a link when it ends.
+#[derive(Default)]
+struct LinkStats {
+    bytes_in: u64,
+    bytes_out: u64,
+    renewals: u32,
+    suite: Option<&'static str>,
+}
+
+async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
     let started = Instant::now();
     let now = || started.elapsed().as_millis() as u64;
     let mut session = ServerSession::new(state.link_config.clone());
     let mut env = Env { keys: &state.keys, binding: None };
     let mut viewer: Option<Viewer> = None;
     let mut poll = tokio::time::interval(POLL);
+    let mut stats = LinkStats::default();
     let outcome: Result<(), SessionError> = loop {
         let step = tokio::select! {
             incoming = socket.recv() => match incoming {
-                Some(Ok(WsMessage::Binary(bytes))) => match session.handle_record(&bytes, now(), &mut env) {
-                    Ok(events) => on_events(events, &mut session, &mut viewer, &env, &state, now()).await,
-                    Err(err) => Err(err),
-                },
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    stats.bytes_in += bytes.len() as u64;
+                    match session.handle_record(&bytes, now(), &mut env) {
+                        Ok(events) => on_events(events, &mut session, &mut viewer, &env, &state, &mut stats, listener, now()).await,
+                        Err(err) => Err(err),
+                    }
+                }
                 Some(Ok(WsMessage::Text(_))) => {
                     session.close(Alert::with_message(AlertCode::ProtocolViolation, "text frames are not part of the console protocol"), now());
                     Err(SessionError::Unexpected("text frame"))
@@ -92,6 +129,7 @@ async fn run(mut socket: WebSocket, state: AppState) {
             _ = poll.tick() => session.poll(now()),
         };
         for record in session.take_outgoing() {
+            stats.bytes_out += record.len() as u64;
             if socket.send(WsMessage::Binary(record.into())).await.is_err() {
                 break;
             }
@@ -103,19 +141,44 @@ async fn run(mut socket: WebSocket, state: AppState) {
             break Ok(());
         }
     };
-    match outcome {
+    let reason = match &outcome {
+        Ok(()) => "closed".to_string(),
+        Err(err) => err.to_string(),
+    };
+    match &outcome {
         Ok(()) => tracing::info!("console link closed"),
         Err(err) => tracing::warn!(reason = %err, "console link ended"),
+    }
+    if let Some(binding) = &env.binding {
+        let key = session.tx_position();
+        state.audit(
+            &binding.username,
+            "console.close",
+            &binding.host_id,
+            serde_json::json!({
+                "listener": listener.name(),
+                "suite": stats.suite,
+                "bytes_in": stats.bytes_in,
+                "bytes_out": stats.bytes_out,
+                "renewals": stats.renewals,
+                "generation": key.map(|k| k.generation),
+                "epoch": key.map(|k| k.epoch),
+                "reason": reason,
+            }),
+        );
     }
     let _ = socket.send(WsMessage::Close(None)).await;
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; the link's state, spelled out
 async fn on_events(
     events: Vec<ServerEvent>,
     session: &mut ServerSession,
     viewer: &mut Option<Viewer>,
     env: &Env<'_>,
     state: &AppState,
+    stats: &mut LinkStats,
+    listener: Listener,
     now_ms: u64,
 ) -> Result<(), SessionError> {
     for event in events {
@@ -127,6 +190,13 @@ async fn on_events(
                     return Ok(());
                 };
                 tracing::info!(user = %binding.username, host = %host.id, suite = %info.suite, "console link established");
+                stats.suite = Some(info.suite.name());
+                state.audit(
+                    &binding.username,
+                    "console.open",
+                    &host.id,
+                    serde_json::json!({ "listener": listener.name(), "suite": info.suite.name() }),
+                );
                 let video = host.video.subscribe();
                 if let Some(full) = &video.full {
                     session.send_video(full, now_ms)?;
@@ -136,6 +206,9 @@ async fn on_events(
                 *viewer = Some(Viewer { host, video, status });
             }
             ServerEvent::Message(AppMessage::Input(input)) => {
+                if let (InputEvent::Special(SpecialKey::CtrlAltDel), Some(b)) = (&input, &env.binding) {
+                    state.audit(&b.username, "console.ctrl-alt-del", &b.host_id, serde_json::json!({}));
+                }
                 if let Some(v) = viewer {
                     // Bounded: a stuck host slows this link rather than growing memory.
                     let _ = v.host.input.send(input).await;
@@ -145,7 +218,10 @@ async fn on_events(
             ServerEvent::Message(_) => {
                 return Err(SessionError::Unexpected("controller-bound message the applet may not send"))
             }
-            ServerEvent::RekeyComplete { generation } => tracing::info!(generation, "console key switched"),
+            ServerEvent::RekeyComplete { generation } => {
+                stats.renewals += 1;
+                tracing::info!(generation, "console key switched");
+            }
             ServerEvent::RekeyRefused(alert) => tracing::info!(reason = %alert, "console key switch refused"),
             ServerEvent::PeerClosed(_) => {}
         }

@@ -54,15 +54,19 @@ pub async fn login(
     check_origin(&headers, &state)?;
     let store = state.users.clone();
     let (username, password) = (req.username, req.password);
+    // A name is recorded only as typed and never with the password.
+    let attempted: String = username.chars().take(64).collect();
     let user = tokio::task::spawn_blocking(move || store.verify(&username, &password))
         .await
         .map_err(|_| ApiError::INTERNAL)??;
     let Some(user) = user else {
         tracing::info!("failed login");
+        state.audit(&attempted, "login.failed", "", serde_json::json!({}));
         tokio::time::sleep(FAILED_LOGIN_DELAY).await;
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"));
     };
     tracing::info!(user = %user.username, "login");
+    state.audit(&user.username, "login.ok", "", serde_json::json!({}));
     let (token, session) = state.sessions.create(user);
     let set_cookie = cookie(&token, state.session_idle());
     Ok(([(header::SET_COOKIE, set_cookie)], Json(SessionInfo::from(&session))).into_response())
@@ -72,6 +76,7 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl 
     if let Some(session) = state.sessions.remove(&auth.token) {
         state.keys.revoke_session(&session.id);
         tracing::info!(user = %session.user.username, "logout");
+        state.audit(&session.user.username, "logout", "", serde_json::json!({}));
     }
     ([(header::SET_COOKIE, cookie("", state.session_idle()))], StatusCode::NO_CONTENT)
 }
@@ -113,6 +118,7 @@ pub async fn change_password(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "the current password is wrong"));
     };
     tracing::info!(user = %user.username, "password changed");
+    state.audit(&user.username, "user.password", &user.username, serde_json::json!({}));
     state.sessions.update_user(&auth.token, user);
     let session = state.sessions.get(&auth.token).ok_or(ApiError::UNAUTHORIZED)?;
     Ok(Json(SessionInfo::from(&session)))

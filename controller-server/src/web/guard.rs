@@ -42,6 +42,16 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+impl Authenticated {
+    /// Until the first-run password is replaced, the session may only change it.
+    pub fn require_password_changed(&self) -> Result<(), ApiError> {
+        if self.session.user.must_change_password {
+            return Err(ApiError::PASSWORD_CHANGE);
+        }
+        Ok(())
+    }
+}
+
 /// Refuses a request whose Origin header names a site other than this controller or one the
 /// configuration allows. Requests without Origin (non-browser clients) pass: they cannot be
 /// cross-site forgeries.

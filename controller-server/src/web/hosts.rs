@@ -22,7 +22,7 @@ pub struct HostSummary {
 }
 
 pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Vec<HostSummary>>, ApiError> {
-    require_password_changed(&auth)?;
+    auth.require_password_changed()?;
     Ok(Json(
         state
             .hosts
@@ -68,7 +68,7 @@ pub async fn console_key(
     auth: Authenticated,
     Path(host_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    require_password_changed(&auth)?;
+    auth.require_password_changed()?;
     let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
     let user = &auth.session.user;
     let (key_id, pms) = state.keys.issue(KeyBinding {
@@ -78,6 +78,7 @@ pub async fn console_key(
         web_session: auth.session.id.clone(),
     });
     tracing::info!(user = %user.username, host = %host.id, key = ?key_id, "console key issued");
+    state.audit(&user.username, "console.key", &host.id, serde_json::json!({ "key": format!("{key_id:?}") }));
     let body = ConsoleKey {
         key_id: key_id.to_hex(),
         pms: base64::engine::general_purpose::STANDARD.encode(pms.expose()),
@@ -89,11 +90,4 @@ pub async fn console_key(
         suites: state.link_config.suites.iter().map(|s| s.name()).collect(),
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
-}
-
-fn require_password_changed(auth: &Authenticated) -> Result<(), ApiError> {
-    if auth.session.user.must_change_password {
-        return Err(ApiError::PASSWORD_CHANGE);
-    }
-    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The HTTPS site: pages, the JSON API and the console WebSocket, built in one router.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod guard;
@@ -8,7 +9,7 @@ pub mod hosts;
 pub mod sessions;
 
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
@@ -29,8 +30,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/session", get(auth::current))
         .route("/api/password", post(auth::change_password))
         .route("/api/hosts", get(hosts::list))
+        .route("/api/audit", get(audit::page))
+        .route("/api/audit/export", get(audit::export))
+        .route("/api/audit/verify", get(audit::verify))
         .route("/api/hosts/{id}/console-key", post(hosts::console_key))
-        .route("/console/ws", get(link::upgrade))
+        .route("/console/ws", get(link::upgrade).layer(Extension(link::Listener::Tls)))
         .fallback_service(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         // One span per request; paths and methods only, never bodies or cookies.
@@ -40,5 +44,5 @@ pub fn router(state: AppState) -> Router {
 
 /// The plain console listener: the console WebSocket and nothing else.
 pub fn plain_console_router(state: AppState) -> Router {
-    Router::new().route("/console/ws", get(link::upgrade)).with_state(state)
+    Router::new().route("/console/ws", get(link::upgrade).layer(Extension(link::Listener::Plain))).with_state(state)
 }
