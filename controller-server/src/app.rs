@@ -29,6 +29,7 @@ pub struct Inner {
     /// Origins besides the request's own that may make state-changing requests.
     pub trusted_origins: Vec<String>,
     pub csp: String,
+    pub login_policy: crate::store::users::LoginPolicy,
     session_idle: Duration,
 }
 
@@ -64,6 +65,7 @@ impl AppState {
             csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref()),
             plain_ws_url,
             trusted_origins,
+            login_policy: config.login_policy(),
             session_idle: Duration::from_secs(config.auth.session_idle_minutes * 60),
         })))
     }

@@ -57,6 +57,14 @@ pub struct ConsoleConfig {
 pub struct AuthConfig {
     /// A web session ends after this many minutes without a request.
     pub session_idle_minutes: u64,
+    /// A failed login is answered after this many milliseconds, doubled for each further
+    /// failure in a row, up to `failed_login_max_delay_ms`.
+    pub failed_login_delay_ms: u64,
+    pub failed_login_max_delay_ms: u64,
+    /// This many failures in a row lock the account (and any name tried) ...
+    pub lockout_after: u32,
+    /// ... for this many seconds.
+    pub lockout_seconds: u64,
 }
 
 // No deny_unknown_fields here: serde cannot combine it with `flatten`; the backend enum
@@ -137,7 +145,13 @@ impl Default for ConsoleConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { session_idle_minutes: 30 }
+        Self {
+            session_idle_minutes: 30,
+            failed_login_delay_ms: 500,
+            failed_login_max_delay_ms: 8000,
+            lockout_after: 5,
+            lockout_seconds: 300,
+        }
     }
 }
 
@@ -189,6 +203,9 @@ impl Config {
                 )));
             }
         }
+        if self.auth.lockout_after == 0 {
+            return Err(ConfigError::Invalid("auth.lockout_after must be at least 1".into()));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid("tls_cert and tls_key go together".into()));
         }
@@ -210,6 +227,16 @@ impl Config {
             return Err(ConfigError::Invalid("console.suites must name at least one suite".into()));
         }
         Ok(suites)
+    }
+
+    pub fn login_policy(&self) -> crate::store::users::LoginPolicy {
+        let a = &self.auth;
+        crate::store::users::LoginPolicy {
+            first_delay: std::time::Duration::from_millis(a.failed_login_delay_ms),
+            max_delay: std::time::Duration::from_millis(a.failed_login_max_delay_ms.max(a.failed_login_delay_ms)),
+            lock_after: a.lockout_after,
+            lock_for: std::time::Duration::from_secs(a.lockout_seconds),
+        }
     }
 
     pub fn schedule(&self) -> KeySchedule {

@@ -26,6 +26,10 @@ struct Api {
 }
 
 async fn api() -> Api {
+    api_with(|_| {}).await
+}
+
+async fn api_with(adjust: impl FnOnce(&mut Config)) -> Api {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("index.html"), format!("<html><body>{}</body></html>", "app ".repeat(100))).unwrap();
     let config = Config {
@@ -38,6 +42,8 @@ async fn api() -> Api {
         }],
         ..Config::default()
     };
+    let mut config = config;
+    adjust(&mut config);
     let users = Arc::new(UserStore::in_memory().unwrap());
     let password = users.ensure_first_admin().unwrap().unwrap();
     let audit = Arc::new(AuditLog::in_memory().unwrap());
@@ -291,4 +297,32 @@ async fn the_audit_trail_records_who_did_what_and_verifies() {
     assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), "application/x-ndjson");
     let (status, _, _) = api.call(Method::GET, "/api/audit", &[], None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_until_the_configured_time_has_passed() {
+    let api = api_with(|c| {
+        c.auth.failed_login_delay_ms = 10;
+        c.auth.lockout_after = 3;
+        c.auth.lockout_seconds = 1;
+    })
+    .await;
+    let login = |password: &str| {
+        api.call(Method::POST, "/api/login", &[], Some(json!({"username": "admin", "password": password})))
+    };
+    assert_eq!(login("guess 1").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login("guess 2").await.0, StatusCode::UNAUTHORIZED);
+    let (status, headers, body) = login("guess 3").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "1");
+    assert_eq!(body["error"], "too many failed logins; try again in 1 s");
+    // The right password does not get through a lock ...
+    let (status, _, _) = login(&api.password).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // ... and does once the configured second has passed.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, body) = login(&api.password).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let actions: Vec<String> = api.state.audit.all().unwrap().into_iter().map(|r| r.action).collect();
+    assert_eq!(actions, ["login.failed", "login.failed", "login.locked", "login.refused-locked", "login.ok"]);
 }

@@ -1,7 +1,9 @@
 //! Users and their argon2id password hashes.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -48,8 +50,49 @@ pub enum StoreError {
     Poisoned,
 }
 
+/// How failed logins are slowed and when an account locks.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    /// Wait after the first failure; each further failure doubles it, up to `max_delay`.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    /// Failures in a row that lock the account...
+    pub lock_after: u32,
+    /// ...for this long.
+    pub lock_for: Duration,
+}
+
+/// What a login attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Ok(User),
+    /// Wrong name or password: answer after `delay`.
+    Refused {
+        failures: u32,
+        delay: Duration,
+    },
+    /// Too many failures: no password is checked until `retry_after` has passed.
+    Locked {
+        retry_after: Duration,
+        just_locked: bool,
+    },
+}
+
+/// Failure count and lock end (Unix ms) of a name.
+#[derive(Debug, Clone, Copy, Default)]
+struct Strikes {
+    failures: u32,
+    locked_until: i64,
+}
+
+/// Names that are not accounts are tracked in memory, up to this many.
+const MAX_UNKNOWN_NAMES: usize = 10_000;
+
 pub struct UserStore {
     db: Mutex<Connection>,
+    /// Failures against names that are not accounts, so that they slow down and lock like real
+    /// ones: the answers must not tell which names exist.
+    unknown: Mutex<HashMap<String, Strikes>>,
     /// A hash of a random password, checked when the user is unknown so that a login for an
     /// unknown name takes as long as one for a known name.
     decoy_hash: String,
@@ -76,11 +119,27 @@ impl UserStore {
                  password_hash TEXT NOT NULL,
                  role TEXT NOT NULL,
                  must_change_password INTEGER NOT NULL DEFAULT 0,
-                 created_at INTEGER NOT NULL DEFAULT (unixepoch())
+                 created_at INTEGER NOT NULL DEFAULT (unixepoch()),
+                 failed_logins INTEGER NOT NULL DEFAULT 0,
+                 locked_until INTEGER NOT NULL DEFAULT 0
              );",
         )?;
+        // Databases made before login throttling lack its columns.
+        for (column, ddl) in [
+            ("failed_logins", "ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0"),
+            ("locked_until", "ALTER TABLE users ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0"),
+        ] {
+            let present: bool = db.query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('users') WHERE name = ?1",
+                params![column],
+                |r| r.get(0),
+            )?;
+            if !present {
+                db.execute(ddl, [])?;
+            }
+        }
         let decoy_hash = hash_password(&random_password())?;
-        Ok(Self { db: Mutex::new(db), decoy_hash })
+        Ok(Self { db: Mutex::new(db), unknown: Mutex::new(HashMap::new()), decoy_hash })
     }
 
     fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
@@ -118,6 +177,73 @@ impl UserStore {
             Some((user, _)) if ok => Some(user),
             _ => None,
         })
+    }
+
+    /// A login attempt at `now_ms` (Unix ms) under `policy`: checks the lock, then the password,
+    /// and records the outcome. Unknown names behave exactly like known ones.
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        now_ms: i64,
+        policy: &LoginPolicy,
+    ) -> Result<LoginOutcome, StoreError> {
+        let row = self.find(username)?;
+        let mut strikes = match &row {
+            Some((user, _)) => self.strikes(user.id)?,
+            None => self.unknown.lock().map_err(|_| StoreError::Poisoned)?.get(username).copied().unwrap_or_default(),
+        };
+        if strikes.locked_until > now_ms {
+            let retry_after = Duration::from_millis((strikes.locked_until - now_ms) as u64);
+            return Ok(LoginOutcome::Locked { retry_after, just_locked: false });
+        }
+        let hash = row.as_ref().map(|(_, h)| h.as_str()).unwrap_or(&self.decoy_hash);
+        let ok = verify_password(hash, password);
+        let outcome = match (&row, ok) {
+            (Some((user, _)), true) => {
+                strikes = Strikes::default();
+                LoginOutcome::Ok(user.clone())
+            }
+            _ => {
+                strikes.failures += 1;
+                if strikes.failures >= policy.lock_after {
+                    strikes = Strikes { failures: 0, locked_until: now_ms + policy.lock_for.as_millis() as i64 };
+                    LoginOutcome::Locked { retry_after: policy.lock_for, just_locked: true }
+                } else {
+                    let doubled = policy.first_delay.saturating_mul(1 << (strikes.failures - 1).min(16));
+                    LoginOutcome::Refused { failures: strikes.failures, delay: doubled.min(policy.max_delay) }
+                }
+            }
+        };
+        match &row {
+            Some((user, _)) => self.set_strikes(user.id, strikes)?,
+            None => {
+                let mut unknown = self.unknown.lock().map_err(|_| StoreError::Poisoned)?;
+                if unknown.len() >= MAX_UNKNOWN_NAMES {
+                    unknown.retain(|_, s| s.locked_until > now_ms);
+                }
+                if unknown.len() < MAX_UNKNOWN_NAMES {
+                    unknown.insert(username.to_string(), strikes);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn strikes(&self, user_id: i64) -> Result<Strikes, StoreError> {
+        Ok(self.db()?.query_row(
+            "SELECT failed_logins, locked_until FROM users WHERE id = ?1",
+            params![user_id],
+            |r| Ok(Strikes { failures: r.get(0)?, locked_until: r.get(1)? }),
+        )?)
+    }
+
+    fn set_strikes(&self, user_id: i64, s: Strikes) -> Result<(), StoreError> {
+        self.db()?.execute(
+            "UPDATE users SET failed_logins = ?1, locked_until = ?2 WHERE id = ?3",
+            params![s.failures, s.locked_until, user_id],
+        )?;
+        Ok(())
     }
 
     pub fn set_password(&self, user_id: i64, password: &str) -> Result<(), StoreError> {
@@ -205,5 +331,75 @@ mod tests {
         let stored: String =
             store.db().unwrap().query_row("SELECT password_hash FROM users", [], |r| r.get(0)).unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
+    }
+
+    const POLICY: LoginPolicy = LoginPolicy {
+        first_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(2),
+        lock_after: 4,
+        lock_for: Duration::from_secs(300),
+    };
+
+    fn refused(failures: u32, ms: u64) -> LoginOutcome {
+        LoginOutcome::Refused { failures, delay: Duration::from_millis(ms) }
+    }
+
+    #[test]
+    fn delays_grow_then_the_account_locks_and_unlocks_when_the_time_is_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.db");
+        let store = UserStore::open(&path).unwrap();
+        store.create("ops", "the right password", Role::Operator, false).unwrap();
+        let t = 1_000_000;
+        assert_eq!(store.login("ops", "nope", t, &POLICY).unwrap(), refused(1, 500));
+        assert_eq!(store.login("ops", "nope", t, &POLICY).unwrap(), refused(2, 1000));
+        assert_eq!(store.login("ops", "nope", t, &POLICY).unwrap(), refused(3, 2000));
+        assert_eq!(
+            store.login("ops", "nope", t, &POLICY).unwrap(),
+            LoginOutcome::Locked { retry_after: Duration::from_secs(300), just_locked: true }
+        );
+        // Locked: even the right password is refused, and the lock survives a restart.
+        drop(store);
+        let store = UserStore::open(&path).unwrap();
+        assert_eq!(
+            store.login("ops", "the right password", t + 299_000, &POLICY).unwrap(),
+            LoginOutcome::Locked { retry_after: Duration::from_secs(1), just_locked: false }
+        );
+        // Time is up: the right password works and the count starts over.
+        assert!(matches!(store.login("ops", "the right password", t + 300_000, &POLICY).unwrap(), LoginOutcome::Ok(_)));
+        assert_eq!(store.login("ops", "nope", t + 300_001, &POLICY).unwrap(), refused(1, 500));
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let store = UserStore::in_memory().unwrap();
+        store.create("ops", "the right password", Role::Operator, false).unwrap();
+        for _ in 0..3 {
+            store.login("ops", "nope", 0, &POLICY).unwrap();
+        }
+        assert!(matches!(store.login("ops", "the right password", 0, &POLICY).unwrap(), LoginOutcome::Ok(_)));
+        assert_eq!(store.login("ops", "nope", 0, &POLICY).unwrap(), refused(1, 500));
+    }
+
+    #[test]
+    fn unknown_names_slow_down_and_lock_like_real_ones() {
+        let store = UserStore::in_memory().unwrap();
+        let outcomes: Vec<_> = (0..5).map(|_| store.login("ghost", "x", 0, &POLICY).unwrap()).collect();
+        assert_eq!(outcomes[..3], [refused(1, 500), refused(2, 1000), refused(3, 2000)]);
+        assert_eq!(outcomes[3], LoginOutcome::Locked { retry_after: Duration::from_secs(300), just_locked: true });
+        assert!(matches!(outcomes[4], LoginOutcome::Locked { just_locked: false, .. }));
+    }
+
+    #[test]
+    fn a_database_from_before_login_throttling_is_upgraded() {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+             role TEXT NOT NULL, must_change_password INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL DEFAULT 0);",
+        )
+        .unwrap();
+        let store = UserStore::with_connection(db).unwrap();
+        store.create("ops", "the right password", Role::Operator, false).unwrap();
+        assert_eq!(store.login("ops", "nope", 0, &POLICY).unwrap(), refused(1, 500));
     }
 }

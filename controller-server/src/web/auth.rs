@@ -1,7 +1,5 @@
 //! Login, logout, the current session, and password changes.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,11 +10,9 @@ use super::error::ApiError;
 use super::guard::{check_origin, Authenticated};
 use super::sessions::{cookie, WebSession};
 use crate::app::AppState;
-use crate::store::users::MIN_PASSWORD_LEN;
+use crate::store::audit::now_ms;
+use crate::store::users::{LoginOutcome, MIN_PASSWORD_LEN};
 use crate::store::Role;
-
-/// A failed login waits this long before answering, to slow password guessing.
-const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(750);
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -56,14 +52,30 @@ pub async fn login(
     let (username, password) = (req.username, req.password);
     // A name is recorded only as typed and never with the password.
     let attempted: String = username.chars().take(64).collect();
-    let user = tokio::task::spawn_blocking(move || store.verify(&username, &password))
+    let policy = state.login_policy;
+    let outcome = tokio::task::spawn_blocking(move || store.login(&username, &password, now_ms(), &policy))
         .await
         .map_err(|_| ApiError::INTERNAL)??;
-    let Some(user) = user else {
-        tracing::info!("failed login");
-        state.audit(&attempted, "login.failed", "", serde_json::json!({}));
-        tokio::time::sleep(FAILED_LOGIN_DELAY).await;
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"));
+    let user = match outcome {
+        LoginOutcome::Ok(user) => user,
+        LoginOutcome::Refused { failures, delay } => {
+            tracing::info!(failures, "failed login");
+            state.audit(&attempted, "login.failed", "", serde_json::json!({ "failures": failures }));
+            tokio::time::sleep(delay).await;
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"));
+        }
+        LoginOutcome::Locked { retry_after, just_locked } => {
+            if just_locked {
+                tracing::warn!("login locked after repeated failures");
+                state.audit(&attempted, "login.locked", "", serde_json::json!({ "seconds": retry_after.as_secs() }));
+            } else {
+                state.audit(&attempted, "login.refused-locked", "", serde_json::json!({}));
+            }
+            let seconds = retry_after.as_secs_f64().ceil() as u64;
+            let body = serde_json::json!({ "error": format!("too many failed logins; try again in {seconds} s") });
+            return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], Json(body))
+                .into_response());
+        }
     };
     tracing::info!(user = %user.username, "login");
     state.audit(&user.username, "login.ok", "", serde_json::json!({}));
