@@ -74,14 +74,18 @@ impl Api {
         (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
-    /// Logs in; returns the cookie header value and the CSRF token.
+    /// Logs in as admin; returns the cookie header value and the CSRF token.
     async fn login(&self, password: &str) -> (String, String) {
+        self.login_as("admin", password).await
+    }
+
+    async fn login_as(&self, username: &str, password: &str) -> (String, String) {
         let (status, headers, body) = self
             .call(
                 Method::POST,
                 "/api/login",
                 &[("origin", ORIGIN)],
-                Some(json!({"username": "admin", "password": password})),
+                Some(json!({"username": username, "password": password})),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -325,4 +329,110 @@ async fn repeated_failures_lock_the_account_until_the_configured_time_has_passed
     assert_eq!(status, StatusCode::OK, "{body}");
     let actions: Vec<String> = api.state.audit.all().unwrap().into_iter().map(|r| r.action).collect();
     assert_eq!(actions, ["login.failed", "login.failed", "login.locked", "login.refused-locked", "login.ok"]);
+}
+
+/// A user the administrator made, logged in with a password of their own.
+async fn new_user(api: &Api, admin: &(String, String), name: &str, role: &str) -> (i64, String, String) {
+    let (cookie, csrf) = admin;
+    let (status, _, user) = api
+        .call(
+            Method::POST,
+            "/api/users",
+            &[("cookie", cookie), ("x-csrf-token", csrf)],
+            Some(json!({"username": name, "password": "temporary password", "role": role})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["must_change_password"], true);
+    let (c, t) = api.login_as(name, "temporary password").await;
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/api/password",
+            &[("cookie", &c), ("x-csrf-token", &t)],
+            Some(json!({"current_password": "temporary password", "new_password": "a password of my own"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    (user["id"].as_i64().unwrap(), c, t)
+}
+
+#[tokio::test]
+async fn only_administrators_manage_users_and_roles_set_what_a_user_may_do() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let (vera_id, vera_cookie, vera_csrf) = new_user(&api, &admin, "vera", "ReadOnly").await;
+    let (_, otto_cookie, otto_csrf) = new_user(&api, &admin, "otto", "Operator").await;
+
+    // An operator may not manage users.
+    let (status, _, body) = api.call(Method::GET, "/api/users", &[("cookie", &otto_cookie)], None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("administrators only")));
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/api/users",
+            &[("cookie", &otto_cookie), ("x-csrf-token", &otto_csrf)],
+            Some(json!({"username": "eve", "password": "a long password", "role": "Administrator"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A viewer sees the host and gets a key that may only watch; an operator's may control.
+    let (_, _, hosts) = api.call(Method::GET, "/api/hosts", &[("cookie", &vera_cookie)], None).await;
+    assert_eq!(hosts[0]["rights"], json!({"view": true, "control": false, "power": false}));
+    let key_uri = "/api/hosts/local/console-key";
+    let (_, _, key) =
+        api.call(Method::POST, key_uri, &[("cookie", &vera_cookie), ("x-csrf-token", &vera_csrf)], None).await;
+    assert_eq!(key["control"], false);
+    let (_, _, key) =
+        api.call(Method::POST, key_uri, &[("cookie", &otto_cookie), ("x-csrf-token", &otto_csrf)], None).await;
+    assert_eq!(key["control"], true);
+
+    // Taken off the host's access list, the viewer no longer sees it at all.
+    let (status, _, _) = api
+        .call(
+            Method::PUT,
+            &format!("/api/hosts/local/access/{vera_id}"),
+            &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
+            Some(json!({"view": false, "control": false, "power": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, hosts) = api.call(Method::GET, "/api/hosts", &[("cookie", &vera_cookie)], None).await;
+    assert_eq!(hosts, json!([]));
+    let (status, _, _) =
+        api.call(Method::POST, key_uri, &[("cookie", &vera_cookie), ("x-csrf-token", &vera_csrf)], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, list) = api.call(Method::GET, "/api/hosts/local/access", &[("cookie", &admin.0)], None).await;
+    assert_eq!(list[0]["username"], "vera");
+
+    // The last administrator stays.
+    let admin_id = api.state.users.list().unwrap().into_iter().find(|u| u.username == "admin").unwrap().id;
+    let (status, _, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/users/{admin_id}"),
+            &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
+            Some(json!({"role": "Operator"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("the last administrator cannot be demoted"))
+    );
+    let (status, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/users/{admin_id}"),
+            &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let actions: Vec<String> = api.state.audit.all().unwrap().into_iter().map(|r| r.action).collect();
+    assert!(
+        actions.iter().filter(|a| *a == "user.create").count() == 2 && actions.contains(&"host.access".to_string()),
+        "{actions:?}"
+    );
 }

@@ -78,27 +78,50 @@ impl Browser {
     /// Logs in with the first-run password and replaces it, as a new administrator would.
     /// Returns the new password.
     pub async fn first_login(&self, controller: &Controller) -> anyhow::Result<String> {
+        self.client.goto(&controller.url).await?;
+        self.first_login_as("admin", &controller.first_password).await
+    }
+
+    /// On the login page: logs in as `user` with a password that must be replaced, and
+    /// replaces it. Returns the new password.
+    pub async fn first_login_as(&self, user: &str, password: &str) -> anyhow::Result<String> {
         let c = &self.client;
-        c.goto(&controller.url).await?;
-        c.wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Id("password"))
-            .await?
-            .send_keys(&controller.first_password)
-            .await?;
+        let name = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("username")).await?;
+        name.clear().await?;
+        name.send_keys(user).await?;
+        c.find(Locator::Id("password")).await?.send_keys(password).await?;
         c.find(Locator::Id("login-button")).await?.click().await?;
         let new_password = format!("pw-{}-{}", crate::marker(), crate::marker());
         c.wait()
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Id("current-password"))
             .await?
-            .send_keys(&controller.first_password)
+            .send_keys(password)
             .await?;
         c.find(Locator::Id("new-password")).await?.send_keys(&new_password).await?;
         c.find(Locator::Id("repeat-password")).await?.send_keys(&new_password).await?;
         c.find(Locator::Id("password-button")).await?.click().await?;
         c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("open-local")).await?;
         Ok(new_password)
+    }
+
+    /// Calls the controller's API from the page, with the session's CSRF token.
+    pub async fn api(&self, method: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.js_async(
+            r#"
+            const [method, path, body, done] = arguments;
+            (async () => {
+              const s = await (await fetch('/api/session')).json();
+              const init = { method, headers: { 'X-CSRF-Token': s.csrf_token } };
+              if (body !== null) { init.body = JSON.stringify(body); init.headers['Content-Type'] = 'application/json'; }
+              const r = await fetch(path, init);
+              const text = await r.text();
+              done({ status: r.status, body: text ? JSON.parse(text) : null });
+            })().catch((e) => done({ error: String(e) }));
+            "#,
+            vec![json!(method), json!(path), body],
+        )
+        .await
     }
 
     /// Opens the console of `host` from the host list and waits until it is connected.

@@ -23,6 +23,15 @@ pub struct HostSummary {
     pub kind: String,
     pub state: String,
     pub status: String,
+    pub rights: Rights,
+}
+
+/// What the user may do on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct Rights {
+    pub view: bool,
+    pub control: bool,
+    pub power: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

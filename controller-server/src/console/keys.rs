@@ -18,6 +18,8 @@ pub struct KeyBinding {
     pub host_id: String,
     /// The web session that asked (an opaque id, not the cookie).
     pub web_session: String,
+    /// May type, point and paste; otherwise the link only watches.
+    pub control: bool,
 }
 
 struct Grant {
@@ -98,7 +100,13 @@ mod tests {
     use super::*;
 
     fn binding(host: &str) -> KeyBinding {
-        KeyBinding { user_id: 1, username: "admin".into(), host_id: host.into(), web_session: "s1".into() }
+        KeyBinding {
+            user_id: 1,
+            username: "admin".into(),
+            host_id: host.into(),
+            web_session: "s1".into(),
+            control: true,
+        }
     }
 
     #[test]

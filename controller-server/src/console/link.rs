@@ -94,6 +94,7 @@ struct LinkStats {
     bytes_out: u64,
     renewals: u32,
     suite: Option<&'static str>,
+    refused_inputs: u64,
 }
 
 async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
@@ -161,6 +162,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
                 "bytes_in": stats.bytes_in,
                 "bytes_out": stats.bytes_out,
                 "renewals": stats.renewals,
+                "refused_inputs": stats.refused_inputs,
                 "generation": key.map(|k| k.generation),
                 "epoch": key.map(|k| k.epoch),
                 "reason": reason,
@@ -195,7 +197,7 @@ async fn on_events(
                     &binding.username,
                     "console.open",
                     &host.id,
-                    serde_json::json!({ "listener": listener.name(), "suite": info.suite.name() }),
+                    serde_json::json!({ "listener": listener.name(), "suite": info.suite.name(), "control": binding.control }),
                 );
                 let video = host.video.subscribe();
                 if let Some(full) = &video.full {
@@ -206,7 +208,22 @@ async fn on_events(
                 *viewer = Some(Viewer { host, video, status });
             }
             ServerEvent::Message(AppMessage::Input(input)) => {
-                if let (InputEvent::Special(SpecialKey::CtrlAltDel), Some(b)) = (&input, &env.binding) {
+                let Some(b) = &env.binding else { continue };
+                if !b.control {
+                    // A viewer's input goes nowhere; the first refusal of a link is audited and
+                    // the count goes into the close record.
+                    if stats.refused_inputs == 0 {
+                        state.audit(
+                            &b.username,
+                            "console.input-refused",
+                            &b.host_id,
+                            serde_json::json!({ "reason": "view only" }),
+                        );
+                    }
+                    stats.refused_inputs += 1;
+                    continue;
+                }
+                if let InputEvent::Special(SpecialKey::CtrlAltDel) = &input {
                     state.audit(&b.username, "console.ctrl-alt-del", &b.host_id, serde_json::json!({}));
                 }
                 if let Some(v) = viewer {

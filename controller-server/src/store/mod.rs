@@ -1,7 +1,9 @@
 //! Persistence: one SQLite database in the data directory.
 
+pub mod access;
 pub mod audit;
 pub mod users;
 
+pub use access::{AccessEntry, HostRights};
 pub use audit::{AuditLog, AuditRecord, Verification};
 pub use users::{Role, User, UserStore};

@@ -11,7 +11,7 @@ use argon2::Argon2;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Role {
     Administrator,
     Operator,
@@ -27,12 +27,12 @@ impl Role {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         [Role::Administrator, Role::Operator, Role::ReadOnly].into_iter().find(|r| r.as_str() == s)
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -138,11 +138,12 @@ impl UserStore {
                 db.execute(ddl, [])?;
             }
         }
+        db.execute_batch(&format!("PRAGMA foreign_keys = ON; {}", super::access::SCHEMA))?;
         let decoy_hash = hash_password(&random_password())?;
         Ok(Self { db: Mutex::new(db), unknown: Mutex::new(HashMap::new()), decoy_hash })
     }
 
-    fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+    pub(super) fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         self.db.lock().map_err(|_| StoreError::Poisoned)
     }
 
@@ -253,6 +254,45 @@ impl UserStore {
             params![hash, user_id],
         )?;
         Ok(())
+    }
+
+    pub fn list(&self) -> Result<Vec<User>, StoreError> {
+        let db = self.db()?;
+        let mut stmt = db.prepare("SELECT id, username, role, must_change_password FROM users ORDER BY username")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+        })?;
+        Ok(rows
+            .filter_map(Result::ok)
+            .filter_map(|(id, username, role, must)| {
+                Some(User { id, username, role: Role::parse(&role)?, must_change_password: must })
+            })
+            .collect())
+    }
+
+    pub fn set_role(&self, user_id: i64, role: Role) -> Result<(), StoreError> {
+        self.db()?.execute("UPDATE users SET role = ?1 WHERE id = ?2", params![role.as_str(), user_id])?;
+        Ok(())
+    }
+
+    /// An administrator's reset: the user must choose a new password at next login, and any
+    /// lock is lifted.
+    pub fn reset_password(&self, user_id: i64, password: &str) -> Result<(), StoreError> {
+        let hash = hash_password(password)?;
+        self.db()?.execute(
+            "UPDATE users SET password_hash = ?1, must_change_password = 1, failed_logins = 0, locked_until = 0 WHERE id = ?2",
+            params![hash, user_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete(&self, user_id: i64) -> Result<(), StoreError> {
+        self.db()?.execute("DELETE FROM users WHERE id = ?1", params![user_id])?;
+        Ok(())
+    }
+
+    pub fn count_admins(&self) -> Result<i64, StoreError> {
+        Ok(self.db()?.query_row("SELECT COUNT(*) FROM users WHERE role = 'Administrator'", [], |r| r.get(0))?)
     }
 
     pub fn by_id(&self, user_id: i64) -> Result<Option<User>, StoreError> {

@@ -43,6 +43,15 @@ impl FromRequestParts<AppState> for Authenticated {
 }
 
 impl Authenticated {
+    /// User and access management is for administrators.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require_password_changed()?;
+        if self.session.user.role != crate::store::Role::Administrator {
+            return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "administrators only"));
+        }
+        Ok(())
+    }
+
     /// Until the first-run password is replaced, the session may only change it.
     pub fn require_password_changed(&self) -> Result<(), ApiError> {
         if self.session.user.must_change_password {

@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::guard::Authenticated;
 use crate::app::AppState;
 use crate::console::KeyBinding;
+use crate::store::HostRights;
 
 #[derive(Serialize)]
 pub struct HostSummary {
@@ -19,16 +20,24 @@ pub struct HostSummary {
     kind: &'static str,
     state: &'static str,
     status: String,
+    /// What the asking user may do there.
+    rights: HostRights,
 }
 
 pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Vec<HostSummary>>, ApiError> {
     auth.require_password_changed()?;
+    let user = &auth.session.user;
+    let mut visible = Vec::new();
+    for host in state.hosts.all() {
+        let rights = state.users.rights(user, &host.id)?;
+        if rights.view {
+            visible.push((host, rights));
+        }
+    }
     Ok(Json(
-        state
-            .hosts
-            .all()
-            .iter()
-            .map(|h| {
+        visible
+            .into_iter()
+            .map(|(h, rights)| {
                 let status = h.status.borrow().clone();
                 HostSummary {
                     id: h.id.clone(),
@@ -40,6 +49,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                         shared::wire::message::HostState::NoSignal => "no-signal",
                     },
                     status: status.text,
+                    rights,
                 }
             })
             .collect(),
@@ -61,6 +71,8 @@ pub struct ConsoleKey {
     plain_ws_url: Option<String>,
     /// Suites the controller accepts, most preferred first.
     suites: Vec<&'static str>,
+    /// Whether this key's link may send input, or only watch.
+    control: bool,
 }
 
 pub async fn console_key(
@@ -71,11 +83,17 @@ pub async fn console_key(
     auth.require_password_changed()?;
     let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
     let user = &auth.session.user;
+    let rights = state.users.rights(user, &host.id)?;
+    if !rights.view {
+        // The same answer as for a host that does not exist: no hint that it does.
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such host"));
+    }
     let (key_id, pms) = state.keys.issue(KeyBinding {
         user_id: user.id,
         username: user.username.clone(),
         host_id: host.id.clone(),
         web_session: auth.session.id.clone(),
+        control: rights.control,
     });
     tracing::info!(user = %user.username, host = %host.id, key = ?key_id, "console key issued");
     state.audit(&user.username, "console.key", &host.id, serde_json::json!({ "key": format!("{key_id:?}") }));
@@ -88,6 +106,7 @@ pub async fn console_key(
         ws_path: "/console/ws",
         plain_ws_url: state.plain_ws_url.clone(),
         suites: state.link_config.suites.iter().map(|s| s.name()).collect(),
+        control: rights.control,
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
 }

@@ -7,8 +7,9 @@ pub mod guard;
 pub mod headers;
 pub mod hosts;
 pub mod sessions;
+pub mod users;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -30,6 +31,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/session", get(auth::current))
         .route("/api/password", post(auth::change_password))
         .route("/api/hosts", get(hosts::list))
+        .route("/api/users", get(users::list).post(users::create))
+        .route("/api/users/{id}", put(users::update).delete(users::delete))
+        .route("/api/hosts/{id}/access", get(users::access_list))
+        .route("/api/hosts/{host}/access/{user}", put(users::set_access))
         .route("/api/audit", get(audit::page))
         .route("/api/audit/export", get(audit::export))
         .route("/api/audit/verify", get(audit::verify))

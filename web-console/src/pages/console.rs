@@ -112,14 +112,19 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
         focus(canvas_ref);
     };
     let canvas_class = move || format!("screen zoom-{}", zoom.get());
+    // The controller refuses a viewer's input anyway; the page just does not offer it.
+    let view_only = !host.rights.control;
 
     view! {
         <section class="console">
             <div class="toolbar">
                 <button id="btn-back" on:click=move |_| on_back.run(())>"← Hosts"</button>
                 <strong class="host-name">{host.name.clone()}</strong>
-                <button id="btn-cad" title="Send Ctrl-Alt-Del to the host" on:click=move |_| { with_console(Console::ctrl_alt_del); focus(canvas_ref); }>"Ctrl-Alt-Del"</button>
-                <button id="btn-paste" on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>
+                <Show when=move || view_only>
+                    <span id="view-only" class="badge stopped" title="You may watch this console but not type">"View only"</span>
+                </Show>
+                <button id="btn-cad" disabled=view_only title="Send Ctrl-Alt-Del to the host" on:click=move |_| { with_console(Console::ctrl_alt_del); focus(canvas_ref); }>"Ctrl-Alt-Del"</button>
+                <button id="btn-paste" disabled=view_only on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>
                 <button id="btn-copy" title="Copy the screen's text" on:click=copy_text>"Copy text"</button>
                 <button id="btn-text" on:click=move |_| show_text.update(|v| *v = !*v)>"Text view"</button>
                 <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>

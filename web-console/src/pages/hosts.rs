@@ -20,7 +20,7 @@ pub fn Hosts(on_open: Callback<HostSummary>) -> impl IntoView {
                                     view! {
                                         <tr>
                                             <td>{h.name.clone()}<div class="muted">{h.status.clone()}</div></td>
-                                            <td>{h.kind.clone()}</td>
+                                            <td>{h.kind.clone()}{if h.rights.control { "" } else { " (view only)" }}</td>
                                             <td><span class=format!("badge {}", h.state)>{h.state.clone()}</span></td>
                                             <td><button id=format!("open-{}", h.id) on:click=move |_| on_open.run(open.clone())>"Open console"</button></td>
                                         </tr>

@@ -1,0 +1,128 @@
+//! Per-host rights: who may view a host's console, who may control it (type, point, paste,
+//! Ctrl-Alt-Del), and who may power it. A user's role gives defaults; an entry for a host
+//! replaces them there. Administrators always have every right.
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::users::{StoreError, UserStore};
+use super::{Role, User};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HostRights {
+    pub view: bool,
+    pub control: bool,
+    pub power: bool,
+}
+
+impl HostRights {
+    pub const ALL: Self = Self { view: true, control: true, power: true };
+    pub const VIEW: Self = Self { view: true, control: false, power: false };
+
+    /// What a role may do on a host without an entry of its own.
+    pub fn default_for(role: Role) -> Self {
+        match role {
+            Role::Administrator | Role::Operator => Self::ALL,
+            Role::ReadOnly => Self::VIEW,
+        }
+    }
+
+    /// Control and power imply view: a right to act on a screen one cannot see makes no sense.
+    pub fn normalized(self) -> Self {
+        Self { view: self.view || self.control || self.power, ..self }
+    }
+}
+
+/// One explicit entry of a host's access list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessEntry {
+    pub user_id: i64,
+    pub username: String,
+    pub rights: HostRights,
+}
+
+pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS host_access (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    host_id TEXT NOT NULL,
+    can_view INTEGER NOT NULL,
+    can_control INTEGER NOT NULL,
+    can_power INTEGER NOT NULL,
+    PRIMARY KEY (user_id, host_id)
+);";
+
+impl UserStore {
+    /// What `user` may do on `host_id`.
+    pub fn rights(&self, user: &User, host_id: &str) -> Result<HostRights, StoreError> {
+        if user.role == Role::Administrator {
+            return Ok(HostRights::ALL);
+        }
+        let entry = self
+            .db()?
+            .query_row(
+                "SELECT can_view, can_control, can_power FROM host_access WHERE user_id = ?1 AND host_id = ?2",
+                params![user.id, host_id],
+                |r| Ok(HostRights { view: r.get(0)?, control: r.get(1)?, power: r.get(2)? }),
+            )
+            .optional()?;
+        Ok(entry.unwrap_or_else(|| HostRights::default_for(user.role)))
+    }
+
+    /// Sets (or with `None` removes) `user_id`'s entry for `host_id`.
+    pub fn set_rights(&self, user_id: i64, host_id: &str, rights: Option<HostRights>) -> Result<(), StoreError> {
+        let db = self.db()?;
+        match rights.map(HostRights::normalized) {
+            Some(r) => db.execute(
+                "INSERT INTO host_access (user_id, host_id, can_view, can_control, can_power) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (user_id, host_id) DO UPDATE SET can_view = ?3, can_control = ?4, can_power = ?5",
+                params![user_id, host_id, r.view, r.control, r.power],
+            )?,
+            None => db.execute("DELETE FROM host_access WHERE user_id = ?1 AND host_id = ?2", params![user_id, host_id])?,
+        };
+        Ok(())
+    }
+
+    /// The explicit entries of a host's access list.
+    pub fn access_list(&self, host_id: &str) -> Result<Vec<AccessEntry>, StoreError> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT a.user_id, u.username, a.can_view, a.can_control, a.can_power
+             FROM host_access a JOIN users u ON u.id = a.user_id WHERE a.host_id = ?1 ORDER BY u.username",
+        )?;
+        let rows = stmt.query_map(params![host_id], |r| {
+            Ok(AccessEntry {
+                user_id: r.get(0)?,
+                username: r.get(1)?,
+                rights: HostRights { view: r.get(2)?, control: r.get(3)?, power: r.get(4)? },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_give_defaults_and_entries_override_them_per_host() {
+        let store = UserStore::in_memory().unwrap();
+        let viewer =
+            store.by_id(store.create("vera", "a long password", Role::ReadOnly, false).unwrap()).unwrap().unwrap();
+        let ops =
+            store.by_id(store.create("otto", "a long password", Role::Operator, false).unwrap()).unwrap().unwrap();
+        assert_eq!(store.rights(&viewer, "local").unwrap(), HostRights::VIEW);
+        assert_eq!(store.rights(&ops, "local").unwrap(), HostRights::ALL);
+
+        store.set_rights(viewer.id, "lab", Some(HostRights { view: false, control: true, power: false })).unwrap();
+        store.set_rights(ops.id, "local", Some(HostRights { view: false, control: false, power: false })).unwrap();
+        assert_eq!(store.rights(&viewer, "lab").unwrap(), HostRights { view: true, control: true, power: false });
+        assert_eq!(store.rights(&ops, "local").unwrap(), HostRights::default());
+        assert_eq!(store.rights(&ops, "lab").unwrap(), HostRights::ALL, "only the host with the entry changes");
+        assert_eq!(store.access_list("local").unwrap()[0].username, "otto");
+
+        store.set_rights(ops.id, "local", None).unwrap();
+        assert_eq!(store.rights(&ops, "local").unwrap(), HostRights::ALL);
+        assert!(store.delete(ops.id).is_ok());
+        assert!(store.access_list("local").unwrap().is_empty());
+    }
+}
