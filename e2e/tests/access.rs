@@ -43,3 +43,46 @@ async fn a_viewer_watches_but_its_keystrokes_are_refused_and_audited() {
         Ok(())
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_adds_a_user_and_narrows_his_rights_on_a_host_from_the_users_page() {
+    scenario!(|_| {}, |controller, browser| {
+        browser.first_login(&controller).await?;
+        let c = &browser.client;
+        c.find(Locator::Id("nav-users")).await?.click().await?;
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id("new-user-name"))
+            .await?
+            .send_keys("otto")
+            .await?;
+        c.find(Locator::Id("new-user-password")).await?.send_keys("temporary password").await?;
+        c.find(Locator::Id("new-user-role")).await?.select_by_value("Operator").await?;
+        c.find(Locator::Id("btn-create-user")).await?.click().await?;
+        wait_for("otto in the user list", Duration::from_secs(10), || async {
+            let table = browser.text_of("users-table").await.unwrap_or_default();
+            Ok(if table.contains("otto (must change password)") { Ok(()) } else { Err(table) })
+        })
+        .await?;
+        // otto is the only non-administrator, so the host's access list has one row.
+        let select = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("select.host-access")).await?;
+        select.select_by_value("view").await?;
+        wait_for("the access entry", Duration::from_secs(10), || async {
+            let list = browser.api("GET", "/api/hosts/local/access", json!(null)).await?;
+            Ok(if list["body"][0]["rights"]["control"] == false { Ok(()) } else { Err(list.to_string()) })
+        })
+        .await?;
+
+        browser.client.find(Locator::Id("btn-logout")).await?.click().await?;
+        browser.first_login_as("otto", "temporary password").await?;
+        assert!(browser.text_of("current-user").await?.contains("otto (Operator)"));
+        assert!(browser.client.find(Locator::Id("nav-users")).await.is_err(), "no user management for operators");
+        browser.open_console("local").await?;
+        assert_eq!(browser.text_of("view-only").await?, "View only");
+        let trail = browser.api("GET", "/api/audit?limit=50", json!(null)).await?.to_string();
+        for action in ["user.create", "host.access"] {
+            assert!(trail.contains(action), "{action} missing: {trail}");
+        }
+        Ok(())
+    });
+}

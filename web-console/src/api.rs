@@ -114,6 +114,48 @@ pub async fn audit_verify() -> Result<AuditVerdict, String> {
     call("GET", "/api/audit/verify", None::<&()>, None).await
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct UserInfo {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub must_change_password: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AccessEntry {
+    pub user_id: i64,
+    pub username: String,
+    pub rights: Rights,
+}
+
+pub async fn users() -> Result<Vec<UserInfo>, String> {
+    call("GET", "/api/users", None::<&()>, None).await
+}
+
+pub async fn create_user(csrf: &str, username: &str, password: &str, role: &str) -> Result<UserInfo, String> {
+    let body = serde_json::json!({ "username": username, "password": password, "role": role });
+    call("POST", "/api/users", Some(&body), Some(csrf)).await
+}
+
+pub async fn update_user(csrf: &str, id: i64, change: serde_json::Value) -> Result<UserInfo, String> {
+    call("PUT", &format!("/api/users/{id}"), Some(&change), Some(csrf)).await
+}
+
+pub async fn delete_user(csrf: &str, id: i64) -> Result<(), String> {
+    request("DELETE", &format!("/api/users/{id}"), None::<&()>, Some(csrf)).await.map(|_| ())
+}
+
+pub async fn host_access(host: &str) -> Result<Vec<AccessEntry>, String> {
+    call("GET", &format!("/api/hosts/{host}/access"), None::<&()>, None).await
+}
+
+/// `None` puts the user back on the role's defaults for this host.
+pub async fn set_host_access(csrf: &str, host: &str, user: i64, rights: Option<Rights>) -> Result<(), String> {
+    let body = rights.map(|r| serde_json::json!({ "view": r.view, "control": r.control, "power": r.power }));
+    request("PUT", &format!("/api/hosts/{host}/access/{user}"), Some(&body), Some(csrf)).await.map(|_| ())
+}
+
 pub async fn hosts() -> Result<Vec<HostSummary>, String> {
     call("GET", "/api/hosts", None::<&()>, None).await
 }

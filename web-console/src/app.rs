@@ -9,6 +9,7 @@ use crate::pages::console::ConsolePage;
 use crate::pages::hosts::Hosts;
 use crate::pages::login::Login;
 use crate::pages::password::ChangePassword;
+use crate::pages::users::Users;
 
 #[derive(Clone, PartialEq)]
 enum Page {
@@ -18,6 +19,7 @@ enum Page {
     Hosts,
     Console(HostSummary),
     Audit,
+    Users,
 }
 
 #[component]
@@ -49,6 +51,9 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <button id="nav-hosts" on:click=move |_| page.set(Page::Hosts)>"Hosts"</button>
                     <button id="nav-audit" on:click=move |_| page.set(Page::Audit)>"Audit"</button>
+                    <Show when=move || session.get().is_some_and(|s| s.role == "Administrator")>
+                        <button id="nav-users" on:click=move |_| page.set(Page::Users)>"Users"</button>
+                    </Show>
                 </nav>
             </Show>
             <Show when=move || session.get().is_some()>
@@ -63,6 +68,10 @@ pub fn App() -> impl IntoView {
                 Page::ChangePassword(s) => view! { <ChangePassword session=s on_changed=Callback::new(enter)/> }.into_any(),
                 Page::Hosts => view! { <Hosts on_open=Callback::new(move |h| page.set(Page::Console(h)))/> }.into_any(),
                 Page::Audit => view! { <Audit/> }.into_any(),
+                Page::Users => {
+                    let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
+                    view! { <Users csrf=csrf/> }.into_any()
+                }
                 Page::Console(h) => {
                     let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
                     view! { <ConsolePage host=h csrf=csrf on_back=Callback::new(move |()| page.set(Page::Hosts))/> }.into_any()

@@ -5,3 +5,4 @@ pub mod console;
 pub mod hosts;
 pub mod login;
 pub mod password;
+pub mod users;
