@@ -29,6 +29,9 @@ pub struct Inner {
     /// Origins besides the request's own that may make state-changing requests.
     pub trusted_origins: Vec<String>,
     pub csp: String,
+    /// Whether some origin may frame our pages (then X-Frame-Options, which cannot name
+    /// origins, is left out and the CSP decides).
+    pub frameable: bool,
     pub login_policy: crate::store::users::LoginPolicy,
     session_idle: Duration,
 }
@@ -62,7 +65,8 @@ impl AppState {
             hosts: HostRegistry::start(&config.hosts),
             link_config: ServerConfig { suites: config.suites()?, schedule: config.schedule() },
             web_root: config.web_root.clone(),
-            csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref()),
+            csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref(), &config.frame_ancestors),
+            frameable: !config.frame_ancestors.is_empty(),
             plain_ws_url,
             trusted_origins,
             login_policy: config.login_policy(),

@@ -31,6 +31,9 @@ pub struct Config {
     /// Origins (scheme://host:port) besides the controller's own that may open the console
     /// WebSocket and send state-changing requests, e.g. a vendor portal.
     pub allowed_origins: Vec<String>,
+    /// Origins (scheme://host:port) whose pages may show the controller in a frame, e.g. a
+    /// vendor portal. Empty: no framing at all.
+    pub frame_ancestors: Vec<String>,
     pub console: ConsoleConfig,
     pub auth: AuthConfig,
     /// Managed hosts. Default: the embedded `local` host.
@@ -96,6 +99,15 @@ pub enum BackendConfig {
     },
 }
 
+/// `scheme://host[:port]` with nothing after: what browsers send as Origin, and what a CSP
+/// source list may hold without changing its meaning.
+fn is_origin(text: &str) -> bool {
+    let Some((scheme, authority)) = text.split_once("://") else { return false };
+    matches!(scheme, "http" | "https")
+        && !authority.is_empty()
+        && authority.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+}
+
 fn default_cols() -> u16 {
     100
 }
@@ -114,6 +126,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             allowed_origins: Vec::new(),
+            frame_ancestors: Vec::new(),
             console: ConsoleConfig::default(),
             auth: AuthConfig::default(),
             hosts: vec![HostConfig {
@@ -203,6 +216,13 @@ impl Config {
                 )));
             }
         }
+        for origin in self.allowed_origins.iter().chain(&self.frame_ancestors) {
+            if !is_origin(origin) {
+                return Err(ConfigError::Invalid(format!(
+                    "{origin:?} is not an origin like https://portal.example:8443"
+                )));
+            }
+        }
         if self.auth.lockout_after == 0 {
             return Err(ConfigError::Invalid("auth.lockout_after must be at least 1".into()));
         }
@@ -286,6 +306,14 @@ mod tests {
         let mut c = Config::default();
         c.console.suites = vec!["rot13".into()];
         assert!(c.validate().unwrap_err().to_string().contains("rot13"));
+        for bad in
+            ["portal.example", "https://portal.example/path", "https://a.example 'unsafe-inline'", "javascript://x"]
+        {
+            let c = Config { frame_ancestors: vec![bad.into()], ..Config::default() };
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        let c = Config { frame_ancestors: vec!["https://portal.example:8443".into()], ..Config::default() };
+        c.validate().unwrap();
         let mut c = Config::default();
         c.hosts[0].backend = BackendConfig::Local { command: None, args: vec![], cols: 0, rows: 25 };
         assert!(c.validate().unwrap_err().to_string().contains("terminal size 0x25"));

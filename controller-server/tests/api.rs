@@ -257,6 +257,7 @@ async fn pages_carry_the_security_headers() {
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{csp}");
     assert!(headers.get(header::STRICT_TRANSPORT_SECURITY).is_some());
     assert_eq!(headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    assert_eq!(headers.get(header::X_FRAME_OPTIONS).unwrap(), "DENY", "no framing unless configured");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! with the console link.
 
 pub mod browser;
+pub mod portal;
 pub mod proxy;
 
 use std::path::PathBuf;

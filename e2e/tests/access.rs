@@ -86,3 +86,42 @@ async fn an_administrator_adds_a_user_and_narrows_his_rights_on_a_host_from_the_
         Ok(())
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_configured_origins_may_frame_the_controller() {
+    let (listed, unlisted) =
+        (e2e::portal::Portal::bind().await.expect("portal"), e2e::portal::Portal::bind().await.expect("portal"));
+    let ancestors = vec![listed.origin.clone()];
+    scenario!(|c| c.frame_ancestors = ancestors, |controller, browser| {
+        let page = format!(
+            r#"<!doctype html><iframe id="lantern" src="{}/" width="900" height="600"></iframe>"#,
+            controller.url
+        );
+        listed.serve(page.clone());
+        unlisted.serve(page);
+        let framed = |portal: String| {
+            let browser = &browser;
+            async move {
+                browser.client.goto(&portal).await?;
+                wait_for("the frame to load", Duration::from_secs(15), || async {
+                    browser.client.enter_frame(0).await?;
+                    let href = browser.js("return location.href;", vec![]).await?;
+                    let login = browser.js("return !!document.getElementById('username');", vec![]).await?;
+                    browser.client.enter_parent_frame().await?;
+                    let href = href.as_str().unwrap_or_default().to_string();
+                    Ok(if href.starts_with("chrome-error:") || login == true {
+                        Ok((href, login == true))
+                    } else {
+                        Err(href)
+                    })
+                })
+                .await
+            }
+        };
+        let (href, login) = framed(listed.origin.clone()).await?;
+        assert!(login && href.starts_with(&controller.url), "the listed portal shows the controller: {href}");
+        let (href, login) = framed(unlisted.origin.clone()).await?;
+        assert!(!login && href.starts_with("chrome-error:"), "the browser blocks the unlisted portal: {href}");
+        Ok(())
+    });
+}

@@ -16,7 +16,9 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !state.frameable {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     if let Ok(csp) = HeaderValue::from_str(&state.csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
@@ -26,9 +28,14 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     response
 }
 
-/// The policy: our own scripts and the hashes of trunk's inline loader, Wasm compilation, and
-/// WebSockets to this origin and the plain console listener.
-pub fn content_security_policy(index_html: Option<&str>, plain_ws_url: Option<&str>) -> String {
+/// The policy: our own scripts and the hashes of trunk's inline loader, Wasm compilation,
+/// WebSockets to this origin and the plain console listener, and framing only by the
+/// configured origins.
+pub fn content_security_policy(
+    index_html: Option<&str>,
+    plain_ws_url: Option<&str>,
+    frame_ancestors: &[String],
+) -> String {
     let mut script = String::from("'self' 'wasm-unsafe-eval'");
     for body in index_html.map(inline_scripts).unwrap_or_default() {
         let digest = Sha256::digest(body.as_bytes());
@@ -39,9 +46,10 @@ pub fn content_security_policy(index_html: Option<&str>, plain_ws_url: Option<&s
         connect.push(' ');
         connect.push_str(&origin);
     }
+    let ancestors = if frame_ancestors.is_empty() { "'none'".to_string() } else { frame_ancestors.join(" ") };
     format!(
         "default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; connect-src {connect}; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )
 }
 
@@ -75,10 +83,12 @@ mod tests {
     #[test]
     fn inline_loader_is_allowed_by_hash_and_nothing_else_inline() {
         let html = r#"<script type="module">import init from '/x.js';init();</script><script src="/a.js"></script>"#;
-        let csp = content_security_policy(Some(html), Some("ws://127.0.0.1:8081/console/ws"));
+        let csp = content_security_policy(Some(html), Some("ws://127.0.0.1:8081/console/ws"), &[]);
         assert_eq!(csp.matches("'sha256-").count(), 1);
         assert!(!csp.contains("unsafe-inline"));
         assert!(csp.contains("connect-src 'self' ws://127.0.0.1:8081;"));
         assert!(csp.contains("frame-ancestors 'none'"));
+        let csp = content_security_policy(None, None, &["https://portal.example".to_string()]);
+        assert!(csp.ends_with("frame-ancestors https://portal.example"), "{csp}");
     }
 }
