@@ -437,3 +437,48 @@ async fn only_administrators_manage_users_and_roles_set_what_a_user_may_do() {
         "{actions:?}"
     );
 }
+
+#[tokio::test]
+async fn a_portal_back_end_uses_an_api_token_with_its_owners_rights_until_it_is_revoked() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let (otto_id, _, _) = new_user(&api, &admin, "portal", "ReadOnly").await;
+    let (status, _, made) = api
+        .call(
+            Method::POST,
+            "/api/tokens",
+            &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
+            Some(json!({"name": "vendor portal", "user_id": otto_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let token = made["token"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {token}");
+
+    // No cookie, no CSRF token: a program's request.
+    let (status, _, hosts) = api.call(Method::GET, "/api/hosts", &[("authorization", &bearer)], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(hosts[0]["rights"]["control"], false, "the owner's rights, not more");
+    let (status, _, key) =
+        api.call(Method::POST, "/api/hosts/local/console-key", &[("authorization", &bearer)], None).await;
+    assert_eq!((status, key["control"].as_bool()), (StatusCode::OK, Some(false)));
+    let (status, _, _) = api.call(Method::GET, "/api/users", &[("authorization", &bearer)], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a read-only owner manages nothing");
+
+    let (_, _, listed) = api.call(Method::GET, "/api/tokens", &[("cookie", &admin.0)], None).await;
+    assert_eq!(listed[0]["owner"], "portal");
+    assert!(listed[0]["last_used_at"].is_i64());
+    assert!(!listed.to_string().contains(&token), "tokens are never shown again");
+
+    let (status, _, body) = api.call(Method::GET, "/api/hosts", &[("authorization", "Bearer lnt_made-up")], None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unknown or revoked API token")));
+    let id = made["id"].as_i64().unwrap();
+    let (status, _, _) = api
+        .call(Method::DELETE, &format!("/api/tokens/{id}"), &[("cookie", &admin.0), ("x-csrf-token", &admin.1)], None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = api.call(Method::GET, "/api/hosts", &[("authorization", &bearer)], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let trail: Vec<String> = api.state.audit.all().unwrap().into_iter().map(|r| r.action).collect();
+    assert!(trail.contains(&"token.create".into()) && trail.contains(&"token.revoke".into()));
+}

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod tokens;
 pub mod users;
 
 pub use access::{AccessEntry, HostRights};

@@ -138,7 +138,7 @@ impl UserStore {
                 db.execute(ddl, [])?;
             }
         }
-        db.execute_batch(&format!("PRAGMA foreign_keys = ON; {}", super::access::SCHEMA))?;
+        db.execute_batch(&format!("PRAGMA foreign_keys = ON; {} {}", super::access::SCHEMA, super::tokens::SCHEMA))?;
         let decoy_hash = hash_password(&random_password())?;
         Ok(Self { db: Mutex::new(db), unknown: Mutex::new(HashMap::new()), decoy_hash })
     }

@@ -23,6 +23,21 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(bearer) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            let users = state.users.clone();
+            let bearer = bearer.trim().to_string();
+            let found = tokio::task::spawn_blocking(move || users.token_user(&bearer, crate::store::audit::now_ms()))
+                .await
+                .map_err(|_| ApiError::INTERNAL)??;
+            let (user, token_id) =
+                found.ok_or(ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unknown or revoked API token"))?;
+            return Ok(Self { session: WebSession::for_api_token(user, token_id), token: String::new() });
+        }
         let token = parts
             .headers
             .get(header::COOKIE)

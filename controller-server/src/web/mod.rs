@@ -7,9 +7,10 @@ pub mod guard;
 pub mod headers;
 pub mod hosts;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -35,6 +36,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{id}", put(users::update).delete(users::delete))
         .route("/api/hosts/{id}/access", get(users::access_list))
         .route("/api/hosts/{host}/access/{user}", put(users::set_access))
+        .route("/api/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/tokens/{id}", delete(tokens::revoke))
         .route("/api/audit", get(audit::page))
         .route("/api/audit/export", get(audit::export))
         .route("/api/audit/verify", get(audit::verify))

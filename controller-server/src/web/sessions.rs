@@ -20,6 +20,14 @@ pub struct WebSession {
     last_seen: Instant,
 }
 
+impl WebSession {
+    /// The identity of one request made with an API token: no cookie, no CSRF token (a bearer
+    /// token is never sent by a browser on its own), keys bound to the token.
+    pub fn for_api_token(user: User, token_id: i64) -> Self {
+        Self { id: format!("token-{token_id}"), user, csrf: String::new(), last_seen: Instant::now() }
+    }
+}
+
 pub struct WebSessions {
     idle: Duration,
     /// Keyed by SHA-256 of the cookie value, so a lookup reveals nothing through timing and a

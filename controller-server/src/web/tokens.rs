@@ -1,0 +1,63 @@
+//! API token management, for administrators.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::guard::Authenticated;
+use crate::app::AppState;
+use crate::store::audit::now_ms;
+use crate::store::tokens::TokenInfo;
+
+#[derive(Deserialize)]
+pub struct NewToken {
+    /// What the token is for ("vendor portal").
+    name: String,
+    /// The user it acts as; default: the administrator making it.
+    user_id: Option<i64>,
+}
+
+/// Makes a token. The answer holds it; it is never shown again.
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(req): Json<NewToken>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require_admin()?;
+    if req.name.trim().is_empty() || req.name.len() > 100 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "a token needs a name of up to 100 characters"));
+    }
+    let owner = state
+        .users
+        .by_id(req.user_id.unwrap_or(auth.session.user.id))?
+        .ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such user"))?;
+    let (token, id) = state.users.create_token(owner.id, req.name.trim(), now_ms())?;
+    state.audit(
+        &auth.session.user.username,
+        "token.create",
+        &owner.username,
+        json!({ "id": id, "name": req.name.trim() }),
+    );
+    Ok(Json(json!({ "id": id, "token": token, "user": owner.username })))
+}
+
+pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+    auth.require_admin()?;
+    Ok(Json(state.users.tokens()?))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    auth.require_admin()?;
+    if !state.users.revoke_token(id)? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such token"));
+    }
+    state.audit(&auth.session.user.username, "token.revoke", "", json!({ "id": id }));
+    Ok(StatusCode::NO_CONTENT)
+}
