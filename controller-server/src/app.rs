@@ -22,6 +22,7 @@ pub struct Inner {
     pub audit: Arc<AuditLog>,
     pub sessions: WebSessions,
     pub keys: KeyStore,
+    pub launches: crate::console::launch::LaunchStore,
     pub hosts: HostRegistry,
     pub link_config: ServerConfig,
     pub web_root: PathBuf,
@@ -62,6 +63,9 @@ impl AppState {
             audit,
             sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
             keys: KeyStore::new(Duration::from_secs(config.console.key_ttl_seconds)),
+            launches: crate::console::launch::LaunchStore::new(Duration::from_secs(
+                config.console.launch_session_minutes * 60,
+            )),
             hosts: HostRegistry::start(&config.hosts),
             link_config: ServerConfig { suites: config.suites()?, schedule: config.schedule() },
             web_root: config.web_root.clone(),

@@ -53,6 +53,8 @@ pub struct ConsoleConfig {
     pub epoch_bytes: u32,
     /// ...or after this many seconds, whichever comes first.
     pub epoch_seconds: u32,
+    /// How long a console opened through a launch may keep renewing its keys.
+    pub launch_session_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +154,7 @@ impl Default for ConsoleConfig {
             key_life_seconds: u64::from(schedule.key_life_millis / 1000),
             epoch_bytes: schedule.epoch_bytes,
             epoch_seconds: schedule.epoch_millis / 1000,
+            launch_session_minutes: 60,
         }
     }
 }

@@ -482,3 +482,66 @@ async fn a_portal_back_end_uses_an_api_token_with_its_owners_rights_until_it_is_
     let trail: Vec<String> = api.state.audit.all().unwrap().into_iter().map(|r| r.action).collect();
     assert!(trail.contains(&"token.create".into()) && trail.contains(&"token.revoke".into()));
 }
+
+#[tokio::test]
+async fn a_launch_is_scoped_single_use_and_its_page_fetches_keys_without_cookies() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let (_, vera_cookie, vera_csrf) = new_user(&api, &admin, "vera", "ReadOnly").await;
+    let headers = [("cookie", vera_cookie.as_str()), ("x-csrf-token", vera_csrf.as_str())];
+    // A viewer may launch a view, not control.
+    let (status, _, _) =
+        api.call(Method::POST, "/api/launches", &headers, Some(json!({"host": "local", "control": true}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, made) =
+        api.call(Method::POST, "/api/launches", &headers, Some(json!({"host": "local", "ttl_seconds": 9999}))).await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    assert_eq!(made["expires_in_ms"], 300_000, "capped");
+    let path = made["path"].as_str().unwrap().to_string();
+
+    let (status, headers, _) = api.call(Method::GET, &path, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+    // The page holds the session secret; read it as the page's script would.
+    let page = api
+        .app
+        .clone()
+        .oneshot(Request::builder().uri("/launch/again-unknown").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::GONE);
+    let (status, _, _) = api.call(Method::GET, &path, &[], None).await;
+    assert_eq!(status, StatusCode::GONE, "a launch opens once");
+
+    let (status, _, _) =
+        api.call(Method::POST, "/api/launch-session/console-key", &[("authorization", "Launch forged")], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_launch_page_carries_its_secret_and_gets_view_only_keys() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let (_, _, made) = api
+        .call(
+            Method::POST,
+            "/api/launches",
+            &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
+            Some(json!({"host": "local"})),
+        )
+        .await;
+    let req = Request::builder()
+        .uri(made["path"].as_str().unwrap())
+        .header(header::HOST, "127.0.0.1:8443")
+        .body(Body::empty())
+        .unwrap();
+    let res = api.app.clone().oneshot(req).await.unwrap();
+    let html = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let secret =
+        html.split("name=\"lantern-launch\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(html.contains("View only") && html.contains("/launch.js"));
+    let (status, _, key) = api
+        .call(Method::POST, "/api/launch-session/console-key", &[("authorization", &format!("Launch {secret}"))], None)
+        .await;
+    assert_eq!((status, key["control"].as_bool()), (StatusCode::OK, Some(false)));
+}

@@ -11,8 +11,21 @@ use crate::app::AppState;
 
 pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let is_api = request.uri().path().starts_with("/api/");
+    // The applet's module and Wasm may be loaded by the pages of allowed origins (the direct
+    // way of embedding); nothing else is shared across origins.
+    let is_applet = matches!(request.uri().path(), "/web-console.js" | "/web-console_bg.wasm");
+    let cors_origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .filter(|o| is_applet && state.trusted_origins.iter().any(|t| t == o))
+        .and_then(|o| HeaderValue::from_str(o).ok());
     let mut response = next.run(request).await;
     let h = response.headers_mut();
+    if let Some(origin) = cors_origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
     h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

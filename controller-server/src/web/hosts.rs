@@ -1,6 +1,6 @@
 //! The host list and the console key API.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -75,29 +75,57 @@ pub struct ConsoleKey {
     control: bool,
 }
 
+#[derive(serde::Deserialize, Default)]
+pub struct KeyQuery {
+    /// Ask for a key that may only watch, whatever the caller's rights (for embedding).
+    #[serde(default)]
+    view_only: bool,
+}
+
 pub async fn console_key(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(host_id): Path<String>,
+    Query(q): Query<KeyQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     auth.require_password_changed()?;
-    let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
     let user = &auth.session.user;
-    let rights = state.users.rights(user, &host.id)?;
-    if !rights.view {
-        // The same answer as for a host that does not exist: no hint that it does.
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such host"));
-    }
-    let (key_id, pms) = state.keys.issue(KeyBinding {
+    let rights = visible_rights(&state, user, &host_id)?;
+    let binding = KeyBinding {
         user_id: user.id,
         username: user.username.clone(),
-        host_id: host.id.clone(),
+        host_id,
         web_session: auth.session.id.clone(),
-        control: rights.control,
-    });
-    tracing::info!(user = %user.username, host = %host.id, key = ?key_id, "console key issued");
-    state.audit(&user.username, "console.key", &host.id, serde_json::json!({ "key": format!("{key_id:?}") }));
-    let body = ConsoleKey {
+        control: rights.control && !q.view_only,
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(issue_key(&state, binding)?)))
+}
+
+/// The user's rights on a host they may view; "no such host" otherwise, so that a host one
+/// may not see cannot be told from one that does not exist.
+pub fn visible_rights(state: &AppState, user: &crate::store::User, host_id: &str) -> Result<HostRights, ApiError> {
+    let not_found = ApiError::new(StatusCode::NOT_FOUND, "no such host");
+    state.hosts.get(host_id).ok_or(not_found)?;
+    let rights = state.users.rights(user, host_id)?;
+    if !rights.view {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such host"));
+    }
+    Ok(rights)
+}
+
+/// Issues a console key for `binding` and says how to use it.
+pub fn issue_key(state: &AppState, binding: KeyBinding) -> Result<ConsoleKey, ApiError> {
+    let host = state.hosts.get(&binding.host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
+    let (username, control) = (binding.username.clone(), binding.control);
+    let (key_id, pms) = state.keys.issue(binding);
+    tracing::info!(user = %username, host = %host.id, key = ?key_id, control, "console key issued");
+    state.audit(
+        &username,
+        "console.key",
+        &host.id,
+        serde_json::json!({ "key": format!("{key_id:?}"), "control": control }),
+    );
+    Ok(ConsoleKey {
         key_id: key_id.to_hex(),
         pms: base64::engine::general_purpose::STANDARD.encode(pms.expose()),
         expires_in_ms: state.keys.ttl().as_millis() as u64,
@@ -106,7 +134,6 @@ pub async fn console_key(
         ws_path: "/console/ws",
         plain_ws_url: state.plain_ws_url.clone(),
         suites: state.link_config.suites.iter().map(|s| s.name()).collect(),
-        control: rights.control,
-    };
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
+        control,
+    })
 }

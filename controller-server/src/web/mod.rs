@@ -6,6 +6,7 @@ pub mod error;
 pub mod guard;
 pub mod headers;
 pub mod hosts;
+pub mod launch;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -36,6 +37,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{id}", put(users::update).delete(users::delete))
         .route("/api/hosts/{id}/access", get(users::access_list))
         .route("/api/hosts/{host}/access/{user}", put(users::set_access))
+        .route("/api/launches", post(launch::create))
+        .route("/api/launch-session/console-key", post(launch::console_key))
+        .route("/launch/{id}", get(launch::page))
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", delete(tokens::revoke))
         .route("/api/audit", get(audit::page))
