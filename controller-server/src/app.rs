@@ -34,6 +34,10 @@ pub struct Inner {
     /// origins, is left out and the CSP decides).
     pub frameable: bool,
     pub login_policy: crate::store::users::LoginPolicy,
+    /// This controller's identity for portable session tokens, and its peers.
+    pub node: crate::federation::Node,
+    pub peers: Vec<crate::config::PeerConfig>,
+    pub trusted_nodes: std::collections::HashMap<String, String>,
     session_idle: Duration,
 }
 
@@ -74,6 +78,12 @@ impl AppState {
             plain_ws_url,
             trusted_origins,
             login_policy: config.login_policy(),
+            node: crate::federation::Node::load_or_create(
+                config.node_id.clone(),
+                &config.node_key_file.clone().unwrap_or_else(|| config.data_dir.join("node-key")),
+            )?,
+            peers: config.peers.clone(),
+            trusted_nodes: config.peers.iter().map(|p| (p.id.clone(), p.public_key.clone())).collect(),
             session_idle: Duration::from_secs(config.auth.session_idle_minutes * 60),
         })))
     }

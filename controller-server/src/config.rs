@@ -34,6 +34,12 @@ pub struct Config {
     /// Origins (scheme://host:port) whose pages may show the controller in a frame, e.g. a
     /// vendor portal. Empty: no framing at all.
     pub frame_ancestors: Vec<String>,
+    /// This controller's name in portable session tokens.
+    pub node_id: String,
+    /// Its Ed25519 signing key (32 bytes); made on first start. Default: `data_dir/node-key`.
+    pub node_key_file: Option<PathBuf>,
+    /// Cooperating controllers: users may move to them, and their session tokens are accepted.
+    pub peers: Vec<PeerConfig>,
     pub console: ConsoleConfig,
     pub auth: AuthConfig,
     /// Managed hosts. Default: the embedded `local` host.
@@ -70,6 +76,18 @@ pub struct AuthConfig {
     pub lockout_after: u32,
     /// ... for this many seconds.
     pub lockout_seconds: u64,
+}
+
+/// A cooperating controller.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Its `node_id`.
+    pub id: String,
+    /// Where its site is (`https://host:port`).
+    pub url: String,
+    /// Its public key as its `/api/node` shows it (base64url, 32 bytes).
+    pub public_key: String,
 }
 
 // No deny_unknown_fields here: serde cannot combine it with `flatten`; the backend enum
@@ -129,6 +147,9 @@ impl Default for Config {
             tls_key: None,
             allowed_origins: Vec::new(),
             frame_ancestors: Vec::new(),
+            node_id: "lantern".into(),
+            node_key_file: None,
+            peers: Vec::new(),
             console: ConsoleConfig::default(),
             auth: AuthConfig::default(),
             hosts: vec![HostConfig {
@@ -223,6 +244,16 @@ impl Config {
             if !is_origin(origin) {
                 return Err(ConfigError::Invalid(format!(
                     "{origin:?} is not an origin like https://portal.example:8443"
+                )));
+            }
+        }
+        for peer in &self.peers {
+            use base64::Engine;
+            let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&peer.public_key).map(|k| k.len());
+            if peer.id.is_empty() || peer.id == self.node_id || !is_origin(&peer.url) || key != Ok(32) {
+                return Err(ConfigError::Invalid(format!(
+                    "peer {:?} needs its own id, an origin-like url and a 32-byte base64url public_key",
+                    peer.id
                 )));
             }
         }

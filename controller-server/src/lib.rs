@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod console;
+pub mod federation;
 pub mod hosts;
 pub mod store;
 pub mod tls;

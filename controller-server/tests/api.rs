@@ -545,3 +545,100 @@ async fn the_launch_page_carries_its_secret_and_gets_view_only_keys() {
         .await;
     assert_eq!((status, key["control"].as_bool()), (StatusCode::OK, Some(false)));
 }
+
+/// Two controllers that know each other; returns them with A's admin session.
+async fn peers() -> (Api, Api) {
+    use controller_server::config::PeerConfig;
+    use controller_server::federation::Node;
+    let keys = tempfile::tempdir().unwrap();
+    let (a_key, b_key) = (keys.path().join("a"), keys.path().join("b"));
+    std::fs::write(&a_key, [1u8; 32]).unwrap();
+    std::fs::write(&b_key, [2u8; 32]).unwrap();
+    let peer = |id: &str, seed: u8| PeerConfig {
+        id: id.into(),
+        url: format!("https://{id}.test:8443"),
+        public_key: Node::from_seed(id.into(), [seed; 32]).public_key(),
+    };
+    let (pa, pb) = (peer("node-a", 1), peer("node-b", 2));
+    let a = api_with(|c| {
+        c.node_id = "node-a".into();
+        c.node_key_file = Some(a_key);
+        c.peers = vec![pb];
+    })
+    .await;
+    let b = api_with(|c| {
+        c.node_id = "node-b".into();
+        c.node_key_file = Some(b_key);
+        c.peers = vec![pa];
+    })
+    .await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_user_moves_to_a_cooperating_controller_with_a_signed_token_once() {
+    let (a, b) = peers().await;
+    let (cookie, csrf) = a.ready_session().await;
+    let (_, _, node) = a.call(Method::GET, "/api/node", &[("cookie", &cookie)], None).await;
+    assert_eq!((node["node_id"].as_str(), node["peers"][0]["id"].as_str()), (Some("node-a"), Some("node-b")));
+
+    let (status, _, issued) = a
+        .call(
+            Method::POST,
+            "/api/session-token",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(json!({"audience": "node-b"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    let token = issued["token"].as_str().unwrap().to_string();
+    assert_eq!(issued["url"].as_str().unwrap(), format!("https://node-b.test:8443/#sso={token}"));
+
+    let (status, headers, session) = b.call(Method::POST, "/api/login/token", &[], Some(json!({"token": token}))).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!((session["username"].as_str(), session["role"].as_str()), (Some("admin@node-a"), Some("Administrator")));
+    let b_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let (status, _, hosts) = b.call(Method::GET, "/api/hosts", &[("cookie", &b_cookie)], None).await;
+    assert_eq!((status, hosts[0]["id"].as_str()), (StatusCode::OK, Some("local")));
+
+    // Once only; and nothing else gets in.
+    let (status, _, body) = b.call(Method::POST, "/api/login/token", &[], Some(json!({"token": token}))).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("session token was already used")));
+    let (_, _, fresh) = a
+        .call(
+            Method::POST,
+            "/api/session-token",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(json!({"audience": "node-b"})),
+        )
+        .await;
+    let fresh = fresh["token"].as_str().unwrap();
+    let (signed, signature) = fresh.rsplit_once('.').unwrap();
+    let mut signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).unwrap();
+    signature[10] ^= 1;
+    let forged = format!("{signed}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature));
+    let (status, _, body) = b.call(Method::POST, "/api/login/token", &[], Some(json!({"token": forged}))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session token signature is invalid"))
+    );
+    // A's own token is not for A.
+    let (status, _, body) = a.call(Method::POST, "/api/login/token", &[], Some(json!({"token": fresh}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _, _) = a
+        .call(
+            Method::POST,
+            "/api/session-token",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(json!({"audience": "node-z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let trail: Vec<String> =
+        b.state.audit.all().unwrap().into_iter().map(|r| format!("{} {}", r.actor, r.action)).collect();
+    assert!(
+        trail.contains(&"admin@node-a login.token".to_string())
+            && trail.iter().any(|t| t.ends_with("login.token-refused")),
+        "{trail:?}"
+    );
+}

@@ -89,6 +89,39 @@ pub async fn login(username: &str, password: &str) -> Result<SessionInfo, String
     call("POST", "/api/login", Some(&Body { username, password }), None).await
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Peer {
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NodeInfo {
+    pub node_id: String,
+    pub peers: Vec<Peer>,
+}
+
+#[derive(Deserialize)]
+struct IssuedToken {
+    url: String,
+}
+
+pub async fn node() -> Result<NodeInfo, String> {
+    call("GET", "/api/node", None::<&()>, None).await
+}
+
+/// The URL that carries a fresh session token to `peer`.
+pub async fn move_to(csrf: &str, peer: &str) -> Result<String, String> {
+    let body = serde_json::json!({ "audience": peer });
+    let issued: IssuedToken = call("POST", "/api/session-token", Some(&body), Some(csrf)).await?;
+    Ok(issued.url)
+}
+
+pub async fn login_with_token(token: &str) -> Result<SessionInfo, String> {
+    let body = serde_json::json!({ "token": token });
+    call("POST", "/api/login/token", Some(&body), None).await
+}
+
 pub async fn logout(csrf: &str) -> Result<(), String> {
     request("POST", "/api/logout", None::<&()>, Some(csrf)).await.map(|_| ())
 }

@@ -30,12 +30,48 @@ pub fn App() -> impl IntoView {
         page.set(if s.must_change_password { Page::ChangePassword(s.clone()) } else { Page::Hosts });
         session.set(Some(s));
     };
+    let arrival_error = RwSignal::new(None::<String>);
+    let peers = RwSignal::new(Vec::<api::Peer>::new());
     spawn_local(async move {
+        // Arriving from a cooperating controller: its session token is in the fragment, which
+        // no server ever sees. Take it out of the address bar before anything else.
+        if let Some(token) = take_sso_fragment() {
+            match api::login_with_token(&token).await {
+                Ok(s) => {
+                    enter(s);
+                    return;
+                }
+                Err(e) => arrival_error.set(Some(e)),
+            }
+        }
         match api::session().await {
             Ok(s) => enter(s),
             Err(_) => page.set(Page::Login),
         }
     });
+    Effect::new(move |_| {
+        if session.get().is_some_and(|s| !s.must_change_password) {
+            spawn_local(async move {
+                if let Ok(node) = api::node().await {
+                    peers.set(node.peers);
+                }
+            });
+        }
+    });
+    let open_on = move |ev: leptos::ev::Event| {
+        let peer = event_target_value(&ev);
+        let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
+        spawn_local(async move {
+            match api::move_to(&csrf, &peer).await {
+                Ok(url) => {
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.location().assign(&url);
+                    }
+                }
+                Err(e) => arrival_error.set(Some(e)),
+            }
+        });
+    };
     let logout = move |_| {
         let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
         spawn_local(async move {
@@ -56,12 +92,19 @@ pub fn App() -> impl IntoView {
                     </Show>
                 </nav>
             </Show>
+            <Show when=move || !peers.get().is_empty()>
+                <select id="open-on" on:change=open_on>
+                    <option value="">"Open on…"</option>
+                    {move || peers.get().into_iter().map(|p| view! { <option value=p.id.clone()>{p.id.clone()}</option> }).collect_view()}
+                </select>
+            </Show>
             <Show when=move || session.get().is_some()>
                 <span class="user" id="current-user">{move || session.get().map(|s| format!("{} ({})", s.username, s.role))}</span>
                 <button id="btn-logout" on:click=logout>"Log out"</button>
             </Show>
         </header>
         <main>
+            <p id="arrival-error" class="error">{move || arrival_error.get()}</p>
             {move || match page.get() {
                 Page::Loading => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Page::Login => view! { <Login on_login=Callback::new(enter)/> }.into_any(),
@@ -79,4 +122,15 @@ pub fn App() -> impl IntoView {
             }}
         </main>
     }
+}
+
+/// The session token in `#sso=...`, removed from the address bar.
+fn take_sso_fragment() -> Option<String> {
+    let window = web_sys::window()?;
+    let hash = window.location().hash().ok()?;
+    let token = hash.strip_prefix("#sso=")?.to_string();
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/"));
+    }
+    Some(token)
 }

@@ -20,6 +20,7 @@ pub struct LoginRequest {
     password: String,
 }
 
+/// What the page learns about its session.
 #[derive(Serialize)]
 pub struct SessionInfo {
     username: String,

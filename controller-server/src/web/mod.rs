@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod federation;
 pub mod guard;
 pub mod headers;
 pub mod hosts;
@@ -37,6 +38,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{id}", put(users::update).delete(users::delete))
         .route("/api/hosts/{id}/access", get(users::access_list))
         .route("/api/hosts/{host}/access/{user}", put(users::set_access))
+        .route("/api/node", get(federation::node))
+        .route("/api/session-token", post(federation::issue))
+        .route("/api/login/token", post(federation::login))
         .route("/api/launches", post(launch::create))
         .route("/api/launch-session/console-key", post(launch::console_key))
         .route("/launch/{id}", get(launch::page))

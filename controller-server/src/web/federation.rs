@@ -1,0 +1,79 @@
+//! Moving between cooperating controllers without logging in again (see `crate::federation`).
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::SessionInfo;
+use super::error::ApiError;
+use super::guard::{check_origin, Authenticated};
+use super::sessions::cookie;
+use crate::app::AppState;
+use crate::store::audit::now_ms;
+use crate::store::User;
+
+/// This controller's node id and public key (for peers' configuration) and its peers.
+pub async fn node(State(state): State<AppState>, _auth: Authenticated) -> Json<Value> {
+    let peers: Vec<Value> = state.peers.iter().map(|p| json!({ "id": p.id, "url": p.url })).collect();
+    Json(json!({ "node_id": state.node.id, "public_key": state.node.public_key(), "peers": peers }))
+}
+
+#[derive(Deserialize)]
+pub struct TokenRequest {
+    audience: String,
+}
+
+/// A signed session token for the logged-in user to present to a peer, and the URL that
+/// carries it there (in the fragment, which browsers never send to a server).
+pub async fn issue(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(req): Json<TokenRequest>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require_password_changed()?;
+    let peer = state
+        .peers
+        .iter()
+        .find(|p| p.id == req.audience)
+        .ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such peer"))?;
+    let user = &auth.session.user;
+    let token = state.node.issue(&peer.id, &user.username, user.role, now_ms());
+    state.audit(&user.username, "session.token", &peer.id, json!({ "role": user.role }));
+    let url = format!("{}/#sso={token}", peer.url.trim_end_matches('/'));
+    Ok(Json(json!({ "token": token, "url": url, "expires_in_ms": crate::federation::TOKEN_LIFE_MS })))
+}
+
+#[derive(Deserialize)]
+pub struct TokenLogin {
+    token: String,
+}
+
+/// Logs in with a peer's session token: the user arrives as `name@peer`, with the role the
+/// token names.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<TokenLogin>,
+) -> Result<Response, ApiError> {
+    check_origin(&headers, &state)?;
+    let claims = match state.node.verify(&req.token, &state.trusted_nodes, now_ms()) {
+        Ok(claims) => claims,
+        Err(err) => {
+            state.audit("", "login.token-refused", "", json!({ "reason": err.to_string() }));
+            return Err(ApiError { status: StatusCode::UNAUTHORIZED, message: err.message() });
+        }
+    };
+    let user = User {
+        id: 0,
+        username: format!("{}@{}", claims.sub, claims.iss),
+        role: claims.role,
+        must_change_password: false,
+    };
+    state.audit(&user.username, "login.token", "", json!({ "issuer": claims.iss, "role": claims.role }));
+    let (token, session) = state.sessions.create(user);
+    Ok(([(header::SET_COOKIE, cookie(&token, state.session_idle()))], Json(SessionInfo::from(&session)))
+        .into_response())
+}
