@@ -109,7 +109,7 @@ impl Node {
             role,
             iat: now_ms,
             exp: now_ms + TOKEN_LIFE_MS,
-            jti: B64.encode(rand::random::<[u8; 16]>()),
+            jti: crate::secret::random_token::<16>(),
         };
         // Serialising this struct cannot fail.
         let payload = B64.encode(serde_json::to_vec(&claims).unwrap_or_default());

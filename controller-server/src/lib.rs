@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod federation;
 pub mod hosts;
+pub mod secret;
 pub mod store;
 pub mod tls;
 pub mod web;

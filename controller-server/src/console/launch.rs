@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
+use crate::secret::{hex, random_token, sha256 as digest};
 
 /// What a launch grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +52,7 @@ impl LaunchStore {
 
     /// A new single-use launch, valid for `ttl`. Returns its id (for the URL).
     pub fn create(&self, grant: Grant, ttl: Duration) -> String {
-        let id = random_token();
+        let id = random_token::<24>();
         let now = Instant::now();
         let mut maps = self.lock();
         maps.launches.retain(|_, e| e.expires_at > now);
@@ -70,7 +69,7 @@ impl LaunchStore {
         if entry.expires_at <= now {
             return Err(LaunchError::Gone);
         }
-        let secret = random_token();
+        let secret = random_token::<24>();
         let session_id = format!("launch-{}", &hex(&digest(&secret))[..16]);
         let grant = entry.grant.clone();
         maps.sessions.insert(
@@ -90,18 +89,6 @@ impl LaunchStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Maps> {
         self.maps.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn random_token() -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
-}
-
-fn digest(s: &str) -> [u8; 32] {
-    Sha256::digest(s.as_bytes()).into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::users::StoreError;
+use crate::secret::hex;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {
@@ -188,10 +189,6 @@ fn chain_hash(prev: &str, id: i64, at: i64, actor: &str, action: &str, target: &
         h.update(field);
     }
     hex(&h.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn now_ms() -> i64 {

@@ -2,9 +2,9 @@
 //! browser session. A token acts as the user who made it, with that user's rights. Only its
 //! SHA-256 is stored; the token itself is shown once, at creation.
 
+use crate::secret::{hex, random_token, sha256};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::users::{StoreError, UserStore};
 use super::User;
@@ -33,11 +33,7 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS api_tokens (
 impl UserStore {
     /// Makes a token for `user_id`; returns it (the only time it is seen) and its record id.
     pub fn create_token(&self, user_id: i64, name: &str, now_ms: i64) -> Result<(String, i64), StoreError> {
-        use base64::Engine;
-        let token = format!(
-            "{TOKEN_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-        );
+        let token = format!("{TOKEN_PREFIX}{}", random_token::<32>());
         let db = self.db()?;
         db.execute(
             "INSERT INTO api_tokens (name, user_id, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -95,7 +91,7 @@ impl UserStore {
 }
 
 fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha256(token))
 }
 
 #[cfg(test)]

@@ -344,9 +344,7 @@ fn verify_password(hash: &str, password: &str) -> bool {
 
 /// 18 random bytes as URL-safe base64: 24 characters, 144 bits.
 pub fn random_password() -> String {
-    use base64::Engine;
-    let bytes: [u8; 18] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::secret::random_token::<18>()
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
-
+use crate::secret::{hex, random_token, sha256 as digest};
 use crate::store::User;
 
 pub const COOKIE: &str = "lantern_session";
@@ -42,9 +40,10 @@ impl WebSessions {
 
     /// Starts a session; returns the cookie value and the session.
     pub fn create(&self, user: User) -> (String, WebSession) {
-        let token = random_token();
+        let token = random_token::<32>();
         let digest = digest(&token);
-        let session = WebSession { id: hex(&digest[..12]), user, csrf: random_token(), last_seen: Instant::now() };
+        let session =
+            WebSession { id: hex(&digest[..12]), user, csrf: random_token::<32>(), last_seen: Instant::now() };
         let mut map = self.lock();
         let now = Instant::now();
         map.retain(|_, s| now.duration_since(s.last_seen) < self.idle);
@@ -79,18 +78,6 @@ impl WebSessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], WebSession>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn random_token() -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The `Set-Cookie` value for a session cookie (or its removal when `token` is empty).
