@@ -257,18 +257,12 @@ impl Console {
         (now_ms() - self.0.borrow().origin_ms).max(0.0) as u64
     }
 
-    /// Sends whatever the session queued.
+    /// Sends whatever the session queued, once the socket is open.
     fn flush(&self) {
-        let inner = self.0.borrow_mut();
-        let Some(link) = inner.link.as_ref() else { return };
-        if link.ws.ready_state() != WebSocket::OPEN {
-            return;
-        }
-        let ws = link.ws.clone();
-        drop(inner);
-        let records = match self.0.borrow_mut().link.as_mut() {
-            Some(link) => link.session.take_outgoing(),
-            None => return,
+        let (ws, records) = {
+            let mut inner = self.0.borrow_mut();
+            let Some(link) = inner.link.as_mut().filter(|l| l.ws.ready_state() == WebSocket::OPEN) else { return };
+            (link.ws.clone(), link.session.take_outgoing())
         };
         for record in records {
             let _ = ws.send_with_u8_array(&record);
