@@ -642,3 +642,31 @@ async fn a_user_moves_to_a_cooperating_controller_with_a_signed_token_once() {
         "{trail:?}"
     );
 }
+
+#[tokio::test]
+async fn power_needs_the_power_right_and_is_audited() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let (_, vera_cookie, vera_csrf) = new_user(&api, &admin, "vera", "ReadOnly").await;
+    let (status, _, body) = press(&api, &vera_cookie, &vera_csrf, "off").await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("you may not power this host")));
+    let (status, _, _) = press(&api, &admin.0, &admin.1, "sideways").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "unknown actions are refused");
+    let (status, _, _) = press(&api, &admin.0, &admin.1, "reset").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let last = api.state.audit.page(None, 1).unwrap().remove(0);
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str(), last.detail.as_str()),
+        ("admin", "host.power", r#"{"action":"reset"}"#)
+    );
+}
+
+async fn press(api: &Api, cookie: &str, csrf: &str, action: &str) -> (StatusCode, HeaderMap, Value) {
+    api.call(
+        Method::POST,
+        "/api/hosts/local/power",
+        &[("cookie", cookie), ("x-csrf-token", csrf)],
+        Some(json!({ "action": action })),
+    )
+    .await
+}

@@ -107,6 +107,25 @@ async fn log_in_open_the_console_type_and_see_the_output() {
             })
             .await?;
 
+        // Power off stops the console program and the screen says so; power on brings it back.
+        browser.client.find(Locator::Id("btn-power-off")).await?.click().await?;
+        browser
+            .wait_screen("the powered-off screen", Duration::from_secs(10), |t| t.contains("The host is powered off."))
+            .await?;
+        assert_eq!(browser.text_of("status-host").await?, "powered off");
+        browser.client.find(Locator::Id("btn-power-on")).await?.click().await?;
+        e2e::wait_for("power on", Duration::from_secs(10), || async {
+            let host = browser.text_of("status-host").await?;
+            Ok(if host.starts_with("running") { Ok(()) } else { Err(host) })
+        })
+        .await?;
+        browser.type_keys(&format!("echo powered-$((2+3))-{m}{}", key(Key::Enter))).await?;
+        browser
+            .wait_screen("output after power on", Duration::from_secs(15), |t| {
+                t.lines().any(|l| l == format!("powered-5-{m}"))
+            })
+            .await?;
+
         // The audit trail shows the session, its Ctrl-Alt-Del and its end, and verifies.
         browser.client.find(Locator::Id("btn-disconnect")).await?.click().await?;
         browser.wait_state("closed", Duration::from_secs(10)).await?;
@@ -116,9 +135,15 @@ async fn log_in_open_the_console_type_and_see_the_output() {
             Ok(if rows.contains("console.close") { Ok(rows) } else { Err(rows) })
         })
         .await?;
-        for action in
-            ["login.ok", "user.password", "console.key", "console.open", "console.ctrl-alt-del", "console.close"]
-        {
+        for action in [
+            "login.ok",
+            "user.password",
+            "console.key",
+            "console.open",
+            "console.ctrl-alt-del",
+            "host.power",
+            "console.close",
+        ] {
             assert!(rows.contains(action), "{action} missing from:\n{rows}");
         }
         assert!(rows.contains("\"suite\":\"rc4-hmac-sha1\"") && rows.contains("\"bytes_in\""), "{rows}");

@@ -189,6 +189,12 @@ pub async fn set_host_access(csrf: &str, host: &str, user: i64, rights: Option<R
     request("PUT", &format!("/api/hosts/{host}/access/{user}"), Some(&body), Some(csrf)).await.map(|_| ())
 }
 
+/// Presses a host's power button: "on", "off" or "reset".
+pub async fn power(csrf: &str, host: &str, action: &str) -> Result<(), String> {
+    let body = serde_json::json!({ "action": action });
+    request("POST", &format!("/api/hosts/{host}/power"), Some(&body), Some(csrf)).await.map(|_| ())
+}
+
 pub async fn hosts() -> Result<Vec<HostSummary>, String> {
     call("GET", "/api/hosts", None::<&()>, None).await
 }

@@ -23,6 +23,17 @@ pub struct Host {
     pub video: Arc<VideoHub>,
     pub input: mpsc::Sender<InputEvent>,
     pub status: watch::Receiver<HostStatus>,
+    /// Power control, for backends that have it.
+    pub power: Option<mpsc::Sender<PowerAction>>,
+}
+
+/// What a power button does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerAction {
+    On,
+    Off,
+    Reset,
 }
 
 pub struct HostRegistry {

@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::guard::Authenticated;
 use crate::app::AppState;
 use crate::console::KeyBinding;
+use crate::hosts::PowerAction;
 use crate::store::HostRights;
 
 #[derive(Serialize)]
@@ -136,4 +137,32 @@ pub fn issue_key(state: &AppState, binding: KeyBinding) -> Result<ConsoleKey, Ap
         suites: state.link_config.suites.iter().map(|s| s.name()).collect(),
         control,
     })
+}
+
+#[derive(serde::Deserialize)]
+pub struct PowerRequest {
+    action: PowerAction,
+}
+
+/// Presses a power button: `on`, `off` (for `local`: stops the console program) or `reset`.
+pub async fn power(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+    Json(req): Json<PowerRequest>,
+) -> Result<StatusCode, ApiError> {
+    auth.require_password_changed()?;
+    let user = &auth.session.user;
+    if !visible_rights(&state, user, &host_id)?.power {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"));
+    }
+    let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
+    let power = host.power.as_ref().ok_or(ApiError::new(StatusCode::CONFLICT, "this host has no power control"))?;
+    power
+        .send(req.action)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the host is not running"))?;
+    tracing::info!(user = %user.username, host = %host.id, action = ?req.action, "power");
+    state.audit(&user.username, "host.power", &host.id, serde_json::json!({ "action": req.action }));
+    Ok(StatusCode::ACCEPTED)
 }

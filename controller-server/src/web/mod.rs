@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/hosts", get(hosts::list))
         .route("/api/users", get(users::list).post(users::create))
         .route("/api/users/{id}", put(users::update).delete(users::delete))
+        .route("/api/hosts/{id}/power", post(hosts::power))
         .route("/api/hosts/{id}/access", get(users::access_list))
         .route("/api/hosts/{host}/access/{user}", put(users::set_access))
         .route("/api/node", get(federation::node))

@@ -23,6 +23,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let transport =
         if query_param("transport").as_deref() == Some("plain") { Transport::Plain } else { Transport::Secure };
 
+    // Read by the power buttons below; the effect takes its own copies.
+    let power_csrf = StoredValue::new(csrf.clone());
+    let power_host = StoredValue::new(host.id.clone());
     let host_id = host.id.clone();
     Effect::new(move |_| {
         let Some(canvas) = canvas_ref.get() else { return };
@@ -114,6 +117,15 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let canvas_class = move || format!("screen zoom-{}", zoom.get());
     // The controller refuses a viewer's input anyway; the page just does not offer it.
     let view_only = !host.rights.control;
+    let can_power = host.rights.power;
+    let press = move |action: &'static str| {
+        let (csrf, host) = (power_csrf.get_value(), power_host.get_value());
+        spawn_local(async move {
+            if let Err(e) = api::power(&csrf, &host, action).await {
+                status.update(|s| s.message = format!("power {action} failed: {e}"));
+            }
+        });
+    };
 
     view! {
         <section class="console">
@@ -124,6 +136,13 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     <span id="view-only" class="badge stopped" title="You may watch this console but not type">"View only"</span>
                 </Show>
                 <button id="btn-cad" disabled=view_only title="Send Ctrl-Alt-Del to the host" on:click=move |_| { with_console(Console::ctrl_alt_del); focus(canvas_ref); }>"Ctrl-Alt-Del"</button>
+                <Show when=move || can_power>
+                    <span class="power">
+                        <button id="btn-power-off" title="Power off the host" on:click=move |_| press("off")>"Power off"</button>
+                        <button id="btn-power-on" title="Power on the host" on:click=move |_| press("on")>"Power on"</button>
+                        <button id="btn-reset" title="Reset the host" on:click=move |_| press("reset")>"Reset"</button>
+                    </span>
+                </Show>
                 <button id="btn-paste" disabled=view_only on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>
                 <button id="btn-copy" title="Copy the screen's text" on:click=copy_text>"Copy text"</button>
                 <button id="btn-text" on:click=move |_| show_text.update(|v| *v = !*v)>"Text view"</button>

@@ -2,7 +2,8 @@
 //! configured command), emulated by `vt100` and shown in text mode.
 //!
 //! When the command exits, the host reports it and starts it again a moment later, as a
-//! machine would reboot. Ctrl-Alt-Del restarts it too.
+//! machine would reboot. Ctrl-Alt-Del and power reset restart it; power off stops it (the
+//! screen says so) until power on.
 
 pub mod keymap;
 
@@ -16,7 +17,7 @@ use shared::wire::message::{HostState, HostStatus};
 use shared::wire::{InputEvent, SpecialKey};
 use tokio::sync::{mpsc, watch};
 
-use super::{Host, VideoHub};
+use super::{Host, PowerAction, VideoHub};
 use keymap::{key_bytes, paste_bytes, TermModes};
 
 pub struct LocalHost {
@@ -35,6 +36,7 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 pub fn spawn(config: LocalHost) -> Arc<Host> {
     let video = Arc::new(VideoHub::default());
     let (input_tx, input_rx) = mpsc::channel(1024);
+    let (power_tx, power_rx) = mpsc::channel(16);
     let (status_tx, status_rx) = watch::channel(HostStatus { state: HostState::Stopped, text: "starting".into() });
     let host = Arc::new(Host {
         id: config.id.clone(),
@@ -43,23 +45,33 @@ pub fn spawn(config: LocalHost) -> Arc<Host> {
         video: video.clone(),
         input: input_tx,
         status: status_rx,
+        power: Some(power_tx),
     });
-    tokio::spawn(supervise(config, video, input_rx, status_tx));
+    tokio::spawn(supervise(config, video, input_rx, power_rx, status_tx));
     host
 }
 
-/// Runs the command, and again whenever it exits.
+/// Runs the command, and again whenever it exits, unless the power is off.
 async fn supervise(
     config: LocalHost,
     video: Arc<VideoHub>,
     mut input: mpsc::Receiver<InputEvent>,
+    mut power: mpsc::Receiver<PowerAction>,
     status: watch::Sender<HostStatus>,
 ) {
     loop {
-        let outcome = run_once(&config, &video, &mut input, &status).await;
+        let outcome = run_once(&config, &video, &mut input, &mut power, &status).await;
         let text = match outcome {
             Ok(Exit::Exited(code)) => format!("console program exited ({code}); restarting"),
             Ok(Exit::Restart) => "Ctrl-Alt-Del: restarting the console program".to_string(),
+            Ok(Exit::Reset) => "power reset: restarting the console program".to_string(),
+            Ok(Exit::PowerOff) => {
+                tracing::info!(host = %config.id, "powered off");
+                if !stay_off(&config, &video, &mut input, &mut power, &status).await {
+                    return;
+                }
+                continue;
+            }
             Ok(Exit::NoViewersLeft) => return,
             Err(err) => {
                 tracing::warn!(host = %config.id, error = %err, "local console failed to start");
@@ -72,9 +84,42 @@ async fn supervise(
     }
 }
 
+/// Powered off: a blank screen that says so, keystrokes go nowhere, until power on (or reset).
+/// Returns false when the controller is shutting down.
+async fn stay_off(
+    config: &LocalHost,
+    video: &VideoHub,
+    input: &mut mpsc::Receiver<InputEvent>,
+    power: &mut mpsc::Receiver<PowerAction>,
+    status: &watch::Sender<HostStatus>,
+) -> bool {
+    if let Ok(mut screen) = TextScreen::new(config.cols, config.rows) {
+        let message = "The host is powered off.";
+        let (row, col) = (config.rows / 2, config.cols.saturating_sub(message.len() as u16) / 2);
+        for (i, ch) in message.chars().enumerate() {
+            screen.set(row, col + i as u16, Cell { ch, style: Style::default() });
+        }
+        screen.cursor.visible = false;
+        video.publish(screen);
+    }
+    let _ = status.send(HostStatus { state: HostState::Stopped, text: "powered off".into() });
+    loop {
+        tokio::select! {
+            action = power.recv() => match action {
+                Some(PowerAction::On | PowerAction::Reset) => return true,
+                Some(PowerAction::Off) => {}
+                None => return false,
+            },
+            event = input.recv() => if event.is_none() { return false },
+        }
+    }
+}
+
 enum Exit {
     Exited(String),
     Restart,
+    Reset,
+    PowerOff,
     /// The controller is shutting down (the input channel closed).
     NoViewersLeft,
 }
@@ -83,6 +128,7 @@ async fn run_once(
     config: &LocalHost,
     video: &VideoHub,
     input: &mut mpsc::Receiver<InputEvent>,
+    power: &mut mpsc::Receiver<PowerAction>,
     status: &watch::Sender<HostStatus>,
 ) -> anyhow::Result<Exit> {
     let pty = native_pty_system().openpty(PtySize {
@@ -153,6 +199,12 @@ async fn run_once(
                 if let Some(bytes) = bytes {
                     let _ = in_tx.send(bytes);
                 }
+            },
+            action = power.recv() => match action {
+                Some(PowerAction::Off) => break Some(Exit::PowerOff),
+                Some(PowerAction::Reset) => break Some(Exit::Reset),
+                Some(PowerAction::On) => {}
+                None => break Some(Exit::NoViewersLeft),
             },
             () = &mut flush, if dirty => {
                 dirty = false;
@@ -260,5 +312,64 @@ mod tests {
             .unwrap();
         let text = wait_for_text(&host.video, "42").await;
         assert!(text.contains("echo $((6*7))"), "{text}");
+    }
+
+    async fn wait_for_status(host: &Host, state: HostState, text: &str) {
+        let mut status = host.status.clone();
+        let seen = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                {
+                    let s = status.borrow_and_update();
+                    if s.state == state && s.text.contains(text) {
+                        return;
+                    }
+                }
+                if status.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(seen.is_ok(), "never reached {state:?} {text:?}; last {:?}", host.status.borrow());
+    }
+
+    #[tokio::test]
+    async fn power_off_stops_the_program_until_power_on() {
+        let host = spawn(LocalHost {
+            id: "p".into(),
+            name: "p".into(),
+            command: Some("/bin/sh".into()),
+            args: vec![],
+            cols: 80,
+            rows: 24,
+        });
+        wait_for_status(&host, HostState::Running, "running").await;
+        let power = host.power.clone().unwrap();
+        power.send(PowerAction::Off).await.unwrap();
+        wait_for_status(&host, HostState::Stopped, "powered off").await;
+        wait_for_text(&host.video, "The host is powered off.").await;
+        // Typing while off goes nowhere, and the host stays off (no automatic restart).
+        host.input.send(InputEvent::Paste("echo lost\n".into())).await.unwrap();
+        tokio::time::sleep(RESTART_DELAY * 2).await;
+        assert_eq!(host.status.borrow().text, "powered off");
+
+        power.send(PowerAction::On).await.unwrap();
+        wait_for_status(&host, HostState::Running, "running").await;
+        for ch in "echo $((5*5))".chars() {
+            let key =
+                KeyEvent { down: true, modifiers: Modifiers::default(), key: ch.to_string(), code: String::new() };
+            host.input.send(InputEvent::Key(key)).await.unwrap();
+        }
+        host.input
+            .send(InputEvent::Key(KeyEvent {
+                down: true,
+                modifiers: Modifiers::default(),
+                key: "Enter".into(),
+                code: String::new(),
+            }))
+            .await
+            .unwrap();
+        let text = wait_for_text(&host.video, "25").await;
+        assert!(!text.contains("lost"), "{text}");
     }
 }
