@@ -20,6 +20,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub users: Arc<UserStore>,
     pub audit: Arc<AuditLog>,
+    pub events: Arc<crate::store::EventLog>,
     pub sessions: WebSessions,
     pub keys: KeyStore,
     pub launches: crate::console::launch::LaunchStore,
@@ -51,6 +52,11 @@ impl Deref for AppState {
 impl AppState {
     /// Needs a tokio runtime (host backends start here).
     pub fn new(config: &Config, users: Arc<UserStore>, audit: Arc<AuditLog>) -> anyhow::Result<Self> {
+        let events = Arc::new(crate::store::EventLog::open(&config.data_dir.join("lantern.db"))?);
+        let hosts = HostRegistry::start(&config.hosts);
+        for host in hosts.all() {
+            tokio::spawn(log_status_changes(host.clone(), events.clone()));
+        }
         let plain_ws_url = config
             .console_public_plain_url
             .clone()
@@ -70,7 +76,8 @@ impl AppState {
             launches: crate::console::launch::LaunchStore::new(Duration::from_secs(
                 config.console.launch_session_minutes * 60,
             )),
-            hosts: HostRegistry::start(&config.hosts),
+            hosts,
+            events,
             link_config: ServerConfig { suites: config.suites()?, schedule: config.schedule() },
             web_root: config.web_root.clone(),
             csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref(), &config.frame_ancestors),
@@ -97,6 +104,28 @@ impl AppState {
     pub fn audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
         if let Err(err) = self.audit.record(actor, action, target, detail) {
             tracing::error!(error = %err, action, "audit trail write failed");
+        }
+    }
+}
+
+/// Writes every status of a host, from the first, into its event log.
+async fn log_status_changes(host: Arc<crate::hosts::Host>, events: Arc<crate::store::EventLog>) {
+    use shared::wire::message::HostState;
+    let mut status = host.status.clone();
+    loop {
+        let (severity, message) = {
+            let s = status.borrow_and_update();
+            let severity = match s.state {
+                HostState::Running | HostState::Stopped => "info",
+                HostState::NoSignal => "warning",
+            };
+            (severity, s.text.clone())
+        };
+        if let Err(err) = events.record(&host.id, severity, &message) {
+            tracing::error!(host = %host.id, error = %err, "event log write failed");
+        }
+        if status.changed().await.is_err() {
+            return;
         }
     }
 }

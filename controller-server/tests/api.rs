@@ -670,3 +670,25 @@ async fn press(api: &Api, cookie: &str, csrf: &str, action: &str) -> (StatusCode
     )
     .await
 }
+
+#[tokio::test]
+async fn a_hosts_event_log_records_what_happened_to_it() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let (status, _, _) = press(&api, &admin.0, &admin.1, "off").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let mut messages = Vec::new();
+    for _ in 0..100 {
+        let (_, _, events) =
+            api.call(Method::GET, "/api/hosts/local/events?limit=10", &[("cookie", &admin.0)], None).await;
+        messages = events.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_string()).collect();
+        if messages.first().map(String::as_str) == Some("powered off") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(messages.first().map(String::as_str), Some("powered off"), "{messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("running /bin/cat")), "{messages:?}");
+    let (status, _, _) = api.call(Method::GET, "/api/hosts/nope/events", &[("cookie", &admin.0)], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

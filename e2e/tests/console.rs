@@ -126,6 +126,18 @@ async fn log_in_open_the_console_type_and_see_the_output() {
             })
             .await?;
 
+        // The host's event log shows what happened to it.
+        browser.client.find(Locator::Id("btn-events")).await?.click().await?;
+        e2e::wait_for("the event log", Duration::from_secs(10), || async {
+            let events = browser.text_of("host-events").await.unwrap_or_default();
+            Ok(if events.contains("powered off") && events.contains("Ctrl-Alt-Del: restarting") {
+                Ok(())
+            } else {
+                Err(events)
+            })
+        })
+        .await?;
+
         // The audit trail shows the session, its Ctrl-Alt-Del and its end, and verifies.
         browser.client.find(Locator::Id("btn-disconnect")).await?.click().await?;
         browser.wait_state("closed", Duration::from_secs(10)).await?;

@@ -189,6 +189,18 @@ pub async fn set_host_access(csrf: &str, host: &str, user: i64, rights: Option<R
     request("PUT", &format!("/api/hosts/{host}/access/{user}"), Some(&body), Some(csrf)).await.map(|_| ())
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HostEvent {
+    pub id: i64,
+    pub at: i64,
+    pub severity: String,
+    pub message: String,
+}
+
+pub async fn host_events(host: &str, limit: u32) -> Result<Vec<HostEvent>, String> {
+    call("GET", &format!("/api/hosts/{host}/events?limit={limit}"), None::<&()>, None).await
+}
+
 /// Presses a host's power button: "on", "off" or "reset".
 pub async fn power(csrf: &str, host: &str, action: &str) -> Result<(), String> {
     let body = serde_json::json!({ "action": action });

@@ -166,3 +166,21 @@ pub async fn power(
     state.audit(&user.username, "host.power", &host.id, serde_json::json!({ "action": req.action }));
     Ok(StatusCode::ACCEPTED)
 }
+
+#[derive(serde::Deserialize)]
+pub struct EventQuery {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// A host's event log, newest first (for anyone who may view the host).
+pub async fn events(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+    Query(q): Query<EventQuery>,
+) -> Result<Json<Vec<crate::store::HostEvent>>, ApiError> {
+    auth.require_password_changed()?;
+    visible_rights(&state, &auth.session.user, &host_id)?;
+    Ok(Json(state.events.page(&host_id, q.before, q.limit.unwrap_or(50).clamp(1, 200))?))
+}

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users", get(users::list).post(users::create))
         .route("/api/users/{id}", put(users::update).delete(users::delete))
         .route("/api/hosts/{id}/power", post(hosts::power))
+        .route("/api/hosts/{id}/events", get(hosts::events))
         .route("/api/hosts/{id}/access", get(users::access_list))
         .route("/api/hosts/{host}/access/{user}", put(users::set_access))
         .route("/api/node", get(federation::node))

@@ -1,6 +1,8 @@
 //! The audit trail: who did what and when, newest first, with the chain check and an export.
 
 use leptos::prelude::*;
+
+use super::when;
 use leptos::task::spawn_local;
 
 use crate::api::{self, AuditRecord};
@@ -65,9 +67,4 @@ pub fn Audit() -> impl IntoView {
             </Show>
         </section>
     }
-}
-
-fn when(ms: i64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    String::from(date.to_iso_string()).replace('T', " ").trim_end_matches('Z').to_string()
 }

@@ -4,6 +4,8 @@ use std::rc::Rc;
 
 use leptos::html;
 use leptos::prelude::*;
+
+use super::when;
 use leptos::task::spawn_local;
 
 use crate::api::{self, HostSummary, Transport};
@@ -18,6 +20,8 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let screen_text = RwSignal::new(String::new());
     let show_text = RwSignal::new(false);
     let show_paste = RwSignal::new(false);
+    let show_events = RwSignal::new(false);
+    let events = RwSignal::new(Vec::<api::HostEvent>::new());
     let paste_text = RwSignal::new(String::new());
     let zoom = RwSignal::new(String::from("fit"));
     let transport =
@@ -87,6 +91,20 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
         }
     });
 
+    // The event log follows the host's status while it is open.
+    let events_host = host.id.clone();
+    Effect::new(move |_| {
+        let _ = status.with(|s| s.host_status.clone());
+        if show_events.get() {
+            let host = events_host.clone();
+            spawn_local(async move {
+                if let Ok(list) = api::host_events(&host, 20).await {
+                    events.set(list);
+                }
+            });
+        }
+    });
+
     let with_console = move |f: fn(&Console)| {
         if let Some(c) = console.get_value() {
             f(&c);
@@ -146,6 +164,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <button id="btn-paste" disabled=view_only on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>
                 <button id="btn-copy" title="Copy the screen's text" on:click=copy_text>"Copy text"</button>
                 <button id="btn-text" on:click=move |_| show_text.update(|v| *v = !*v)>"Text view"</button>
+                <button id="btn-events" on:click=move |_| show_events.update(|v| *v = !*v)>"Events"</button>
                 <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>
                 <select id="zoom" on:change=move |ev| zoom.set(event_target_value(&ev))>
                     <option value="fit">"Fit"</option>
@@ -165,6 +184,19 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             </div>
             <Show when=move || show_text.get()>
                 <pre id="screen-text" class="screen-text" aria-live="polite">{move || screen_text.get()}</pre>
+            </Show>
+            <Show when=move || show_events.get()>
+                <table id="host-events" class="hosts audit">
+                    <tbody>
+                        <For each=move || events.get() key=|e| e.id let:e>
+                            <tr class=format!("severity-{}", e.severity)>
+                                <td>{when(e.at)}</td>
+                                <td>{e.severity.clone()}</td>
+                                <td>{e.message.clone()}</td>
+                            </tr>
+                        </For>
+                    </tbody>
+                </table>
             </Show>
             <StatusBar status=status/>
         </section>

@@ -6,3 +6,9 @@ pub mod hosts;
 pub mod login;
 pub mod password;
 pub mod users;
+
+/// A Unix time in milliseconds as the page shows it: `YYYY-MM-DD hh:mm:ss.mmm` (UTC).
+pub fn when(ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    String::from(date.to_iso_string()).replace('T', " ").trim_end_matches('Z').to_string()
+}

@@ -1,0 +1,96 @@
+//! The event log: what happened to each host (started, stopped, powered off, restarted...), as
+//! opposed to the audit trail's who did what. Kept in the database, newest first on read.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+use super::audit::now_ms;
+use super::users::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostEvent {
+    pub id: i64,
+    pub host: String,
+    /// Unix time in milliseconds.
+    pub at: i64,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    pub message: String,
+}
+
+pub struct EventLog {
+    db: Mutex<Connection>,
+}
+
+/// Events kept per host; older ones are dropped as new ones arrive.
+const KEEP_PER_HOST: i64 = 10_000;
+
+impl EventLog {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::with_connection(Connection::open(path)?)
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::with_connection(Connection::open_in_memory()?)
+    }
+
+    fn with_connection(db: Connection) -> Result<Self, StoreError> {
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE IF NOT EXISTS host_events (
+                 id INTEGER PRIMARY KEY,
+                 host TEXT NOT NULL,
+                 at INTEGER NOT NULL,
+                 severity TEXT NOT NULL,
+                 message TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS host_events_by_host ON host_events (host, id);",
+        )?;
+        Ok(Self { db: Mutex::new(db) })
+    }
+
+    pub fn record(&self, host: &str, severity: &str, message: &str) -> Result<i64, StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        db.execute(
+            "INSERT INTO host_events (host, at, severity, message) VALUES (?1, ?2, ?3, ?4)",
+            params![host, now_ms(), severity, message],
+        )?;
+        let id = db.last_insert_rowid();
+        db.execute("DELETE FROM host_events WHERE host = ?1 AND id <= ?2", params![host, id - KEEP_PER_HOST])?;
+        Ok(id)
+    }
+
+    /// A host's events before `before` (newest first), at most `limit`.
+    pub fn page(&self, host: &str, before: Option<i64>, limit: u32) -> Result<Vec<HostEvent>, StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = db.prepare(
+            "SELECT id, host, at, severity, message FROM host_events WHERE host = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![host, before.unwrap_or(i64::MAX), limit], |r| {
+            Ok(HostEvent { id: r.get(0)?, host: r.get(1)?, at: r.get(2)?, severity: r.get(3)?, message: r.get(4)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_kept_per_host_and_paged_newest_first() {
+        let log = EventLog::in_memory().unwrap();
+        for i in 0..5 {
+            log.record("a", "info", &format!("event {i}")).unwrap();
+        }
+        log.record("b", "warning", "other host").unwrap();
+        let page = log.page("a", None, 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["event 4", "event 3"]);
+        let next = log.page("a", Some(page[1].id), 10).unwrap();
+        assert_eq!(next.len(), 3);
+        assert_eq!(log.page("b", None, 10).unwrap()[0].severity, "warning");
+    }
+}
