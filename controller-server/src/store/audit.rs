@@ -53,17 +53,16 @@ const GENESIS: [u8; 32] = [0; 32];
 
 impl AuditLog {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open(path)?)
+        Self::with_connection(super::connect(Some(path))?)
     }
 
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open_in_memory()?)
+        Self::with_connection(super::connect(None)?)
     }
 
     fn with_connection(db: Connection) -> Result<Self, StoreError> {
         db.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE IF NOT EXISTS audit (
+            "CREATE TABLE IF NOT EXISTS audit (
                  id INTEGER PRIMARY KEY,
                  at INTEGER NOT NULL,
                  actor TEXT NOT NULL,

@@ -30,17 +30,16 @@ const KEEP_PER_HOST: i64 = 10_000;
 
 impl EventLog {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open(path)?)
+        Self::with_connection(super::connect(Some(path))?)
     }
 
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open_in_memory()?)
+        Self::with_connection(super::connect(None)?)
     }
 
     fn with_connection(db: Connection) -> Result<Self, StoreError> {
         db.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE IF NOT EXISTS host_events (
+            "CREATE TABLE IF NOT EXISTS host_events (
                  id INTEGER PRIMARY KEY,
                  host TEXT NOT NULL,
                  at INTEGER NOT NULL,

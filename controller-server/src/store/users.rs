@@ -103,17 +103,16 @@ pub const MIN_PASSWORD_LEN: usize = 10;
 
 impl UserStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open(path)?)
+        Self::with_connection(super::connect(Some(path))?)
     }
 
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open_in_memory()?)
+        Self::with_connection(super::connect(None)?)
     }
 
     fn with_connection(db: Connection) -> Result<Self, StoreError> {
         db.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE IF NOT EXISTS users (
+            "CREATE TABLE IF NOT EXISTS users (
                  id INTEGER PRIMARY KEY,
                  username TEXT NOT NULL UNIQUE,
                  password_hash TEXT NOT NULL,
@@ -138,7 +137,7 @@ impl UserStore {
                 db.execute(ddl, [])?;
             }
         }
-        db.execute_batch(&format!("PRAGMA foreign_keys = ON; {} {}", super::access::SCHEMA, super::tokens::SCHEMA))?;
+        db.execute_batch(&format!("{} {}", super::access::SCHEMA, super::tokens::SCHEMA))?;
         let decoy_hash = hash_password(&random_password())?;
         Ok(Self { db: Mutex::new(db), unknown: Mutex::new(HashMap::new()), decoy_hash })
     }

@@ -274,6 +274,15 @@ mod tests {
     use super::*;
     use shared::wire::{KeyEvent, Modifiers};
 
+    /// Types `line` key by key, then Enter, as the browser would send it.
+    async fn type_line(host: &Host, line: &str) {
+        let keys = line.chars().map(|ch| ch.to_string()).chain(["Enter".to_string()]);
+        for key in keys {
+            let event = KeyEvent { down: true, modifiers: Modifiers::default(), key, code: String::new() };
+            host.input.send(InputEvent::Key(event)).await.unwrap();
+        }
+    }
+
     async fn wait_for_text(video: &VideoHub, needle: &str) -> String {
         for _ in 0..500 {
             if let Some(text) = video.text() {
@@ -296,20 +305,7 @@ mod tests {
             cols: 80,
             rows: 24,
         });
-        for ch in "echo $((6*7))".chars() {
-            let key =
-                KeyEvent { down: true, modifiers: Modifiers::default(), key: ch.to_string(), code: String::new() };
-            host.input.send(InputEvent::Key(key)).await.unwrap();
-        }
-        host.input
-            .send(InputEvent::Key(KeyEvent {
-                down: true,
-                modifiers: Modifiers::default(),
-                key: "Enter".into(),
-                code: "Enter".into(),
-            }))
-            .await
-            .unwrap();
+        type_line(&host, "echo $((6*7))").await;
         let text = wait_for_text(&host.video, "42").await;
         assert!(text.contains("echo $((6*7))"), "{text}");
     }
@@ -355,20 +351,7 @@ mod tests {
 
         power.send(PowerAction::On).await.unwrap();
         wait_for_status(&host, HostState::Running, "running").await;
-        for ch in "echo $((5*5))".chars() {
-            let key =
-                KeyEvent { down: true, modifiers: Modifiers::default(), key: ch.to_string(), code: String::new() };
-            host.input.send(InputEvent::Key(key)).await.unwrap();
-        }
-        host.input
-            .send(InputEvent::Key(KeyEvent {
-                down: true,
-                modifiers: Modifiers::default(),
-                key: "Enter".into(),
-                code: String::new(),
-            }))
-            .await
-            .unwrap();
+        type_line(&host, "echo $((5*5))").await;
         let text = wait_for_text(&host.video, "25").await;
         assert!(!text.contains("lost"), "{text}");
     }
