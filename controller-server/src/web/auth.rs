@@ -11,7 +11,7 @@ use super::guard::{check_origin, Authenticated};
 use super::sessions::{cookie, WebSession};
 use crate::app::AppState;
 use crate::store::audit::now_ms;
-use crate::store::users::{LoginOutcome, MIN_PASSWORD_LEN};
+use crate::store::users::LoginOutcome;
 use crate::store::Role;
 
 #[derive(Deserialize)]
@@ -109,9 +109,7 @@ pub async fn change_password(
     auth: Authenticated,
     Json(req): Json<PasswordChange>,
 ) -> Result<Json<SessionInfo>, ApiError> {
-    if req.new_password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the new password must be at least 10 characters"));
-    }
+    super::users::check_password(&req.new_password)?;
     if req.new_password == req.current_password {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "the new password must differ from the current one"));
     }

@@ -132,7 +132,8 @@ pub async fn set_access(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn check_password(password: &str) -> Result<(), ApiError> {
+/// The one rule for a password a user or an administrator sets.
+pub(super) fn check_password(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "passwords must be at least 10 characters"));
     }

@@ -116,13 +116,6 @@ impl ClientSession {
         }
     }
 
-    pub fn rx_position(&self) -> Option<KeyPosition> {
-        match &self.state {
-            State::Established(e) => Some(e.layer.rx_position()),
-            _ => None,
-        }
-    }
-
     /// Milliseconds until the controller stops accepting the current PMS.
     pub fn key_expires_in_ms(&self, now_ms: u64) -> Option<u64> {
         match &self.state {

@@ -107,11 +107,6 @@ impl RecordLayer {
         KeyPosition { generation: h.generation, epoch: h.epoch }
     }
 
-    pub fn rx_position(&self) -> KeyPosition {
-        let h = self.rx.header();
-        KeyPosition { generation: h.generation, epoch: h.epoch }
-    }
-
     pub fn seal(&mut self, message: &Message, now_ms: u64) -> Result<Vec<u8>, SessionError> {
         let mut body = Vec::new();
         message.encode(&mut body);
