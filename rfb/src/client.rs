@@ -1,0 +1,528 @@
+//! The client state machine: handshake, then server messages, decoded as bytes arrive.
+//!
+//! Large rectangles (a 1080p Raw frame is 8 MiB) are decoded row by row and tile by tile as
+//! their bytes arrive, so the input buffer stays small and nothing is parsed twice.
+
+use shared::video::frame::{Framebuffer, Rect, BYTES_PER_PIXEL};
+use shared::video::tiles::Copy;
+use zeroize::Zeroizing;
+
+use crate::auth::{self, CHALLENGE_LEN};
+use crate::encodings::{hextile_tile_len, paint_hextile_tile, Zrle, HEXTILE};
+use crate::input::Input;
+use crate::{Error, Result};
+
+const ENC_RAW: i32 = 0;
+const ENC_COPY_RECT: i32 = 1;
+const ENC_HEXTILE: i32 = 5;
+const ENC_ZRLE: i32 = 16;
+const ENC_DESKTOP_SIZE: i32 = -223;
+const ENC_LAST_RECT: i32 = -224;
+const ENC_QEMU_EXTENDED_KEY: i32 = -258;
+const ENC_EXTENDED_DESKTOP_SIZE: i32 = -308;
+
+/// Encodings asked for, most preferred first.
+const ENCODINGS: [i32; 8] = [
+    ENC_ZRLE,
+    ENC_HEXTILE,
+    ENC_COPY_RECT,
+    ENC_RAW,
+    ENC_DESKTOP_SIZE,
+    ENC_EXTENDED_DESKTOP_SIZE,
+    ENC_LAST_RECT,
+    ENC_QEMU_EXTENDED_KEY,
+];
+
+const SECURITY_NONE: u8 = 1;
+const SECURITY_VNC: u8 = 2;
+const MAX_REASON: usize = 4096;
+const MAX_NAME: usize = 4096;
+const MAX_CUT_TEXT: usize = 1 << 20;
+const MAX_ZRLE: usize = 64 << 20;
+
+/// What the client needs to know before it connects.
+#[derive(Default)]
+pub struct Config {
+    /// For VNC Authentication; servers without a password need none.
+    pub password: Option<Zeroizing<String>>,
+    /// Leave other viewers of the server connected (RFB "shared" flag).
+    pub shared: bool,
+}
+
+/// What happened, for the caller to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The handshake is done; the framebuffer exists (black) and a full update is on its way.
+    Connected {
+        width: u16,
+        height: u16,
+        name: String,
+    },
+    /// The server changed the screen size; the framebuffer is black until updated.
+    Resized {
+        width: u16,
+        height: u16,
+    },
+    /// Pixels in this rectangle changed.
+    Updated(Rect),
+    /// The server moved a region (already applied to the framebuffer).
+    Copied(Copy),
+    /// The end of one framebuffer update: a good moment to show the frame and ask for the next.
+    UpdateDone,
+    Bell,
+    /// The server's clipboard (Latin-1 on the wire).
+    CutText(String),
+    /// The server accepts QEMU extended key events (scancodes).
+    ExtendedKeys,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Version,
+    SecurityTypes { minor: u16 },
+    SecurityType33,
+    Challenge { minor: u16 },
+    SecurityResult { minor: u16 },
+    ServerInit,
+    Idle,
+    Rects { left: u16 },
+    Raw { rect: Rect, row: u16, left: u16 },
+    Hextile { rect: Rect, tile: u32, bg: [u8; 4], fg: [u8; 4], left: u16 },
+    Failed,
+}
+
+/// Why a parse step stopped.
+pub(crate) enum Halt {
+    /// Wait for more bytes; nothing was consumed.
+    Incomplete,
+    Error(Error),
+}
+
+impl From<Error> for Halt {
+    fn from(e: Error) -> Self {
+        Halt::Error(e)
+    }
+}
+
+pub(crate) type Step<T> = core::result::Result<T, Halt>;
+
+pub struct Client {
+    config: Config,
+    state: State,
+    /// Received bytes not yet consumed.
+    buf: Vec<u8>,
+    out: Vec<u8>,
+    frame: Option<Framebuffer>,
+    zrle: Zrle,
+    extended_keys: bool,
+}
+
+impl Client {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            state: State::Version,
+            buf: Vec::new(),
+            out: Vec::new(),
+            frame: None,
+            zrle: Zrle::new(),
+            extended_keys: false,
+        }
+    }
+
+    /// The screen as decoded so far; `None` before the handshake is done.
+    pub fn framebuffer(&self) -> Option<&Framebuffer> {
+        self.frame.as_ref()
+    }
+
+    pub fn supports_extended_keys(&self) -> bool {
+        self.extended_keys
+    }
+
+    /// Bytes to send to the server.
+    pub fn take_outgoing(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.out)
+    }
+
+    /// Takes bytes from the server and returns what they meant. After an error the client is
+    /// failed for good: drop it and connect again.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Vec<Event>> {
+        if matches!(self.state, State::Failed) {
+            return Err(Error::Failed);
+        }
+        self.buf.extend_from_slice(data);
+        let buf = core::mem::take(&mut self.buf);
+        let mut pos = 0;
+        let mut events = Vec::new();
+        let outcome = loop {
+            let mut input = Input::new(&buf[pos..]);
+            match self.step(&mut input, &mut events) {
+                Ok(()) => pos += input.consumed(),
+                Err(Halt::Incomplete) => break Ok(()),
+                Err(Halt::Error(e)) => break Err(e),
+            }
+        };
+        self.buf = buf;
+        self.buf.drain(..pos);
+        match outcome {
+            Ok(()) => Ok(events),
+            Err(e) => {
+                self.state = State::Failed;
+                Err(e)
+            }
+        }
+    }
+
+    /// Asks for the whole screen (`incremental` false) or for what changed since the last
+    /// update (true).
+    pub fn request_update(&mut self, incremental: bool) {
+        let Some(frame) = &self.frame else { return };
+        let (w, h) = (frame.width(), frame.height());
+        self.out.push(3); // message type: FramebufferUpdateRequest
+        self.out.push(u8::from(incremental));
+        for v in [0, 0, w, h] {
+            self.out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    /// A key as an X keysym.
+    pub fn key(&mut self, keysym: u32, down: bool) {
+        self.out.extend_from_slice(&[4, u8::from(down), 0, 0]); // KeyEvent, down, padding
+        self.out.extend_from_slice(&keysym.to_be_bytes());
+    }
+
+    /// A key with its XT scancode as well (QEMU extended key event), for servers that offer it:
+    /// the guest then sees the physical key whatever the keyboard layouts on either side.
+    pub fn scancode_key(&mut self, keysym: u32, scancode: u32, down: bool) {
+        self.out.extend_from_slice(&[255, 0]); // QEMU client message, extended key event
+        self.out.extend_from_slice(&u16::from(down).to_be_bytes());
+        self.out.extend_from_slice(&keysym.to_be_bytes());
+        self.out.extend_from_slice(&scancode.to_be_bytes());
+    }
+
+    /// The pointer at (x, y) with buttons held (bit 0 left, 1 middle, 2 right, 3/4 wheel).
+    pub fn pointer(&mut self, x: u16, y: u16, buttons: u8) {
+        self.out.extend_from_slice(&[5, buttons]);
+        self.out.extend_from_slice(&x.to_be_bytes());
+        self.out.extend_from_slice(&y.to_be_bytes());
+    }
+
+    fn step(&mut self, input: &mut Input<'_>, events: &mut Vec<Event>) -> Step<()> {
+        match self.state {
+            State::Version => self.version(input),
+            State::SecurityTypes { minor } => self.security_types(input, minor),
+            State::SecurityType33 => self.security_type_33(input),
+            State::Challenge { minor } => self.challenge(input, minor),
+            State::SecurityResult { minor } => self.security_result(input, minor),
+            State::ServerInit => self.server_init(input, events),
+            State::Idle => self.server_message(input, events),
+            State::Rects { left } => self.rect_header(input, left, events),
+            State::Raw { rect, row, left } => self.raw_rows(input, rect, row, left, events),
+            State::Hextile { rect, tile, bg, fg, left } => self.hextile_tiles(input, rect, tile, bg, fg, left, events),
+            State::Failed => Err(Error::Failed.into()),
+        }
+    }
+
+    fn version(&mut self, input: &mut Input<'_>) -> Step<()> {
+        let greeting = input.bytes(12)?;
+        let text = String::from_utf8_lossy(greeting).into_owned();
+        let parse = |s: &str| s.parse::<u16>().ok();
+        let (major, minor) = match (text.strip_prefix("RFB "), greeting[7], greeting[11]) {
+            (Some(rest), b'.', b'\n') => match (parse(&rest[..3]), parse(&rest[4..7])) {
+                (Some(major), Some(minor)) => (major, minor),
+                _ => return Err(Error::NotRfb(text).into()),
+            },
+            _ => return Err(Error::NotRfb(text).into()),
+        };
+        if major < 3 {
+            return Err(Error::Version(major, minor).into());
+        }
+        // RFC 6143: anything newer than 3.8 is answered with 3.8; unknown 3.x minors as 3.3.
+        let minor = match (major, minor) {
+            (3, 7) => 7,
+            (3, m) if m >= 8 => 8,
+            (3, _) => 3,
+            _ => 8,
+        };
+        self.out.extend_from_slice(format!("RFB 003.{minor:03}\n").as_bytes());
+        self.state = if minor == 3 { State::SecurityType33 } else { State::SecurityTypes { minor } };
+        Ok(())
+    }
+
+    fn security_types(&mut self, input: &mut Input<'_>, minor: u16) -> Step<()> {
+        let count = input.u8()?;
+        if count == 0 {
+            return Err(Error::Refused(reason(input)?).into());
+        }
+        let offered = input.bytes(usize::from(count))?.to_vec();
+        let chosen = if self.config.password.is_some() && offered.contains(&SECURITY_VNC) {
+            SECURITY_VNC
+        } else if offered.contains(&SECURITY_NONE) {
+            SECURITY_NONE
+        } else if offered.contains(&SECURITY_VNC) {
+            return Err(Error::PasswordNeeded.into());
+        } else {
+            return Err(Error::NoSecurityType(offered).into());
+        };
+        self.out.push(chosen);
+        self.state = match chosen {
+            SECURITY_VNC => State::Challenge { minor },
+            _ if minor >= 8 => State::SecurityResult { minor },
+            _ => self.client_init(),
+        };
+        Ok(())
+    }
+
+    fn security_type_33(&mut self, input: &mut Input<'_>) -> Step<()> {
+        self.state = match input.u32()? {
+            0 => return Err(Error::Refused(reason(input)?).into()),
+            1 => self.client_init(),
+            2 if self.config.password.is_some() => State::Challenge { minor: 3 },
+            2 => return Err(Error::PasswordNeeded.into()),
+            other => return Err(Error::NoSecurityType(vec![other.min(255) as u8]).into()),
+        };
+        Ok(())
+    }
+
+    fn challenge(&mut self, input: &mut Input<'_>, minor: u16) -> Step<()> {
+        let challenge: [u8; CHALLENGE_LEN] = input.array()?;
+        let password = self.config.password.as_deref().map(String::as_str).unwrap_or_default();
+        self.out.extend_from_slice(&auth::response(password, &challenge));
+        self.state = State::SecurityResult { minor };
+        Ok(())
+    }
+
+    fn security_result(&mut self, input: &mut Input<'_>, minor: u16) -> Step<()> {
+        match input.u32()? {
+            0 => {
+                self.state = self.client_init();
+                Ok(())
+            }
+            _ if minor >= 8 => Err(Error::AuthenticationFailed(reason(input)?).into()),
+            _ => Err(Error::AuthenticationFailed("the server gave no reason".into()).into()),
+        }
+    }
+
+    fn client_init(&mut self) -> State {
+        self.out.push(u8::from(self.config.shared));
+        State::ServerInit
+    }
+
+    fn server_init(&mut self, input: &mut Input<'_>, events: &mut Vec<Event>) -> Step<()> {
+        let width = input.u16()?;
+        let height = input.u16()?;
+        input.bytes(16)?; // the server's pixel format: replaced by ours below
+        let name_len = input.u32()? as usize;
+        if name_len > MAX_NAME {
+            return Err(Error::TooLong("desktop name", MAX_NAME).into());
+        }
+        let name = String::from_utf8_lossy(input.bytes(name_len)?).into_owned();
+        self.frame = Some(Framebuffer::new(width, height).map_err(Error::from)?);
+        // 32 bits per pixel, depth 24, little-endian true colour, red at bit 0: each pixel
+        // arrives as the bytes R G B x, the framebuffer's own layout.
+        self.out.extend_from_slice(&[0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 0, 8, 16, 0, 0, 0]);
+        self.out.extend_from_slice(&[2, 0]); // SetEncodings, padding
+        self.out.extend_from_slice(&(ENCODINGS.len() as u16).to_be_bytes());
+        for e in ENCODINGS {
+            self.out.extend_from_slice(&e.to_be_bytes());
+        }
+        self.state = State::Idle;
+        self.request_update(false);
+        events.push(Event::Connected { width, height, name });
+        Ok(())
+    }
+
+    fn server_message(&mut self, input: &mut Input<'_>, events: &mut Vec<Event>) -> Step<()> {
+        match input.u8()? {
+            0 => {
+                input.u8()?; // padding
+                let count = input.u16()?;
+                self.state = State::Rects { left: count };
+            }
+            1 => {
+                // SetColourMapEntries: only for colour-mapped formats, which we never ask for.
+                input.u8()?;
+                let _first = input.u16()?;
+                let count = input.u16()?;
+                input.bytes(usize::from(count) * 6)?;
+            }
+            2 => events.push(Event::Bell),
+            3 => {
+                input.bytes(3)?;
+                let len = input.u32()? as usize;
+                if len > MAX_CUT_TEXT {
+                    return Err(Error::TooLong("server cut text", MAX_CUT_TEXT).into());
+                }
+                events.push(Event::CutText(input.bytes(len)?.iter().map(|&b| char::from(b)).collect()));
+            }
+            other => return Err(Error::UnknownMessage(other).into()),
+        }
+        Ok(())
+    }
+
+    fn rect_header(&mut self, input: &mut Input<'_>, left: u16, events: &mut Vec<Event>) -> Step<()> {
+        if left == 0 {
+            self.state = State::Idle;
+            events.push(Event::UpdateDone);
+            return Ok(());
+        }
+        let rect = Rect::new(input.u16()?, input.u16()?, input.u16()?, input.u16()?);
+        let encoding = input.u32()? as i32;
+        let next = State::Rects { left: left - 1 };
+        match encoding {
+            ENC_RAW => {
+                self.check_bounds(rect)?;
+                self.state = State::Raw { rect, row: 0, left: left - 1 };
+                return Ok(());
+            }
+            ENC_HEXTILE => {
+                self.check_bounds(rect)?;
+                self.state = State::Hextile { rect, tile: 0, bg: [0, 0, 0, 255], fg: [0, 0, 0, 255], left: left - 1 };
+                return Ok(());
+            }
+            ENC_COPY_RECT => {
+                let (src_x, src_y) = (input.u16()?, input.u16()?);
+                self.check_bounds(rect)?;
+                self.check_bounds(Rect::new(src_x, src_y, rect.w, rect.h))?;
+                let frame = self.frame_mut()?;
+                frame.copy_within(src_x, src_y, rect);
+                events.push(Event::Copied(Copy { src_x, src_y, dst: rect }));
+            }
+            ENC_ZRLE => {
+                let len = input.u32()? as usize;
+                if len > MAX_ZRLE {
+                    return Err(Error::TooLong("ZRLE data", MAX_ZRLE).into());
+                }
+                let data = input.bytes(len)?;
+                self.check_bounds(rect)?;
+                let frame = self.frame.as_mut().ok_or(Error::Invalid("update before the handshake"))?;
+                self.zrle.decode(data, frame, rect)?;
+                events.push(Event::Updated(rect));
+            }
+            ENC_DESKTOP_SIZE => self.resize(rect.w, rect.h, events)?,
+            ENC_EXTENDED_DESKTOP_SIZE => {
+                let screens = input.u8()?;
+                input.bytes(3 + usize::from(screens) * 16)?;
+                // y carries the status; non-zero answers a resize request of ours (we send none).
+                if rect.y == 0 {
+                    self.resize(rect.w, rect.h, events)?;
+                }
+            }
+            ENC_LAST_RECT => {
+                self.state = State::Idle;
+                events.push(Event::UpdateDone);
+                return Ok(());
+            }
+            ENC_QEMU_EXTENDED_KEY => {
+                if !self.extended_keys {
+                    self.extended_keys = true;
+                    events.push(Event::ExtendedKeys);
+                }
+            }
+            other => return Err(Error::UnknownEncoding(other).into()),
+        }
+        self.state = next;
+        Ok(())
+    }
+
+    fn raw_rows(
+        &mut self,
+        input: &mut Input<'_>,
+        rect: Rect,
+        row: u16,
+        left: u16,
+        events: &mut Vec<Event>,
+    ) -> Step<()> {
+        let row_len = usize::from(rect.w) * BYTES_PER_PIXEL;
+        // Whole rows that have arrived (all of them at once for a zero-width rectangle).
+        let rows =
+            input.remaining().checked_div(row_len).map_or(rect.h - row, |n| n.min(usize::from(rect.h - row)) as u16);
+        if rows == 0 && row < rect.h {
+            return Err(Halt::Incomplete);
+        }
+        let frame = self.frame_mut()?;
+        for r in row..row + rows {
+            let src = input.bytes(row_len)?;
+            let dst = frame.span_mut(rect.x, rect.y + r, rect.w);
+            dst.copy_from_slice(src);
+            for px in dst.chunks_exact_mut(BYTES_PER_PIXEL) {
+                px[3] = 255;
+            }
+        }
+        if row + rows == rect.h {
+            events.push(Event::Updated(rect));
+            self.state = State::Rects { left };
+        } else {
+            self.state = State::Raw { rect, row: row + rows, left };
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)] // the tile walk's state, spelled out
+    fn hextile_tiles(
+        &mut self,
+        input: &mut Input<'_>,
+        rect: Rect,
+        mut tile: u32,
+        mut bg: [u8; 4],
+        mut fg: [u8; 4],
+        left: u16,
+        events: &mut Vec<Event>,
+    ) -> Step<()> {
+        let cols = u32::from(rect.w.div_ceil(HEXTILE));
+        let total = cols * u32::from(rect.h.div_ceil(HEXTILE));
+        let frame = self.frame.as_mut().ok_or(Error::Invalid("update before the handshake"))?;
+        while tile < total {
+            let x = rect.x + (tile % cols) as u16 * HEXTILE;
+            let y = rect.y + (tile / cols) as u16 * HEXTILE;
+            let t = Rect::new(x, y, HEXTILE.min(rect.x + rect.w - x), HEXTILE.min(rect.y + rect.h - y));
+            let Some(len) = hextile_tile_len(input.peek(), t)? else { break };
+            paint_hextile_tile(input.bytes(len)?, t, frame, &mut bg, &mut fg)?;
+            tile += 1;
+        }
+        if tile == total {
+            events.push(Event::Updated(rect));
+            self.state = State::Rects { left };
+            Ok(())
+        } else if input.consumed() == 0 {
+            Err(Halt::Incomplete)
+        } else {
+            self.state = State::Hextile { rect, tile, bg, fg, left };
+            Ok(())
+        }
+    }
+
+    /// Follows a size announcement. Servers repeat the current size (ExtendedDesktopSize
+    /// answers every full update request with it): only a real change clears the frame.
+    fn resize(&mut self, width: u16, height: u16, events: &mut Vec<Event>) -> Result<()> {
+        if self.frame.as_ref().is_some_and(|f| (f.width(), f.height()) == (width, height)) {
+            return Ok(());
+        }
+        self.frame = Some(Framebuffer::new(width, height)?);
+        events.push(Event::Resized { width, height });
+        Ok(())
+    }
+
+    fn frame_mut(&mut self) -> Result<&mut Framebuffer> {
+        self.frame.as_mut().ok_or(Error::Invalid("update before the handshake"))
+    }
+
+    fn check_bounds(&self, rect: Rect) -> Result<()> {
+        let frame = self.frame.as_ref().ok_or(Error::Invalid("update before the handshake"))?;
+        if rect.fits(frame.width(), frame.height()) {
+            Ok(())
+        } else {
+            let (width, height) = (frame.width(), frame.height());
+            Err(Error::OutOfBounds { x: rect.x, y: rect.y, w: rect.w, h: rect.h, width, height })
+        }
+    }
+}
+
+/// A length-prefixed reason string from the server.
+fn reason(input: &mut Input<'_>) -> Step<String> {
+    let len = input.u32()? as usize;
+    if len > MAX_REASON {
+        return Err(Error::TooLong("reason", MAX_REASON).into());
+    }
+    Ok(String::from_utf8_lossy(input.bytes(len)?).into_owned())
+}

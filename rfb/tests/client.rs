@@ -1,0 +1,307 @@
+//! The client against scripted server traffic: every encoding, fed whole and a byte at a
+//! time; authentication; refusals; and malformed or truncated messages (errors, no panic).
+
+use proptest::prelude::*;
+use rfb::{Client, Config, Error, Event, Framebuffer, Rect};
+
+/// Server bytes up to and including ServerInit for a `w` x `h` desktop, RFB 3.8, no security.
+fn greeting(w: u16, h: u16) -> Vec<u8> {
+    let mut s = b"RFB 003.008\n".to_vec();
+    s.extend_from_slice(&[1, 1]); // one security type: None
+    s.extend_from_slice(&0u32.to_be_bytes()); // SecurityResult OK
+    s.extend_from_slice(&w.to_be_bytes());
+    s.extend_from_slice(&h.to_be_bytes());
+    s.extend_from_slice(&[32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]);
+    s.extend_from_slice(&4u32.to_be_bytes());
+    s.extend_from_slice(b"test");
+    s
+}
+
+fn update(rects: &[(Rect, i32, Vec<u8>)]) -> Vec<u8> {
+    let mut s = vec![0, 0];
+    s.extend_from_slice(&(rects.len() as u16).to_be_bytes());
+    for (r, enc, body) in rects {
+        for v in [r.x, r.y, r.w, r.h] {
+            s.extend_from_slice(&v.to_be_bytes());
+        }
+        s.extend_from_slice(&enc.to_be_bytes());
+        s.extend_from_slice(body);
+    }
+    s
+}
+
+fn px(r: u8, g: u8, b: u8) -> [u8; 4] {
+    [r, g, b, 0] // the x byte is junk on the wire; the framebuffer stores 255
+}
+
+fn run(traffic: &[u8], chunk: usize) -> (Client, Vec<Event>) {
+    let mut c = Client::new(Config::default());
+    let mut events = Vec::new();
+    for piece in traffic.chunks(chunk.max(1)) {
+        events.extend(c.feed(piece).unwrap());
+    }
+    (c, events)
+}
+
+/// The expected picture for `sample_traffic`, drawn independently.
+fn expected() -> Framebuffer {
+    let mut f = Framebuffer::new(40, 20).unwrap();
+    // Raw 4x2 at (1,1): a ramp.
+    for y in 0..2u16 {
+        for x in 0..4u16 {
+            f.span_mut(1 + x, 1 + y, 1)[..3].copy_from_slice(&[x as u8 * 10, y as u8 * 10, 7]);
+        }
+    }
+    // Hextile 20x18 at (10,0): background blue, one red foreground subrect 3x2 at (2,1) in the
+    // first tile, and a coloured green 1x1 at (0,0) in the second tile.
+    f.fill(Rect::new(10, 0, 20, 18), [0, 0, 255]);
+    f.fill(Rect::new(12, 1, 3, 2), [255, 0, 0]);
+    f.fill(Rect::new(26, 0, 1, 1), [0, 255, 0]);
+    // ZRLE 10x6 at (30,10): a palette tile of two colours in stripes.
+    for y in 0..6u16 {
+        for x in 0..10u16 {
+            let c = if x.is_multiple_of(2) { [9, 9, 9] } else { [200, 100, 50] };
+            f.span_mut(30 + x, 10 + y, 1)[..3].copy_from_slice(&c);
+        }
+    }
+    // CopyRect: the raw ramp copied to (1,10).
+    let copy: Vec<Vec<u8>> = (0..2).map(|y| f.span(1, 1 + y, 4).to_vec()).collect();
+    for (y, row) in copy.iter().enumerate() {
+        f.span_mut(1, 10 + y as u16, 4).copy_from_slice(row);
+    }
+    f
+}
+
+fn sample_traffic() -> Vec<u8> {
+    let mut raw = Vec::new();
+    for y in 0..2u8 {
+        for x in 0..4u8 {
+            raw.extend_from_slice(&px(x * 10, y * 10, 7));
+        }
+    }
+    let mut hextile = Vec::new();
+    // Tile 1 (16x16): background + foreground + one subrect.
+    hextile.push(2 | 4 | 8);
+    hextile.extend_from_slice(&px(0, 0, 255));
+    hextile.extend_from_slice(&px(255, 0, 0));
+    hextile.extend_from_slice(&[1, (2 << 4) | 1, (2 << 4) | 1]);
+    // Tile 2 (4x16): coloured subrect, background carried over.
+    hextile.push(8 | 16);
+    hextile.extend_from_slice(&[1]);
+    hextile.extend_from_slice(&px(0, 255, 0));
+    hextile.extend_from_slice(&[0, 0]);
+    // Tiles 3 and 4 (16x2, 4x2): nothing new, same background.
+    hextile.extend_from_slice(&[0, 0]);
+    let mut zrle_plain = vec![2]; // palette of 2
+    zrle_plain.extend_from_slice(&[9, 9, 9, 200, 100, 50]);
+    for _ in 0..6 {
+        zrle_plain.extend_from_slice(&[0b0101_0101, 0b0100_0000]);
+    }
+    let zlib = miniz_oxide_zlib(&zrle_plain);
+    let mut zrle = (zlib.len() as u32).to_be_bytes().to_vec();
+    zrle.extend_from_slice(&zlib);
+
+    let mut t = greeting(40, 20);
+    t.extend(update(&[
+        (Rect::new(1, 1, 4, 2), 0, raw),
+        (Rect::new(10, 0, 20, 18), 5, hextile),
+        (Rect::new(30, 10, 10, 6), 16, zrle),
+        (Rect::new(1, 10, 4, 2), 1, [1u16, 1].iter().flat_map(|v| v.to_be_bytes()).collect()),
+        (Rect::new(0, 0, 0, 0), -258, vec![]),
+    ]));
+    t.push(2); // Bell
+    t
+}
+
+fn miniz_oxide_zlib(data: &[u8]) -> Vec<u8> {
+    // A zlib stream as a server's (a whole stream is a valid start of the connection's one).
+    let mut out = vec![0x78, 0x01];
+    // Stored (uncompressed) deflate block: independent of any deflate implementation here.
+    out.push(1);
+    out.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(!(data.len() as u16)).to_le_bytes());
+    out.extend_from_slice(data);
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in data {
+        a = (a + u32::from(x)) % 65521;
+        b = (b + a) % 65521;
+    }
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    out
+}
+
+#[test]
+fn every_encoding_paints_the_expected_picture_whole_or_byte_by_byte() {
+    let traffic = sample_traffic();
+    for chunk in [traffic.len(), 1, 7, 64] {
+        let (c, events) = run(&traffic, chunk);
+        let frame = c.framebuffer().unwrap();
+        assert_eq!(frame, &expected(), "chunk size {chunk}");
+        assert_eq!(events.first(), Some(&Event::Connected { width: 40, height: 20, name: "test".into() }));
+        assert!(events.contains(&Event::ExtendedKeys));
+        assert!(events.contains(&Event::UpdateDone));
+        assert_eq!(events.last(), Some(&Event::Bell));
+        assert!(c.supports_extended_keys());
+    }
+}
+
+#[test]
+fn the_client_answers_the_handshake_and_asks_for_its_pixel_format_and_encodings() {
+    let mut c = Client::new(Config { shared: true, ..Config::default() });
+    c.feed(b"RFB 003.008\n").unwrap();
+    assert_eq!(c.take_outgoing(), b"RFB 003.008\n");
+    c.feed(&[2, 2, 1]).unwrap();
+    assert_eq!(c.take_outgoing(), [1], "chooses None");
+    c.feed(&0u32.to_be_bytes()).unwrap();
+    assert_eq!(c.take_outgoing(), [1], "shared flag");
+    c.feed(&greeting(8, 8)[18..]).unwrap();
+    let out = c.take_outgoing();
+    assert_eq!(&out[..4], &[0, 0, 0, 0], "SetPixelFormat");
+    assert_eq!(&out[4..8], &[32, 24, 0, 1]);
+    assert_eq!(out[20], 2, "SetEncodings");
+    assert_eq!(&out[out.len() - 10..], &[3, 0, 0, 0, 0, 0, 0, 8, 0, 8], "full update request");
+    c.pointer(3, 4, 1);
+    c.key(0xff0d, true);
+    c.scancode_key(0x61, 0x1e, false);
+    assert_eq!(
+        c.take_outgoing(),
+        [&[5, 1, 0, 3, 0, 4][..], &[4, 1, 0, 0, 0, 0, 0xff, 0x0d], &[255, 0, 0, 0, 0, 0, 0, 0x61, 0, 0, 0, 0x1e]]
+            .concat()
+    );
+}
+
+#[test]
+fn vnc_authentication_uses_the_password_and_failure_says_why() {
+    let config = || Config { password: Some("password".to_string().into()), shared: true };
+    let mut c = Client::new(config());
+    c.feed(b"RFB 003.008\n\x01\x02").unwrap();
+    assert_eq!(c.take_outgoing(), b"RFB 003.008\n\x02");
+    let challenge: Vec<u8> = (0..16).collect();
+    c.feed(&challenge).unwrap();
+    assert_eq!(c.take_outgoing(), hex("b866924125c8eebb9debc1db61c538e2"));
+    let mut failure = 1u32.to_be_bytes().to_vec();
+    failure.extend_from_slice(&9u32.to_be_bytes());
+    failure.extend_from_slice(b"bad creds");
+    assert_eq!(c.feed(&failure), Err(Error::AuthenticationFailed("bad creds".into())));
+    assert_eq!(c.feed(b""), Err(Error::Failed), "a failed client stays failed");
+
+    let mut no_password = Client::new(Config::default());
+    assert_eq!(no_password.feed(b"RFB 003.008\n\x01\x02"), Err(Error::PasswordNeeded));
+}
+
+#[test]
+fn old_servers_and_refusals() {
+    // RFB 3.3: the server picks the security type.
+    let mut c = Client::new(Config::default());
+    c.feed(b"RFB 003.003\n").unwrap();
+    assert_eq!(c.take_outgoing(), b"RFB 003.003\n");
+    c.feed(&1u32.to_be_bytes()).unwrap();
+    assert_eq!(c.take_outgoing(), [0], "ClientInit straight after None in 3.3");
+
+    let mut refused = Client::new(Config::default());
+    let mut t = b"RFB 003.008\n\x00".to_vec();
+    t.extend_from_slice(&11u32.to_be_bytes());
+    t.extend_from_slice(b"too many!!!");
+    assert_eq!(refused.feed(&t), Err(Error::Refused("too many!!!".into())));
+
+    assert!(matches!(Client::new(Config::default()).feed(b"HTTP/1.1 200"), Err(Error::NotRfb(_))));
+    assert_eq!(Client::new(Config::default()).feed(b"RFB 002.000\n"), Err(Error::Version(2, 0)));
+}
+
+#[test]
+fn desktop_size_changes_resize_the_framebuffer() {
+    let mut t = greeting(10, 10);
+    t.extend(update(&[(Rect::new(0, 0, 30, 20), -223, vec![])]));
+    let mut ext = vec![1, 0, 0, 0];
+    ext.extend_from_slice(&[0; 16]);
+    t.extend(update(&[(Rect::new(0, 0, 64, 48), -308, ext.clone())]));
+    // The same size again (servers repeat it after each full update request): not a resize.
+    t.extend(update(&[(Rect::new(0, 0, 4, 4), 0, vec![0xff; 64])]));
+    t.extend(update(&[(Rect::new(0, 0, 64, 48), -308, ext)]));
+    let (c, events) = run(&t, t.len());
+    assert_eq!(events.iter().filter(|e| matches!(e, Event::Resized { .. })).count(), 2);
+    assert_eq!(c.framebuffer().unwrap().pixel(0, 0), [255, 255, 255, 255], "pixels kept");
+    assert!(events.contains(&Event::Resized { width: 30, height: 20 }));
+    assert!(events.contains(&Event::Resized { width: 64, height: 48 }));
+    assert_eq!(c.framebuffer().map(|f| (f.width(), f.height())), Some((64, 48)));
+}
+
+#[test]
+fn malformed_updates_are_clear_errors() {
+    let cases: Vec<(Vec<u8>, Error)> = vec![
+        (
+            update(&[(Rect::new(5, 5, 10, 10), 0, vec![0; 400])]),
+            Error::OutOfBounds { x: 5, y: 5, w: 10, h: 10, width: 8, height: 8 },
+        ),
+        (update(&[(Rect::new(0, 0, 2, 2), 7, vec![])]), Error::UnknownEncoding(7)),
+        (update(&[(Rect::new(0, 0, 8, 8), 5, vec![0xff])]), Error::Invalid("hextile subencoding")),
+        (
+            update(&[(Rect::new(0, 0, 8, 8), 5, vec![8, 1, 0x70, 0x70])]),
+            Error::Invalid("hextile subrectangle outside its tile"),
+        ),
+        (
+            update(&[(Rect::new(0, 0, 8, 8), 16, [&4u32.to_be_bytes()[..], &[1, 2, 3, 4]].concat())]),
+            Error::Invalid("ZRLE zlib stream"),
+        ),
+        (
+            update(&[(Rect::new(0, 0, 2, 2), 1, vec![0, 7, 0, 7])]),
+            Error::OutOfBounds { x: 7, y: 7, w: 2, h: 2, width: 8, height: 8 },
+        ),
+        (vec![99], Error::UnknownMessage(99)),
+        ([&[3, 0, 0, 0][..], &u32::MAX.to_be_bytes()].concat(), Error::TooLong("server cut text", 1 << 20)),
+    ];
+    for (message, error) in cases {
+        let mut c = Client::new(Config::default());
+        c.feed(&greeting(8, 8)).unwrap();
+        assert_eq!(c.feed(&message), Err(error));
+    }
+}
+
+#[test]
+fn zrle_runs_may_not_overflow_their_tile() {
+    let mut plain = vec![128, 1, 2, 3, 255, 255, 10]; // a run of 1+255+255+10 = 521 > 64 pixels
+    plain.extend_from_slice(&[0; 8]);
+    let zlib = miniz_oxide_zlib(&plain);
+    let mut body = (zlib.len() as u32).to_be_bytes().to_vec();
+    body.extend_from_slice(&zlib);
+    let mut c = Client::new(Config::default());
+    c.feed(&greeting(8, 8)).unwrap();
+    assert_eq!(
+        c.feed(&update(&[(Rect::new(0, 0, 8, 8), 16, body)])),
+        Err(Error::Invalid("ZRLE run longer than its tile"))
+    );
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+proptest! {
+    #[test]
+    fn junk_after_the_handshake_is_an_error_or_a_wait_never_a_panic(junk in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let mut c = Client::new(Config::default());
+        c.feed(&greeting(50, 40)).unwrap();
+        let _ = c.feed(&junk);
+    }
+
+    #[test]
+    fn any_split_of_the_traffic_gives_the_same_picture(cuts in proptest::collection::vec(0usize..2000, 0..12)) {
+        let traffic = sample_traffic();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % traffic.len()).collect();
+        cuts.sort_unstable();
+        let mut c = Client::new(Config::default());
+        let mut start = 0;
+        for cut in cuts.into_iter().chain([traffic.len()]) {
+            c.feed(&traffic[start..cut]).unwrap();
+            start = cut;
+        }
+        prop_assert_eq!(c.framebuffer().unwrap(), &expected());
+    }
+
+    #[test]
+    fn every_prefix_of_good_traffic_waits_rather_than_fails(cut in 0usize..2000) {
+        let traffic = sample_traffic();
+        let mut c = Client::new(Config::default());
+        prop_assert!(c.feed(&traffic[..cut % traffic.len()]).is_ok());
+    }
+}
