@@ -53,7 +53,7 @@ impl AppState {
     /// Needs a tokio runtime (host backends start here).
     pub fn new(config: &Config, users: Arc<UserStore>, audit: Arc<AuditLog>) -> anyhow::Result<Self> {
         let events = Arc::new(crate::store::EventLog::open(&config.data_dir.join("lantern.db"))?);
-        let hosts = HostRegistry::start(&config.hosts);
+        let hosts = HostRegistry::start(&config.hosts, &config.data_dir);
         for host in hosts.all() {
             tokio::spawn(log_status_changes(host.clone(), events.clone()));
         }

@@ -117,6 +117,27 @@ pub enum BackendConfig {
         #[serde(default = "default_rows")]
         rows: u16,
     },
+    /// Any RFB (VNC) server, shown in graphics mode: QEMU's `-vnc`, TigerVNC, x11vnc.
+    Vnc {
+        /// `host:port` of the server, e.g. "127.0.0.1:5900" (QEMU's `-vnc :0`).
+        address: String,
+        /// A file whose first line is the VNC password, for servers that ask for one.
+        #[serde(default)]
+        password_file: Option<PathBuf>,
+    },
+    /// A QEMU virtual machine the controller starts (at start-up, and on power on). The
+    /// controller adds `-display none` and the VNC display and QMP on unix sockets in
+    /// `data_dir/qemu/<id>/`; `args` describe the machine.
+    Qemu {
+        #[serde(default = "default_qemu")]
+        program: String,
+        #[serde(default)]
+        args: Vec<String>,
+    },
+}
+
+fn default_qemu() -> String {
+    "qemu-system-x86_64".into()
 }
 
 /// `scheme://host[:port]` with nothing after: what browsers send as Origin, and what a CSP
@@ -230,7 +251,15 @@ impl Config {
             if !ids.insert(&host.id) {
                 return Err(ConfigError::Invalid(format!("host id {:?} appears twice", host.id)));
             }
-            let BackendConfig::Local { cols, rows, .. } = &host.backend;
+            if let BackendConfig::Vnc { address, .. } = &host.backend {
+                if !address.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "host {:?}: address {address:?} is not host:port",
+                        host.id
+                    )));
+                }
+            }
+            let BackendConfig::Local { cols, rows, .. } = &host.backend else { continue };
             if shared::video::text::TextScreen::new(*cols, *rows).is_err() {
                 return Err(ConfigError::Invalid(format!(
                     "host {:?}: terminal size {cols}x{rows} is outside 1x1 to {}x{}",

@@ -23,6 +23,9 @@ pub struct HostSummary {
     pub kind: String,
     pub state: String,
     pub status: String,
+    /// Whether the host's backend has power control.
+    #[serde(default)]
+    pub power: bool,
     pub rights: Rights,
 }
 

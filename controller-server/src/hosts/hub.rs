@@ -1,9 +1,12 @@
 //! Video fan-out: each update is encoded once per host; every viewer seals it under its own
 //! keys. A viewer that falls behind skips to a fresh full frame instead of queueing updates.
+//! A host may switch between text and graphics (a "no signal" notice between two pictures).
 
 use std::sync::{Arc, Mutex};
 
-use shared::video::text::{encode_delta, encode_full, TextScreen};
+use shared::video::frame::Framebuffer;
+use shared::video::text::{self, TextScreen};
+use shared::video::tiles::{self, Copy};
 use tokio::sync::broadcast;
 
 /// Updates a slow viewer may fall behind by before it is resynchronised with a full frame.
@@ -13,8 +16,23 @@ pub struct VideoHub {
     state: Mutex<HubState>,
 }
 
+/// What the viewers hold: the last screen sent.
+enum Screen {
+    Text(TextScreen),
+    Graphics(Framebuffer),
+}
+
+impl Screen {
+    fn encode_full(&self) -> Vec<u8> {
+        match self {
+            Screen::Text(s) => text::encode_full(s),
+            Screen::Graphics(f) => tiles::encode_full(f),
+        }
+    }
+}
+
 struct HubState {
-    screen: Option<TextScreen>,
+    screen: Option<Screen>,
     updates: broadcast::Sender<Arc<Vec<u8>>>,
 }
 
@@ -35,26 +53,47 @@ impl VideoHub {
     pub fn publish(&self, screen: TextScreen) {
         let mut state = self.lock();
         let update = match &state.screen {
-            Some(prev) => encode_delta(prev, &screen),
-            None => Some(encode_full(&screen)),
+            Some(Screen::Text(prev)) => text::encode_delta(prev, &screen),
+            _ => Some(text::encode_full(&screen)),
         };
-        if let Some(update) = update {
-            // No receivers is fine: nobody is watching.
-            let _ = state.updates.send(Arc::new(update));
-        }
-        state.screen = Some(screen);
+        state.screen = Some(Screen::Text(screen));
+        state.send(update);
+    }
+
+    /// Publishes a graphical host's frame; `hints` are regions the source says it moved.
+    pub fn publish_frame(&self, frame: &Framebuffer, hints: &[Copy]) {
+        let mut state = self.lock();
+        let update = match &mut state.screen {
+            Some(Screen::Graphics(prev)) => tiles::encode_delta(prev, frame, hints),
+            _ => {
+                state.screen = Some(Screen::Graphics(frame.clone()));
+                Some(tiles::encode_full(frame))
+            }
+        };
+        state.send(update);
     }
 
     /// Joins the stream. Taking the full frame and subscribing happen under one lock, so the
     /// first update the viewer receives applies exactly to that frame.
     pub fn subscribe(&self) -> Subscription {
         let state = self.lock();
-        Subscription { full: state.screen.as_ref().map(encode_full), updates: state.updates.subscribe() }
+        Subscription { full: state.screen.as_ref().map(Screen::encode_full), updates: state.updates.subscribe() }
     }
 
-    /// The current screen's text (for tests and screen captures).
+    /// The current screen's text, when it is a text screen (for tests and screen captures).
     pub fn text(&self) -> Option<String> {
-        self.lock().screen.as_ref().map(TextScreen::text)
+        match self.lock().screen.as_ref()? {
+            Screen::Text(s) => Some(s.text()),
+            Screen::Graphics(_) => None,
+        }
+    }
+
+    /// The current picture, when the host is graphical (for tests and screen captures).
+    pub fn frame(&self) -> Option<Framebuffer> {
+        match self.lock().screen.as_ref()? {
+            Screen::Graphics(f) => Some(f.clone()),
+            Screen::Text(_) => None,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
@@ -62,9 +101,19 @@ impl VideoHub {
     }
 }
 
+impl HubState {
+    fn send(&self, update: Option<Vec<u8>>) {
+        if let Some(update) = update {
+            // No receivers is fine: nobody is watching.
+            let _ = self.updates.send(Arc::new(update));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::video::frame::Rect;
     use shared::video::text::{apply, Cell};
 
     #[test]
@@ -84,5 +133,24 @@ mod tests {
         let mut view = TextScreen::new(1, 1).unwrap();
         apply(&mut view, &slow.full.unwrap()).unwrap();
         assert_eq!(view, screen);
+    }
+
+    #[test]
+    fn a_host_can_go_from_graphics_to_text_and_back_and_late_viewers_get_the_right_mode() {
+        let hub = VideoHub::default();
+        let mut frame = Framebuffer::new(100, 80).unwrap();
+        hub.publish_frame(&frame, &[]);
+        let mut watcher = hub.subscribe();
+        frame.fill(Rect::new(10, 10, 5, 5), [255, 0, 0]);
+        hub.publish_frame(&frame, &[]);
+        hub.publish(TextScreen::new(80, 25).unwrap());
+        hub.publish_frame(&frame, &[]);
+        let kinds: Vec<u8> = (0..3).map(|_| watcher.updates.try_recv().unwrap()[0]).collect();
+        assert_eq!(kinds, [tiles::KIND_DELTA, 1, tiles::KIND_FULL], "delta, text full, graphics full");
+        let late = hub.subscribe();
+        let mut view = Framebuffer::new(1, 1).unwrap();
+        tiles::apply(&mut view, &late.full.unwrap()).unwrap();
+        assert_eq!(view, frame);
+        assert_eq!(hub.frame(), Some(frame));
     }
 }

@@ -5,12 +5,15 @@
 
 pub mod hub;
 pub mod local;
+pub mod qemu;
+pub mod vnc;
 
 use std::sync::Arc;
 
+use shared::video::text::{Cell, TextScreen};
 use shared::wire::message::HostStatus;
 use shared::wire::InputEvent;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{BackendConfig, HostConfig};
 pub use hub::VideoHub;
@@ -24,7 +27,7 @@ pub struct Host {
     pub input: mpsc::Sender<InputEvent>,
     pub status: watch::Receiver<HostStatus>,
     /// Power control, for backends that have it.
-    pub power: Option<mpsc::Sender<PowerAction>>,
+    pub power: Option<mpsc::Sender<PowerRequest>>,
 }
 
 /// What a power button does.
@@ -32,8 +35,74 @@ pub struct Host {
 #[serde(rename_all = "lowercase")]
 pub enum PowerAction {
     On,
+    /// Forced off: the plug is pulled.
     Off,
+    /// Graceful: the host is asked to shut down (ACPI power button) and decides itself.
+    Shutdown,
     Reset,
+    /// A non-maskable interrupt (makes a hung kernel dump its state), where the backend can.
+    Nmi,
+}
+
+/// A power action, with where the backend says whether it could do it.
+pub struct PowerRequest {
+    pub action: PowerAction,
+    pub done: oneshot::Sender<Result<(), String>>,
+}
+
+impl PowerRequest {
+    /// Answers the request; a caller that stopped waiting is no error.
+    pub fn answer(self, result: Result<(), String>) {
+        let _ = self.done.send(result);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PowerError {
+    #[error("this host has no power control")]
+    Unsupported,
+    #[error("the host's backend is not running")]
+    Gone,
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// The backend's ends of a host's channels.
+pub struct Backend {
+    pub video: Arc<VideoHub>,
+    pub input: mpsc::Receiver<InputEvent>,
+    /// Power requests; nothing arrives here for a host made without power control.
+    pub power: mpsc::Receiver<PowerRequest>,
+    pub status: watch::Sender<HostStatus>,
+}
+
+impl Host {
+    /// A new host: the handle the controller keeps, and the ends its backend drives.
+    pub fn new(id: &str, name: &str, kind: &'static str, has_power: bool, status: HostStatus) -> (Arc<Host>, Backend) {
+        let video = Arc::new(VideoHub::default());
+        // Room for a long paste (sent in 16 KiB pieces) without blocking the link.
+        let (input_tx, input) = mpsc::channel(1024);
+        let (power_tx, power) = mpsc::channel(16);
+        let (status, status_rx) = watch::channel(status);
+        let host = Arc::new(Host {
+            id: id.to_string(),
+            name: name.to_string(),
+            kind,
+            video: video.clone(),
+            input: input_tx,
+            status: status_rx,
+            power: has_power.then_some(power_tx),
+        });
+        (host, Backend { video, input, power, status })
+    }
+
+    /// Asks the backend to act on the host's power and waits for its answer.
+    pub async fn press_power(&self, action: PowerAction) -> Result<(), PowerError> {
+        let power = self.power.as_ref().ok_or(PowerError::Unsupported)?;
+        let (done, answer) = oneshot::channel();
+        power.send(PowerRequest { action, done }).await.map_err(|_| PowerError::Gone)?;
+        answer.await.map_err(|_| PowerError::Gone)?.map_err(PowerError::Refused)
+    }
 }
 
 pub struct HostRegistry {
@@ -41,8 +110,9 @@ pub struct HostRegistry {
 }
 
 impl HostRegistry {
-    /// Starts every configured backend. Needs a running tokio runtime.
-    pub fn start(configs: &[HostConfig]) -> Self {
+    /// Starts every configured backend. Needs a running tokio runtime. Backends keep their
+    /// sockets under `data_dir`.
+    pub fn start(configs: &[HostConfig], data_dir: &std::path::Path) -> Self {
         let hosts = configs
             .iter()
             .map(|c| match &c.backend {
@@ -53,6 +123,19 @@ impl HostRegistry {
                     args: args.clone(),
                     cols: *cols,
                     rows: *rows,
+                }),
+                BackendConfig::Vnc { address, password_file } => vnc::spawn(vnc::VncHost {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    address: address.clone(),
+                    password: password_file.as_deref().and_then(|path| read_password(&c.id, path)),
+                }),
+                BackendConfig::Qemu { program, args } => qemu::spawn(qemu::QemuHost {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    program: program.clone(),
+                    args: args.clone(),
+                    run_dir: qemu::run_dir(data_dir, &c.id),
                 }),
             })
             .collect();
@@ -65,5 +148,64 @@ impl HostRegistry {
 
     pub fn all(&self) -> &[Arc<Host>] {
         &self.hosts
+    }
+}
+
+/// A backend's password from its file (first line). An unreadable file is logged (never the
+/// password) and the backend connects without one, so its status says what the server wants.
+fn read_password(host: &str, path: &std::path::Path) -> Option<zeroize::Zeroizing<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let text = zeroize::Zeroizing::new(text);
+            Some(zeroize::Zeroizing::new(text.lines().next().unwrap_or_default().to_string()))
+        }
+        Err(err) => {
+            tracing::error!(%host, path = %path.display(), %err, "cannot read the VNC password file");
+            None
+        }
+    }
+}
+
+/// A blank text screen with `lines` centred on it: what a host shows instead of a picture
+/// ("The host is powered off.", "No signal").
+pub fn notice_screen(cols: u16, rows: u16, lines: &[&str]) -> TextScreen {
+    let mut screen = TextScreen::new(cols.max(1), rows.max(1))
+        .or_else(|_| TextScreen::new(80, 25))
+        .unwrap_or_else(|_| unreachable!("80x25 is a valid text screen"));
+    let (cols, rows) = (screen.cols(), screen.rows());
+    let top = rows.saturating_sub(lines.len() as u16) / 2;
+    for (i, line) in lines.iter().enumerate() {
+        let text: Vec<char> = line.chars().take(usize::from(cols)).collect();
+        let left = (usize::from(cols) - text.len()) / 2;
+        for (j, ch) in text.into_iter().enumerate() {
+            screen.set(top + i as u16, (left + j) as u16, Cell { ch, ..Cell::default() });
+        }
+    }
+    screen.cursor.visible = false;
+    screen
+}
+
+/// While a host is off: keystrokes go nowhere, power on or reset turns it on, off and
+/// shutdown are already done, an NMI is refused. Returns false when the controller is
+/// shutting down.
+pub async fn wait_for_power_on(
+    input: &mut mpsc::Receiver<InputEvent>,
+    power: &mut mpsc::Receiver<PowerRequest>,
+) -> bool {
+    loop {
+        tokio::select! {
+            request = power.recv() => match request {
+                Some(request) => match request.action {
+                    PowerAction::On | PowerAction::Reset => {
+                        request.answer(Ok(()));
+                        return true;
+                    }
+                    PowerAction::Off | PowerAction::Shutdown => request.answer(Ok(())),
+                    PowerAction::Nmi => request.answer(Err("the host is powered off".into())),
+                },
+                None => return false,
+            },
+            event = input.recv() => if event.is_none() { return false },
+        }
     }
 }

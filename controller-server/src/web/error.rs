@@ -7,12 +7,17 @@ use axum::Json;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub message: &'static str,
+    pub message: std::borrow::Cow<'static, str>,
 }
 
 impl ApiError {
     pub const fn new(status: StatusCode, message: &'static str) -> Self {
-        Self { status, message }
+        Self { status, message: std::borrow::Cow::Borrowed(message) }
+    }
+
+    /// An error whose words come from elsewhere (a backend's refusal); never from a secret.
+    pub fn with_message(status: StatusCode, message: String) -> Self {
+        Self { status, message: std::borrow::Cow::Owned(message) }
     }
     pub const UNAUTHORIZED: Self = Self::new(StatusCode::UNAUTHORIZED, "not logged in");
     pub const BAD_CSRF: Self = Self::new(StatusCode::FORBIDDEN, "missing or wrong CSRF token");

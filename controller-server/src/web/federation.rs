@@ -63,7 +63,7 @@ pub async fn login(
         Ok(claims) => claims,
         Err(err) => {
             state.audit("", "login.token-refused", "", json!({ "reason": err.to_string() }));
-            return Err(ApiError { status: StatusCode::UNAUTHORIZED, message: err.message() });
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, err.message()));
         }
     };
     let user = User {

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::guard::Authenticated;
 use crate::app::AppState;
 use crate::console::KeyBinding;
-use crate::hosts::PowerAction;
+use crate::hosts::{PowerAction, PowerError};
 use crate::store::HostRights;
 
 #[derive(Serialize)]
@@ -21,6 +21,8 @@ pub struct HostSummary {
     kind: &'static str,
     state: &'static str,
     status: String,
+    /// Whether the backend can power the host on, off and reset it.
+    power: bool,
     /// What the asking user may do there.
     rights: HostRights,
 }
@@ -50,6 +52,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                         shared::wire::message::HostState::NoSignal => "no-signal",
                     },
                     status: status.text,
+                    power: h.power.is_some(),
                     rights,
                 }
             })
@@ -144,7 +147,8 @@ pub struct PowerRequest {
     action: PowerAction,
 }
 
-/// Presses a power button: `on`, `off` (for `local`: stops the console program) or `reset`.
+/// Presses a power button: `on`, `off` (forced), `shutdown` (graceful), `reset` or `nmi`. The
+/// backend answers whether it could (`local`: off and shutdown stop the console program).
 pub async fn power(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -157,11 +161,13 @@ pub async fn power(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"));
     }
     let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
-    let power = host.power.as_ref().ok_or(ApiError::new(StatusCode::CONFLICT, "this host has no power control"))?;
-    power
-        .send(req.action)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the host is not running"))?;
+    host.press_power(req.action).await.map_err(|e| {
+        let status = match e {
+            PowerError::Unsupported | PowerError::Refused(_) => StatusCode::CONFLICT,
+            PowerError::Gone => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::with_message(status, e.to_string())
+    })?;
     tracing::info!(user = %user.username, host = %host.id, action = ?req.action, "power");
     state.audit(&user.username, "host.power", &host.id, serde_json::json!({ "action": req.action }));
     Ok(StatusCode::ACCEPTED)

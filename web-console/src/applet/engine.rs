@@ -9,12 +9,17 @@ use std::rc::{Rc, Weak};
 
 use shared::crypto::{CipherSuite, Pms};
 use shared::session::{ClientConfig, ClientEvent, ClientSession};
-use shared::video::text::{apply, Damage, TextScreen};
+use shared::video::frame::Framebuffer;
+use shared::video::text::{self, Damage, TextScreen};
+use shared::video::{tiles, Mode};
 use shared::wire::message::MAX_PASTE;
-use shared::wire::{AppMessage, InputEvent, KeyEvent, KeyId, Modifiers, SpecialKey};
+use shared::wire::{AppMessage, DecodeError, InputEvent, KeyEvent, KeyId, Modifiers, PointerEvent, SpecialKey};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BinaryType, ClipboardEvent, CloseEvent, HtmlCanvasElement, KeyboardEvent, MessageEvent, WebSocket};
+use web_sys::{
+    BinaryType, ClipboardEvent, CloseEvent, HtmlCanvasElement, KeyboardEvent, MessageEvent, MouseEvent, WebSocket,
+    WheelEvent,
+};
 
 use super::font::Font;
 use super::painter::Painter;
@@ -72,9 +77,51 @@ struct Link {
     _onerror: Closure<dyn FnMut()>,
 }
 
+/// What the host shows: a text grid or a framebuffer; the host's updates say which.
+enum Screen {
+    Text(TextScreen),
+    Graphics(Framebuffer),
+}
+
+impl Screen {
+    /// Applies a video update (switching mode if the host did) and paints what changed.
+    fn apply(&mut self, update: &[u8], painter: &Painter) -> Result<(), DecodeError> {
+        match Mode::of(update) {
+            Some(Mode::Text) => {
+                if !matches!(self, Screen::Text(_)) {
+                    *self = Screen::Text(
+                        TextScreen::new(80, 25)
+                            .map_err(|_| DecodeError::Invalid { field: "text screen", reason: "bad default size" })?,
+                    );
+                }
+                let Screen::Text(screen) = self else { unreachable!("just made a text screen") };
+                let damage = text::apply(screen, update)?;
+                let _ = painter.paint(screen, &damage);
+            }
+            Some(Mode::Graphics) => {
+                if !matches!(self, Screen::Graphics(_)) {
+                    let blank = Framebuffer::new(1, 1)
+                        .map_err(|_| DecodeError::Invalid { field: "frame", reason: "bad default size" })?;
+                    *self = Screen::Graphics(blank);
+                }
+                let Screen::Graphics(frame) = self else { unreachable!("just made a framebuffer") };
+                let damage = tiles::apply(frame, update)?;
+                let _ = painter.paint_frame(frame, &damage);
+            }
+            None => {
+                return Err(DecodeError::Unknown {
+                    field: "video update kind",
+                    value: update.first().copied().unwrap_or(0),
+                })
+            }
+        }
+        Ok(())
+    }
+}
+
 struct Inner {
     painter: Painter,
-    screen: TextScreen,
+    screen: Screen,
     link: Option<Link>,
     status: Status,
     key_provider: Option<KeyProvider>,
@@ -86,8 +133,10 @@ struct Inner {
     renewing: bool,
     reconnect_attempts: u32,
     timer: Option<(i32, Closure<dyn FnMut()>)>,
-    _input_listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    _input_listeners: Vec<EventListener>,
 }
+
+type EventListener = Closure<dyn FnMut(web_sys::Event)>;
 
 /// A console bound to one canvas. Cheap to clone; all clones drive the same console.
 #[derive(Clone)]
@@ -106,7 +155,7 @@ impl Console {
         let now = now_ms();
         let console = Self(Rc::new(RefCell::new(Inner {
             painter,
-            screen,
+            screen: Screen::Text(screen),
             link: None,
             status: Status { state: "idle", ..Status::default() },
             key_provider: None,
@@ -137,9 +186,12 @@ impl Console {
         self.0.borrow().status.clone()
     }
 
-    /// The screen's text, one line per row.
+    /// The screen's text, one line per row (empty while the host shows graphics).
     pub fn screen_text(&self) -> String {
-        self.0.borrow().screen.text()
+        match &self.0.borrow().screen {
+            Screen::Text(s) => s.text(),
+            Screen::Graphics(_) => String::new(),
+        }
     }
 
     /// Opens a link with `key`, replacing any current one.
@@ -288,11 +340,8 @@ impl Console {
                                 inner.status.message = format!("connected ({})", info.suite);
                             }
                             ClientEvent::Message(AppMessage::Video(update)) => {
-                                match apply(&mut inner.screen, &update) {
-                                    Ok(damage) => {
-                                        inner.frames_since_tick += 1;
-                                        let _ = inner.painter.paint(&inner.screen, &damage);
-                                    }
+                                match inner.screen.apply(&update, &inner.painter) {
+                                    Ok(()) => inner.frames_since_tick += 1,
                                     Err(err) => {
                                         inner.status.message = format!("bad video update ({err}); resynchronising");
                                         let _ = link.session.send(AppMessage::RefreshRequest, now);
@@ -489,8 +538,50 @@ impl Console {
         });
         canvas.add_event_listener_with_callback("mousedown", click.as_ref().unchecked_ref())?;
         listeners.push(click);
+        listeners.extend(self.listen_for_pointer(canvas)?);
         self.0.borrow_mut()._input_listeners = listeners;
         Ok(())
+    }
+
+    /// Mouse moves, buttons and the wheel, in framebuffer pixels, for graphical hosts.
+    fn listen_for_pointer(&self, canvas: &HtmlCanvasElement) -> Result<Vec<EventListener>, JsValue> {
+        let mut listeners = Vec::new();
+        for kind in ["mousemove", "mousedown", "mouseup", "wheel", "contextmenu"] {
+            let weak = Rc::downgrade(&self.0);
+            let canvas_ref = canvas.clone();
+            let listener = EventListener::new(move |ev: web_sys::Event| {
+                let Ok(mouse) = ev.clone().dyn_into::<MouseEvent>() else { return };
+                with(&weak, |c| {
+                    if !c.is_graphical() {
+                        return;
+                    }
+                    // The host's own menus, not the browser's, answer a right click.
+                    ev.prevent_default();
+                    if kind == "contextmenu" {
+                        return;
+                    }
+                    let (x, y) = frame_position(&canvas_ref, &mouse);
+                    let held = pointer_buttons(mouse.buttons());
+                    match ev.dyn_ref::<WheelEvent>() {
+                        // A wheel notch is a press and release of button 4 (up) or 5 (down).
+                        Some(wheel) if wheel.delta_y() != 0.0 => {
+                            let notch = if wheel.delta_y() < 0.0 { 8 } else { 16 };
+                            c.send_input(InputEvent::Pointer(PointerEvent { x, y, buttons: held | notch }));
+                            c.send_input(InputEvent::Pointer(PointerEvent { x, y, buttons: held }));
+                        }
+                        Some(_) => {}
+                        None => c.send_input(InputEvent::Pointer(PointerEvent { x, y, buttons: held })),
+                    }
+                });
+            });
+            canvas.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref())?;
+            listeners.push(listener);
+        }
+        Ok(listeners)
+    }
+
+    fn is_graphical(&self) -> bool {
+        matches!(self.0.borrow().screen, Screen::Graphics(_))
     }
 
     fn start_timer(&self) -> Result<(), JsValue> {
@@ -534,6 +625,29 @@ fn modifiers(ev: &KeyboardEvent) -> Modifiers {
         }
     }
     Modifiers(m)
+}
+
+/// Where the mouse is, in canvas pixels (the canvas may be scaled by CSS).
+fn frame_position(canvas: &HtmlCanvasElement, ev: &MouseEvent) -> (u16, u16) {
+    let scale = |offset: i32, pixels: u32, css: i32| {
+        let v = f64::from(offset) * f64::from(pixels) / f64::from(css.max(1));
+        v.clamp(0.0, f64::from(pixels.saturating_sub(1))) as u16
+    };
+    (
+        scale(ev.offset_x(), canvas.width(), canvas.client_width()),
+        scale(ev.offset_y(), canvas.height(), canvas.client_height()),
+    )
+}
+
+/// DOM buttons (1 left, 2 right, 4 middle) to RFB's (1 left, 2 middle, 4 right).
+fn pointer_buttons(dom: u16) -> u8 {
+    let mut b = 0;
+    for (dom_bit, rfb_bit) in [(1, 1), (4, 2), (2, 4)] {
+        if dom & dom_bit != 0 {
+            b |= rfb_bit;
+        }
+    }
+    b
 }
 
 /// Ctrl+V, Ctrl+Shift+V and Shift+Insert paste from the clipboard as keystrokes.

@@ -1,11 +1,16 @@
-//! Draws text-mode cells onto the canvas, only where they changed.
+//! Draws the screen onto the canvas, only where it changed.
 //!
-//! Cells are rendered into a small RGBA buffer per damaged span and put onto the canvas with
-//! `putImageData`, so a keystroke's echo crosses the JS boundary as a few hundred bytes, never
-//! as a whole frame. The canvas has one pixel per font pixel; CSS scales it with
+//! Text mode: cells are rendered into a small RGBA buffer per damaged span and put onto the
+//! canvas with `putImageData`, so a keystroke's echo crosses the JS boundary as a few hundred
+//! bytes, never as a whole frame. The canvas has one pixel per font pixel; CSS scales it with
 //! `image-rendering: pixelated`.
+//!
+//! Graphics mode: moved regions are blitted by the canvas itself; changed tiles go across from
+//! the decoder's framebuffer, merged into bands, one `ImageData` per band.
 
+use shared::video::frame::{Framebuffer, Rect, BYTES_PER_PIXEL};
 use shared::video::text::{Attrs, Cell, Color, Cursor, Damage, TextScreen};
+use shared::video::tiles::GraphicsDamage;
 use wasm_bindgen::{Clamped, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
@@ -45,6 +50,56 @@ impl Painter {
         }
         let c = screen.cursor;
         self.paint_span(screen, c.row, c.col, c.col.saturating_add(1))
+    }
+
+    /// Repaints what a graphics update changed.
+    pub fn paint_frame(&self, frame: &Framebuffer, damage: &GraphicsDamage) -> Result<(), JsValue> {
+        let size = (u32::from(frame.width()), u32::from(frame.height()));
+        if damage.resized || (self.canvas.width(), self.canvas.height()) != size {
+            self.canvas.set_width(size.0);
+            self.canvas.set_height(size.1);
+            return self.put_rect(frame, frame.bounds());
+        }
+        for c in &damage.copies {
+            let (w, h) = (f64::from(c.dst.w), f64::from(c.dst.h));
+            self.ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+                &self.canvas,
+                f64::from(c.src_x),
+                f64::from(c.src_y),
+                w,
+                h,
+                f64::from(c.dst.x),
+                f64::from(c.dst.y),
+                w,
+                h,
+            )?;
+        }
+        for band in merge_bands(&damage.rects) {
+            self.put_rect(frame, band)?;
+        }
+        Ok(())
+    }
+
+    /// Puts one rectangle of the frame onto the canvas. A full-width band is already one
+    /// contiguous slice of the frame; anything narrower is gathered row by row.
+    fn put_rect(&self, frame: &Framebuffer, r: Rect) -> Result<(), JsValue> {
+        if r.is_empty() {
+            return Ok(());
+        }
+        let gathered;
+        let pixels = if r.x == 0 && r.w == frame.width() {
+            let start = usize::from(r.y) * frame.stride();
+            &frame.pixels()[start..start + usize::from(r.h) * frame.stride()]
+        } else {
+            let mut buf = Vec::with_capacity(r.area() * BYTES_PER_PIXEL);
+            for y in r.y..r.y + r.h {
+                buf.extend_from_slice(frame.span(r.x, y, r.w));
+            }
+            gathered = buf;
+            &gathered[..]
+        };
+        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(pixels), u32::from(r.w), u32::from(r.h))?;
+        self.ctx.put_image_data(&image, f64::from(r.x), f64::from(r.y))
     }
 
     /// Moves the canvas's pixels up by `rows` text rows: the browser copies them, so a scrolling
@@ -119,6 +174,19 @@ impl Painter {
             }
         }
     }
+}
+
+/// Joins rectangles that continue each other along a row (tiles arrive in row-major order),
+/// so a changed line of tiles costs one `putImageData` instead of one per tile.
+fn merge_bands(rects: &[Rect]) -> Vec<Rect> {
+    let mut bands: Vec<Rect> = Vec::with_capacity(rects.len());
+    for &r in rects {
+        match bands.last_mut() {
+            Some(b) if b.y == r.y && b.h == r.h && u32::from(b.x) + u32::from(b.w) == u32::from(r.x) => b.w += r.w,
+            _ => bands.push(r),
+        }
+    }
+    bands
 }
 
 trait IntoCtx {

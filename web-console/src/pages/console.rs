@@ -135,7 +135,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let canvas_class = move || format!("screen zoom-{}", zoom.get());
     // The controller refuses a viewer's input anyway; the page just does not offer it.
     let view_only = !host.rights.control;
-    let can_power = host.rights.power;
+    let can_power = host.power && host.rights.power;
     let press = move |action: &'static str| {
         let (csrf, host) = (power_csrf.get_value(), power_host.get_value());
         spawn_local(async move {
@@ -156,9 +156,11 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <button id="btn-cad" disabled=view_only title="Send Ctrl-Alt-Del to the host" on:click=move |_| { with_console(Console::ctrl_alt_del); focus(canvas_ref); }>"Ctrl-Alt-Del"</button>
                 <Show when=move || can_power>
                     <span class="power">
-                        <button id="btn-power-off" title="Power off the host" on:click=move |_| press("off")>"Power off"</button>
                         <button id="btn-power-on" title="Power on the host" on:click=move |_| press("on")>"Power on"</button>
+                        <button id="btn-shutdown" title="Ask the host to shut down (ACPI power button)" on:click=move |_| press("shutdown")>"Shut down"</button>
+                        <button id="btn-power-off" title="Power off at once, as pulling the plug" on:click=move |_| press("off")>"Power off"</button>
                         <button id="btn-reset" title="Reset the host" on:click=move |_| press("reset")>"Reset"</button>
+                        <button id="btn-nmi" title="Send a non-maskable interrupt (a hung kernel dumps its state)" on:click=move |_| press("nmi")>"NMI"</button>
                     </span>
                 </Show>
                 <button id="btn-paste" disabled=view_only on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>

@@ -17,7 +17,7 @@ use shared::wire::message::{HostState, HostStatus};
 use shared::wire::{InputEvent, SpecialKey};
 use tokio::sync::{mpsc, watch};
 
-use super::{Host, PowerAction, VideoHub};
+use super::{Host, PowerAction, PowerRequest, VideoHub};
 use keymap::{key_bytes, paste_bytes, TermModes};
 
 pub struct LocalHost {
@@ -32,22 +32,12 @@ pub struct LocalHost {
 /// Screen updates are gathered for this long before they are published.
 const COALESCE: Duration = Duration::from_millis(12);
 const RESTART_DELAY: Duration = Duration::from_secs(1);
+const NO_NMI: &str = "the local host has no NMI";
 
 pub fn spawn(config: LocalHost) -> Arc<Host> {
-    let video = Arc::new(VideoHub::default());
-    let (input_tx, input_rx) = mpsc::channel(1024);
-    let (power_tx, power_rx) = mpsc::channel(16);
-    let (status_tx, status_rx) = watch::channel(HostStatus { state: HostState::Stopped, text: "starting".into() });
-    let host = Arc::new(Host {
-        id: config.id.clone(),
-        name: config.name.clone(),
-        kind: "local",
-        video: video.clone(),
-        input: input_tx,
-        status: status_rx,
-        power: Some(power_tx),
-    });
-    tokio::spawn(supervise(config, video, input_rx, power_rx, status_tx));
+    let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
+    let (host, backend) = Host::new(&config.id, &config.name, "local", true, starting);
+    tokio::spawn(supervise(config, backend.video, backend.input, backend.power, backend.status));
     host
 }
 
@@ -56,7 +46,7 @@ async fn supervise(
     config: LocalHost,
     video: Arc<VideoHub>,
     mut input: mpsc::Receiver<InputEvent>,
-    mut power: mpsc::Receiver<PowerAction>,
+    mut power: mpsc::Receiver<PowerRequest>,
     status: watch::Sender<HostStatus>,
 ) {
     loop {
@@ -90,29 +80,12 @@ async fn stay_off(
     config: &LocalHost,
     video: &VideoHub,
     input: &mut mpsc::Receiver<InputEvent>,
-    power: &mut mpsc::Receiver<PowerAction>,
+    power: &mut mpsc::Receiver<PowerRequest>,
     status: &watch::Sender<HostStatus>,
 ) -> bool {
-    if let Ok(mut screen) = TextScreen::new(config.cols, config.rows) {
-        let message = "The host is powered off.";
-        let (row, col) = (config.rows / 2, config.cols.saturating_sub(message.len() as u16) / 2);
-        for (i, ch) in message.chars().enumerate() {
-            screen.set(row, col + i as u16, Cell { ch, style: Style::default() });
-        }
-        screen.cursor.visible = false;
-        video.publish(screen);
-    }
+    video.publish(super::notice_screen(config.cols, config.rows, &["The host is powered off."]));
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "powered off".into() });
-    loop {
-        tokio::select! {
-            action = power.recv() => match action {
-                Some(PowerAction::On | PowerAction::Reset) => return true,
-                Some(PowerAction::Off) => {}
-                None => return false,
-            },
-            event = input.recv() => if event.is_none() { return false },
-        }
-    }
+    super::wait_for_power_on(input, power).await
 }
 
 enum Exit {
@@ -128,7 +101,7 @@ async fn run_once(
     config: &LocalHost,
     video: &VideoHub,
     input: &mut mpsc::Receiver<InputEvent>,
-    power: &mut mpsc::Receiver<PowerAction>,
+    power: &mut mpsc::Receiver<PowerRequest>,
     status: &watch::Sender<HostStatus>,
 ) -> anyhow::Result<Exit> {
     let pty = native_pty_system().openpty(PtySize {
@@ -200,10 +173,23 @@ async fn run_once(
                     let _ = in_tx.send(bytes);
                 }
             },
-            action = power.recv() => match action {
-                Some(PowerAction::Off) => break Some(Exit::PowerOff),
-                Some(PowerAction::Reset) => break Some(Exit::Reset),
-                Some(PowerAction::On) => {}
+            request = power.recv() => match request {
+                Some(request) => {
+                    let exit = match request.action {
+                        // Both stop the program: a shell has nothing to shut down gracefully.
+                        PowerAction::Off | PowerAction::Shutdown => Some(Exit::PowerOff),
+                        PowerAction::Reset => Some(Exit::Reset),
+                        PowerAction::On => None,
+                        PowerAction::Nmi => {
+                            request.answer(Err(NO_NMI.into()));
+                            continue;
+                        }
+                    };
+                    request.answer(Ok(()));
+                    if let Some(exit) = exit {
+                        break Some(exit);
+                    }
+                }
                 None => break Some(Exit::NoViewersLeft),
             },
             () = &mut flush, if dirty => {
@@ -340,8 +326,7 @@ mod tests {
             rows: 24,
         });
         wait_for_status(&host, HostState::Running, "running").await;
-        let power = host.power.clone().unwrap();
-        power.send(PowerAction::Off).await.unwrap();
+        host.press_power(PowerAction::Off).await.unwrap();
         wait_for_status(&host, HostState::Stopped, "powered off").await;
         wait_for_text(&host.video, "The host is powered off.").await;
         // Typing while off goes nowhere, and the host stays off (no automatic restart).
@@ -349,7 +334,8 @@ mod tests {
         tokio::time::sleep(RESTART_DELAY * 2).await;
         assert_eq!(host.status.borrow().text, "powered off");
 
-        power.send(PowerAction::On).await.unwrap();
+        assert!(host.press_power(PowerAction::Nmi).await.is_err(), "no NMI on a shell");
+        host.press_power(PowerAction::On).await.unwrap();
         wait_for_status(&host, HostState::Running, "running").await;
         type_line(&host, "echo $((5*5))").await;
         let text = wait_for_text(&host.video, "25").await;

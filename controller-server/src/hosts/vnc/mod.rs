@@ -1,0 +1,339 @@
+//! The `vnc` backend: any RFB server (QEMU's `-vnc` display, TigerVNC, x11vnc) as a host's
+//! screen, keyboard and mouse. This is the I/O around the sans-IO `rfb` client: a TCP socket,
+//! a pace for update requests, reconnection with backoff, and a "no signal" screen meanwhile.
+
+pub mod keymap;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rfb::{Client, Event};
+use shared::video::tiles::Copy;
+use shared::wire::message::{HostState, HostStatus};
+use shared::wire::{InputEvent, KeyEvent, SpecialKey};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::sync::{mpsc, watch};
+use zeroize::Zeroizing;
+
+use super::{Host, VideoHub};
+
+/// At most this many frames a second go to viewers: the next update is asked for no sooner.
+const FRAME_INTERVAL: Duration = Duration::from_millis(1000 / 30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(10);
+/// A connection that lasted this long was healthy: the next retry starts from the shortest wait.
+const HEALTHY: Duration = Duration::from_secs(30);
+
+pub struct VncHost {
+    pub id: String,
+    pub name: String,
+    /// `host:port` of the RFB server.
+    pub address: String,
+    pub password: Option<Zeroizing<String>>,
+}
+
+/// Where an RFB server listens.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Tcp(String),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Tcp(address) => f.write_str(address),
+            Target::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+pub fn spawn(config: VncHost) -> Arc<Host> {
+    let connecting = HostStatus { state: HostState::NoSignal, text: format!("connecting to {}", config.address) };
+    let (host, mut backend) = Host::new(&config.id, &config.name, "vnc", false, connecting);
+    tokio::spawn(async move {
+        let display =
+            Display { id: &config.id, target: Target::Tcp(config.address.clone()), password: config.password };
+        display.drive(&backend.video, &mut backend.input, &backend.status).await;
+    });
+    host
+}
+
+/// A host's screen, keyboard and mouse on an RFB server.
+pub struct Display<'a> {
+    pub id: &'a str,
+    pub target: Target,
+    pub password: Option<Zeroizing<String>>,
+}
+
+impl Display<'_> {
+    /// Keeps the host's screen connected: mirrors it while the server answers, shows "no
+    /// signal" and tries again with backoff when it does not. Returns when the input channel
+    /// closes (the controller is shutting down).
+    pub async fn drive(
+        &self,
+        video: &VideoHub,
+        input: &mut mpsc::Receiver<InputEvent>,
+        status: &watch::Sender<HostStatus>,
+    ) {
+        let mut retry = FIRST_RETRY;
+        let config = self;
+        loop {
+            let started = Instant::now();
+            let reason = match run_once(config, video, input, status).await {
+                Ok(()) => "the VNC server closed the connection".to_string(),
+                Err(err) => err.to_string(),
+            };
+            if started.elapsed() > HEALTHY {
+                retry = FIRST_RETRY;
+            }
+            tracing::info!(host = %config.id, %reason, retry_ms = retry.as_millis() as u64, "no signal");
+            let source = format!("source: {}", config.target);
+            video.publish(super::notice_screen(80, 25, &["No signal", "", &source, &reason]));
+            let _ = status.send(HostStatus { state: HostState::NoSignal, text: format!("no signal: {reason}") });
+            // Keystrokes meant for a screen that is not there go nowhere, and do not pile up.
+            let wait = tokio::time::sleep(retry);
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    event = input.recv() => if event.is_none() { return },
+                }
+            }
+            retry = (retry * 2).min(MAX_RETRY);
+        }
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("cannot reach {0}: {1}")]
+    Connect(String, std::io::Error),
+    #[error("{0} did not answer within {1:?}")]
+    Timeout(String, Duration),
+    #[error("connection lost: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("VNC protocol error: {0}")]
+    Protocol(#[from] rfb::Error),
+}
+
+type Reader = Box<dyn AsyncRead + Unpin + Send>;
+type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+
+async fn connect(target: &Target) -> Result<(Reader, Writer), LinkError> {
+    let name = target.to_string();
+    let timed = |e| LinkError::Connect(name.clone(), e);
+    let connecting = async {
+        Ok::<_, LinkError>(match target {
+            Target::Tcp(address) => {
+                let stream = TcpStream::connect(address).await.map_err(timed)?;
+                stream.set_nodelay(true)?;
+                let (r, w) = stream.into_split();
+                (Box::new(r) as Reader, Box::new(w) as Writer)
+            }
+            Target::Unix(path) => {
+                let (r, w) = UnixStream::connect(path).await.map_err(timed)?.into_split();
+                (Box::new(r) as Reader, Box::new(w) as Writer)
+            }
+        })
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| LinkError::Timeout(name.clone(), CONNECT_TIMEOUT))?
+}
+
+async fn run_once(
+    config: &Display<'_>,
+    video: &VideoHub,
+    input: &mut mpsc::Receiver<InputEvent>,
+    status: &watch::Sender<HostStatus>,
+) -> Result<(), LinkError> {
+    let (mut reader, mut writer) = connect(&config.target).await?;
+    let mut client = Client::new(rfb::Config { password: config.password.clone(), shared: true });
+    let mut keys = Keyboard::default();
+    let mut hints: Vec<Copy> = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    // When the next incremental update may be asked for (after the current one is shown).
+    let mut next_request: Option<Instant> = None;
+    let mut last_request = Instant::now();
+    // After a resize the whole new screen is asked for, not just what changed.
+    let mut full_next = false;
+    loop {
+        let request_at = next_request.map(tokio::time::Instant::from_std);
+        tokio::select! {
+            read = reader.read(&mut buf) => {
+                let n = read?;
+                if n == 0 {
+                    return Ok(());
+                }
+                for event in client.feed(&buf[..n])? {
+                    match event {
+                        Event::Connected { width, height, name } => {
+                            tracing::info!(host = %config.id, %name, width, height, "VNC connected");
+                            let _ = status.send(HostStatus {
+                                state: HostState::Running,
+                                text: format!("{name} ({width}x{height})"),
+                            });
+                        }
+                        Event::Copied(c) => hints.push(c),
+                        Event::Resized { .. } => {
+                            hints.clear();
+                            full_next = true;
+                        }
+                        Event::UpdateDone => {
+                            if let Some(frame) = client.framebuffer() {
+                                video.publish_frame(frame, &hints);
+                            }
+                            hints.clear();
+                            next_request = Some(last_request + FRAME_INTERVAL);
+                        }
+                        Event::Updated(_) | Event::Bell | Event::CutText(_) | Event::ExtendedKeys => {}
+                    }
+                }
+            }
+            _ = sleep_until(request_at) => {
+                client.request_update(!full_next);
+                full_next = false;
+                last_request = Instant::now();
+                next_request = None;
+            }
+            event = input.recv() => match event {
+                Some(event) => keys.send(&mut client, event),
+                None => return Ok(()),
+            },
+        }
+        let out = client.take_outgoing();
+        if !out.is_empty() {
+            writer.write_all(&out).await?;
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Turns the applet's input into RFB key and pointer events, remembering which keysym each
+/// physical key pressed so that its release matches even if Shift changed in between.
+#[derive(Default)]
+struct Keyboard {
+    pressed: HashMap<String, u32>,
+}
+
+impl Keyboard {
+    fn send(&mut self, client: &mut Client, event: InputEvent) {
+        match event {
+            InputEvent::Key(key) => self.key(client, &key),
+            InputEvent::Pointer(p) => {
+                let (x, y) = client.framebuffer().map_or((0, 0), |f| (p.x.min(f.width() - 1), p.y.min(f.height() - 1)));
+                client.pointer(x, y, p.buttons);
+            }
+            InputEvent::Paste(text) => {
+                for c in text.chars() {
+                    self.type_char(client, c);
+                }
+            }
+            InputEvent::Special(SpecialKey::CtrlAltDel) => {
+                for (code, sym) in
+                    [("ControlLeft", keymap::CONTROL_L), ("AltLeft", keymap::ALT_L), ("Delete", keymap::DELETE)]
+                {
+                    press(client, sym, code, true);
+                }
+                for (code, sym) in
+                    [("Delete", keymap::DELETE), ("AltLeft", keymap::ALT_L), ("ControlLeft", keymap::CONTROL_L)]
+                {
+                    press(client, sym, code, false);
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, client: &mut Client, key: &KeyEvent) {
+        let sym = if key.down {
+            let Some(sym) = keymap::keysym(key) else { return };
+            self.pressed.insert(key.code.clone(), sym);
+            sym
+        } else {
+            match self.pressed.remove(&key.code).or_else(|| keymap::keysym(key)) {
+                Some(sym) => sym,
+                None => return,
+            }
+        };
+        // A shifted key whose Shift press never came (some input tools send only the
+        // modifier flag) gets one around it, or a scancode host would see the plain key.
+        let fake_shift = key.down && key.modifiers.shift() && !self.shift_held() && client.supports_extended_keys();
+        if fake_shift {
+            press(client, SHIFT_L, "ShiftLeft", true);
+        }
+        press(client, sym, &key.code, key.down);
+        if fake_shift {
+            press(client, SHIFT_L, "ShiftLeft", false);
+        }
+    }
+
+    /// Types one character of pasted text: on scancode hosts as the US key that makes it
+    /// (with Shift as needed), elsewhere as its keysym.
+    fn type_char(&mut self, client: &mut Client, c: char) {
+        let sym = keymap::char_keysym(c);
+        match keymap::us_key(c).filter(|_| client.supports_extended_keys()) {
+            Some((code, shift)) => {
+                let shift = shift && !self.shift_held();
+                if shift {
+                    press(client, SHIFT_L, "ShiftLeft", true);
+                }
+                press(client, sym, &code, true);
+                press(client, sym, &code, false);
+                if shift {
+                    press(client, SHIFT_L, "ShiftLeft", false);
+                }
+            }
+            None => {
+                client.key(sym, true);
+                client.key(sym, false);
+            }
+        }
+    }
+
+    fn shift_held(&self) -> bool {
+        self.pressed.contains_key("ShiftLeft") || self.pressed.contains_key("ShiftRight")
+    }
+}
+
+const SHIFT_L: u32 = 0xffe1;
+
+/// One key transition, with its scancode where the server takes them.
+fn press(client: &mut Client, sym: u32, code: &str, down: bool) {
+    match keymap::scancode(code).filter(|_| client.supports_extended_keys()) {
+        Some(scancode) => client.scancode_key(sym, scancode, down),
+        None => client.key(sym, down),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_server_gives_no_signal_naming_the_source_and_the_reason() {
+        // A port nothing listens on: bind one and let it go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let address = format!("127.0.0.1:{port}");
+        let host = spawn(VncHost { id: "v".into(), name: "v".into(), address: address.clone(), password: None });
+        let mut status = host.status.clone();
+        while !status.borrow_and_update().text.starts_with("no signal") {
+            status.changed().await.unwrap();
+        }
+        let text = host.video.text().unwrap();
+        assert!(text.contains("No signal"), "{text}");
+        assert!(text.contains(&format!("source: {address}")), "{text}");
+        assert!(text.contains("cannot reach"), "{text}");
+    }
+}
