@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Installs what Lantern's build and tests need and is missing; skips what is already there.
-# Usage: scripts/setup.sh [--browser]   (--browser also installs Chromium and ChromeDriver)
+# Usage: scripts/setup.sh [--tests]   (--tests also installs what the tests drive: Chromium and
+# ChromeDriver, QEMU, and busybox and cpio for the test guest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-if [[ "${1:-}" == "--browser" ]] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
-  say "installing Chromium and ChromeDriver (Debian packages)"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+if [[ "${1:-}" == "--tests" ]]; then
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+  [[ -x /bin/busybox ]] || missing+=(busybox-static)
+  command -v cpio >/dev/null || missing+=(cpio)
+  if (( ${#missing[@]} )); then
+    say "installing ${missing[*]} (Debian packages)"
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every check and test: format, lints, the architecture
 # guard, native unit/property/integration tests, the known-answer tests in headless Chromium
-# (Wasm), the end-to-end browser tests, and a short run of every fuzz target.
+# (Wasm), the end-to-end tests (headless Chromium, a real QEMU guest), and a short run of every
+# fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-scripts/setup.sh --browser
+scripts/setup.sh --tests
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 say "format"
 cargo fmt --all -- --check
 
-say "architecture: shared must not depend on tokio, web-sys or axum"
-for forbidden in tokio web-sys axum mio; do
-  if cargo tree -p shared -e normal --target all --prefix none | awk '{print $1}' | grep -qx "$forbidden"; then
-    echo "shared depends on $forbidden" >&2
-    exit 1
-  fi
+say "architecture: shared and rfb must not depend on tokio, web-sys or axum"
+for crate in shared rfb; do
+  for forbidden in tokio web-sys axum mio; do
+    if cargo tree -p "$crate" -e normal --target all --prefix none | awk '{print $1}' | grep -qx "$forbidden"; then
+      echo "$crate depends on $forbidden" >&2
+      exit 1
+    fi
+  done
 done
 
 say "lints"
@@ -26,6 +29,9 @@ cargo clippy -p web-console -p shared --target wasm32-unknown-unknown --all-targ
 
 say "web console build"
 trunk build --offline
+
+say "test guest for the QEMU tests"
+scripts/guest-image.sh
 
 say "native tests (unit, property, integration, end-to-end in headless Chromium)"
 cargo test --workspace --exclude web-console

@@ -164,6 +164,21 @@ impl Browser {
     }
 }
 
+/// SHA-256 of the console canvas's RGB bytes (alpha left out), with its size.
+const CANVAS_DIGEST: &str = r#"
+const done = arguments[arguments.length - 1];
+const canvas = document.getElementById(arguments[0]);
+const rgba = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+const rgb = new Uint8Array(canvas.width * canvas.height * 3);
+for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+  rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2];
+}
+crypto.subtle.digest('SHA-256', rgb).then((h) => done({
+  width: canvas.width, height: canvas.height,
+  sha256: Array.from(new Uint8Array(h)).map((b) => b.toString(16).padStart(2, '0')).join(''),
+}));
+"#;
+
 /// JavaScript run in our page (after login): fetches a console key over the page's TLS
 /// session, exactly as a vendor portal's back end would be handed one.
 const FETCH_KEY: &str = r#"
@@ -191,6 +206,16 @@ window[name] = new wasmBindings.LanternConsole(canvas, { keyProvider: fetchKey }
 "#;
 
 impl Browser {
+    /// What the canvas `id` shows: (width, height, SHA-256 of its RGB bytes in hex).
+    pub async fn canvas_digest(&self, id: &str) -> anyhow::Result<(u64, u64, String)> {
+        let d = self.js_async(CANVAS_DIGEST, vec![json!(id)]).await?;
+        Ok((
+            d["width"].as_u64().unwrap_or_default(),
+            d["height"].as_u64().unwrap_or_default(),
+            d["sha256"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+
     /// A fresh console key as the API returns it.
     pub async fn fetch_key(&self) -> anyhow::Result<Value> {
         let key = self.js_async(FETCH_KEY, vec![]).await?;

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod portal;
 pub mod proxy;
+pub mod qemu;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
