@@ -21,8 +21,14 @@ const console = new LanternConsole(document.getElementById("console-canvas"), {
     show("status-suite", s.suite || "");
     show("status-message", s.message);
     document.getElementById("status-state").className = `state ${s.state}`;
+    // Others may watch the same host; one viewer at a time has its keyboard and mouse.
+    const holder = s.viewers.find((v) => v.id === s.holder);
+    const mayControl = document.body.dataset.control === "true";
+    show("sharing-holder", s.holder === null || s.holder === s.you ? "" : `${holder ? holder.name : "another viewer"} has the keyboard and mouse`);
+    document.getElementById("btn-request-control").hidden = !mayControl || s.holder === null || s.holder === s.you;
   },
 });
+document.getElementById("btn-request-control").addEventListener("click", () => console.requestControl());
 window.lanternConsole = console;
 document.getElementById("btn-cad").addEventListener("click", () => console.ctrlAltDel());
 try {

@@ -25,6 +25,8 @@ pub struct Inner {
     pub keys: KeyStore,
     pub launches: crate::console::launch::LaunchStore,
     pub hosts: HostRegistry,
+    /// Each host's viewers and who holds its keyboard and mouse.
+    pub sharing: std::collections::HashMap<String, Arc<crate::console::sharing::Sharing>>,
     pub link_config: ServerConfig,
     pub web_root: PathBuf,
     pub plain_ws_url: Option<String>,
@@ -76,6 +78,14 @@ impl AppState {
             launches: crate::console::launch::LaunchStore::new(Duration::from_secs(
                 config.console.launch_session_minutes * 60,
             )),
+            sharing: hosts
+                .all()
+                .iter()
+                .map(|h| {
+                    let idle = Duration::from_secs(config.console.control_idle_seconds);
+                    (h.id.clone(), Arc::new(crate::console::sharing::Sharing::new(idle)))
+                })
+                .collect(),
             hosts,
             events,
             link_config: ServerConfig { suites: config.suites()?, schedule: config.schedule() },

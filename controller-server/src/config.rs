@@ -61,6 +61,9 @@ pub struct ConsoleConfig {
     pub epoch_seconds: u32,
     /// How long a console opened through a launch may keep renewing its keys.
     pub launch_session_minutes: u64,
+    /// A viewer who asks for the keyboard and mouse gets them once the holder has been idle
+    /// this long (at once, if the holder already was).
+    pub control_idle_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,6 +200,7 @@ impl Default for ConsoleConfig {
             epoch_bytes: schedule.epoch_bytes,
             epoch_seconds: schedule.epoch_millis / 1000,
             launch_session_minutes: 60,
+            control_idle_seconds: 30,
         }
     }
 }

@@ -22,6 +22,8 @@ async fn the_example_portal_page_shows_a_launched_console_and_the_direct_applet(
         |c| {
             c.allowed_origins = origin.clone();
             c.frame_ancestors = origin;
+            // Both consoles on the page watch one host; a request wins after a second's idle.
+            c.console.control_idle_seconds = 1;
         },
         |controller, browser| {
             browser.first_login(&controller).await?;
@@ -68,6 +70,20 @@ async fn the_example_portal_page_shows_a_launched_console_and_the_direct_applet(
                 let state = browser.text_of("direct-state").await.unwrap_or_default();
                 let message = browser.text_of("direct-message").await.unwrap_or_default();
                 Ok(if state == "connected" { Ok(()) } else { Err(format!("{state}: {message}")) })
+            })
+            .await?;
+            // The framed console may have taken the keyboard first: ask for it, as a user would.
+            wait_for("the direct applet to hold the keyboard", Duration::from_secs(15), || async {
+                let status = browser.js("return window.direct.status();", vec![]).await?;
+                if status["holder"] == status["you"] {
+                    return Ok(Ok(()));
+                }
+                if let Ok(button) = c.find(Locator::Id("direct-request-control")).await {
+                    if button.is_displayed().await.unwrap_or(false) {
+                        button.click().await?;
+                    }
+                }
+                Ok(Err(status.to_string()))
             })
             .await?;
             let m = marker();

@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::Instrument;
 
 use super::keys::{KeyBinding, KeyStore};
+use super::sharing::{Handover, Sharing};
 use crate::app::AppState;
 use crate::hosts::hub::Subscription;
 use crate::hosts::Host;
@@ -85,6 +86,10 @@ struct Viewer {
     video: Subscription,
     /// This viewer's own view of the host status, so each change is reported once.
     status: tokio::sync::watch::Receiver<shared::wire::message::HostStatus>,
+    sharing: Arc<Sharing>,
+    /// This link's id among the host's viewers.
+    id: u32,
+    presence: tokio::sync::watch::Receiver<u64>,
 }
 
 /// What the audit trail records about a link when it ends.
@@ -95,6 +100,8 @@ struct LinkStats {
     renewals: u32,
     suite: Option<&'static str>,
     refused_inputs: u64,
+    /// Input sent while another viewer held the keyboard and mouse.
+    inputs_while_watching: u64,
 }
 
 async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
@@ -126,8 +133,17 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
                 HostEvent::Video(payload) => session.send_video(&payload, now()),
                 HostEvent::Lagged => resync(&mut session, &mut viewer, now()),
                 HostEvent::Status(status) => session.send(AppMessage::HostStatus(status), now()),
+                HostEvent::Presence => match &viewer {
+                    Some(v) => session.send(AppMessage::Presence(v.sharing.view(v.id)), now()),
+                    None => Ok(()),
+                },
             },
-            _ = poll.tick() => session.poll(now()),
+            _ = poll.tick() => {
+                if let Some(v) = &viewer {
+                    record_handover(&state, &v.host.id, v.sharing.tick());
+                }
+                session.poll(now())
+            }
         };
         for record in session.take_outgoing() {
             stats.bytes_out += record.len() as u64;
@@ -142,6 +158,9 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
             break Ok(());
         }
     };
+    if let Some(v) = &viewer {
+        record_handover(&state, &v.host.id, v.sharing.leave(v.id));
+    }
     let reason = match &outcome {
         Ok(()) => "closed".to_string(),
         Err(err) => err.to_string(),
@@ -163,6 +182,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
                 "bytes_out": stats.bytes_out,
                 "renewals": stats.renewals,
                 "refused_inputs": stats.refused_inputs,
+                "inputs_while_watching": stats.inputs_while_watching,
                 "generation": key.map(|k| k.generation),
                 "epoch": key.map(|k| k.epoch),
                 "reason": reason,
@@ -187,7 +207,9 @@ async fn on_events(
         match event {
             ServerEvent::Established { info, .. } => {
                 let Some(binding) = &env.binding else { continue };
-                let Some(host) = state.hosts.get(&binding.host_id) else {
+                let (Some(host), Some(sharing)) =
+                    (state.hosts.get(&binding.host_id), state.sharing.get(&binding.host_id).cloned())
+                else {
                     session.close(Alert::new(AlertCode::HostUnavailable), now_ms);
                     return Ok(());
                 };
@@ -205,7 +227,12 @@ async fn on_events(
                 }
                 let mut status = host.status.clone();
                 session.send(AppMessage::HostStatus(status.borrow_and_update().clone()), now_ms)?;
-                *viewer = Some(Viewer { host, video, status });
+                let mut presence = sharing.subscribe();
+                let (id, handover) = sharing.join(&binding.username, &binding.web_session, binding.control);
+                record_handover(state, &host.id, handover);
+                presence.borrow_and_update();
+                session.send(AppMessage::Presence(sharing.view(id)), now_ms)?;
+                *viewer = Some(Viewer { host, video, status, sharing, id, presence });
             }
             ServerEvent::Message(AppMessage::Input(input)) => {
                 let Some(b) = &env.binding else { continue };
@@ -223,12 +250,26 @@ async fn on_events(
                     stats.refused_inputs += 1;
                     continue;
                 }
+                let Some(v) = viewer else { continue };
+                if !v.sharing.input(v.id) {
+                    // Another viewer holds the keyboard and mouse; the page shows who.
+                    stats.inputs_while_watching += 1;
+                    continue;
+                }
                 if let InputEvent::Special(SpecialKey::CtrlAltDel) = &input {
                     state.audit(&b.username, "console.ctrl-alt-del", &b.host_id, serde_json::json!({}));
                 }
+                // Bounded: a stuck host slows this link rather than growing memory.
+                let _ = v.host.input.send(input).await;
+            }
+            ServerEvent::Message(AppMessage::RequestControl) => {
                 if let Some(v) = viewer {
-                    // Bounded: a stuck host slows this link rather than growing memory.
-                    let _ = v.host.input.send(input).await;
+                    record_handover(state, &v.host.id, v.sharing.request(v.id));
+                }
+            }
+            ServerEvent::Message(AppMessage::GiveControl { to }) => {
+                if let Some(v) = viewer {
+                    record_handover(state, &v.host.id, v.sharing.give(v.id, to));
                 }
             }
             ServerEvent::Message(AppMessage::RefreshRequest) => resync(session, viewer, now_ms)?,
@@ -244,6 +285,14 @@ async fn on_events(
         }
     }
     Ok(())
+}
+
+/// Control changed hands: the audit trail says who got it, from whom and why.
+fn record_handover(state: &AppState, host_id: &str, handover: Option<Handover>) {
+    if let Some(h) = handover {
+        tracing::info!(host = %host_id, to = %h.to, reason = h.reason, "console control changed hands");
+        state.audit(&h.to, "console.control", host_id, serde_json::json!({ "from": h.from, "reason": h.reason }));
+    }
 }
 
 /// Starts the viewer over from a full frame (after it lagged, or on request).
@@ -262,6 +311,8 @@ enum HostEvent {
     /// This viewer fell behind and must start over from a full frame.
     Lagged,
     Status(shared::wire::message::HostStatus),
+    /// Someone joined, left, asked for or got control.
+    Presence,
 }
 
 /// The next thing the watched host did. Pending forever without a viewer.
@@ -275,6 +326,13 @@ async fn next_host_event(viewer: &mut Option<Viewer>) -> HostEvent {
         },
         changed = v.status.changed() => match changed {
             Ok(()) => HostEvent::Status(v.status.borrow_and_update().clone()),
+            Err(_) => std::future::pending().await,
+        },
+        changed = v.presence.changed() => match changed {
+            Ok(()) => {
+                v.presence.borrow_and_update();
+                HostEvent::Presence
+            }
             Err(_) => std::future::pending().await,
         },
     }

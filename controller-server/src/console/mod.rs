@@ -1,7 +1,9 @@
-//! The console server: the key store and the WebSocket links that run the console protocol.
+//! The console server: the key store, the WebSocket links that run the console protocol, and
+//! shared viewing (who watches a host, who holds its keyboard and mouse).
 
 pub mod keys;
 pub mod launch;
 pub mod link;
+pub mod sharing;
 
 pub use keys::{KeyBinding, KeyStore};

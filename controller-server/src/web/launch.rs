@@ -71,7 +71,8 @@ pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Resp
 <link rel="stylesheet" href="/lantern.css"><script type="module" src="/launch.js"></script></head>
 <body class="launch" data-control="{control}">
 <div class="launch-bar"><strong>{title}</strong>{badge}<button id="btn-cad"{disabled}>Ctrl-Alt-Del</button>
-<span id="status-state" class="state">starting</span><span id="status-suite"></span><span id="status-message" class="message"></span></div>
+<span id="status-state" class="state">starting</span><span id="status-suite"></span><span id="status-message" class="message"></span>
+<span id="sharing-holder"></span><button id="btn-request-control" hidden>Request control</button></div>
 <canvas id="console-canvas" class="screen zoom-fit"></canvas>
 </body></html>"#,
         title = escape(&host_name),

@@ -9,6 +9,9 @@ const MAX_KEY_NAME: usize = 32;
 /// Largest paste carried in one message; the applet splits longer pastes.
 pub const MAX_PASTE: usize = 16 << 10;
 const MAX_STATUS_TEXT: usize = 256;
+/// Viewers listed in one presence message; more are left out of the list (not of the host).
+pub const MAX_VIEWERS: usize = 64;
+const MAX_VIEWER_NAME: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -48,6 +51,33 @@ pub enum ControlMessage {
     RefreshRequest,
     /// What the host is doing, for the status bar.
     HostStatus(HostStatus),
+    /// Who watches the host and who holds its keyboard and mouse (controller to applet).
+    Presence(Presence),
+    /// The applet asks for the keyboard and mouse.
+    RequestControl,
+    /// The holder hands the keyboard and mouse to another viewer.
+    GiveControl { to: u32 },
+}
+
+/// One host's viewers, as one of them sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Presence {
+    /// The receiving viewer's own id.
+    pub you: u32,
+    /// Who holds the keyboard and mouse, if anyone.
+    pub holder: Option<u32>,
+    /// A viewer waiting for control, if any.
+    pub requested_by: Option<u32>,
+    pub viewers: Vec<Viewer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub id: u32,
+    /// The user's name, as the audit trail knows them.
+    pub name: String,
+    /// May hold the keyboard and mouse (a view-only viewer may not).
+    pub may_control: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +159,9 @@ pub enum AppMessage {
     Serial(Vec<u8>),
     RefreshRequest,
     HostStatus(HostStatus),
+    Presence(Presence),
+    RequestControl,
+    GiveControl { to: u32 },
 }
 
 impl From<AppMessage> for Message {
@@ -139,6 +172,9 @@ impl From<AppMessage> for Message {
             AppMessage::Serial(s) => Message::Serial(s),
             AppMessage::RefreshRequest => Message::Control(ControlMessage::RefreshRequest),
             AppMessage::HostStatus(s) => Message::Control(ControlMessage::HostStatus(s)),
+            AppMessage::Presence(p) => Message::Control(ControlMessage::Presence(p)),
+            AppMessage::RequestControl => Message::Control(ControlMessage::RequestControl),
+            AppMessage::GiveControl { to } => Message::Control(ControlMessage::GiveControl { to }),
         }
     }
 }
@@ -186,6 +222,9 @@ impl Message {
             Message::Serial(s) => Ok(AppMessage::Serial(s)),
             Message::Control(ControlMessage::RefreshRequest) => Ok(AppMessage::RefreshRequest),
             Message::Control(ControlMessage::HostStatus(s)) => Ok(AppMessage::HostStatus(s)),
+            Message::Control(ControlMessage::Presence(p)) => Ok(AppMessage::Presence(p)),
+            Message::Control(ControlMessage::RequestControl) => Ok(AppMessage::RequestControl),
+            Message::Control(ControlMessage::GiveControl { to }) => Ok(AppMessage::GiveControl { to }),
             Message::Control(other) => Err(other),
         }
     }
@@ -227,6 +266,31 @@ impl ControlMessage {
                 });
                 out.put_length_prefixed(s.text.as_bytes());
             }
+            ControlMessage::Presence(p) => {
+                out.put_u8(9);
+                out.put_u32(p.you);
+                for id in [p.holder, p.requested_by] {
+                    match id {
+                        Some(id) => {
+                            out.put_u8(1);
+                            out.put_u32(id);
+                        }
+                        None => out.put_u8(0),
+                    }
+                }
+                let listed = &p.viewers[..p.viewers.len().min(MAX_VIEWERS)];
+                out.put_u8(listed.len() as u8);
+                for v in listed {
+                    out.put_u32(v.id);
+                    out.put_u8(u8::from(v.may_control));
+                    out.put_length_prefixed(truncated(&v.name, MAX_VIEWER_NAME).as_bytes());
+                }
+            }
+            ControlMessage::RequestControl => out.put_u8(10),
+            ControlMessage::GiveControl { to } => {
+                out.put_u8(11);
+                out.put_u32(*to);
+            }
         }
     }
 
@@ -255,6 +319,29 @@ impl ControlMessage {
                 let text = r.string(MAX_STATUS_TEXT, "host status text")?.into();
                 ControlMessage::HostStatus(HostStatus { state, text })
             }
+            9 => {
+                let you = r.u32("presence you")?;
+                let holder = optional_id(r, "presence holder")?;
+                let requested_by = optional_id(r, "presence request")?;
+                let count = usize::from(r.u8("viewer count")?);
+                if count > MAX_VIEWERS {
+                    return Err(DecodeError::TooLong { field: "viewers", max: MAX_VIEWERS });
+                }
+                let mut viewers = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let id = r.u32("viewer id")?;
+                    let may_control = match r.u8("viewer may control")? {
+                        0 => false,
+                        1 => true,
+                        other => return Err(DecodeError::Unknown { field: "viewer may control", value: other }),
+                    };
+                    let name = r.string(MAX_VIEWER_NAME, "viewer name")?.into();
+                    viewers.push(Viewer { id, name, may_control });
+                }
+                ControlMessage::Presence(Presence { you, holder, requested_by, viewers })
+            }
+            10 => ControlMessage::RequestControl,
+            11 => ControlMessage::GiveControl { to: r.u32("give control to")? },
             other => return Err(DecodeError::Unknown { field: "control type", value: other }),
         })
     }
@@ -314,6 +401,14 @@ impl InputEvent {
     }
 }
 
+fn optional_id(r: &mut Reader<'_>, field: &'static str) -> Result<Option<u32>, DecodeError> {
+    match r.u8(field)? {
+        0 => Ok(None),
+        1 => Ok(Some(r.u32(field)?)),
+        other => Err(DecodeError::Unknown { field, value: other }),
+    }
+}
+
 /// Cuts `s` to at most `max` bytes on a character boundary.
 fn truncated(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -350,6 +445,18 @@ mod tests {
             state: HostState::NoSignal,
             text: "no signal".into(),
         })));
+        round_trip(Message::Control(ControlMessage::Presence(Presence {
+            you: 7,
+            holder: Some(3),
+            requested_by: None,
+            viewers: vec![
+                Viewer { id: 3, name: "admin".into(), may_control: true },
+                Viewer { id: 7, name: "bob@peer".into(), may_control: false },
+            ],
+        })));
+        round_trip(Message::Control(ControlMessage::Presence(Presence::default())));
+        round_trip(Message::Control(ControlMessage::RequestControl));
+        round_trip(Message::Control(ControlMessage::GiveControl { to: 42 }));
         round_trip(Message::Video(vec![1, 2, 3]));
         round_trip(Message::Serial(b"login: ".to_vec()));
         round_trip(Message::Input(InputEvent::Key(KeyEvent {
@@ -365,7 +472,8 @@ mod tests {
 
     #[test]
     fn junk_is_an_error_not_a_panic() {
-        for bad in [&[][..], &[9], &[0, 99], &[2, 1, 2], &[0, 8, 7, 0], &[2, 2, 5, b'a']] {
+        let bad_presence = [0, 9, 0, 0, 0, 1, 2, 0, 0];
+        for bad in [&[][..], &[9], &[0, 99], &[2, 1, 2], &[0, 8, 7, 0], &[2, 2, 5, b'a'], &bad_presence, &[0, 11, 1]] {
             assert!(Message::decode(bad).is_err(), "{bad:?}");
         }
     }

@@ -15,7 +15,9 @@ pub mod message;
 pub mod record;
 
 pub use handshake::{Alert, AlertCode, ClientHello, HandshakeMessage, ServerHello};
-pub use message::{AppMessage, ControlMessage, InputEvent, KeyEvent, Message, Modifiers, PointerEvent, SpecialKey};
+pub use message::{
+    AppMessage, ControlMessage, InputEvent, KeyEvent, Message, Modifiers, PointerEvent, Presence, SpecialKey, Viewer,
+};
 pub use record::{RecordHeader, RecordType};
 
 /// Version of the wire format this crate speaks.

@@ -13,7 +13,9 @@ use shared::video::frame::Framebuffer;
 use shared::video::text::{self, Damage, TextScreen};
 use shared::video::{tiles, Mode};
 use shared::wire::message::MAX_PASTE;
-use shared::wire::{AppMessage, DecodeError, InputEvent, KeyEvent, KeyId, Modifiers, PointerEvent, SpecialKey};
+use shared::wire::{
+    AppMessage, DecodeError, InputEvent, KeyEvent, KeyId, Modifiers, PointerEvent, Presence, SpecialKey,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
@@ -62,6 +64,20 @@ pub struct Status {
     pub kbps: f64,
     pub host_status: String,
     pub renewals: u32,
+    /// Who else watches, and who holds the keyboard and mouse.
+    pub presence: Presence,
+}
+
+impl Status {
+    /// Whether this console holds the host's keyboard and mouse.
+    pub fn has_control(&self) -> bool {
+        self.presence.holder.is_some_and(|h| h == self.presence.you)
+    }
+
+    /// The name of viewer `id`.
+    pub fn viewer_name(&self, id: u32) -> Option<&str> {
+        self.presence.viewers.iter().find(|v| v.id == id).map(|v| v.name.as_str())
+    }
 }
 
 struct Link {
@@ -266,12 +282,26 @@ impl Console {
     }
 
     pub fn send_input(&self, event: InputEvent) {
+        self.send(AppMessage::Input(event));
+    }
+
+    /// Asks for the host's keyboard and mouse (another viewer holds them).
+    pub fn request_control(&self) {
+        self.send(AppMessage::RequestControl);
+    }
+
+    /// Hands the keyboard and mouse to viewer `to` (this console holds them).
+    pub fn give_control(&self, to: u32) {
+        self.send(AppMessage::GiveControl { to });
+    }
+
+    fn send(&self, message: AppMessage) {
         let now = self.now();
         {
             let mut inner = self.0.borrow_mut();
             let Some(link) = inner.link.as_mut().filter(|l| l.established) else { return };
             // A send error means the link is closing; the close handler reports it.
-            let _ = link.session.send(AppMessage::Input(event), now);
+            let _ = link.session.send(message, now);
         }
         self.flush();
     }
@@ -349,6 +379,7 @@ impl Console {
                                 }
                             }
                             ClientEvent::Message(AppMessage::HostStatus(s)) => inner.status.host_status = s.text,
+                            ClientEvent::Message(AppMessage::Presence(p)) => inner.status.presence = p,
                             ClientEvent::Message(_) => {}
                             ClientEvent::RekeyComplete { generation } => {
                                 inner.renewing = false;

@@ -81,6 +81,18 @@ impl JsConsole {
         self.console.ctrl_alt_del();
     }
 
+    /// Asks for the keyboard and mouse when another viewer holds them (`status().holder`).
+    #[wasm_bindgen(js_name = requestControl)]
+    pub fn request_control(&self) {
+        self.console.request_control();
+    }
+
+    /// Hands the keyboard and mouse to viewer `to` (an id from `status().viewers`).
+    #[wasm_bindgen(js_name = giveControl)]
+    pub fn give_control(&self, to: u32) {
+        self.console.give_control(to);
+    }
+
     /// Types `text` on the host's keyboard.
     pub fn paste(&self, text: &str) {
         self.console.paste(text);
@@ -130,6 +142,20 @@ fn status_object(s: &Status) -> JsValue {
     set("kbps", s.kbps.into());
     set("hostStatus", s.host_status.as_str().into());
     set("renewals", s.renewals.into());
+    let p = &s.presence;
+    let id = |v: Option<u32>| v.map(JsValue::from).unwrap_or(JsValue::NULL);
+    set("you", p.you.into());
+    set("holder", id(p.holder));
+    set("requestedBy", id(p.requested_by));
+    let viewers = js_sys::Array::new();
+    for v in &p.viewers {
+        let entry = Object::new();
+        let _ = Reflect::set(&entry, &"id".into(), &v.id.into());
+        let _ = Reflect::set(&entry, &"name".into(), &v.name.as_str().into());
+        let _ = Reflect::set(&entry, &"mayControl".into(), &v.may_control.into());
+        viewers.push(&entry);
+    }
+    set("viewers", viewers.into());
     o.into()
 }
 

@@ -200,8 +200,69 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     </tbody>
                 </table>
             </Show>
+            <SharingBar status=status console=console may_control=!view_only/>
             <StatusBar status=status/>
         </section>
+    }
+}
+
+/// Who watches this host, who has the keyboard and mouse, and the buttons to ask for them or
+/// hand them over.
+#[component]
+fn SharingBar(
+    status: RwSignal<Status>,
+    console: StoredValue<Option<Console>, LocalStorage>,
+    may_control: bool,
+) -> impl IntoView {
+    let holder = move || {
+        let s = status.get();
+        match s.presence.holder {
+            Some(_) if s.has_control() => "You have the keyboard and mouse".to_string(),
+            Some(h) => format!("{} has the keyboard and mouse", s.viewer_name(h).unwrap_or("another viewer")),
+            None => "Nobody has the keyboard and mouse".to_string(),
+        }
+    };
+    let watchers = move || {
+        let s = status.get();
+        let names: Vec<String> = s
+            .presence
+            .viewers
+            .iter()
+            .map(|v| if v.id == s.presence.you { format!("{} (you)", v.name) } else { v.name.clone() })
+            .collect();
+        format!("Watching: {}", names.join(", "))
+    };
+    // Someone else asked, and this console can hand over.
+    let asking = move || {
+        let s = status.get();
+        let asker = s.presence.requested_by.filter(|r| *r != s.presence.you && s.has_control())?;
+        Some((asker, s.viewer_name(asker).unwrap_or("another viewer").to_string()))
+    };
+    let waiting = move || status.with(|s| s.presence.requested_by == Some(s.presence.you) && !s.has_control());
+    let request = move |_| {
+        if let Some(c) = console.get_value() {
+            c.request_control();
+        }
+    };
+    let give = move |_| {
+        if let (Some(c), Some((to, _))) = (console.get_value(), asking()) {
+            c.give_control(to);
+        }
+    };
+    view! {
+        <div id="sharing" class="sharing" aria-live="polite">
+            <span id="sharing-holder">{holder}</span>
+            <span id="sharing-viewers" class="muted">{watchers}</span>
+            <Show when=move || may_control && !status.with(Status::has_control) && status.with(|s| !s.presence.viewers.is_empty())>
+                <button id="btn-request-control" disabled=waiting on:click=request>
+                    {move || if waiting() { "Asked for control…" } else { "Request control" }}
+                </button>
+            </Show>
+            <Show when=move || asking().is_some()>
+                <span id="sharing-request">{move || asking().map(|(_, name)| format!("{name} asks for the keyboard and mouse")).unwrap_or_default()}</span>
+                <button id="btn-give-control" on:click=give>"Give control"</button>
+            </Show>
+        </div>
     }
 }
 
