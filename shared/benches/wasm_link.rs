@@ -4,13 +4,17 @@
 #![cfg(target_arch = "wasm32")]
 
 mod common;
+mod frames;
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use common::{busy_screen, cipher_pair, echoed, scrolled, seal_open, SIZES};
+use frames::{desktop, motion};
 use shared::crypto::CipherSuite;
+use shared::video::frame::Framebuffer;
 use shared::video::text::{apply, encode_delta, encode_full, TextScreen};
+use shared::video::tiles;
 use wasm_bindgen_test::{wasm_bindgen_bench, Criterion};
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -71,5 +75,34 @@ fn text_codec(c: &mut Criterion) {
     c.bench_function("text decode echo delta", |b| {
         let mut s = screen.clone();
         b.iter(|| black_box(apply(&mut s, black_box(&echo_delta)).expect("valid")))
+    });
+}
+
+#[wasm_bindgen_bench]
+fn tile_codec(c: &mut Criterion) {
+    let mut c = quick(c);
+    let before = desktop(&[(100, 80), (700, 300), (1100, 500)], 1);
+    let moved = desktop(&[(100, 80), (720, 310), (1100, 500)], 1);
+    let full = tiles::encode_full(&before);
+    let window_moved = tiles::encode_delta(&mut before.clone(), &moved, &[]).expect("changed");
+    let (still, next) = (motion(0), motion(1));
+    let motion_update = tiles::encode_delta(&mut still.clone(), &next, &[]).expect("changed");
+    c.bench_function("tiles decode desktop full 1080p", |b| {
+        b.iter(|| {
+            let mut view = Framebuffer::new(1, 1).expect("valid");
+            black_box(tiles::apply(&mut view, black_box(&full)).expect("valid"))
+        })
+    });
+    c.bench_function("tiles decode window moved 1080p", |b| {
+        b.iter(|| {
+            let mut view = before.clone();
+            black_box(tiles::apply(&mut view, black_box(&window_moved)).expect("valid"))
+        })
+    });
+    c.bench_function("tiles decode motion frame 1080p", |b| {
+        b.iter(|| {
+            let mut view = still.clone();
+            black_box(tiles::apply(&mut view, black_box(&motion_update)).expect("valid"))
+        })
     });
 }

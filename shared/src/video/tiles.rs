@@ -40,8 +40,11 @@ const TYPE_SOLID: u8 = 0;
 const TYPE_PACKED: u8 = 1;
 const TYPE_RUNS: u8 = 2;
 const TYPE_RAW: u8 = 3;
-/// Deflate level: chosen by `cargo bench -p shared --bench tiles` (see the bench's notes).
-const DEFLATE_LEVEL: u8 = 3;
+/// Deflate level, chosen by `cargo bench -p shared --bench tiles` on 1080p workloads: above
+/// level 1 the tile data of desktops shrinks by only 4 % (72.8 to 69.9 KB for a full desktop)
+/// while full-screen motion takes twice as long to encode (75 to 139 ms a frame); inflating in
+/// the browser costs the same at every level. The controller encodes every frame, so speed wins.
+const DEFLATE_LEVEL: u8 = 1;
 /// Fewest rows a scroll must keep in place before it is sent as a copy.
 const MIN_SCROLL_ROWS: usize = 16;
 
@@ -63,72 +66,98 @@ pub struct GraphicsDamage {
     pub rects: Vec<Rect>,
 }
 
+/// How updates are compressed. The default is what the controller sends; other levels are
+/// for measuring (`cargo bench -p shared --bench tiles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoder {
+    /// Deflate level, 0 (stored) to 10.
+    pub level: u8,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Self { level: DEFLATE_LEVEL }
+    }
+}
+
 /// Encodes the whole frame: for a new viewer, or after a resize.
 pub fn encode_full(frame: &Framebuffer) -> Vec<u8> {
-    let grid = Grid::of(frame);
-    encode(KIND_FULL, frame, &[], (0..grid.count()).map(|i| grid.rect(i)))
+    Encoder::default().full(frame)
 }
 
 /// Encodes what changed from `prev` (what the viewers hold) to `next`, and brings `prev` up
 /// to `next`. `hints` are copies the source reported; the encoder keeps those that pay off and
 /// looks for a vertical scroll itself. `None` when nothing changed.
 pub fn encode_delta(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy]) -> Option<Vec<u8>> {
-    if prev.width() != next.width() || prev.height() != next.height() {
-        *prev = next.clone();
-        return Some(encode_full(next));
-    }
-    let mut copies: Vec<Copy> = hints.iter().copied().filter(|c| copy_pays_off(prev, next, c)).collect();
-    if copies.is_empty() {
-        copies.extend(find_scroll(prev, next));
-    }
-    for c in &copies {
-        prev.copy_within(c.src_x, c.src_y, c.dst);
-    }
-    let grid = Grid::of(next);
-    let changed: Vec<Rect> = (0..grid.count()).map(|i| grid.rect(i)).filter(|r| !prev.same_region(next, *r)).collect();
-    if changed.is_empty() && copies.is_empty() {
-        return None;
-    }
-    for r in &changed {
-        for y in r.y..r.y + r.h {
-            prev.span_mut(r.x, y, r.w).copy_from_slice(next.span(r.x, y, r.w));
-        }
-    }
-    Some(encode(KIND_DELTA, next, &copies, changed.into_iter()))
+    Encoder::default().delta(prev, next, hints)
 }
 
-fn encode(kind: u8, frame: &Framebuffer, copies: &[Copy], tiles: impl Iterator<Item = Rect>) -> Vec<u8> {
-    let grid = Grid::of(frame);
-    let mut data = Vec::new();
-    let mut count = 0u32;
-    let mut body = Vec::new();
-    for rect in tiles {
-        body.put_varint(grid.index_of(rect));
-        encode_tile(frame, rect, &mut body);
-        count += 1;
+impl Encoder {
+    /// See [`encode_full`].
+    pub fn full(&self, frame: &Framebuffer) -> Vec<u8> {
+        let grid = Grid::of(frame);
+        self.encode(KIND_FULL, frame, &[], (0..grid.count()).map(|i| grid.rect(i)))
     }
-    data.put_varint(count);
-    data.extend_from_slice(&body);
-    let packed = miniz_oxide::deflate::compress_to_vec(&data, DEFLATE_LEVEL);
 
-    let mut out = Vec::with_capacity(packed.len() + 16 + copies.len() * 12);
-    out.put_u8(kind);
-    out.put_u16(frame.width());
-    out.put_u16(frame.height());
-    out.put_varint(copies.len() as u32);
-    for c in copies {
-        for v in [c.src_x, c.src_y, c.dst.x, c.dst.y, c.dst.w, c.dst.h] {
-            out.put_u16(v);
+    /// See [`encode_delta`].
+    pub fn delta(&self, prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy]) -> Option<Vec<u8>> {
+        if prev.width() != next.width() || prev.height() != next.height() {
+            *prev = next.clone();
+            return Some(self.full(next));
         }
+        let mut copies: Vec<Copy> = hints.iter().copied().filter(|c| copy_pays_off(prev, next, c)).collect();
+        if copies.is_empty() {
+            copies.extend(find_scroll(prev, next));
+        }
+        for c in &copies {
+            prev.copy_within(c.src_x, c.src_y, c.dst);
+        }
+        let grid = Grid::of(next);
+        let changed: Vec<Rect> =
+            (0..grid.count()).map(|i| grid.rect(i)).filter(|r| !prev.same_region(next, *r)).collect();
+        if changed.is_empty() && copies.is_empty() {
+            return None;
+        }
+        for r in &changed {
+            for y in r.y..r.y + r.h {
+                prev.span_mut(r.x, y, r.w).copy_from_slice(next.span(r.x, y, r.w));
+            }
+        }
+        Some(self.encode(KIND_DELTA, next, &copies, changed.into_iter()))
     }
-    out.put_length_prefixed(&packed);
-    out
+
+    fn encode(&self, kind: u8, frame: &Framebuffer, copies: &[Copy], tiles: impl Iterator<Item = Rect>) -> Vec<u8> {
+        let grid = Grid::of(frame);
+        let mut data = Vec::new();
+        let mut count = 0u32;
+        let mut body = Vec::new();
+        for rect in tiles {
+            body.put_varint(grid.index_of(rect));
+            encode_tile(frame, rect, &mut body);
+            count += 1;
+        }
+        data.put_varint(count);
+        data.extend_from_slice(&body);
+        let packed = miniz_oxide::deflate::compress_to_vec(&data, self.level);
+
+        let mut out = Vec::with_capacity(packed.len() + 16 + copies.len() * 12);
+        out.put_u8(kind);
+        out.put_u16(frame.width());
+        out.put_u16(frame.height());
+        out.put_varint(copies.len() as u32);
+        for c in copies {
+            for v in [c.src_x, c.src_y, c.dst.x, c.dst.y, c.dst.w, c.dst.h] {
+                out.put_u16(v);
+            }
+        }
+        out.put_length_prefixed(&packed);
+        out
+    }
 }
 
 /// Writes one tile in its cheapest form.
 fn encode_tile(frame: &Framebuffer, rect: Rect, out: &mut Vec<u8>) {
-    let palette = Palette::of(frame, rect);
-    let Some(palette) = palette else {
+    let Some(palette) = Palette::of(frame, rect) else {
         return encode_tile_raw(frame, rect, out);
     };
     if palette.colours.len() == 1 {
@@ -137,8 +166,9 @@ fn encode_tile(frame: &Framebuffer, rect: Rect, out: &mut Vec<u8>) {
         return;
     }
     let raw_size = rect.area() * 3;
-    let packed_size = usize::from(rect.h) * packed_row_len(rect.w, palette.bits());
-    let runs = palette.runs(frame, rect);
+    let bits = index_bits(palette.colours.len());
+    let packed_size = usize::from(rect.h) * packed_row_len(rect.w, bits);
+    let runs = &palette.runs;
     let runs_size = runs.iter().map(|(_, len)| 1 + varint_len(len - 1)).sum::<usize>() + varint_len(runs.len() as u32);
     let header = 1 + palette.colours.len() * 3;
     if header + packed_size.min(runs_size) >= raw_size {
@@ -151,17 +181,16 @@ fn encode_tile(frame: &Framebuffer, rect: Rect, out: &mut Vec<u8>) {
     }
     if runs_size < packed_size {
         out.put_varint(runs.len() as u32);
-        for (index, len) in runs {
+        for &(index, len) in runs {
             out.put_u8(index);
             out.put_varint(len - 1);
         }
     } else {
-        let bits = palette.bits();
-        for y in rect.y..rect.y + rect.h {
+        for row in palette.indices.chunks_exact(usize::from(rect.w)) {
             let mut acc: u16 = 0;
             let mut filled = 0u8;
-            for px in frame.span(rect.x, y, rect.w).chunks_exact(BYTES_PER_PIXEL) {
-                acc = (acc << bits) | u16::from(palette.index(pixel_key(px)));
+            for &index in row {
+                acc = (acc << bits) | u16::from(index);
                 filled += bits;
                 if filled == 8 {
                     out.put_u8(acc as u8);
@@ -185,56 +214,50 @@ fn encode_tile_raw(frame: &Framebuffer, rect: Rect, out: &mut Vec<u8>) {
     }
 }
 
-/// The distinct colours of a tile, if there are at most 256.
+/// A tile seen as a palette: its distinct colours (at most 256), each pixel's index, and the
+/// runs of one colour in raster order; made in one pass, looking a colour up only when it
+/// differs from the pixel before.
 struct Palette {
     colours: Vec<u32>,
-    lookup: HashMap<u32, u8>,
+    indices: Vec<u8>,
+    runs: Vec<(u8, u32)>,
 }
 
 impl Palette {
     fn of(frame: &Framebuffer, rect: Rect) -> Option<Self> {
-        let mut palette = Palette { colours: Vec::new(), lookup: HashMap::new() };
-        let mut last = None;
+        let mut colours: Vec<u32> = Vec::new();
+        let mut lookup: HashMap<u32, u8> = HashMap::new();
+        let mut indices = Vec::with_capacity(rect.area());
+        let mut runs: Vec<(u8, u32)> = Vec::new();
+        let mut last: Option<(u32, u8)> = None;
         for y in rect.y..rect.y + rect.h {
             for px in frame.span(rect.x, y, rect.w).chunks_exact(BYTES_PER_PIXEL) {
                 let key = pixel_key(px);
-                if last == Some(key) {
-                    continue;
-                }
-                last = Some(key);
-                if !palette.lookup.contains_key(&key) {
-                    if palette.colours.len() == 256 {
-                        return None;
+                let index = match last {
+                    Some((k, i)) if k == key => i,
+                    _ => {
+                        let i = match lookup.get(&key) {
+                            Some(&i) => i,
+                            None if colours.len() == 256 => return None,
+                            None => {
+                                let i = colours.len() as u8;
+                                lookup.insert(key, i);
+                                colours.push(key);
+                                i
+                            }
+                        };
+                        last = Some((key, i));
+                        i
                     }
-                    palette.lookup.insert(key, palette.colours.len() as u8);
-                    palette.colours.push(key);
-                }
-            }
-        }
-        Some(palette)
-    }
-
-    fn index(&self, key: u32) -> u8 {
-        self.lookup.get(&key).copied().unwrap_or(0)
-    }
-
-    fn bits(&self) -> u8 {
-        index_bits(self.colours.len())
-    }
-
-    /// (colour index, length) for each run of one colour in raster order.
-    fn runs(&self, frame: &Framebuffer, rect: Rect) -> Vec<(u8, u32)> {
-        let mut runs: Vec<(u8, u32)> = Vec::new();
-        for y in rect.y..rect.y + rect.h {
-            for px in frame.span(rect.x, y, rect.w).chunks_exact(BYTES_PER_PIXEL) {
-                let index = self.index(pixel_key(px));
+                };
+                indices.push(index);
                 match runs.last_mut() {
                     Some((i, len)) if *i == index => *len += 1,
                     _ => runs.push((index, 1)),
                 }
             }
         }
-        runs
+        Some(Palette { colours, indices, runs })
     }
 }
 
