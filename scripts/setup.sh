@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Lantern's build and tests need and is missing; skips what is already there.
 # Usage: scripts/setup.sh [--tests]   (--tests also installs what the tests drive: Chromium and
-# ChromeDriver, QEMU, and busybox and cpio for the test guest)
+# ChromeDriver, QEMU, busybox and cpio for the test guest, and TigerVNC's Xvnc with xterm,
+# xdotool and xwd for the desktop test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -15,6 +16,10 @@ if [[ "${1:-}" == "--tests" ]]; then
   command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
   [[ -x /bin/busybox ]] || missing+=(busybox-static)
   command -v cpio >/dev/null || missing+=(cpio)
+  command -v Xvnc >/dev/null || missing+=(tigervnc-standalone-server)
+  command -v xterm >/dev/null || missing+=(xterm)
+  command -v xdotool >/dev/null || missing+=(xdotool)
+  command -v xwd >/dev/null || missing+=(x11-apps)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

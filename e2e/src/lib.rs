@@ -6,6 +6,7 @@ pub mod browser;
 pub mod portal;
 pub mod proxy;
 pub mod qemu;
+pub mod xvnc;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

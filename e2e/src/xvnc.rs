@@ -1,0 +1,118 @@
+//! A real TigerVNC server (Xvnc) with X clients on it, for the desktop tests: the X server's
+//! own picture of its screen (`xwd -root`), its pointer (`xdotool`), and clients to start.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::process::{Child, Command};
+
+use crate::wait_for;
+
+pub struct Xvnc {
+    server: Child,
+    clients: Vec<Child>,
+    pub display: String,
+    pub port: u16,
+}
+
+impl Xvnc {
+    /// Starts Xvnc on loopback, `width` x `height`, no VNC password, on a free display.
+    pub async fn start(width: u16, height: u16) -> anyhow::Result<Self> {
+        for number in 40..99u16 {
+            if std::path::Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
+                continue;
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let display = format!(":{number}");
+            let server = Command::new("Xvnc")
+                .args([&display, "-geometry", &format!("{width}x{height}"), "-depth", "24", "-SecurityTypes", "None"])
+                .args(["-localhost", "-rfbport", &port.to_string(), "-AlwaysShared", "-nolisten", "tcp"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("cannot start Xvnc (apt-get install tigervnc-standalone-server)")?;
+            let mut x = Self { server, clients: Vec::new(), display, port };
+            let ready = wait_for("Xvnc to listen", Duration::from_secs(10), || async {
+                Ok(match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                })
+            })
+            .await;
+            match (ready, x.server.try_wait()) {
+                (Ok(()), Ok(None)) => return Ok(x),
+                _ => {
+                    let _ = x.server.kill().await;
+                }
+            }
+        }
+        bail!("no free X display for Xvnc")
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts an X client on this display; it ends with the server.
+    pub fn run(&mut self, program: &str, args: &[&str]) -> anyhow::Result<()> {
+        let child = Command::new(program)
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {program}"))?;
+        self.clients.push(child);
+        Ok(())
+    }
+
+    /// Where the X server has its pointer.
+    pub async fn pointer(&self) -> anyhow::Result<(u16, u16)> {
+        let out = Command::new("xdotool").arg("getmouselocation").env("DISPLAY", &self.display).output().await?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let field = |name: &str| -> Option<u16> {
+            text.split_whitespace().find_map(|f| f.strip_prefix(name)).and_then(|v| v.parse().ok())
+        };
+        Ok((field("x:").context("no x")?, field("y:").context("no y")?))
+    }
+
+    /// The root window as the X server has it (without the pointer): (width, height, RGB).
+    pub async fn screenshot(&self) -> anyhow::Result<(u16, u16, Vec<u8>)> {
+        let out = Command::new("xwd").args(["-root", "-silent"]).env("DISPLAY", &self.display).output().await?;
+        parse_xwd(&out.stdout)
+    }
+}
+
+/// A 32-bit TrueColor ZPixmap XWD dump (what `xwd -root` writes for a depth-24 Xvnc).
+fn parse_xwd(data: &[u8]) -> anyhow::Result<(u16, u16, Vec<u8>)> {
+    let field = |i: usize| -> anyhow::Result<u32> {
+        let b = data.get(i * 4..i * 4 + 4).context("truncated XWD header")?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (header_size, format, width, height) = (field(0)? as usize, field(2)?, field(4)?, field(5)?);
+    let (byte_order, bits_per_pixel, bytes_per_line, ncolors) =
+        (field(7)?, field(11)?, field(12)? as usize, field(19)?);
+    let masks = (field(14)?, field(15)?, field(16)?);
+    if format != 2 || bits_per_pixel != 32 || byte_order != 0 || masks != (0xff0000, 0xff00, 0xff) {
+        bail!(
+            "unexpected XWD layout: format {format}, {bits_per_pixel} bpp, byte order {byte_order}, masks {masks:x?}"
+        );
+    }
+    let start = header_size + ncolors as usize * 12;
+    let (w, h) = (u16::try_from(width)?, u16::try_from(height)?);
+    let mut rgb = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+    for y in 0..usize::from(h) {
+        let row = data
+            .get(start + y * bytes_per_line..start + y * bytes_per_line + usize::from(w) * 4)
+            .context("truncated XWD")?;
+        for px in row.chunks_exact(4) {
+            rgb.extend_from_slice(&[px[2], px[1], px[0]]); // stored B G R x
+        }
+    }
+    Ok((w, h, rgb))
+}

@@ -1,0 +1,93 @@
+//! A desktop through a real TigerVNC server (Xvnc) in headless Chromium: the canvas shows what
+//! the X server has, the real mouse lands on the same X pixel, and typing reaches an X client.
+
+use std::time::Duration;
+
+use controller_server::config::{BackendConfig, HostConfig};
+use e2e::browser::Browser;
+use e2e::xvnc::Xvnc;
+use e2e::{key, scenario, wait_for};
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+use fantoccini::key::Key;
+use sha2::{Digest, Sha256};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The box around the pointer that Xvnc paints its cursor into (`xwd` leaves it out).
+fn cursor_box((x, y): (u16, u16)) -> [u16; 4] {
+    [x.saturating_sub(32), y.saturating_sub(32), x + 32, y + 32]
+}
+
+async fn wait_for_canvas_to_match(browser: &Browser, x: &Xvnc) -> anyhow::Result<()> {
+    wait_for("the canvas to show the X server's screen", WAIT, || async {
+        let pointer = x.pointer().await?;
+        let [x0, y0, x1, y1] = cursor_box(pointer);
+        let (w, h, mut rgb) = x.screenshot().await?;
+        for y in y0..y1.min(h) {
+            for xx in x0..x1.min(w) {
+                let i = (usize::from(y) * usize::from(w) + usize::from(xx)) * 3;
+                rgb[i..i + 3].fill(0);
+            }
+        }
+        let want =
+            (u64::from(w), u64::from(h), Sha256::digest(&rgb).iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let seen = browser.canvas_digest_masked("console-canvas", Some(cursor_box(pointer))).await?;
+        Ok(if seen == want { Ok(()) } else { Err(format!("canvas {seen:?}, X server {want:?}")) })
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
+    let mut x = Xvnc::start(1024, 768).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let typed = dir.path().join("typed.txt");
+    // No window manager: the keyboard goes to the window under the pointer.
+    x.run("xterm", &["-geometry", "80x24+40+40", "-e", "sh", "-c", &format!("cat > {}", typed.display())]).unwrap();
+    let host = HostConfig {
+        id: "desk".into(),
+        name: "Desktop".into(),
+        backend: BackendConfig::Vnc { address: x.address(), password_file: None },
+    };
+    scenario!(move |c| c.hosts.push(host), |controller, browser| {
+        browser.first_login(&controller).await?;
+        browser.open_console("desk").await?;
+        wait_for_canvas_to_match(&browser, &x).await?;
+
+        // The real mouse, over the (scaled) canvas, moves the X pointer to the same pixel. The
+        // canvas may be taller than the window: aim in viewport coordinates.
+        let rect = browser
+            .js(
+                "window.scrollTo(0, 0); const c = document.getElementById('console-canvas'); \
+                 const r = c.getBoundingClientRect(); return [r.left, r.top, r.width, r.height, c.width, c.height];",
+                vec![],
+            )
+            .await?;
+        let n = |i: usize| rect[i].as_f64().unwrap_or(1.0);
+        let (target_x, target_y) = (300.0, 200.0);
+        let (vx, vy) = (n(0) + (target_x + 0.5) * n(2) / n(4), n(1) + (target_y + 0.5) * n(3) / n(5));
+        let mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveTo {
+            duration: None,
+            x: vx.floor(),
+            y: vy.floor(),
+        });
+        browser.client.perform_actions(mouse).await?;
+        wait_for("the X pointer at the same pixel", WAIT, || async {
+            let (px, py) = x.pointer().await?;
+            let close = (f64::from(px) - target_x).abs() <= 2.0 && (f64::from(py) - target_y).abs() <= 2.0;
+            Ok(if close { Ok(()) } else { Err(format!("X pointer at {px},{py}")) })
+        })
+        .await?;
+
+        // Keys typed on the canvas reach the program in the xterm under the pointer, shifted
+        // characters included.
+        browser.type_keys(&format!("Hello, Lantern! $((1+1)){}", key(Key::Enter))).await?;
+        wait_for("the typed line in the X client's file", WAIT, || async {
+            let text = std::fs::read_to_string(&typed).unwrap_or_default();
+            Ok(if text == "Hello, Lantern! $((1+1))\n" { Ok(()) } else { Err(format!("{text:?}")) })
+        })
+        .await?;
+        wait_for_canvas_to_match(&browser, &x).await?;
+        Ok(())
+    });
+}
