@@ -197,13 +197,13 @@ const done = arguments[arguments.length - 1];
 /// Creates a canvas with id `name` and a `LanternConsole` on it (window[name]) through the
 /// applet's public entry point, with a key provider that fetches fresh keys for `url`.
 const NEW_CONSOLE: &str = r#"
-const [name, url] = arguments;
+const [name, url, host] = arguments;
 const canvas = document.createElement('canvas');
 canvas.id = name;
 document.body.appendChild(canvas);
 const fetchKey = async () => {
   const s = await (await fetch('/api/session')).json();
-  const k = await (await fetch('/api/hosts/local/console-key', { method: 'POST', headers: { 'X-CSRF-Token': s.csrf_token } })).json();
+  const k = await (await fetch(`/api/hosts/${host}/console-key`, { method: 'POST', headers: { 'X-CSRF-Token': s.csrf_token } })).json();
   return { url, keyId: k.key_id, pms: k.pms };
 };
 window[name] = new wasmBindings.LanternConsole(canvas, { keyProvider: fetchKey });
@@ -236,7 +236,12 @@ impl Browser {
 
     /// A console on a new canvas of our page, made through the JS entry point.
     pub async fn new_applet(&self, name: &str, url: &str) -> anyhow::Result<()> {
-        self.js(NEW_CONSOLE, vec![json!(name), json!(url)]).await?;
+        self.new_applet_for(name, url, "local").await
+    }
+
+    /// A console on a new canvas of our page for `host`, made through the JS entry point.
+    pub async fn new_applet_for(&self, name: &str, url: &str, host: &str) -> anyhow::Result<()> {
+        self.js(NEW_CONSOLE, vec![json!(name), json!(url), json!(host)]).await?;
         Ok(())
     }
 

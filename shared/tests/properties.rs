@@ -1,4 +1,4 @@
-//! Property tests: the text codec round-trips any screen change, and a sealed record opens only
+//! Property tests: the text and graphics codecs round-trip any screen change, and a sealed record opens only
 //! under the right key, sequence number and direction, and only unaltered.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -126,5 +126,64 @@ proptest! {
         prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &header, &mut flipped).is_err());
         let mut wrong_header = sealed;
         prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &[0x17, 0, 1, 0, 0, 0, 0], &mut wrong_header).is_err());
+    }
+}
+
+mod graphics {
+    use proptest::prelude::*;
+    use shared::video::frame::{Framebuffer, Rect};
+    use shared::video::tiles::{apply, encode_delta, encode_full, Copy};
+
+    /// An edit of a 150x100 screen: fill a rectangle, or move one (as a window drag would).
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Fill(Rect, [u8; 3]),
+        Move(u16, u16, Rect),
+    }
+
+    fn rect() -> impl Strategy<Value = Rect> {
+        (0u16..150, 0u16..100, 1u16..80, 1u16..60)
+            .prop_map(|(x, y, w, h)| Rect::new(x, y, w.min(150 - x), h.min(100 - y)))
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (rect(), any::<[u8; 3]>()).prop_map(|(r, c)| Edit::Fill(r, c)),
+            (rect(), 0u16..150, 0u16..100).prop_map(|(r, x, y)| Edit::Move(x.min(150 - r.w), y.min(100 - r.h), r)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_edits_arrive_exactly_and_the_encoder_keeps_up(
+            edits in proptest::collection::vec(edit(), 1..12),
+            use_hints in any::<bool>(),
+        ) {
+            let mut next = Framebuffer::new(150, 100).unwrap();
+            for y in 0..100u16 {
+                for x in 0..150u16 {
+                    next.span_mut(x, y, 1)[..3].copy_from_slice(&[(x * 3) as u8, (y * 5) as u8, (x ^ y) as u8]);
+                }
+            }
+            let mut view = Framebuffer::new(1, 1).unwrap();
+            apply(&mut view, &encode_full(&next)).unwrap();
+            let mut prev = next.clone();
+            let mut hints = Vec::new();
+            for e in &edits {
+                match *e {
+                    Edit::Fill(r, c) => next.fill(r, c),
+                    Edit::Move(x, y, r) => {
+                        next.copy_within(r.x, r.y, Rect::new(x, y, r.w, r.h));
+                        hints.push(Copy { src_x: r.x, src_y: r.y, dst: Rect::new(x, y, r.w, r.h) });
+                    }
+                }
+            }
+            let hints = if use_hints { hints } else { Vec::new() };
+            if let Some(update) = encode_delta(&mut prev, &next, &hints) {
+                apply(&mut view, &update).unwrap();
+            }
+            prop_assert_eq!(&prev, &next);
+            prop_assert_eq!(&view, &next);
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! Graphics-mode video: a framebuffer sent as copies and changed 64x64 tiles.
 //!
 //! The controller keeps the frame its viewers hold and sends what changed: first regions that
-//! moved (a scroll, a dragged window), as copies the browser does itself, then each tile that
-//! still differs, in the cheapest of four forms the encoder picks per tile (one colour, a
-//! palette with packed indices, a palette with runs, or raw RGB). The tile data of one update
+//! moved (a scroll, a dragged window), as copies the browser does itself, then, of each tile
+//! that still differs, the smallest rectangle holding its changed pixels (a typed character, the
+//! strip a moved window uncovered), in the cheapest of four forms the encoder picks per part
+//! (one colour, a palette with packed indices, a palette with runs, or raw RGB). The tile data of one update
 //! is deflated as one block, so runs and repeats across tiles cost little.
 //!
 //! ```text
@@ -11,7 +12,8 @@
 //!         | copy count (varint) | copies | tile data length (varint) | deflate(tile data)
 //! copy:   src x (u16) | src y (u16) | dst x (u16) | dst y (u16) | w (u16) | h (u16)
 //! tile data: tile count (varint) | tiles, in increasing index order
-//! tile:   index (varint; row-major on the 64x64 grid) | type (u8) | body
+//! tile:   index (varint; row-major on the 64x64 grid) | part x, y (u8 each, from the tile's
+//!         corner) | part w - 1, h - 1 (u8 each) | type (u8) | body (for the part)
 //!   0 solid:   r g b
 //!   1 packed:  colours - 1 (u8) | colours x (r g b) | indices at 1, 2, 4 or 8 bits,
 //!              most significant first, each row padded to a byte
@@ -113,8 +115,7 @@ impl Encoder {
             prev.copy_within(c.src_x, c.src_y, c.dst);
         }
         let grid = Grid::of(next);
-        let changed: Vec<Rect> =
-            (0..grid.count()).map(|i| grid.rect(i)).filter(|r| !prev.same_region(next, *r)).collect();
+        let changed: Vec<Rect> = (0..grid.count()).filter_map(|i| changed_part(prev, next, grid.rect(i))).collect();
         if changed.is_empty() && copies.is_empty() {
             return None;
         }
@@ -132,7 +133,11 @@ impl Encoder {
         let mut count = 0u32;
         let mut body = Vec::new();
         for rect in tiles {
+            let tile = grid.rect(grid.index_of(rect));
             body.put_varint(grid.index_of(rect));
+            for v in [rect.x - tile.x, rect.y - tile.y, rect.w - 1, rect.h - 1] {
+                body.put_u8(v as u8);
+            }
             encode_tile(frame, rect, &mut body);
             count += 1;
         }
@@ -290,6 +295,26 @@ fn varint_len(v: u32) -> usize {
         0x4000..=0x1f_ffff => 3,
         _ => 4,
     }
+}
+
+/// The smallest rectangle of `tile` holding every pixel that differs between the frames.
+fn changed_part(prev: &Framebuffer, next: &Framebuffer, tile: Rect) -> Option<Rect> {
+    let rows: Vec<u16> =
+        (tile.y..tile.y + tile.h).filter(|&y| prev.span(tile.x, y, tile.w) != next.span(tile.x, y, tile.w)).collect();
+    let (&top, &bottom) = (rows.first()?, rows.last()?);
+    let (mut left, mut right) = (tile.w, 0);
+    for &y in &rows {
+        let (a, b) = (prev.span(tile.x, y, tile.w), next.span(tile.x, y, tile.w));
+        let differs =
+            |i: &u16| a[usize::from(*i) * BYTES_PER_PIXEL..][..3] != b[usize::from(*i) * BYTES_PER_PIXEL..][..3];
+        if let Some(first) = (0..left).find(differs) {
+            left = first;
+        }
+        if let Some(last) = (right..tile.w).rev().find(differs) {
+            right = last;
+        }
+    }
+    Some(Rect::new(tile.x + left, top, right.max(left) - left + 1, bottom - top + 1))
 }
 
 /// A copy is worth sending when most of its destination rows arrive already in place.
@@ -462,7 +487,12 @@ pub fn apply(frame: &mut Framebuffer, update: &[u8]) -> Result<GraphicsDamage, D
             return Err(DecodeError::Invalid { field: "tile index", reason: "out of order or outside the frame" });
         }
         next_index = index + 1;
-        let rect = grid.rect(index);
+        let tile = grid.rect(index);
+        let [x, y, w, h] = t.array::<4>("tile part")?.map(u16::from);
+        let rect = Rect::new(tile.x + x, tile.y + y, w + 1, h + 1);
+        if x + w + 1 > tile.w || y + h + 1 > tile.h {
+            return Err(DecodeError::Invalid { field: "tile part", reason: "outside its tile" });
+        }
         tiles.push((rect, read_tile(&mut t, rect)?));
     }
     t.finish("tile data")?;
@@ -616,7 +646,7 @@ mod tests {
         assert_eq!(prev, b, "the encoder's copy follows what it sent");
         let damage = apply(&mut view, &update).unwrap();
         assert_eq!(view, b);
-        assert_eq!(damage.rects, vec![Rect::new(64, 64, 64, 64)], "one tile changed");
+        assert_eq!(damage.rects, vec![Rect::new(70, 70, 5, 5)], "only the changed part of one tile");
         assert!(encode_delta(&mut prev, &b, &[]).is_none(), "nothing changed");
     }
 
@@ -717,13 +747,15 @@ mod tests {
             out
         };
         let mut view = Framebuffer::new(64, 64).unwrap();
-        let cases: [&[u8]; 6] = [
-            &[1, 0, 9],                         // unknown tile type
-            &[1, 5, 0, 1, 2, 3],                // tile index outside the frame
-            &[2, 0, 0, 1, 2, 3, 0, 0, 1, 2, 3], // repeated index
-            &[1, 0, 2, 0, 0, 0, 0, 1, 1, 5],    // runs pointing past the palette
-            &[1, 0, 2, 0, 0, 0, 0, 1, 0, 5],    // runs that do not cover the tile
-            &[1, 0, 0, 1, 2, 3, 99],            // trailing bytes
+        // Each tile: index, then its part (x, y, w - 1, h - 1), here the whole 64x64 tile.
+        let cases: [&[u8]; 7] = [
+            &[1, 0, 0, 0, 63, 63, 9],                                       // unknown tile type
+            &[1, 5, 0, 0, 63, 63, 0, 1, 2, 3],                              // index outside the frame
+            &[2, 0, 0, 0, 63, 63, 0, 1, 2, 3, 0, 0, 0, 63, 63, 0, 1, 2, 3], // repeated index
+            &[1, 0, 0, 0, 63, 63, 2, 0, 0, 0, 0, 1, 1, 5],                  // runs past the palette
+            &[1, 0, 0, 0, 63, 63, 2, 0, 0, 0, 0, 1, 0, 5],                  // runs short of the part
+            &[1, 0, 0, 0, 63, 63, 0, 1, 2, 3, 99],                          // trailing bytes
+            &[1, 0, 10, 10, 60, 3, 0, 1, 2, 3],                             // part outside its tile
         ];
         for case in cases {
             assert!(apply(&mut view, &deflated(case)).is_err(), "{case:?}");

@@ -62,6 +62,8 @@ pub struct Status {
     pub key_renews_in_ms: Option<u64>,
     pub fps: f64,
     pub kbps: f64,
+    /// Video updates shown since the console started.
+    pub frames: u64,
     pub host_status: String,
     pub renewals: u32,
     /// Who else watches, and who holds the keyboard and mouse.
@@ -371,7 +373,10 @@ impl Console {
                             }
                             ClientEvent::Message(AppMessage::Video(update)) => {
                                 match inner.screen.apply(&update, &inner.painter) {
-                                    Ok(()) => inner.frames_since_tick += 1,
+                                    Ok(()) => {
+                                        inner.frames_since_tick += 1;
+                                        inner.status.frames += 1;
+                                    }
                                     Err(err) => {
                                         inner.status.message = format!("bad video update ({err}); resynchronising");
                                         let _ = link.session.send(AppMessage::RefreshRequest, now);

@@ -140,6 +140,7 @@ fn status_object(s: &Status) -> JsValue {
     set("keyRenewsInMs", s.key_renews_in_ms.map(|v| JsValue::from(v as f64)).unwrap_or(JsValue::NULL));
     set("fps", s.fps.into());
     set("kbps", s.kbps.into());
+    set("frames", (s.frames as f64).into());
     set("hostStatus", s.host_status.as_str().into());
     set("renewals", s.renewals.into());
     let p = &s.presence;

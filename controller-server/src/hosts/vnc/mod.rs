@@ -203,7 +203,13 @@ async fn run_once(
                 next_request = None;
             }
             event = input.recv() => match event {
-                Some(event) => keys.send(&mut client, event),
+                Some(event) => {
+                    keys.send(&mut client, event);
+                    // Someone is waiting to see what they typed: ask for it now, not at the pace.
+                    if next_request.is_some() {
+                        next_request = Some(Instant::now());
+                    }
+                }
                 None => return Ok(()),
             },
         }
