@@ -10,7 +10,10 @@ use shared::video::tiles::{self, Copy};
 use tokio::sync::broadcast;
 
 /// Updates a slow viewer may fall behind by before it is resynchronised with a full frame.
-const BACKLOG: usize = 64;
+/// The ring holds this many updates whether or not anyone lags, and a graphics update can be
+/// megabytes (a 1080p frame of motion is about 5 MB), so it is short: catching up from a full
+/// frame costs a lagging viewer no more than replaying many deltas would.
+const BACKLOG: usize = 16;
 
 pub struct VideoHub {
     state: Mutex<HubState>,
@@ -152,5 +155,28 @@ mod tests {
         tiles::apply(&mut view, &late.full.unwrap()).unwrap();
         assert_eq!(view, frame);
         assert_eq!(hub.frame(), Some(frame));
+    }
+
+    #[test]
+    fn a_slow_graphics_viewer_skips_to_the_current_frame_while_a_fast_one_sees_every_update() {
+        let hub = VideoHub::default();
+        let mut frame = Framebuffer::new(320, 200).unwrap();
+        hub.publish_frame(&frame, &[]);
+        let mut fast = hub.subscribe();
+        let mut slow = hub.subscribe();
+        let mut fast_view = Framebuffer::new(1, 1).unwrap();
+        tiles::apply(&mut fast_view, &fast.full.take().unwrap()).unwrap();
+        for i in 0..(BACKLOG as u16 * 3) {
+            frame.fill(Rect::new(i % 300, (i * 7) % 190, 20, 10), [i as u8, 255 - i as u8, 7]);
+            hub.publish_frame(&frame, &[]);
+            // The fast viewer keeps up; the slow one does not read at all.
+            tiles::apply(&mut fast_view, &fast.updates.try_recv().unwrap()).unwrap();
+        }
+        assert_eq!(fast_view, frame);
+        assert!(matches!(slow.updates.try_recv(), Err(broadcast::error::TryRecvError::Lagged(_))));
+        slow = hub.subscribe();
+        let mut slow_view = Framebuffer::new(1, 1).unwrap();
+        tiles::apply(&mut slow_view, &slow.full.unwrap()).unwrap();
+        assert_eq!(slow_view, frame, "the slow viewer starts over from the current frame");
     }
 }
