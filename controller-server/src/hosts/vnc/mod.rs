@@ -81,18 +81,17 @@ impl Display<'_> {
         status: &watch::Sender<HostStatus>,
     ) {
         let mut retry = FIRST_RETRY;
-        let config = self;
         loop {
             let started = Instant::now();
-            let reason = match run_once(config, video, input, status).await {
+            let reason = match run_once(self, video, input, status).await {
                 Ok(()) => "the VNC server closed the connection".to_string(),
                 Err(err) => err.to_string(),
             };
             if started.elapsed() > HEALTHY {
                 retry = FIRST_RETRY;
             }
-            tracing::info!(host = %config.id, %reason, retry_ms = retry.as_millis() as u64, "no signal");
-            let source = format!("source: {}", config.target);
+            tracing::info!(host = %self.id, %reason, retry_ms = retry.as_millis() as u64, "no signal");
+            let source = format!("source: {}", self.target);
             video.publish(super::notice_screen(80, 25, &["No signal", "", &source, &reason]));
             let _ = status.send(HostStatus { state: HostState::NoSignal, text: format!("no signal: {reason}") });
             // Keystrokes meant for a screen that is not there go nowhere, and do not pile up.
@@ -148,13 +147,13 @@ async fn connect(target: &Target) -> Result<(Reader, Writer), LinkError> {
 }
 
 async fn run_once(
-    config: &Display<'_>,
+    source: &Display<'_>,
     video: &VideoHub,
     input: &mut mpsc::Receiver<InputEvent>,
     status: &watch::Sender<HostStatus>,
 ) -> Result<(), LinkError> {
-    let (mut reader, mut writer) = connect(&config.target).await?;
-    let mut client = Client::new(rfb::Config { password: config.password.clone(), shared: true });
+    let (mut reader, mut writer) = connect(&source.target).await?;
+    let mut client = Client::new(rfb::Config { password: source.password.clone(), shared: true });
     let mut keys = Keyboard::default();
     let mut hints: Vec<Copy> = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -174,7 +173,7 @@ async fn run_once(
                 for event in client.feed(&buf[..n])? {
                     match event {
                         Event::Connected { width, height, name } => {
-                            tracing::info!(host = %config.id, %name, width, height, "VNC connected");
+                            tracing::info!(host = %source.id, %name, width, height, "VNC connected");
                             let _ = status.send(HostStatus {
                                 state: HostState::Running,
                                 text: format!("{name} ({width}x{height})"),
