@@ -98,7 +98,8 @@ impl Encoder {
     /// See [`encode_full`].
     pub fn full(&self, frame: &Framebuffer) -> Vec<u8> {
         let grid = Grid::of(frame);
-        self.encode(KIND_FULL, frame, &[], (0..grid.count()).map(|i| grid.rect(i)))
+        let tiles: Vec<Rect> = (0..grid.count()).map(|i| grid.rect(i)).collect();
+        self.encode(KIND_FULL, frame, &[], &tiles)
     }
 
     /// See [`encode_delta`].
@@ -124,25 +125,23 @@ impl Encoder {
                 prev.span_mut(r.x, y, r.w).copy_from_slice(next.span(r.x, y, r.w));
             }
         }
-        Some(self.encode(KIND_DELTA, next, &copies, changed.into_iter()))
+        Some(self.encode(KIND_DELTA, next, &copies, &changed))
     }
 
-    fn encode(&self, kind: u8, frame: &Framebuffer, copies: &[Copy], tiles: impl Iterator<Item = Rect>) -> Vec<u8> {
+    /// `tiles`: the parts to send, each inside one tile, in tile order.
+    fn encode(&self, kind: u8, frame: &Framebuffer, copies: &[Copy], tiles: &[Rect]) -> Vec<u8> {
         let grid = Grid::of(frame);
         let mut data = Vec::new();
-        let mut count = 0u32;
-        let mut body = Vec::new();
-        for rect in tiles {
-            let tile = grid.rect(grid.index_of(rect));
-            body.put_varint(grid.index_of(rect));
+        data.put_varint(tiles.len() as u32);
+        for &rect in tiles {
+            let index = grid.index_of(rect);
+            let tile = grid.rect(index);
+            data.put_varint(index);
             for v in [rect.x - tile.x, rect.y - tile.y, rect.w - 1, rect.h - 1] {
-                body.put_u8(v as u8);
+                data.put_u8(v as u8);
             }
-            encode_tile(frame, rect, &mut body);
-            count += 1;
+            encode_tile(frame, rect, &mut data);
         }
-        data.put_varint(count);
-        data.extend_from_slice(&body);
         let packed = miniz_oxide::deflate::compress_to_vec(&data, self.level);
 
         let mut out = Vec::with_capacity(packed.len() + 16 + copies.len() * 12);
