@@ -8,7 +8,7 @@ use shared::video::tiles::Copy;
 use zeroize::Zeroizing;
 
 use crate::auth::{self, CHALLENGE_LEN};
-use crate::encodings::{hextile_tile_len, paint_hextile_tile, Zrle, HEXTILE};
+use crate::encodings::{hextile_tile_len, paint_hextile_tile, put_row, Zrle, HEXTILE};
 use crate::input::Input;
 use crate::{Error, Result};
 
@@ -442,12 +442,7 @@ impl Client {
         }
         let frame = self.frame_mut()?;
         for r in row..row + rows {
-            let src = input.bytes(row_len)?;
-            let dst = frame.span_mut(rect.x, rect.y + r, rect.w);
-            dst.copy_from_slice(src);
-            for px in dst.chunks_exact_mut(BYTES_PER_PIXEL) {
-                px[3] = 255;
-            }
+            put_row(frame, rect.x, rect.y + r, input.bytes(row_len)?);
         }
         if row + rows == rect.h {
             events.push(Event::Updated(rect));

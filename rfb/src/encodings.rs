@@ -249,7 +249,8 @@ fn opaque(px: &[u8]) -> [u8; 4] {
     [px[0], px[1], px[2], 255]
 }
 
-fn put_row(frame: &mut Framebuffer, x: u16, y: u16, src: &[u8]) {
+/// Writes one row of wire pixels (R G B x) at (x, y); the x byte is junk, so alpha is set.
+pub fn put_row(frame: &mut Framebuffer, x: u16, y: u16, src: &[u8]) {
     let dst = frame.span_mut(x, y, (src.len() / BYTES_PER_PIXEL) as u16);
     dst.copy_from_slice(src);
     for px in dst.chunks_exact_mut(BYTES_PER_PIXEL) {
