@@ -3,6 +3,7 @@
 
 use shared::wire::KeyEvent;
 
+pub const SHIFT_L: u32 = 0xffe1;
 pub const CONTROL_L: u32 = 0xffe3;
 pub const ALT_L: u32 = 0xffe9;
 pub const DELETE: u32 = 0xffff;
@@ -36,7 +37,7 @@ pub fn keysym(event: &KeyEvent) -> Option<u32> {
         "ContextMenu" => 0xff67,
         "NumLock" => 0xff7f,
         "CapsLock" => 0xffe5,
-        "Shift" => 0xffe1 + u32::from(right),
+        "Shift" => SHIFT_L + u32::from(right),
         "Control" => CONTROL_L + u32::from(right),
         "Alt" => ALT_L + u32::from(right),
         "AltGraph" => 0xfe03,

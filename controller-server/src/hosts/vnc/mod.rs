@@ -274,14 +274,8 @@ impl Keyboard {
         };
         // A shifted key whose Shift press never came (some input tools send only the
         // modifier flag) gets one around it, or a scancode host would see the plain key.
-        let fake_shift = key.down && key.modifiers.shift() && !self.shift_held() && client.supports_extended_keys();
-        if fake_shift {
-            press(client, SHIFT_L, "ShiftLeft", true);
-        }
-        press(client, sym, &key.code, key.down);
-        if fake_shift {
-            press(client, SHIFT_L, "ShiftLeft", false);
-        }
+        let needs_shift = key.down && key.modifiers.shift() && client.supports_extended_keys();
+        self.with_shift(client, needs_shift, |client| press(client, sym, &key.code, key.down));
     }
 
     /// Types one character of pasted text: on scancode hosts as the US key that makes it
@@ -289,17 +283,10 @@ impl Keyboard {
     fn type_char(&mut self, client: &mut Client, c: char) {
         let sym = keymap::char_keysym(c);
         match keymap::us_key(c).filter(|_| client.supports_extended_keys()) {
-            Some((code, shift)) => {
-                let shift = shift && !self.shift_held();
-                if shift {
-                    press(client, SHIFT_L, "ShiftLeft", true);
-                }
+            Some((code, shift)) => self.with_shift(client, shift, |client| {
                 press(client, sym, &code, true);
                 press(client, sym, &code, false);
-                if shift {
-                    press(client, SHIFT_L, "ShiftLeft", false);
-                }
-            }
+            }),
             None => {
                 client.key(sym, true);
                 client.key(sym, false);
@@ -307,12 +294,20 @@ impl Keyboard {
         }
     }
 
-    fn shift_held(&self) -> bool {
-        self.pressed.contains_key("ShiftLeft") || self.pressed.contains_key("ShiftRight")
+    /// Runs `keys` with Shift held: pressed around them when `shift` is wanted and the user is
+    /// not already holding it.
+    fn with_shift(&self, client: &mut Client, shift: bool, keys: impl FnOnce(&mut Client)) {
+        let held = self.pressed.contains_key("ShiftLeft") || self.pressed.contains_key("ShiftRight");
+        let fake = shift && !held;
+        if fake {
+            press(client, keymap::SHIFT_L, "ShiftLeft", true);
+        }
+        keys(client);
+        if fake {
+            press(client, keymap::SHIFT_L, "ShiftLeft", false);
+        }
     }
 }
-
-const SHIFT_L: u32 = 0xffe1;
 
 /// One key transition, with its scancode where the server takes them.
 fn press(client: &mut Client, sym: u32, code: &str, down: bool) {
