@@ -102,39 +102,44 @@ enum Screen {
 }
 
 impl Screen {
-    /// Applies a video update (switching mode if the host did) and paints what changed.
+    /// Applies a video update and paints what changed. When the host switched modes (a "no
+    /// signal" notice between two pictures), the update is decoded into a new screen, which
+    /// replaces this one only if the update was good.
     fn apply(&mut self, update: &[u8], painter: &Painter) -> Result<(), DecodeError> {
-        match Mode::of(update) {
-            Some(Mode::Text) => {
-                if !matches!(self, Screen::Text(_)) {
-                    *self = Screen::Text(
-                        TextScreen::new(80, 25)
-                            .map_err(|_| DecodeError::Invalid { field: "text screen", reason: "bad default size" })?,
-                    );
-                }
-                let Screen::Text(screen) = self else { unreachable!("just made a text screen") };
-                let damage = text::apply(screen, update)?;
-                let _ = painter.paint(screen, &damage);
+        match (Mode::of(update), &mut *self) {
+            (Some(Mode::Text), Screen::Text(screen)) => apply_text(screen, update, painter),
+            (Some(Mode::Graphics), Screen::Graphics(frame)) => apply_graphics(frame, update, painter),
+            (Some(Mode::Text), Screen::Graphics(_)) => {
+                let mut screen = TextScreen::new(80, 25)
+                    .map_err(|_| DecodeError::Invalid { field: "text screen", reason: "bad default size" })?;
+                apply_text(&mut screen, update, painter)?;
+                *self = Screen::Text(screen);
+                Ok(())
             }
-            Some(Mode::Graphics) => {
-                if !matches!(self, Screen::Graphics(_)) {
-                    let blank = Framebuffer::new(1, 1)
-                        .map_err(|_| DecodeError::Invalid { field: "frame", reason: "bad default size" })?;
-                    *self = Screen::Graphics(blank);
-                }
-                let Screen::Graphics(frame) = self else { unreachable!("just made a framebuffer") };
-                let damage = tiles::apply(frame, update)?;
-                let _ = painter.paint_frame(frame, &damage);
+            (Some(Mode::Graphics), Screen::Text(_)) => {
+                let mut frame = Framebuffer::new(1, 1)
+                    .map_err(|_| DecodeError::Invalid { field: "frame", reason: "bad default size" })?;
+                apply_graphics(&mut frame, update, painter)?;
+                *self = Screen::Graphics(frame);
+                Ok(())
             }
-            None => {
-                return Err(DecodeError::Unknown {
-                    field: "video update kind",
-                    value: update.first().copied().unwrap_or(0),
-                })
+            (None, _) => {
+                Err(DecodeError::Unknown { field: "video update kind", value: update.first().copied().unwrap_or(0) })
             }
         }
-        Ok(())
     }
+}
+
+fn apply_text(screen: &mut TextScreen, update: &[u8], painter: &Painter) -> Result<(), DecodeError> {
+    let damage = text::apply(screen, update)?;
+    let _ = painter.paint(screen, &damage);
+    Ok(())
+}
+
+fn apply_graphics(frame: &mut Framebuffer, update: &[u8], painter: &Painter) -> Result<(), DecodeError> {
+    let damage = tiles::apply(frame, update)?;
+    let _ = painter.paint_frame(frame, &damage);
+    Ok(())
 }
 
 struct Inner {
