@@ -260,13 +260,26 @@ mod tests {
     use super::*;
     use shared::wire::{KeyEvent, Modifiers};
 
-    /// Types `line` key by key, then Enter, as the browser would send it.
+    /// Waits for the shell's prompt, then types `line` key by key and Enter, as the browser
+    /// would send it. Typing before the prompt lets the terminal echo keys ahead of it.
     async fn type_line(host: &Host, line: &str) {
+        wait_for_prompt(&host.video).await;
         let keys = line.chars().map(|ch| ch.to_string()).chain(["Enter".to_string()]);
         for key in keys {
             let event = KeyEvent { down: true, modifiers: Modifiers::default(), key, code: String::new() };
             host.input.send(InputEvent::Key(event)).await.unwrap();
         }
+    }
+
+    async fn wait_for_prompt(video: &VideoHub) {
+        for _ in 0..500 {
+            let text = video.text().unwrap_or_default();
+            if text.trim_end().ends_with(['#', '$']) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no shell prompt; screen:\n{}", video.text().unwrap_or_default());
     }
 
     async fn wait_for_text(video: &VideoHub, needle: &str) -> String {
