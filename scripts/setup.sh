@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Lantern's build and tests need and is missing; skips what is already there.
 # Usage: scripts/setup.sh [--tests]   (--tests also installs what the tests drive: Chromium and
-# ChromeDriver, QEMU, busybox and cpio for the test guest, and TigerVNC's Xvnc with xterm,
-# xdotool and xwd for the desktop test)
+# ChromeDriver, QEMU, busybox and cpio for the test guest, TigerVNC's Xvnc with xterm,
+# xdotool and xwd for the desktop test, and DMTF's Redfish service validator and Redfish
+# client library from PyPI in target/redfish/venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -25,6 +26,13 @@ if [[ "${1:-}" == "--tests" ]]; then
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  # Pinned: the Redfish test asserts on what these versions report.
+  venv=target/redfish/venv
+  if ! "$venv/bin/python" -c 'import redfish, redfish_service_validator' 2>/dev/null; then
+    say "installing redfish-service-validator and redfish (PyPI) in $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q redfish-service-validator==3.1.8 redfish==3.4.2
   fi
 fi
 

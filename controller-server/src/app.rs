@@ -22,6 +22,10 @@ pub struct Inner {
     pub audit: Arc<AuditLog>,
     pub events: Arc<crate::store::EventLog>,
     pub sessions: WebSessions,
+    /// Redfish sessions (`X-Auth-Token`), apart from the web's cookie sessions.
+    pub redfish_sessions: WebSessions,
+    /// Each host's health sensors, for the hosts whose backend has a source.
+    pub health: std::collections::HashMap<String, Arc<crate::health::Health>>,
     pub keys: KeyStore,
     pub launches: crate::console::launch::LaunchStore,
     pub hosts: HostRegistry,
@@ -59,6 +63,7 @@ impl AppState {
         for host in hosts.all() {
             tokio::spawn(log_status_changes(host.clone(), events.clone()));
         }
+        let health = start_health(config, &events);
         let plain_ws_url = config
             .console_public_plain_url
             .clone()
@@ -74,6 +79,8 @@ impl AppState {
             users,
             audit,
             sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
+            redfish_sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
+            health,
             keys: KeyStore::new(Duration::from_secs(config.console.key_ttl_seconds)),
             launches: crate::console::launch::LaunchStore::new(Duration::from_secs(
                 config.console.launch_session_minutes * 60,
@@ -116,6 +123,25 @@ impl AppState {
             tracing::error!(error = %err, action, "audit trail write failed");
         }
     }
+}
+
+/// Starts sampling the sensors of every host whose backend has some.
+fn start_health(
+    config: &Config,
+    events: &Arc<crate::store::EventLog>,
+) -> std::collections::HashMap<String, Arc<crate::health::Health>> {
+    let every = Duration::from_secs(config.health.interval_seconds.max(1));
+    let mut health = std::collections::HashMap::new();
+    for host in &config.hosts {
+        let source = match &host.backend {
+            crate::config::BackendConfig::Local { sysfs, .. } => crate::health::Source::Sysfs(sysfs.clone()),
+            _ => continue,
+        };
+        let sensors = Arc::new(crate::health::Health::new(config.health.history));
+        tokio::spawn(crate::health::sample(host.id.clone(), source, sensors.clone(), events.clone(), every));
+        health.insert(host.id.clone(), sensors);
+    }
+    health
 }
 
 /// Writes every status of a host, from the first, into its event log.

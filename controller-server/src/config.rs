@@ -42,6 +42,7 @@ pub struct Config {
     pub peers: Vec<PeerConfig>,
     pub console: ConsoleConfig,
     pub auth: AuthConfig,
+    pub health: HealthConfig,
     /// Managed hosts. Default: the embedded `local` host.
     pub hosts: Vec<HostConfig>,
 }
@@ -79,6 +80,21 @@ pub struct AuthConfig {
     pub lockout_after: u32,
     /// ... for this many seconds.
     pub lockout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Sensors are read this often.
+    pub interval_seconds: u64,
+    /// Readings kept per sensor for the history plot (360 at 10 s: the last hour).
+    pub history: usize,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self { interval_seconds: 10, history: 360 }
+    }
 }
 
 /// A cooperating controller.
@@ -119,6 +135,10 @@ pub enum BackendConfig {
         cols: u16,
         #[serde(default = "default_rows")]
         rows: u16,
+        /// Where the controller machine's sensors are read (Linux hwmon and thermal zones
+        /// under `class/`); the local host is this machine.
+        #[serde(default = "default_sysfs")]
+        sysfs: PathBuf,
     },
     /// Any RFB (VNC) server, shown in graphics mode: QEMU's `-vnc`, TigerVNC, x11vnc.
     Vnc {
@@ -152,6 +172,10 @@ fn is_origin(text: &str) -> bool {
         && authority.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
 }
 
+fn default_sysfs() -> PathBuf {
+    PathBuf::from("/sys")
+}
+
 fn default_cols() -> u16 {
     100
 }
@@ -176,6 +200,7 @@ impl Default for Config {
             peers: Vec::new(),
             console: ConsoleConfig::default(),
             auth: AuthConfig::default(),
+            health: HealthConfig::default(),
             hosts: vec![HostConfig {
                 id: "local".into(),
                 name: "Local shell".into(),
@@ -184,6 +209,7 @@ impl Default for Config {
                     args: Vec::new(),
                     cols: default_cols(),
                     rows: default_rows(),
+                    sysfs: default_sysfs(),
                 },
             }],
         }
@@ -382,7 +408,8 @@ mod tests {
         let c = Config { frame_ancestors: vec!["https://portal.example:8443".into()], ..Config::default() };
         c.validate().unwrap();
         let mut c = Config::default();
-        c.hosts[0].backend = BackendConfig::Local { command: None, args: vec![], cols: 0, rows: 25 };
+        c.hosts[0].backend =
+            BackendConfig::Local { command: None, args: vec![], cols: 0, rows: 25, sysfs: "/sys".into() };
         assert!(c.validate().unwrap_err().to_string().contains("terminal size 0x25"));
     }
 }

@@ -47,6 +47,7 @@ impl Controller {
                     args: vec!["--norc".into(), "--noprofile".into()],
                     cols: 100,
                     rows: 30,
+                    sysfs: "/sys".into(),
                 },
             }],
             ..Config::default()
@@ -58,6 +59,13 @@ impl Controller {
         let first_password =
             running.first_password.clone().context("a fresh data directory must yield a first-run password")?;
         Ok(Self { running, url, first_password, _data: data })
+    }
+}
+
+impl Controller {
+    /// The controller's generated self-signed certificate (the CA file for clients).
+    pub fn cert_path(&self) -> PathBuf {
+        self._data.path().join("tls-cert.pem")
     }
 }
 

@@ -152,3 +152,27 @@ fn parse_ppm(data: &[u8]) -> anyhow::Result<(u16, u16, Vec<u8>)> {
 pub fn rgb_of_rgba(rgba: &[u8]) -> Vec<u8> {
     rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect()
 }
+
+/// A `qemu` host booting the test guest, its serial port in `serial`.
+pub fn qemu_host(serial: &std::path::Path) -> controller_server::config::HostConfig {
+    let guest = crate::workspace_root().join("target/guest");
+    let mut args: Vec<String> =
+        ["-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "tcg", "-m", "128", "-vga", "std"]
+            .map(String::from)
+            .to_vec();
+    args.extend(["-kernel".into(), guest.join("vmlinuz").display().to_string()]);
+    args.extend(["-initrd".into(), guest.join("initrd.gz").display().to_string()]);
+    args.extend(["-append".into(), "console=ttyS0 console=tty0 quiet".into()]);
+    args.extend(["-serial".into(), format!("file:{}", serial.display())]);
+    controller_server::config::HostConfig {
+        id: "vm".into(),
+        name: "Test VM".into(),
+        backend: controller_server::config::BackendConfig::Qemu { program: "qemu-system-x86_64".into(), args },
+    }
+}
+
+/// How many times the guest has booted since its QEMU process started (QEMU truncates the
+/// serial log when it starts).
+pub fn boots(serial: &std::path::Path) -> usize {
+    std::fs::read_to_string(serial).unwrap_or_default().matches("LANTERN-GUEST-READY").count()
+}

@@ -7,7 +7,7 @@ use controller_server::config::{BackendConfig, HostConfig};
 use controller_server::hosts::vnc::{spawn, VncHost};
 use controller_server::hosts::Host;
 use e2e::browser::Browser;
-use e2e::qemu::{rgb_of_rgba, Boot, Qemu};
+use e2e::qemu::{boots, qemu_host, rgb_of_rgba, Boot, Qemu};
 use e2e::{key, marker, scenario, wait_for};
 use fantoccini::key::Key;
 use sha2::{Digest, Sha256};
@@ -158,30 +158,6 @@ async fn the_browser_shows_qemu_pixel_for_pixel_and_types_into_the_guest() {
         wait_for_canvas_to_match(&browser, &mut vm).await?;
         Ok(())
     });
-}
-
-/// A `qemu` host booting the test guest, its serial port in `serial`.
-fn qemu_host(serial: &std::path::Path) -> HostConfig {
-    let guest = e2e::workspace_root().join("target/guest");
-    let mut args: Vec<String> =
-        ["-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "tcg", "-m", "128", "-vga", "std"]
-            .map(String::from)
-            .to_vec();
-    args.extend(["-kernel".into(), guest.join("vmlinuz").display().to_string()]);
-    args.extend(["-initrd".into(), guest.join("initrd.gz").display().to_string()]);
-    args.extend(["-append".into(), "console=ttyS0 console=tty0 quiet".into()]);
-    args.extend(["-serial".into(), format!("file:{}", serial.display())]);
-    HostConfig {
-        id: "vm".into(),
-        name: "Test VM".into(),
-        backend: BackendConfig::Qemu { program: "qemu-system-x86_64".into(), args },
-    }
-}
-
-/// How many times the guest has booted since its QEMU process started (QEMU truncates the
-/// serial log when it starts).
-fn boots(serial: &std::path::Path) -> usize {
-    std::fs::read_to_string(serial).unwrap_or_default().matches("LANTERN-GUEST-READY").count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,8 @@ pub struct Host {
     pub status: watch::Receiver<HostStatus>,
     /// Power control, for backends that have it.
     pub power: Option<mpsc::Sender<PowerRequest>>,
+    /// The power buttons the backend has (none without power control).
+    pub power_actions: &'static [PowerAction],
 }
 
 /// What a power button does.
@@ -42,6 +44,22 @@ pub enum PowerAction {
     Reset,
     /// A non-maskable interrupt (makes a hung kernel dump its state), where the backend can.
     Nmi,
+}
+
+impl PowerAction {
+    pub const ALL: &'static [PowerAction] =
+        &[PowerAction::On, PowerAction::Off, PowerAction::Shutdown, PowerAction::Reset, PowerAction::Nmi];
+
+    /// The name used on the wire and in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            PowerAction::On => "on",
+            PowerAction::Off => "off",
+            PowerAction::Shutdown => "shutdown",
+            PowerAction::Reset => "reset",
+            PowerAction::Nmi => "nmi",
+        }
+    }
 }
 
 /// A power action, with where the backend says whether it could do it.
@@ -59,7 +77,7 @@ impl PowerRequest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PowerError {
-    #[error("this host has no power control")]
+    #[error("this host's backend has no such power control")]
     Unsupported,
     #[error("the host's backend is not running")]
     Gone,
@@ -78,7 +96,13 @@ pub struct Backend {
 
 impl Host {
     /// A new host: the handle the controller keeps, and the ends its backend drives.
-    pub fn new(id: &str, name: &str, kind: &'static str, has_power: bool, status: HostStatus) -> (Arc<Host>, Backend) {
+    pub fn new(
+        id: &str,
+        name: &str,
+        kind: &'static str,
+        power_actions: &'static [PowerAction],
+        status: HostStatus,
+    ) -> (Arc<Host>, Backend) {
         let video = Arc::new(VideoHub::default());
         // Room for a long paste (sent in 16 KiB pieces) without blocking the link.
         let (input_tx, input) = mpsc::channel(1024);
@@ -91,7 +115,8 @@ impl Host {
             video: video.clone(),
             input: input_tx,
             status: status_rx,
-            power: has_power.then_some(power_tx),
+            power: (!power_actions.is_empty()).then_some(power_tx),
+            power_actions,
         });
         (host, Backend { video, input, power, status })
     }
@@ -99,6 +124,9 @@ impl Host {
     /// Asks the backend to act on the host's power and waits for its answer.
     pub async fn press_power(&self, action: PowerAction) -> Result<(), PowerError> {
         let power = self.power.as_ref().ok_or(PowerError::Unsupported)?;
+        if !self.power_actions.contains(&action) {
+            return Err(PowerError::Unsupported);
+        }
         let (done, answer) = oneshot::channel();
         power.send(PowerRequest { action, done }).await.map_err(|_| PowerError::Gone)?;
         answer.await.map_err(|_| PowerError::Gone)?.map_err(PowerError::Refused)
@@ -116,7 +144,7 @@ impl HostRegistry {
         let hosts = configs
             .iter()
             .map(|c| match &c.backend {
-                BackendConfig::Local { command, args, cols, rows } => local::spawn(local::LocalHost {
+                BackendConfig::Local { command, args, cols, rows, .. } => local::spawn(local::LocalHost {
                     id: c.id.clone(),
                     name: c.name.clone(),
                     command: command.clone(),

@@ -26,7 +26,7 @@ pub struct EventLog {
 }
 
 /// Events kept per host; older ones are dropped as new ones arrive.
-const KEEP_PER_HOST: i64 = 10_000;
+pub const KEEP_PER_HOST: i64 = 10_000;
 
 impl EventLog {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -68,11 +68,41 @@ impl EventLog {
         let mut stmt = db.prepare(
             "SELECT id, host, at, severity, message FROM host_events WHERE host = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![host, before.unwrap_or(i64::MAX), limit], |r| {
-            Ok(HostEvent { id: r.get(0)?, host: r.get(1)?, at: r.get(2)?, severity: r.get(3)?, message: r.get(4)? })
-        })?;
+        let rows = stmt.query_map(params![host, before.unwrap_or(i64::MAX), limit], row_to_event)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// A host's events after skipping the newest `skip`, at most `top` (for offset paging, as
+    /// Redfish's `$skip` and `$top` ask).
+    pub fn window(&self, host: &str, skip: u64, top: u32) -> Result<Vec<HostEvent>, StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = db.prepare(
+            "SELECT id, host, at, severity, message FROM host_events WHERE host = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+        )?;
+        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![host, top, skip], row_to_event)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many events a host has.
+    pub fn count(&self, host: &str) -> Result<u64, StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        let n: i64 = db.query_row("SELECT COUNT(*) FROM host_events WHERE host = ?1", params![host], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// One event of a host.
+    pub fn get(&self, host: &str, id: i64) -> Result<Option<HostEvent>, StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt =
+            db.prepare("SELECT id, host, at, severity, message FROM host_events WHERE host = ?1 AND id = ?2")?;
+        let mut rows = stmt.query_map(params![host, id], row_to_event)?;
+        Ok(rows.next().transpose()?)
+    }
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostEvent> {
+    Ok(HostEvent { id: r.get(0)?, host: r.get(1)?, at: r.get(2)?, severity: r.get(3)?, message: r.get(4)? })
 }
 
 #[cfg(test)]
@@ -91,5 +121,10 @@ mod tests {
         let next = log.page("a", Some(page[1].id), 10).unwrap();
         assert_eq!(next.len(), 3);
         assert_eq!(log.page("b", None, 10).unwrap()[0].severity, "warning");
+        assert_eq!(log.count("a").unwrap(), 5);
+        let window = log.window("a", 1, 2).unwrap();
+        assert_eq!(window.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["event 3", "event 2"]);
+        assert_eq!(log.get("a", window[0].id).unwrap().unwrap().message, "event 3");
+        assert_eq!(log.get("b", window[0].id).unwrap(), None, "an event is found only under its host");
     }
 }

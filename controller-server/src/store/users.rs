@@ -19,7 +19,9 @@ pub enum Role {
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    pub const ALL: [Role; 3] = [Role::Administrator, Role::Operator, Role::ReadOnly];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Role::Administrator => "Administrator",
             Role::Operator => "Operator",

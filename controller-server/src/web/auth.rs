@@ -49,21 +49,57 @@ pub async fn login(
     // No session yet, so no CSRF token: the Origin check and the JSON body (which a foreign
     // form cannot send without a CORS preflight we never grant) stop login forgery.
     check_origin(&headers, &state)?;
+    let user = match authenticate(&state, req.username, req.password).await? {
+        Ok(user) => user,
+        Err(LoginRefused::Wrong) => {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"));
+        }
+        Err(LoginRefused::Locked { seconds }) => {
+            let body = serde_json::json!({ "error": format!("too many failed logins; try again in {seconds} s") });
+            return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], Json(body))
+                .into_response());
+        }
+    };
+    let (token, session) = state.sessions.create(user);
+    let set_cookie = cookie(&token, state.session_idle());
+    Ok(([(header::SET_COOKIE, set_cookie)], Json(SessionInfo::from(&session))).into_response())
+}
+
+/// Why a login was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefused {
+    /// Wrong name or password (the answer has already been delayed).
+    Wrong,
+    /// Too many failures: try again in `seconds`.
+    Locked { seconds: u64 },
+}
+
+/// Checks a name and password the way every way in does (web page, Redfish session, Redfish
+/// Basic): failures slow down and lock, and the audit trail records each outcome. The outer
+/// error is the store failing; the inner one, the login being refused.
+pub async fn authenticate(
+    state: &AppState,
+    username: String,
+    password: String,
+) -> Result<Result<crate::store::User, LoginRefused>, ApiError> {
     let store = state.users.clone();
-    let (username, password) = (req.username, req.password);
     // A name is recorded only as typed and never with the password.
     let attempted: String = username.chars().take(64).collect();
     let policy = state.login_policy;
     let outcome = tokio::task::spawn_blocking(move || store.login(&username, &password, now_ms(), &policy))
         .await
         .map_err(|_| ApiError::INTERNAL)??;
-    let user = match outcome {
-        LoginOutcome::Ok(user) => user,
+    Ok(match outcome {
+        LoginOutcome::Ok(user) => {
+            tracing::info!(user = %user.username, "login");
+            state.audit(&user.username, "login.ok", "", serde_json::json!({}));
+            Ok(user)
+        }
         LoginOutcome::Refused { failures, delay } => {
             tracing::info!(failures, "failed login");
             state.audit(&attempted, "login.failed", "", serde_json::json!({ "failures": failures }));
             tokio::time::sleep(delay).await;
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"));
+            Err(LoginRefused::Wrong)
         }
         LoginOutcome::Locked { retry_after, just_locked } => {
             if just_locked {
@@ -72,17 +108,9 @@ pub async fn login(
             } else {
                 state.audit(&attempted, "login.refused-locked", "", serde_json::json!({}));
             }
-            let seconds = retry_after.as_secs_f64().ceil() as u64;
-            let body = serde_json::json!({ "error": format!("too many failed logins; try again in {seconds} s") });
-            return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], Json(body))
-                .into_response());
+            Err(LoginRefused::Locked { seconds: retry_after.as_secs_f64().ceil() as u64 })
         }
-    };
-    tracing::info!(user = %user.username, "login");
-    state.audit(&user.username, "login.ok", "", serde_json::json!({}));
-    let (token, session) = state.sessions.create(user);
-    let set_cookie = cookie(&token, state.session_idle());
-    Ok(([(header::SET_COOKIE, set_cookie)], Json(SessionInfo::from(&session))).into_response())
+    })
 }
 
 pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {

@@ -156,21 +156,58 @@ pub async fn power(
     Json(req): Json<PowerRequest>,
 ) -> Result<StatusCode, ApiError> {
     auth.require_password_changed()?;
-    let user = &auth.session.user;
-    if !visible_rights(&state, user, &host_id)?.power {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"));
-    }
-    let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
-    host.press_power(req.action).await.map_err(|e| {
-        let status = match e {
-            PowerError::Unsupported | PowerError::Refused(_) => StatusCode::CONFLICT,
-            PowerError::Gone => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        ApiError::with_message(status, e.to_string())
+    press_power_as(&state, &auth.session.user, &host_id, req.action, "web").await.map_err(|denied| match denied {
+        PowerDenied::NoSuchHost => ApiError::new(StatusCode::NOT_FOUND, "no such host"),
+        PowerDenied::NotAllowed => ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"),
+        PowerDenied::Store(e) => e,
+        PowerDenied::Backend(e) => {
+            let status = match e {
+                PowerError::Unsupported | PowerError::Refused(_) => StatusCode::CONFLICT,
+                PowerError::Gone => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            ApiError::with_message(status, e.to_string())
+        }
     })?;
-    tracing::info!(user = %user.username, host = %host.id, action = ?req.action, "power");
-    state.audit(&user.username, "host.power", &host.id, serde_json::json!({ "action": req.action }));
     Ok(StatusCode::ACCEPTED)
+}
+
+/// Why a power request was not carried out.
+#[derive(Debug)]
+pub enum PowerDenied {
+    /// No such host, or one the user may not see (indistinguishable on purpose).
+    NoSuchHost,
+    NotAllowed,
+    Store(ApiError),
+    Backend(PowerError),
+}
+
+/// Presses a power button for `user`, from whichever door (`via`: "web", "redfish"...), if their
+/// rights allow it. A pressed button goes to the audit trail (who) and the host's event log
+/// (what happened to the host).
+pub async fn press_power_as(
+    state: &AppState,
+    user: &crate::store::User,
+    host_id: &str,
+    action: PowerAction,
+    via: &str,
+) -> Result<(), PowerDenied> {
+    let rights = match visible_rights(state, user, host_id) {
+        Ok(rights) => rights,
+        Err(e) if e.status == StatusCode::NOT_FOUND => return Err(PowerDenied::NoSuchHost),
+        Err(e) => return Err(PowerDenied::Store(e)),
+    };
+    if !rights.power {
+        return Err(PowerDenied::NotAllowed);
+    }
+    let host = state.hosts.get(host_id).ok_or(PowerDenied::NoSuchHost)?;
+    host.press_power(action).await.map_err(PowerDenied::Backend)?;
+    tracing::info!(user = %user.username, host = %host.id, action = ?action, via, "power");
+    state.audit(&user.username, "host.power", &host.id, serde_json::json!({ "action": action, "via": via }));
+    let message = format!("Power action '{}' by {} ({via})", action.name(), user.username);
+    if let Err(err) = state.events.record(&host.id, "info", &message) {
+        tracing::error!(host = %host.id, error = %err, "event log write failed");
+    }
+    Ok(())
 }
 
 #[derive(serde::Deserialize)]

@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/audit/verify", get(audit::verify))
         .route("/api/hosts/{id}/console-key", post(hosts::console_key))
         .route("/console/ws", get(link::upgrade).layer(Extension(link::Listener::Tls)))
+        .nest("/redfish", crate::redfish::router())
         .fallback_service(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         // One span per request; paths and methods only, never bodies or cookies.

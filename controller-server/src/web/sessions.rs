@@ -75,6 +75,33 @@ impl WebSessions {
         self.lock().remove(&digest(token))
     }
 
+    /// The live sessions, oldest first by id (for listing, never for finding a cookie).
+    pub fn list(&self) -> Vec<WebSession> {
+        let now = Instant::now();
+        let mut live: Vec<_> =
+            self.lock().values().filter(|s| now.duration_since(s.last_seen) < self.idle).cloned().collect();
+        live.sort_by(|a, b| a.id.cmp(&b.id));
+        live
+    }
+
+    /// Ends the session with this id (not its cookie): how an administrator logs someone out.
+    pub fn remove_by_id(&self, id: &str) -> Option<WebSession> {
+        let mut map = self.lock();
+        let key = *map.iter().find(|(_, s)| s.id == id)?.0;
+        map.remove(&key)
+    }
+
+    /// Refreshes the user of the session with this id (after a role or password change).
+    pub fn update_user_by_id(&self, id: &str, user: User) {
+        if let Some(s) = self.lock().values_mut().find(|s| s.id == id) {
+            s.user = user;
+        }
+    }
+
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], WebSession>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -33,10 +33,7 @@ pub async fn create(
     Json(req): Json<NewUser>,
 ) -> Result<Json<User>, ApiError> {
     auth.require_admin()?;
-    let name_ok = !req.username.is_empty()
-        && req.username.len() <= 64
-        && req.username.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-    if !name_ok {
+    if !valid_username(&req.username) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "user names are 1 to 64 letters, digits, '.', '_', '-' or '@'",
@@ -133,7 +130,12 @@ pub async fn set_access(
 }
 
 /// The one rule for a password a user or an administrator sets.
-pub(super) fn check_password(password: &str) -> Result<(), ApiError> {
+/// User names: 1 to 64 letters, digits, '.', '_', '-' or '@' (safe in URLs and logs).
+pub fn valid_username(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+}
+
+pub(crate) fn check_password(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "passwords must be at least 10 characters"));
     }

@@ -20,6 +20,10 @@ use tokio::sync::{mpsc, watch};
 use super::{Host, PowerAction, PowerRequest, VideoHub};
 use keymap::{key_bytes, paste_bytes, TermModes};
 
+/// A program has no NMI: power maps to the program's life (off and shutdown stop it, on
+/// starts it, reset restarts it).
+const POWER_ACTIONS: &[PowerAction] = &[PowerAction::On, PowerAction::Off, PowerAction::Shutdown, PowerAction::Reset];
+
 pub struct LocalHost {
     pub id: String,
     pub name: String,
@@ -36,7 +40,7 @@ const NO_NMI: &str = "the local host has no NMI";
 
 pub fn spawn(config: LocalHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, backend) = Host::new(&config.id, &config.name, "local", true, starting);
+    let (host, backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, starting);
     tokio::spawn(supervise(config, backend.video, backend.input, backend.power, backend.status));
     host
 }

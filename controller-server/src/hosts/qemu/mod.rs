@@ -39,7 +39,7 @@ pub struct QemuHost {
 
 pub fn spawn(config: QemuHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, backend) = Host::new(&config.id, &config.name, "qemu", true, starting);
+    let (host, backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, starting);
     tokio::spawn(supervise(config, backend.video, backend.input, backend.power, backend.status));
     host
 }

@@ -1,0 +1,365 @@
+//! `SessionService` (`X-Auth-Token` sessions) and `AccountService` (the web console's users and
+//! roles, as Redfish accounts and roles).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use super::auth::{json_object, Caller, AUTH_TOKEN};
+use super::error::RedfishError;
+use super::{collection_body, link, resource, status};
+use crate::app::AppState;
+use crate::store::users::MIN_PASSWORD_LEN;
+use crate::store::{Role, User};
+use crate::web::auth::{authenticate, LoginRefused};
+use crate::web::sessions::WebSession;
+use crate::web::users::valid_username;
+
+const SESSIONS: &str = "/redfish/v1/SessionService/Sessions";
+const ACCOUNTS: &str = "/redfish/v1/AccountService/Accounts";
+const ROLES: &str = "/redfish/v1/AccountService/Roles";
+
+pub fn account_uri(user_id: i64) -> String {
+    format!("{ACCOUNTS}/{user_id}")
+}
+
+pub async fn session_service(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
+    caller.ready()?;
+    // The schema bounds SessionTimeout to 30 s .. 24 h.
+    let timeout = state.redfish_sessions.idle().as_secs().clamp(30, 86_400);
+    Ok(resource(json!({
+        "@odata.id": "/redfish/v1/SessionService",
+        "@odata.type": "#SessionService.v1_1_8.SessionService",
+        "Id": "SessionService",
+        "Name": "Session Service",
+        "ServiceEnabled": true,
+        "SessionTimeout": timeout,
+        "Status": status("Enabled", "OK"),
+        "Sessions": link(SESSIONS),
+    })))
+}
+
+/// Administrators see every session; others their own.
+fn visible_sessions(state: &AppState, caller: &Caller) -> Vec<WebSession> {
+    state
+        .redfish_sessions
+        .list()
+        .into_iter()
+        .filter(|s| caller.user.role == Role::Administrator || s.user.id == caller.user.id)
+        .collect()
+}
+
+pub async fn sessions(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
+    let members: Vec<String> =
+        visible_sessions(&state, &caller).iter().map(|s| format!("{SESSIONS}/{}", s.id)).collect();
+    Ok(resource(collection_body(SESSIONS, "SessionCollection", "Sessions", &members)))
+}
+
+fn session_body(session: &WebSession) -> Value {
+    json!({
+        "@odata.id": format!("{SESSIONS}/{}", session.id),
+        "@odata.type": "#Session.v1_6_0.Session",
+        "Id": session.id,
+        "Name": "User Session",
+        "UserName": session.user.username,
+        "SessionType": "Redfish",
+        // DSP0266: the password is never shown.
+        "Password": null,
+    })
+}
+
+pub async fn session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, RedfishError> {
+    let found = visible_sessions(&state, &caller).into_iter().find(|s| s.id == id);
+    Ok(resource(session_body(&found.ok_or_else(|| RedfishError::not_found("Session", &id))?)))
+}
+
+/// `POST .../Sessions` with `{"UserName", "Password"}`: the login. Answers with the token in
+/// `X-Auth-Token` and the session's URI in `Location`.
+pub async fn create_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, RedfishError> {
+    crate::web::guard::check_origin(&headers, &state).map_err(|_| RedfishError::insufficient_privilege())?;
+    let body = json_object(&headers, &body)?;
+    let username =
+        string_property(&body, "UserName", false)?.ok_or_else(|| RedfishError::property_missing("UserName"))?;
+    let password =
+        string_property(&body, "Password", true)?.ok_or_else(|| RedfishError::property_missing("Password"))?;
+    if let Some(unknown) = body.keys().find(|k| !["UserName", "Password"].contains(&k.as_str())) {
+        return Err(RedfishError::property_unknown(unknown));
+    }
+    let user = match authenticate(&state, username, password).await.map_err(|_| RedfishError::internal())? {
+        Ok(user) => user,
+        Err(LoginRefused::Wrong) => return Err(RedfishError::unauthorized(SESSIONS)),
+        Err(LoginRefused::Locked { seconds }) => return Err(RedfishError::locked(seconds)),
+    };
+    let (token, session) = state.redfish_sessions.create(user);
+    state.audit(&session.user.username, "redfish.session", &session.id, json!({}));
+    let location = format!("{SESSIONS}/{}", session.id);
+    let mut response = (StatusCode::CREATED, resource(session_body(&session))).into_response();
+    let headers = response.headers_mut();
+    headers.insert(AUTH_TOKEN, HeaderValue::from_str(&token).map_err(|_| RedfishError::internal())?);
+    headers.insert(header::LOCATION, HeaderValue::from_str(&location).map_err(|_| RedfishError::internal())?);
+    Ok(response)
+}
+
+/// Logout (one's own session) or ending someone's (administrators).
+pub async fn delete_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, RedfishError> {
+    if !visible_sessions(&state, &caller).iter().any(|s| s.id == id) {
+        return Err(RedfishError::not_found("Session", &id));
+    }
+    if let Some(ended) = state.redfish_sessions.remove_by_id(&id) {
+        state.audit(&caller.user.username, "redfish.logout", &ended.id, json!({ "user": ended.user.username }));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn account_service(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
+    caller.ready()?;
+    let policy = state.login_policy;
+    Ok(resource(json!({
+        "@odata.id": "/redfish/v1/AccountService",
+        "@odata.type": "#AccountService.v1_12_0.AccountService",
+        "Id": "AccountService",
+        "Name": "Account Service",
+        "Description": "The controller's users: the same accounts and roles as the web console",
+        "ServiceEnabled": true,
+        "Status": status("Enabled", "OK"),
+        "MinPasswordLength": MIN_PASSWORD_LEN,
+        "AccountLockoutThreshold": policy.lock_after,
+        "AccountLockoutDuration": policy.lock_for.as_secs(),
+        // Our count resets on a successful login, not after a time; the lock itself expires.
+        "AccountLockoutCounterResetAfter": policy.lock_for.as_secs(),
+        "AccountLockoutCounterResetEnabled": false,
+        "Accounts": link(ACCOUNTS),
+        "Roles": link(ROLES),
+    })))
+}
+
+fn account_body(user: &User) -> Value {
+    json!({
+        "@odata.id": account_uri(user.id),
+        "@odata.type": "#ManagerAccount.v1_10_0.ManagerAccount",
+        "Id": user.id.to_string(),
+        "Name": "User Account",
+        "UserName": user.username,
+        "RoleId": user.role.as_str(),
+        "Enabled": true,
+        "Locked": false,
+        "PasswordChangeRequired": user.must_change_password,
+        "AccountTypes": ["Redfish", "WebUI"],
+        "Password": null,
+        "Links": { "Role": link(&format!("{ROLES}/{}", user.role.as_str())) },
+    })
+}
+
+pub async fn accounts(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
+    // Everyone may see their own account (to change their password); administrators, all.
+    let users = if caller.user.role == Role::Administrator && !caller.user.must_change_password {
+        state.users.list()?
+    } else {
+        vec![caller.user.clone()]
+    };
+    let members: Vec<String> = users.iter().map(|u| account_uri(u.id)).collect();
+    Ok(resource(collection_body(ACCOUNTS, "ManagerAccountCollection", "Accounts", &members)))
+}
+
+/// The account at `id`, if the caller may see it (their own, or any for administrators).
+fn visible_account(state: &AppState, caller: &Caller, id: &str) -> Result<User, RedfishError> {
+    let not_found = || RedfishError::not_found("ManagerAccount", id);
+    let user_id = id.parse::<i64>().map_err(|_| not_found())?;
+    if user_id != caller.user.id {
+        caller.require_admin().map_err(|_| not_found())?;
+    }
+    state.users.by_id(user_id)?.ok_or_else(not_found)
+}
+
+pub async fn account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, RedfishError> {
+    Ok(resource(account_body(&visible_account(&state, &caller, &id)?)))
+}
+
+/// A string property of a request body, or the standard error. `secret` keeps the value out of
+/// the error message.
+fn string_property(body: &Map<String, Value>, name: &str, secret: bool) -> Result<Option<String>, RedfishError> {
+    match body.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => {
+            let shown = if secret { "(hidden)".to_string() } else { other.to_string() };
+            Err(RedfishError::property_value_type(&shown, name))
+        }
+    }
+}
+
+fn role_property(body: &Map<String, Value>) -> Result<Option<Role>, RedfishError> {
+    match string_property(body, "RoleId", false)? {
+        None => Ok(None),
+        Some(name) => {
+            Role::parse(&name).map(Some).ok_or_else(|| RedfishError::property_value_not_in_list(&name, "RoleId"))
+        }
+    }
+}
+
+fn password_property(body: &Map<String, Value>) -> Result<Option<String>, RedfishError> {
+    let password = string_property(body, "Password", true)?;
+    if password.as_ref().is_some_and(|p| p.chars().count() < MIN_PASSWORD_LEN) {
+        return Err(RedfishError::property_value_format("(hidden)", "Password"));
+    }
+    Ok(password)
+}
+
+fn only_properties(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), RedfishError> {
+    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key)
+            if ["Id", "Name", "Locked", "Enabled", "AccountTypes", "PasswordChangeRequired", "Links"]
+                .contains(&key.as_str()) =>
+        {
+            Err(RedfishError::property_not_writable(key))
+        }
+        Some(key) => Err(RedfishError::property_unknown(key)),
+        None => Ok(()),
+    }
+}
+
+/// `POST .../Accounts` with `UserName`, `Password` and `RoleId` (administrators). As in the
+/// web console, the new user must choose their own password at first login.
+pub async fn create_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, RedfishError> {
+    caller.require_admin()?;
+    let body = json_object(&headers, &body)?;
+    only_properties(&body, &["UserName", "Password", "RoleId"])?;
+    let name = string_property(&body, "UserName", false)?.ok_or_else(|| RedfishError::property_missing("UserName"))?;
+    if !valid_username(&name) {
+        return Err(RedfishError::property_value_format(&name, "UserName"));
+    }
+    let password = password_property(&body)?.ok_or_else(|| RedfishError::property_missing("Password"))?;
+    let role = role_property(&body)?.ok_or_else(|| RedfishError::property_missing("RoleId"))?;
+    let store = state.users.clone();
+    let new_name = name.clone();
+    let created = tokio::task::spawn_blocking(move || store.create(&new_name, &password, role, true))
+        .await
+        .map_err(|_| RedfishError::internal())?;
+    let id = created.map_err(|_| RedfishError::already_exists("ManagerAccount", "UserName", &name))?;
+    let user = state.users.by_id(id)?.ok_or_else(RedfishError::internal)?;
+    state.audit(&caller.user.username, "user.create", &user.username, json!({ "role": user.role, "via": "redfish" }));
+    let mut response = (StatusCode::CREATED, resource(account_body(&user))).into_response();
+    let location = HeaderValue::from_str(&account_uri(user.id)).map_err(|_| RedfishError::internal())?;
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+/// `PATCH` an account: anyone their own `Password`; administrators anyone's `Password` (the
+/// user must then choose a new one) and `RoleId`.
+pub async fn update_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, RedfishError> {
+    let own = id.parse::<i64>().ok() == Some(caller.user.id);
+    let user = if own { caller.user.clone() } else { visible_account(&state, &caller, &id)? };
+    let body = json_object(&headers, &body)?;
+    only_properties(&body, &["Password", "RoleId"])?;
+    let role = role_property(&body)?;
+    let password = password_property(&body)?;
+    if role.is_some() {
+        caller.require_admin()?;
+    }
+    if let Some(role) = role {
+        if user.role == Role::Administrator && role != Role::Administrator && state.users.count_admins()? <= 1 {
+            return Err(RedfishError::property_value_not_in_list(role.as_str(), "RoleId"));
+        }
+        state.users.set_role(user.id, role)?;
+        state.audit(
+            &caller.user.username,
+            "user.role",
+            &user.username,
+            json!({ "from": user.role, "to": role, "via": "redfish" }),
+        );
+    }
+    if let Some(password) = password {
+        let store = state.users.clone();
+        let user_id = user.id;
+        tokio::task::spawn_blocking(move || {
+            if own {
+                store.set_password(user_id, &password)
+            } else {
+                store.reset_password(user_id, &password)
+            }
+        })
+        .await
+        .map_err(|_| RedfishError::internal())??;
+        let action = if own { "user.password" } else { "user.password-reset" };
+        state.audit(&caller.user.username, action, &user.username, json!({ "via": "redfish" }));
+    }
+    let updated = state.users.by_id(user.id)?.ok_or_else(|| RedfishError::not_found("ManagerAccount", &id))?;
+    for session in state.redfish_sessions.list().into_iter().filter(|s| s.user.id == updated.id) {
+        state.redfish_sessions.update_user_by_id(&session.id, updated.clone());
+    }
+    Ok(resource(account_body(&updated)))
+}
+
+pub async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, RedfishError> {
+    caller.require_admin()?;
+    let user = visible_account(&state, &caller, &id)?;
+    if user.id == caller.user.id || (user.role == Role::Administrator && state.users.count_admins()? <= 1) {
+        // Deleting oneself or the last administrator would lock everyone out.
+        return Err(RedfishError::insufficient_privilege());
+    }
+    state.users.delete(user.id)?;
+    state.audit(&caller.user.username, "user.delete", &user.username, json!({ "via": "redfish" }));
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// What each role may do, in Redfish's privilege names.
+fn privileges(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Administrator => &["Login", "ConfigureManager", "ConfigureUsers", "ConfigureSelf", "ConfigureComponents"],
+        Role::Operator => &["Login", "ConfigureSelf", "ConfigureComponents"],
+        Role::ReadOnly => &["Login", "ConfigureSelf"],
+    }
+}
+
+pub async fn roles(caller: Caller) -> Result<Response, RedfishError> {
+    caller.ready()?;
+    let members: Vec<String> = Role::ALL.iter().map(|r| format!("{ROLES}/{}", r.as_str())).collect();
+    Ok(resource(collection_body(ROLES, "RoleCollection", "Roles", &members)))
+}
+
+pub async fn role(caller: Caller, Path(id): Path<String>) -> Result<Response, RedfishError> {
+    caller.ready()?;
+    let role = Role::parse(&id).ok_or_else(|| RedfishError::not_found("Role", &id))?;
+    Ok(resource(json!({
+        "@odata.id": format!("{ROLES}/{}", role.as_str()),
+        "@odata.type": "#Role.v1_3_1.Role",
+        "Id": role.as_str(),
+        "Name": format!("{} Role", role.as_str()),
+        "RoleId": role.as_str(),
+        "IsPredefined": true,
+        "AssignedPrivileges": privileges(role),
+    })))
+}

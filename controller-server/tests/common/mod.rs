@@ -1,0 +1,142 @@
+//! The test harness shared by the API tests: the real router without a socket, a fresh
+//! database with its first-run administrator, and a client that speaks JSON to it.
+#![allow(dead_code)] // each test binary uses its own part of it
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use controller_server::app::AppState;
+use controller_server::config::{BackendConfig, Config, HostConfig};
+use controller_server::store::{AuditLog, UserStore};
+use controller_server::web::router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "https://127.0.0.1:8443";
+
+pub struct Api {
+    pub app: Router,
+    pub state: AppState,
+    pub password: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn api() -> Api {
+    api_with(|_| {}).await
+}
+
+pub async fn api_with(adjust: impl FnOnce(&mut Config)) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), format!("<html><body>{}</body></html>", "app ".repeat(100))).unwrap();
+    let config = Config {
+        web_root: dir.path().to_path_buf(),
+        data_dir: dir.path().to_path_buf(),
+        hosts: vec![HostConfig {
+            id: "local".into(),
+            name: "Local".into(),
+            backend: BackendConfig::Local {
+                command: Some("/bin/cat".into()),
+                args: vec![],
+                cols: 80,
+                rows: 24,
+                sysfs: dir.path().join("sys"),
+            },
+        }],
+        ..Config::default()
+    };
+    let mut config = config;
+    adjust(&mut config);
+    let users = Arc::new(UserStore::in_memory().unwrap());
+    let password = users.ensure_first_admin().unwrap().unwrap();
+    let audit = Arc::new(AuditLog::in_memory().unwrap());
+    let state = AppState::new(&config, users, audit).unwrap();
+    Api { app: router(state.clone()), state, password, _dir: dir }
+}
+
+impl Api {
+    /// The data directory (also the web root, and `sys/` there is the local host's sysfs).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(uri).header(header::HOST, "127.0.0.1:8443");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// A request with a body sent as is, under `content_type`.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &str,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(uri).header(header::HOST, "127.0.0.1:8443");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.header(header::CONTENT_TYPE, content_type).body(Body::from(body.to_string())).unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Logs in as admin; returns the cookie header value and the CSRF token.
+    pub async fn login(&self, password: &str) -> (String, String) {
+        self.login_as("admin", password).await
+    }
+
+    pub async fn login_as(&self, username: &str, password: &str) -> (String, String) {
+        let (status, headers, body) = self
+            .call(
+                Method::POST,
+                "/api/login",
+                &[("origin", ORIGIN)],
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let set_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        (cookie, body["csrf_token"].as_str().unwrap().to_string())
+    }
+
+    /// Logs in with the first-run password and replaces it.
+    pub async fn ready_session(&self) -> (String, String) {
+        let (cookie, csrf) = self.login(&self.password).await;
+        let (status, _, body) = self
+            .call(
+                Method::POST,
+                "/api/password",
+                &[("cookie", &cookie), ("x-csrf-token", &csrf), ("origin", ORIGIN)],
+                Some(json!({"current_password": self.password, "new_password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["must_change_password"], false);
+        (cookie, csrf)
+    }
+}

@@ -1,0 +1,60 @@
+"""A Redfish client as BMC tooling would write it, with DMTF's `redfish` library from PyPI.
+
+Usage: client.py URL CAFILE FIRST_PASSWORD NEW_PASSWORD SYSTEM CHASSIS
+
+Logs in as admin with the first-run password, replaces it (the service insists), logs in
+again, reads every sensor of CHASSIS, resets SYSTEM with ForceRestart and reads back the
+newest entry of that system's event log. Prints one JSON object with what it saw; exits
+non-zero with the service's error if any step fails.
+"""
+
+import json
+import sys
+
+import redfish
+
+
+def check(response, expected, what):
+    if response.status not in expected:
+        sys.exit(f"{what}: HTTP {response.status}: {response.text}")
+    return response
+
+
+def main():
+    url, cafile, first, new, system, chassis = sys.argv[1:7]
+    client = redfish.redfish_client(base_url=url, username="admin", password=first, cafile=cafile)
+    client.login(auth="session")
+    blocked = client.get(f"/redfish/v1/Systems/{system}")
+    refused_before_change = blocked.dict["error"]["code"] if blocked.status == 403 else None
+    check(client.patch("/redfish/v1/AccountService/Accounts/1", body={"Password": new}), (200, 204), "password change")
+    client.logout()
+
+    client = redfish.redfish_client(base_url=url, username="admin", password=new, cafile=cafile)
+    client.login(auth="session")
+    sensors = {}
+    listing = check(client.get(f"/redfish/v1/Chassis/{chassis}/Sensors"), (200,), "sensors")
+    for member in listing.dict["Members"]:
+        sensor = check(client.get(member["@odata.id"]), (200,), "sensor").dict
+        sensors[sensor["Id"]] = {"Reading": sensor["Reading"], "ReadingUnits": sensor["ReadingUnits"]}
+
+    computer = check(client.get(f"/redfish/v1/Systems/{system}"), (200,), "system").dict
+    reset = computer["Actions"]["#ComputerSystem.Reset"]
+    answer = check(client.post(reset["target"], body={"ResetType": "ForceRestart"}), (200, 202, 204), "reset")
+    bad = client.post(reset["target"], body={"ResetType": "Explode"})
+
+    log = computer["LogServices"]["@odata.id"] + "/EventLog/Entries"
+    newest = check(client.get(log), (200,), "event log").dict["Members"][0]
+    client.logout()
+    print(json.dumps({
+        "refused_before_change": refused_before_change,
+        "power_state": computer["PowerState"],
+        "allowed": reset["ResetType@Redfish.AllowableValues"],
+        "reset_status": answer.status,
+        "bad_reset": [bad.status, bad.dict["error"]["code"]],
+        "sensors": sensors,
+        "newest_event": newest["Message"],
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+//! The Redfish API against real peers: DMTF's `redfish-service-validator` walks the live
+//! service and must report no failure, and a client written with DMTF's `redfish` library
+//! (both from PyPI, installed by `scripts/setup.sh --tests`) logs in, reads a sensor and resets
+//! a QEMU guest, which reboots, with the reset in the host's event log.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use controller_server::config::{BackendConfig, HostConfig};
+use e2e::qemu::{boots, qemu_host};
+use e2e::{wait_for, workspace_root, Controller};
+use serde_json::Value;
+
+const NEW_PASSWORD: &str = "redfish-tested-password";
+
+fn venv() -> PathBuf {
+    workspace_root().join("target/redfish/venv/bin")
+}
+
+/// A sysfs tree with one hwmon temperature (45 °C, caution at 80 °C) for the local host.
+fn fake_sysfs(root: &Path) {
+    let chip = root.join("class/hwmon/hwmon0");
+    std::fs::create_dir_all(&chip).unwrap();
+    for (file, value) in
+        [("name", "coretemp"), ("temp1_input", "45000"), ("temp1_label", "Package"), ("temp1_max", "80000")]
+    {
+        std::fs::write(chip.join(file), value).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmtf_validator_passes_and_a_python_redfish_client_resets_a_qemu_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let serial = dir.path().join("serial.log");
+    let sysfs = dir.path().join("sys");
+    fake_sysfs(&sysfs);
+    let vm = qemu_host(&serial);
+    let controller = Controller::start(|c| {
+        c.health.interval_seconds = 1;
+        c.hosts = vec![
+            HostConfig {
+                id: "local".into(),
+                name: "Controller shell".into(),
+                backend: BackendConfig::Local {
+                    command: Some("/bin/sh".into()),
+                    args: vec![],
+                    cols: 80,
+                    rows: 24,
+                    sysfs: sysfs.clone(),
+                },
+            },
+            vm,
+        ];
+    })
+    .await
+    .unwrap();
+    let booted = |n: usize| {
+        let serial = serial.clone();
+        move || {
+            let serial = serial.clone();
+            async move {
+                Ok(if boots(&serial) >= n { Ok(()) } else { Err(std::fs::read_to_string(&serial).unwrap_or_default()) })
+            }
+        }
+    };
+    wait_for("the guest's first boot", Duration::from_secs(60), booted(1)).await.unwrap();
+    // One sample of the sensors has been taken by now (every second), but make sure.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let cafile = controller.cert_path();
+    let url = controller.url.clone();
+    let first = controller.first_password.clone();
+    let client = workspace_root().join("e2e/redfish/client.py");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(venv().join("python"))
+            .arg(client)
+            .args([url.as_str(), cafile.to_str().unwrap(), &first, NEW_PASSWORD, "vm", "local"])
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run the Python Redfish client (scripts/setup.sh --tests installs it)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "client failed: {stderr}");
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["refused_before_change"], "Base.1.18.PasswordChangeRequired", "{seen}");
+    assert_eq!(seen["power_state"], "On");
+    assert_eq!(seen["allowed"], serde_json::json!(["On", "ForceOff", "GracefulShutdown", "ForceRestart", "Nmi"]));
+    assert_eq!(seen["reset_status"], 204);
+    assert_eq!(seen["bad_reset"], serde_json::json!([400, "Base.1.18.ActionParameterValueNotInList"]));
+    assert_eq!(seen["sensors"]["coretemp-hwmon0-temp1"]["Reading"], 45.0, "{seen}");
+    assert_eq!(seen["newest_event"], "Power action 'reset' by admin (redfish)");
+    wait_for("the guest to boot again after the Redfish reset", Duration::from_secs(60), booted(2)).await.unwrap();
+
+    // DMTF's validator, with DMTF's published schemas (DSP8010) as its cache: it cannot fetch
+    // them here, and `--skipschema` keeps it from trying.
+    let schemas = dir.path().join("schemas");
+    std::fs::create_dir_all(&schemas).unwrap();
+    for entry in std::fs::read_dir(nv_redfish_schema::REDFISH_CSDL_DIR).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, schemas.join(path.file_name().unwrap())).unwrap();
+    }
+    let logs = dir.path().join("validator");
+    let url = controller.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(venv().join("rf_service_validator"))
+            .args(["--user", "admin", "--password", NEW_PASSWORD, "--rhost", &url, "--authtype", "Session"])
+            .arg("--schema_directory")
+            .arg(&schemas)
+            .arg("--skipschema")
+            .arg("--logdir")
+            .arg(&logs)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run rf_service_validator (scripts/setup.sh --tests installs it)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    let tail: String =
+        report.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    assert!(output.status.success(), "the validator reports failures:\n{tail}");
+    let validated = report.matches("Validating /redfish/v1").count();
+    assert!(validated >= 20, "the validator walked only {validated} resources:\n{tail}");
+    for uri in [
+        "/redfish/v1/Systems/vm",
+        "/redfish/v1/Chassis/local/Sensors/coretemp-hwmon0-temp1",
+        "/redfish/v1/AccountService/Roles/ReadOnly",
+    ] {
+        assert!(report.contains(&format!("Validating {uri}...")), "{uri} not validated:\n{tail}");
+    }
+    let (pass, warn, fail) = summary(&report).unwrap_or_else(|| panic!("no summary:\n{tail}"));
+    println!("validator: {pass} pass, {warn} warn, {fail} fail");
+    assert_eq!((warn, fail), (0, 0), "{tail}");
+    assert!(pass >= 200, "{tail}");
+}
+
+/// PASS, WARN and FAIL from the validator's summary table (the row after its header).
+fn summary(report: &str) -> Option<(u64, u64, u64)> {
+    let mut lines = report.lines().skip_while(|l| !l.contains("PASS") || !l.contains("FAIL"));
+    let row = lines.nth(2)?;
+    let numbers: Vec<u64> = row.split('|').filter_map(|cell| cell.trim().parse().ok()).collect();
+    Some((*numbers.first()?, *numbers.get(1)?, *numbers.get(2)?))
+}
