@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Builds the small Linux guest the graphics tests boot in QEMU: Debian's cloud kernel and a
-# busybox initramfs whose init prints a banner and runs a shell on the VGA console (tty0),
-# where the keyboard is. Output: target/guest/{vmlinuz,initrd.gz}; skipped when present.
+# Builds the small Linux guest the QEMU tests boot: Debian's cloud kernel and a busybox
+# initramfs whose init prints a banner and runs a shell on the VGA console (tty0), where the
+# keyboard is, with Debian's QEMU guest agent (qemu-ga) on its virtio-serial port. The kernel
+# command line's `lantern.agent=N` stops the agent N seconds after boot (a guest that stops
+# servicing the recovery timer); `lantern.agent=off` never starts it.
+# Output: target/guest/{vmlinuz,initrd.gz}; skipped when present and current.
 # Usage: scripts/guest-image.sh [output dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/guest}"
-if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" ]]; then
+version=3  # bump when the image changes
+if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/version" 2>/dev/null)" == "$version" ]]; then
   exit 0
 fi
 if [[ ! -x /bin/busybox ]] || ! command -v cpio >/dev/null; then
@@ -26,14 +30,53 @@ dpkg-deb -x "$work"/linux-image-*.deb "$work/kernel"
 cp "$work"/kernel/boot/vmlinuz-* "$out/vmlinuz"
 
 root="$work/root"
-mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules,sbin}
 cp /bin/busybox "$root/bin/busybox"
+
+# virtio-serial for the guest agent's port: modules in load order.
+for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console; do
+  find "$work/kernel/lib/modules" -name "$module.ko" -exec cp {} "$root/lib/modules/" \;
+  [[ -s "$root/lib/modules/$module.ko" ]] || { echo "kernel module $module.ko not found" >&2; exit 1; }
+done
+
+# The guest agent, with the shared libraries it needs (the host's, from the same Debian).
+(cd "$work" && apt-get download -q qemu-guest-agent 2>/dev/null)
+dpkg-deb -x "$work"/qemu-guest-agent_*.deb "$work/qga"
+cp "$work/qga/usr/sbin/qemu-ga" "$root/sbin/qemu-ga"
+if ldd "$root/sbin/qemu-ga" | grep -q "not found"; then
+  echo "qemu-ga needs libraries this machine lacks:" >&2
+  ldd "$root/sbin/qemu-ga" | grep "not found" >&2
+  exit 1
+fi
+for lib in $(ldd "$root/sbin/qemu-ga" | grep -o '/[^ ]*'); do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console; do
+  insmod /lib/modules/$module.ko 2>/dev/null
+done
+agent=forever
+for word in $(cat /proc/cmdline); do
+  case "$word" in lantern.agent=*) agent="${word#lantern.agent=}" ;; esac
+done
+port=""
+for dir in /sys/class/virtio-ports/*; do
+  [ "$(cat "$dir/name" 2>/dev/null)" = "org.qemu.guest_agent.0" ] && port="/dev/${dir##*/}"
+done
+if [ -n "$port" ] && [ "$agent" != "off" ]; then
+  /sbin/qemu-ga -m virtio-serial -p "$port" -t /tmp -f /tmp/qemu-ga.pid &
+  agent_pid=$!
+  echo "LANTERN-AGENT-STARTED" > /dev/ttyS0
+  if [ "$agent" != "forever" ]; then
+    (sleep "$agent"; kill "$agent_pid"; echo "LANTERN-AGENT-STOPPED" > /dev/ttyS0) &
+  fi
+fi
 echo "LANTERN-GUEST-READY" > /dev/ttyS0
 clear
 printf "\033[?25l"
@@ -42,4 +85,5 @@ while true; do setsid cttyhack sh; done
 INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initrd.gz"
+echo "$version" > "$out/version"
 echo "guest image: $out/vmlinuz ($package), $out/initrd.gz"

@@ -24,6 +24,10 @@ pub struct Inner {
     pub sessions: WebSessions,
     /// Redfish sessions (`X-Auth-Token`), apart from the web's cookie sessions.
     pub redfish_sessions: WebSessions,
+    /// Each host's recovery timer, for the hosts configured with one.
+    pub recoveries: std::collections::HashMap<String, Arc<crate::recovery::Recovery>>,
+    /// Where screen captures and other files are kept.
+    pub data_dir: PathBuf,
     /// Each host's health sensors, for the hosts whose backend has a source.
     pub health: std::collections::HashMap<String, Arc<crate::health::Health>>,
     pub keys: KeyStore,
@@ -64,6 +68,7 @@ impl AppState {
             tokio::spawn(log_status_changes(host.clone(), events.clone()));
         }
         let health = start_health(config, &events);
+        let recoveries = start_recovery(config, &hosts, &events, &audit)?;
         let plain_ws_url = config
             .console_public_plain_url
             .clone()
@@ -81,6 +86,8 @@ impl AppState {
             sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
             redfish_sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
             health,
+            recoveries,
+            data_dir: config.data_dir.clone(),
             keys: KeyStore::new(Duration::from_secs(config.console.key_ttl_seconds)),
             launches: crate::console::launch::LaunchStore::new(Duration::from_secs(
                 config.console.launch_session_minutes * 60,
@@ -123,6 +130,29 @@ impl AppState {
             tracing::error!(error = %err, action, "audit trail write failed");
         }
     }
+}
+
+/// Starts the recovery timer of every host configured with one; whether it is on comes from
+/// the database (a user's choice) or else the configuration.
+fn start_recovery(
+    config: &Config,
+    hosts: &HostRegistry,
+    events: &Arc<crate::store::EventLog>,
+    audit: &Arc<AuditLog>,
+) -> anyhow::Result<std::collections::HashMap<String, Arc<crate::recovery::Recovery>>> {
+    let mut recoveries = std::collections::HashMap::new();
+    for host_config in &config.hosts {
+        let (Some(recovery), Some(host)) = (&host_config.recovery, hosts.get(&host_config.id)) else { continue };
+        let enabled = match events.setting(&host.id, "recovery")?.as_deref() {
+            Some(value) => value == "on",
+            None => recovery.enabled,
+        };
+        let timer = Arc::new(crate::recovery::Recovery::new(recovery, enabled));
+        let captures = crate::recovery::captures_dir(&config.data_dir, &host.id);
+        tokio::spawn(crate::recovery::run(host, timer.clone(), events.clone(), audit.clone(), captures));
+        recoveries.insert(host_config.id.clone(), timer);
+    }
+    Ok(recoveries)
 }
 
 /// Starts sampling the sensors of every host whose backend has some.

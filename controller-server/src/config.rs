@@ -117,8 +117,34 @@ pub struct HostConfig {
     pub id: String,
     /// Name shown to users.
     pub name: String,
+    /// Automatic server recovery (a dead-man timer); absent: not offered for this host.
+    #[serde(default)]
+    pub recovery: Option<RecoveryConfig>,
     #[serde(flatten)]
     pub backend: BackendConfig,
+}
+
+/// Automatic server recovery: the host must service a dead-man timer (QEMU's guest agent
+/// answering pings, or `POST /api/hosts/<id>/heartbeat`); when it stops, the controller logs
+/// the event with a capture of the screen and resets the host, at most `max_resets` times per
+/// `window_seconds`. The timer arms at the first heartbeat after power on, so a host that
+/// never sends one (no agent installed) is never reset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecoveryConfig {
+    /// Whether recovery is on at first start; users with the power right switch it on and off
+    /// in the console (the choice is kept in the database).
+    pub enabled: bool,
+    /// No heartbeat for this long resets the host.
+    pub timeout_seconds: u64,
+    pub max_resets: u32,
+    pub window_seconds: u64,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self { enabled: true, timeout_seconds: 120, max_resets: 3, window_seconds: 3600 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +182,10 @@ pub enum BackendConfig {
         program: String,
         #[serde(default)]
         args: Vec<String>,
+        /// Give the machine a virtio-serial port for the QEMU guest agent (`qemu-ga`) and ping
+        /// it: its answers service the recovery timer.
+        #[serde(default = "default_true")]
+        guest_agent: bool,
     },
 }
 
@@ -170,6 +200,10 @@ fn is_origin(text: &str) -> bool {
     matches!(scheme, "http" | "https")
         && !authority.is_empty()
         && authority.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_sysfs() -> PathBuf {
@@ -202,6 +236,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             health: HealthConfig::default(),
             hosts: vec![HostConfig {
+                recovery: None,
                 id: "local".into(),
                 name: "Local shell".into(),
                 backend: BackendConfig::Local {

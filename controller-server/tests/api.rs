@@ -6,7 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use base64::Engine;
-use common::{api, api_with, Api, ORIGIN};
+use common::{api, api_with, new_user, Api, ORIGIN};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use shared::wire::KeyId;
@@ -234,31 +234,6 @@ async fn repeated_failures_lock_the_account_until_the_configured_time_has_passed
 }
 
 /// A user the administrator made, logged in with a password of their own.
-async fn new_user(api: &Api, admin: &(String, String), name: &str, role: &str) -> (i64, String, String) {
-    let (cookie, csrf) = admin;
-    let (status, _, user) = api
-        .call(
-            Method::POST,
-            "/api/users",
-            &[("cookie", cookie), ("x-csrf-token", csrf)],
-            Some(json!({"username": name, "password": "temporary password", "role": role})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{user}");
-    assert_eq!(user["must_change_password"], true);
-    let (c, t) = api.login_as(name, "temporary password").await;
-    let (status, _, _) = api
-        .call(
-            Method::POST,
-            "/api/password",
-            &[("cookie", &c), ("x-csrf-token", &t)],
-            Some(json!({"current_password": "temporary password", "new_password": "a password of my own"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    (user["id"].as_i64().unwrap(), c, t)
-}
-
 #[tokio::test]
 async fn only_administrators_manage_users_and_roles_set_what_a_user_may_do() {
     let api = api().await;

@@ -90,6 +90,7 @@ async fn run(seconds: u64) -> anyhow::Result<()> {
     let lantern_proxy = Counter::pending().await?;
     let public = format!("ws://127.0.0.1:{}/console/ws", lantern_proxy.port);
     let host = HostConfig {
+        recovery: None,
         id: "desk".into(),
         name: "Bench desktop".into(),
         backend: BackendConfig::Vnc { address: x.address(), password_file: None },

@@ -40,6 +40,7 @@ impl Controller {
             data_dir: data.path().to_path_buf(),
             web_root,
             hosts: vec![HostConfig {
+                recovery: None,
                 id: "local".into(),
                 name: "Test shell".into(),
                 backend: BackendConfig::Local {

@@ -155,6 +155,11 @@ pub fn rgb_of_rgba(rgba: &[u8]) -> Vec<u8> {
 
 /// A `qemu` host booting the test guest, its serial port in `serial`.
 pub fn qemu_host(serial: &std::path::Path) -> controller_server::config::HostConfig {
+    qemu_host_with(serial, "")
+}
+
+/// The same, with words added to the guest kernel's command line (`lantern.agent=N`...).
+pub fn qemu_host_with(serial: &std::path::Path, cmdline: &str) -> controller_server::config::HostConfig {
     let guest = crate::workspace_root().join("target/guest");
     let mut args: Vec<String> =
         ["-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "tcg", "-m", "128", "-vga", "std"]
@@ -162,12 +167,17 @@ pub fn qemu_host(serial: &std::path::Path) -> controller_server::config::HostCon
             .to_vec();
     args.extend(["-kernel".into(), guest.join("vmlinuz").display().to_string()]);
     args.extend(["-initrd".into(), guest.join("initrd.gz").display().to_string()]);
-    args.extend(["-append".into(), "console=ttyS0 console=tty0 quiet".into()]);
+    args.extend(["-append".into(), format!("console=ttyS0 console=tty0 quiet {cmdline}").trim_end().to_string()]);
     args.extend(["-serial".into(), format!("file:{}", serial.display())]);
     controller_server::config::HostConfig {
+        recovery: None,
         id: "vm".into(),
         name: "Test VM".into(),
-        backend: controller_server::config::BackendConfig::Qemu { program: "qemu-system-x86_64".into(), args },
+        backend: controller_server::config::BackendConfig::Qemu {
+            program: "qemu-system-x86_64".into(),
+            args,
+            guest_agent: true,
+        },
     }
 }
 

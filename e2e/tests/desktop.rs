@@ -45,6 +45,7 @@ async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
     // No window manager: the keyboard goes to the window under the pointer.
     x.run("xterm", &["-geometry", "80x24+40+40", "-e", "sh", "-c", &format!("cat > {}", typed.display())]).unwrap();
     let host = HostConfig {
+        recovery: None,
         id: "desk".into(),
         name: "Desktop".into(),
         backend: BackendConfig::Vnc { address: x.address(), password_file: None },

@@ -132,7 +132,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn vnc_host(address: String) -> HostConfig {
-    HostConfig { id: "vm".into(), name: "Test VM".into(), backend: BackendConfig::Vnc { address, password_file: None } }
+    HostConfig {
+        recovery: None,
+        id: "vm".into(),
+        name: "Test VM".into(),
+        backend: BackendConfig::Vnc { address, password_file: None },
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

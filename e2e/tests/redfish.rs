@@ -40,6 +40,7 @@ async fn dmtf_validator_passes_and_a_python_redfish_client_resets_a_qemu_guest()
         c.health.interval_seconds = 1;
         c.hosts = vec![
             HostConfig {
+                recovery: None,
                 id: "local".into(),
                 name: "Controller shell".into(),
                 backend: BackendConfig::Local {

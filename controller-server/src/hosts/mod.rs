@@ -30,6 +30,11 @@ pub struct Host {
     pub power: Option<mpsc::Sender<PowerRequest>>,
     /// The power buttons the backend has (none without power control).
     pub power_actions: &'static [PowerAction],
+    /// Heartbeats for the recovery timer, named by where they came from ("guest agent",
+    /// "api"). Sending never blocks: a full channel already holds beats.
+    pub heartbeat: mpsc::Sender<&'static str>,
+    /// The receiving end, taken once by the host's recovery timer.
+    pub heartbeats: std::sync::Mutex<Option<mpsc::Receiver<&'static str>>>,
 }
 
 /// What a power button does.
@@ -92,6 +97,8 @@ pub struct Backend {
     /// Power requests; nothing arrives here for a host made without power control.
     pub power: mpsc::Receiver<PowerRequest>,
     pub status: watch::Sender<HostStatus>,
+    /// Where a backend that can tell the host is alive (a guest agent) sends heartbeats.
+    pub heartbeat: mpsc::Sender<&'static str>,
 }
 
 impl Host {
@@ -108,6 +115,7 @@ impl Host {
         let (input_tx, input) = mpsc::channel(1024);
         let (power_tx, power) = mpsc::channel(16);
         let (status, status_rx) = watch::channel(status);
+        let (heartbeat, heartbeats) = mpsc::channel(4);
         let host = Arc::new(Host {
             id: id.to_string(),
             name: name.to_string(),
@@ -117,8 +125,10 @@ impl Host {
             status: status_rx,
             power: (!power_actions.is_empty()).then_some(power_tx),
             power_actions,
+            heartbeat: heartbeat.clone(),
+            heartbeats: std::sync::Mutex::new(Some(heartbeats)),
         });
-        (host, Backend { video, input, power, status })
+        (host, Backend { video, input, power, status, heartbeat })
     }
 
     /// Asks the backend to act on the host's power and waits for its answer.
@@ -158,7 +168,8 @@ impl HostRegistry {
                     address: address.clone(),
                     password: password_file.as_deref().and_then(|path| read_password(&c.id, path)),
                 }),
-                BackendConfig::Qemu { program, args } => qemu::spawn(qemu::QemuHost {
+                BackendConfig::Qemu { program, args, guest_agent } => qemu::spawn(qemu::QemuHost {
+                    guest_agent: *guest_agent,
                     id: c.id.clone(),
                     name: c.name.clone(),
                     program: program.clone(),

@@ -2,7 +2,8 @@
 //! page shows, exported the Redfish way (newest first, paged with `$top` and `$skip`).
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::auth::Caller;
@@ -114,14 +115,30 @@ pub async fn entry(
     Ok(resource(entry_body(&host.id, &event)))
 }
 
+/// The file kept with an entry (the screen at an automatic reset).
+pub async fn attachment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, entry)): Path<(String, String)>,
+) -> Result<Response, RedfishError> {
+    let (host, _) = visible_host(&state, &caller, &id)?;
+    let not_found = || RedfishError::not_found("LogEntry attachment", &entry);
+    let event_id = entry.parse::<i64>().map_err(|_| not_found())?;
+    let event = state.events.get(&host.id, event_id)?.ok_or_else(not_found)?;
+    let name = event.attachment.ok_or_else(not_found)?;
+    let (content_type, bytes) = crate::web::hosts::read_capture(&state, &host.id, &name).map_err(|_| not_found())?;
+    Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], bytes).into_response())
+}
+
 fn entry_body(host: &str, event: &HostEvent) -> Value {
     let severity = match event.severity.as_str() {
         "critical" => "Critical",
         "warning" => "Warning",
         _ => "OK",
     };
-    json!({
-        "@odata.id": format!("{}/Entries/{}", service_uri(host), event.id),
+    let uri = format!("{}/Entries/{}", service_uri(host), event.id);
+    let mut body = json!({
+        "@odata.id": uri,
         "@odata.type": "#LogEntry.v1_15_0.LogEntry",
         "Id": event.id.to_string(),
         "Name": format!("Event {}", event.id),
@@ -131,5 +148,11 @@ fn entry_body(host: &str, event: &HostEvent) -> Value {
         "Severity": severity,
         "Created": timestamp(event.at),
         "Message": event.message,
-    })
+    });
+    if event.attachment.is_some() {
+        body["AdditionalDataURI"] = json!(format!("{uri}/attachment"));
+        body["DiagnosticDataType"] = json!("OEM");
+        body["OEMDiagnosticDataType"] = json!("ScreenCapture");
+    }
+    body
 }

@@ -115,6 +115,17 @@ pub async fn system(
             "ManagedBy": [link(super::managers::MANAGER_URI)],
         },
     });
+    if let Some(recovery) = state.recoveries.get(&host.id) {
+        // Automatic server recovery is Redfish's host watchdog: reset when the host stops
+        // servicing it.
+        let enabled = recovery.status().enabled;
+        body["HostWatchdogTimer"] = json!({
+            "FunctionEnabled": enabled,
+            "TimeoutAction": "ResetSystem",
+            "WarningAction": "None",
+            "Status": { "State": if enabled { "Enabled" } else { "Disabled" } },
+        });
+    }
     if !host.power_actions.is_empty() {
         body["Actions"] = json!({
             "#ComputerSystem.Reset": {
@@ -129,6 +140,44 @@ pub async fn system(
 
 fn allowed_reset_types(host: &Host) -> Vec<&'static str> {
     RESET_TYPES.iter().filter(|(_, action)| host.power_actions.contains(action)).map(|(name, _)| *name).collect()
+}
+
+/// `PATCH` a system: `HostWatchdogTimer.FunctionEnabled` switches automatic recovery.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, RedfishError> {
+    let (host, rights) = visible_host(&state, &caller, &id)?;
+    let body = json_object(&headers, &body)?;
+    const WRITABLE: &str = "HostWatchdogTimer/FunctionEnabled";
+    for (key, value) in &body {
+        let Some(timer) = value.as_object().filter(|_| key == "HostWatchdogTimer") else {
+            return Err(if key == "HostWatchdogTimer" {
+                RedfishError::property_value_type(&value.to_string(), key)
+            } else {
+                RedfishError::property_not_writable(key)
+            });
+        };
+        if let Some(other) = timer.keys().find(|k| k.as_str() != "FunctionEnabled") {
+            return Err(RedfishError::property_not_writable(&format!("HostWatchdogTimer/{other}")));
+        }
+    }
+    let Some(enabled) = body.get("HostWatchdogTimer").and_then(|t| t.get("FunctionEnabled")) else {
+        return Err(RedfishError::property_missing(WRITABLE));
+    };
+    let enabled = enabled.as_bool().ok_or_else(|| RedfishError::property_value_type(&enabled.to_string(), WRITABLE))?;
+    if !state.recoveries.contains_key(&host.id) {
+        return Err(RedfishError::property_not_writable(WRITABLE));
+    }
+    if !rights.power {
+        return Err(RedfishError::insufficient_privilege());
+    }
+    crate::web::hosts::set_recovery_as(&state, &caller.user, &host.id, enabled, "redfish")
+        .map_err(|_| RedfishError::internal())?;
+    system(State(state), caller, Path(id)).await
 }
 
 /// The reset action's parameters, for tools that ask before they press.

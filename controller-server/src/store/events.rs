@@ -19,6 +19,8 @@ pub struct HostEvent {
     /// `info`, `warning` or `critical`.
     pub severity: String,
     pub message: String,
+    /// A file kept with the event (a screen capture), by name under the host's capture folder.
+    pub attachment: Option<String>,
 }
 
 pub struct EventLog {
@@ -46,16 +48,39 @@ impl EventLog {
                  severity TEXT NOT NULL,
                  message TEXT NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS host_events_by_host ON host_events (host, id);",
+             CREATE INDEX IF NOT EXISTS host_events_by_host ON host_events (host, id);
+             CREATE TABLE IF NOT EXISTS host_settings (
+                 host TEXT NOT NULL,
+                 key TEXT NOT NULL,
+                 value TEXT NOT NULL,
+                 PRIMARY KEY (host, key)
+             );",
         )?;
+        // Databases from before attachments gain the column.
+        let has_attachment =
+            db.prepare("SELECT 1 FROM pragma_table_info('host_events') WHERE name = 'attachment'")?.exists([])?;
+        if !has_attachment {
+            db.execute_batch("ALTER TABLE host_events ADD COLUMN attachment TEXT")?;
+        }
         Ok(Self { db: Mutex::new(db) })
     }
 
     pub fn record(&self, host: &str, severity: &str, message: &str) -> Result<i64, StoreError> {
+        self.record_with(host, severity, message, None)
+    }
+
+    /// Records an event with a file kept beside it (a screen capture).
+    pub fn record_with(
+        &self,
+        host: &str,
+        severity: &str,
+        message: &str,
+        attachment: Option<&str>,
+    ) -> Result<i64, StoreError> {
         let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
         db.execute(
-            "INSERT INTO host_events (host, at, severity, message) VALUES (?1, ?2, ?3, ?4)",
-            params![host, now_ms(), severity, message],
+            "INSERT INTO host_events (host, at, severity, message, attachment) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![host, now_ms(), severity, message, attachment],
         )?;
         let id = db.last_insert_rowid();
         db.execute("DELETE FROM host_events WHERE host = ?1 AND id <= ?2", params![host, id - KEEP_PER_HOST])?;
@@ -66,7 +91,7 @@ impl EventLog {
     pub fn page(&self, host: &str, before: Option<i64>, limit: u32) -> Result<Vec<HostEvent>, StoreError> {
         let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
         let mut stmt = db.prepare(
-            "SELECT id, host, at, severity, message FROM host_events WHERE host = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            "SELECT id, host, at, severity, message, attachment FROM host_events WHERE host = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![host, before.unwrap_or(i64::MAX), limit], row_to_event)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -77,11 +102,29 @@ impl EventLog {
     pub fn window(&self, host: &str, skip: u64, top: u32) -> Result<Vec<HostEvent>, StoreError> {
         let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
         let mut stmt = db.prepare(
-            "SELECT id, host, at, severity, message FROM host_events WHERE host = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+            "SELECT id, host, at, severity, message, attachment FROM host_events WHERE host = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
         )?;
         let skip = i64::try_from(skip).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![host, top, skip], row_to_event)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A host's setting (kept here, beside its events: one small table, one database).
+    pub fn setting(&self, host: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = db.prepare("SELECT value FROM host_settings WHERE host = ?1 AND key = ?2")?;
+        let mut rows = stmt.query_map(params![host, key], |r| r.get(0))?;
+        Ok(rows.next().transpose()?)
+    }
+
+    pub fn set_setting(&self, host: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        db.execute(
+            "INSERT INTO host_settings (host, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (host, key) DO UPDATE SET value = excluded.value",
+            params![host, key, value],
+        )?;
+        Ok(())
     }
 
     /// How many events a host has.
@@ -94,15 +137,23 @@ impl EventLog {
     /// One event of a host.
     pub fn get(&self, host: &str, id: i64) -> Result<Option<HostEvent>, StoreError> {
         let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
-        let mut stmt =
-            db.prepare("SELECT id, host, at, severity, message FROM host_events WHERE host = ?1 AND id = ?2")?;
+        let mut stmt = db.prepare(
+            "SELECT id, host, at, severity, message, attachment FROM host_events WHERE host = ?1 AND id = ?2",
+        )?;
         let mut rows = stmt.query_map(params![host, id], row_to_event)?;
         Ok(rows.next().transpose()?)
     }
 }
 
 fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostEvent> {
-    Ok(HostEvent { id: r.get(0)?, host: r.get(1)?, at: r.get(2)?, severity: r.get(3)?, message: r.get(4)? })
+    Ok(HostEvent {
+        id: r.get(0)?,
+        host: r.get(1)?,
+        at: r.get(2)?,
+        severity: r.get(3)?,
+        message: r.get(4)?,
+        attachment: r.get(5)?,
+    })
 }
 
 #[cfg(test)]
@@ -126,5 +177,35 @@ mod tests {
         assert_eq!(window.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["event 3", "event 2"]);
         assert_eq!(log.get("a", window[0].id).unwrap().unwrap().message, "event 3");
         assert_eq!(log.get("b", window[0].id).unwrap(), None, "an event is found only under its host");
+        let id = log.record_with("a", "critical", "reset", Some("capture-1.png")).unwrap();
+        assert_eq!(log.get("a", id).unwrap().unwrap().attachment.as_deref(), Some("capture-1.png"));
+    }
+
+    #[test]
+    fn settings_are_per_host_and_overwritten() {
+        let log = EventLog::in_memory().unwrap();
+        assert_eq!(log.setting("a", "recovery").unwrap(), None);
+        log.set_setting("a", "recovery", "on").unwrap();
+        log.set_setting("a", "recovery", "off").unwrap();
+        assert_eq!(log.setting("a", "recovery").unwrap().as_deref(), Some("off"));
+        assert_eq!(log.setting("b", "recovery").unwrap(), None);
+    }
+
+    #[test]
+    fn an_old_database_gains_the_attachment_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE host_events (id INTEGER PRIMARY KEY, host TEXT NOT NULL, at INTEGER NOT NULL,
+             severity TEXT NOT NULL, message TEXT NOT NULL);
+             INSERT INTO host_events (host, at, severity, message) VALUES ('a', 1, 'info', 'before');",
+        )
+        .unwrap();
+        drop(old);
+        let log = EventLog::open(&path).unwrap();
+        assert_eq!(log.page("a", None, 10).unwrap()[0].attachment, None);
+        log.record_with("a", "info", "after", Some("x.txt")).unwrap();
+        assert_eq!(log.page("a", None, 1).unwrap()[0].attachment.as_deref(), Some("x.txt"));
     }
 }

@@ -23,6 +23,8 @@ pub struct HostSummary {
     status: String,
     /// Whether the backend can power the host on, off and reset it.
     power: bool,
+    /// Whether automatic server recovery is configured for the host.
+    recovery: bool,
     /// What the asking user may do there.
     rights: HostRights,
 }
@@ -53,6 +55,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                     },
                     status: status.text,
                     power: h.power.is_some(),
+                    recovery: state.recoveries.contains_key(&h.id),
                     rights,
                 }
             })
@@ -226,4 +229,123 @@ pub async fn events(
     auth.require_password_changed()?;
     visible_rights(&state, &auth.session.user, &host_id)?;
     Ok(Json(state.events.page(&host_id, q.before, q.limit.unwrap_or(50).clamp(1, 200))?))
+}
+
+fn no_recovery() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "automatic recovery is not configured for this host")
+}
+
+/// The host's recovery timer: on or off, armed, last heartbeat, resets in the window.
+pub async fn recovery(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+) -> Result<Json<crate::recovery::RecoveryStatus>, ApiError> {
+    auth.require_password_changed()?;
+    visible_rights(&state, &auth.session.user, &host_id)?;
+    Ok(Json(state.recoveries.get(&host_id).ok_or_else(no_recovery)?.status()))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RecoverySwitch {
+    enabled: bool,
+}
+
+/// Switches automatic recovery on or off (for those who may power the host); kept across
+/// restarts.
+pub async fn set_recovery(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+    Json(req): Json<RecoverySwitch>,
+) -> Result<Json<crate::recovery::RecoveryStatus>, ApiError> {
+    auth.require_password_changed()?;
+    set_recovery_as(&state, &auth.session.user, &host_id, req.enabled, "web")?;
+    Ok(Json(state.recoveries.get(&host_id).ok_or_else(no_recovery)?.status()))
+}
+
+/// Switches a host's recovery for `user` if they may power it; audited and kept.
+pub fn set_recovery_as(
+    state: &AppState,
+    user: &crate::store::User,
+    host_id: &str,
+    enabled: bool,
+    via: &str,
+) -> Result<(), ApiError> {
+    let rights = visible_rights(state, user, host_id)?;
+    let recovery = state.recoveries.get(host_id).ok_or_else(no_recovery)?;
+    if !rights.power {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"));
+    }
+    recovery.set_enabled(enabled);
+    state.events.set_setting(host_id, "recovery", if enabled { "on" } else { "off" })?;
+    state.audit(&user.username, "host.recovery-switch", host_id, serde_json::json!({ "enabled": enabled, "via": via }));
+    let word = if enabled { "on" } else { "off" };
+    state.events.record(
+        host_id,
+        "info",
+        &format!("Automatic recovery switched {word} by {} ({via})", user.username),
+    )?;
+    Ok(())
+}
+
+/// Services the host's recovery timer. Meant for a small agent on the host with an API token
+/// of an account that may power this host (and, best, nothing else).
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require_password_changed()?;
+    if !visible_rights(&state, &auth.session.user, &host_id)?.power {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"));
+    }
+    state.recoveries.get(&host_id).ok_or_else(no_recovery)?;
+    let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
+    // A full channel already holds beats: this one adds nothing.
+    let _ = host.heartbeat.try_send("api");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A screen capture kept with an event (PNG, or text for text-mode hosts).
+pub async fn capture(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((host_id, name)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    auth.require_password_changed()?;
+    visible_rights(&state, &auth.session.user, &host_id)?;
+    let (content_type, bytes) = read_capture(&state, &host_id, &name)?;
+    Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], bytes))
+}
+
+/// A capture's type and bytes; "not found" for any name that is not one of ours.
+pub fn read_capture(state: &AppState, host_id: &str, name: &str) -> Result<(&'static str, Vec<u8>), ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such capture");
+    if !crate::recovery::valid_capture_name(name) {
+        return Err(not_found());
+    }
+    let path = crate::recovery::captures_dir(&state.data_dir, host_id).join(name);
+    let bytes = std::fs::read(path).map_err(|_| not_found())?;
+    let content_type = if name.ends_with(".png") { "image/png" } else { "text/plain; charset=utf-8" };
+    Ok((content_type, bytes))
+}
+
+#[derive(Serialize)]
+pub struct Sensors {
+    /// Whether the host's backend has a sensor source at all.
+    available: bool,
+    sensors: Vec<crate::health::Sensor>,
+}
+
+/// The host's health sensors with their recent history, for the console's plot.
+pub async fn sensors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+) -> Result<Json<Sensors>, ApiError> {
+    auth.require_password_changed()?;
+    visible_rights(&state, &auth.session.user, &host_id)?;
+    let health = state.health.get(&host_id);
+    Ok(Json(Sensors { available: health.is_some(), sensors: health.map(|h| h.sensors()).unwrap_or_default() }))
 }

@@ -35,6 +35,7 @@ pub async fn api_with(adjust: impl FnOnce(&mut Config)) -> Api {
         web_root: dir.path().to_path_buf(),
         data_dir: dir.path().to_path_buf(),
         hosts: vec![HostConfig {
+            recovery: None,
             id: "local".into(),
             name: "Local".into(),
             backend: BackendConfig::Local {
@@ -139,4 +140,31 @@ impl Api {
         assert_eq!(body["must_change_password"], false);
         (cookie, csrf)
     }
+}
+
+/// Creates a user through the API and lets them set their own password; returns their id, cookie
+/// and CSRF token.
+pub async fn new_user(api: &Api, admin: &(String, String), name: &str, role: &str) -> (i64, String, String) {
+    let (cookie, csrf) = admin;
+    let (status, _, user) = api
+        .call(
+            Method::POST,
+            "/api/users",
+            &[("cookie", cookie), ("x-csrf-token", csrf)],
+            Some(json!({"username": name, "password": "temporary password", "role": role})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["must_change_password"], true);
+    let (c, t) = api.login_as(name, "temporary password").await;
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/api/password",
+            &[("cookie", &c), ("x-csrf-token", &t)],
+            Some(json!({"current_password": "temporary password", "new_password": "a password of my own"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    (user["id"].as_i64().unwrap(), c, t)
 }

@@ -6,6 +6,7 @@
 //! (the guest decides), reset and NMI go to the machine. A guest that powers itself off ends
 //! the QEMU process and the host shows as powered off until power on.
 
+pub mod agent;
 pub mod qmp;
 
 use std::path::{Path, PathBuf};
@@ -35,12 +36,14 @@ pub struct QemuHost {
     pub args: Vec<String>,
     /// Where the machine's sockets live (made if missing).
     pub run_dir: PathBuf,
+    /// Give the machine the guest agent's port and ping it (heartbeats for recovery).
+    pub guest_agent: bool,
 }
 
 pub fn spawn(config: QemuHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
     let (host, backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, starting);
-    tokio::spawn(supervise(config, backend.video, backend.input, backend.power, backend.status));
+    tokio::spawn(supervise(config, backend));
     host
 }
 
@@ -51,15 +54,10 @@ enum End {
     Stop,
 }
 
-async fn supervise(
-    config: QemuHost,
-    video: Arc<VideoHub>,
-    mut input: mpsc::Receiver<InputEvent>,
-    mut power: mpsc::Receiver<PowerRequest>,
-    status: watch::Sender<HostStatus>,
-) {
+async fn supervise(config: QemuHost, backend: super::Backend) {
+    let super::Backend { video, mut input, mut power, status, heartbeat } = backend;
     loop {
-        match run_machine(&config, &video, &mut input, &mut power, &status).await {
+        match run_machine(&config, &video, &mut input, &mut power, &status, &heartbeat).await {
             End::PoweredOff(reason) => tracing::info!(host = %config.id, %reason, "powered off"),
             End::Stop => return,
         }
@@ -76,6 +74,7 @@ async fn run_machine(
     input: &mut mpsc::Receiver<InputEvent>,
     power: &mut mpsc::Receiver<PowerRequest>,
     status: &watch::Sender<HostStatus>,
+    heartbeat: &mpsc::Sender<&'static str>,
 ) -> End {
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "starting QEMU".into() });
     let (mut child, mut qmp) = match start(config).await {
@@ -88,9 +87,18 @@ async fn run_machine(
     let display = Display { id: &config.id, target: Target::Unix(config.run_dir.join("vnc.sock")), password: None };
     let driving = display.drive(video, input, status);
     tokio::pin!(driving);
+    // Pings run while this machine runs (dropped with this future when it stops).
+    let pinging = async {
+        if config.guest_agent {
+            agent::ping(config.run_dir.join("qga.sock"), heartbeat.clone()).await;
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::pin!(pinging);
     loop {
         tokio::select! {
             () = &mut driving => return End::Stop,
+            () = &mut pinging => return End::Stop,
             exit = child.wait() => {
                 let reason = exit.map_or_else(|e| e.to_string(), |s| format!("QEMU exited ({s})"));
                 return End::PoweredOff(reason);
@@ -125,11 +133,14 @@ async fn run_machine(
 async fn start(config: &QemuHost) -> Result<(Child, Qmp), String> {
     std::fs::create_dir_all(&config.run_dir).map_err(|e| format!("cannot make {}: {e}", config.run_dir.display()))?;
     let (vnc, qmp_path) = (config.run_dir.join("vnc.sock"), config.run_dir.join("qmp.sock"));
-    for stale in [&vnc, &qmp_path] {
+    let agent_path = config.run_dir.join("qga.sock");
+    for stale in [&vnc, &qmp_path, &agent_path] {
         let _ = std::fs::remove_file(stale);
     }
+    let agent_args = if config.guest_agent { agent::qemu_args(&agent_path) } else { Vec::new() };
     let mut child = Command::new(&config.program)
         .args(&config.args)
+        .args(agent_args)
         .args(["-display", "none", "-vnc"])
         .arg(format!("unix:{}", vnc.display()))
         .arg("-qmp")
