@@ -26,6 +26,12 @@ pub struct HostSummary {
     /// Whether the host's backend has power control.
     #[serde(default)]
     pub power: bool,
+    /// The power buttons the backend has ("on", "off", "shutdown", "reset", "nmi").
+    #[serde(default)]
+    pub power_actions: Vec<String>,
+    /// Whether automatic server recovery is configured for the host.
+    #[serde(default)]
+    pub recovery: bool,
     pub rights: Rights,
 }
 
@@ -198,10 +204,67 @@ pub struct HostEvent {
     pub at: i64,
     pub severity: String,
     pub message: String,
+    /// A screen capture kept with the event.
+    #[serde(default)]
+    pub attachment: Option<String>,
 }
 
-pub async fn host_events(host: &str, limit: u32) -> Result<Vec<HostEvent>, String> {
-    call("GET", &format!("/api/hosts/{host}/events?limit={limit}"), None::<&()>, None).await
+/// A host's events before event `before` (newest first), at most `limit`.
+pub async fn host_events(host: &str, before: Option<i64>, limit: u32) -> Result<Vec<HostEvent>, String> {
+    let before = before.map(|id| format!("&before={id}")).unwrap_or_default();
+    call("GET", &format!("/api/hosts/{host}/events?limit={limit}{before}"), None::<&()>, None).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+pub struct Thresholds {
+    pub lower_critical: Option<f64>,
+    pub lower_caution: Option<f64>,
+    pub upper_caution: Option<f64>,
+    pub upper_critical: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Sensor {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub value: f64,
+    pub unit: String,
+    pub level: String,
+    pub thresholds: Thresholds,
+    /// (Unix ms, value), oldest first.
+    pub history: Vec<(i64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct Sensors {
+    pub available: bool,
+    pub sensors: Vec<Sensor>,
+}
+
+pub async fn sensors(host: &str) -> Result<Sensors, String> {
+    call("GET", &format!("/api/hosts/{host}/sensors"), None::<&()>, None).await
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct RecoveryStatus {
+    pub enabled: bool,
+    pub armed: bool,
+    pub timeout_seconds: u64,
+    pub max_resets: u32,
+    pub window_seconds: u64,
+    pub last_heartbeat_ms_ago: Option<u64>,
+    pub last_source: Option<String>,
+    pub resets_in_window: u32,
+}
+
+pub async fn recovery(host: &str) -> Result<RecoveryStatus, String> {
+    call("GET", &format!("/api/hosts/{host}/recovery"), None::<&()>, None).await
+}
+
+pub async fn set_recovery(csrf: &str, host: &str, enabled: bool) -> Result<RecoveryStatus, String> {
+    let body = serde_json::json!({ "enabled": enabled });
+    call("PUT", &format!("/api/hosts/{host}/recovery"), Some(&body), Some(csrf)).await
 }
 
 /// Presses a host's power button: "on", "off" or "reset".

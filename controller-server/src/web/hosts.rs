@@ -23,6 +23,8 @@ pub struct HostSummary {
     status: String,
     /// Whether the backend can power the host on, off and reset it.
     power: bool,
+    /// The power buttons it has.
+    power_actions: Vec<&'static str>,
     /// Whether automatic server recovery is configured for the host.
     recovery: bool,
     /// What the asking user may do there.
@@ -55,6 +57,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                     },
                     status: status.text,
                     power: h.power.is_some(),
+                    power_actions: h.power_actions.iter().map(|a| a.name()).collect(),
                     recovery: state.recoveries.contains_key(&h.id),
                     rights,
                 }

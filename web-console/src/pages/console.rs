@@ -5,7 +5,7 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 
-use super::when;
+use super::host_panels::{EventsPanel, HealthPanel};
 use leptos::task::spawn_local;
 
 use crate::api::{self, HostSummary, Transport};
@@ -21,7 +21,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let show_text = RwSignal::new(false);
     let show_paste = RwSignal::new(false);
     let show_events = RwSignal::new(false);
-    let events = RwSignal::new(Vec::<api::HostEvent>::new());
+    let show_health = RwSignal::new(false);
     let paste_text = RwSignal::new(String::new());
     let zoom = RwSignal::new(String::from("fit"));
     let transport =
@@ -91,20 +91,6 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
         }
     });
 
-    // The event log follows the host's status while it is open.
-    let events_host = host.id.clone();
-    Effect::new(move |_| {
-        let _ = status.with(|s| s.host_status.clone());
-        if show_events.get() {
-            let host = events_host.clone();
-            spawn_local(async move {
-                if let Ok(list) = api::host_events(&host, 20).await {
-                    events.set(list);
-                }
-            });
-        }
-    });
-
     let with_console = move |f: fn(&Console)| {
         if let Some(c) = console.get_value() {
             f(&c);
@@ -136,6 +122,16 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     // The controller refuses a viewer's input anyway; the page just does not offer it.
     let view_only = !host.rights.control;
     let can_power = host.power && host.rights.power;
+    let may_power = host.rights.power;
+    let has_recovery = host.recovery;
+    let (events_host, health_host, health_csrf) = (host.id.clone(), host.id.clone(), power_csrf.get_value());
+    let has_action = {
+        let actions = host.power_actions.clone();
+        move |action: &str| actions.iter().any(|a| a == action)
+    };
+    // `local` power acts on the console's program, not a machine: say so.
+    let power_note = (host.kind == "local")
+        .then_some("Power acts on the console program: off stops it, on starts it, reset restarts it.");
     let press = move |action: &'static str| {
         let (csrf, host) = (power_csrf.get_value(), power_host.get_value());
         spawn_local(async move {
@@ -155,18 +151,22 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 </Show>
                 <button id="btn-cad" disabled=view_only title="Send Ctrl-Alt-Del to the host" on:click=move |_| { with_console(Console::ctrl_alt_del); focus(canvas_ref); }>"Ctrl-Alt-Del"</button>
                 <Show when=move || can_power>
-                    <span class="power">
+                    <span class="power" title=power_note.unwrap_or("Power buttons")>
                         <button id="btn-power-on" title="Power on the host" on:click=move |_| press("on")>"Power on"</button>
                         <button id="btn-shutdown" title="Ask the host to shut down (ACPI power button)" on:click=move |_| press("shutdown")>"Shut down"</button>
                         <button id="btn-power-off" title="Power off at once, as pulling the plug" on:click=move |_| press("off")>"Power off"</button>
                         <button id="btn-reset" title="Reset the host" on:click=move |_| press("reset")>"Reset"</button>
-                        <button id="btn-nmi" title="Send a non-maskable interrupt (a hung kernel dumps its state)" on:click=move |_| press("nmi")>"NMI"</button>
+                        <Show when={let has = has_action.clone(); move || has("nmi")}>
+                            <button id="btn-nmi" title="Send a non-maskable interrupt (a hung kernel dumps its state)" on:click=move |_| press("nmi")>"NMI"</button>
+                        </Show>
                     </span>
+                    {power_note.map(|note| view! { <span id="power-note" class="muted">{note}</span> })}
                 </Show>
                 <button id="btn-paste" disabled=view_only on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>
                 <button id="btn-copy" title="Copy the screen's text" on:click=copy_text>"Copy text"</button>
                 <button id="btn-text" on:click=move |_| show_text.update(|v| *v = !*v)>"Text view"</button>
                 <button id="btn-events" on:click=move |_| show_events.update(|v| *v = !*v)>"Events"</button>
+                <button id="btn-health" on:click=move |_| show_health.update(|v| *v = !*v)>"Health"</button>
                 <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>
                 <select id="zoom" on:change=move |ev| zoom.set(event_target_value(&ev))>
                     <option value="fit">"Fit"</option>
@@ -188,17 +188,10 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <pre id="screen-text" class="screen-text" aria-live="polite">{move || screen_text.get()}</pre>
             </Show>
             <Show when=move || show_events.get()>
-                <table id="host-events" class="hosts audit">
-                    <tbody>
-                        <For each=move || events.get() key=|e| e.id let:e>
-                            <tr class=format!("severity-{}", e.severity)>
-                                <td>{when(e.at)}</td>
-                                <td>{e.severity.clone()}</td>
-                                <td>{e.message.clone()}</td>
-                            </tr>
-                        </For>
-                    </tbody>
-                </table>
+                <EventsPanel host=events_host.clone() status=status/>
+            </Show>
+            <Show when=move || show_health.get()>
+                <HealthPanel host=health_host.clone() csrf=health_csrf.clone() recovery=has_recovery can_power=may_power/>
             </Show>
             <SharingBar status=status console=console may_control=!view_only/>
             <StatusBar status=status/>

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod console;
+pub mod host_panels;
 pub mod hosts;
 pub mod login;
 pub mod password;
