@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the small Linux guest the QEMU tests boot: Debian's cloud kernel and a busybox
 # initramfs whose init prints a banner and runs a shell on the VGA console (tty0), where the
-# keyboard is, with Debian's QEMU guest agent (qemu-ga) on its virtio-serial port. The kernel
+# keyboard is, and one on the serial port (ttyS0), with Debian's QEMU guest agent (qemu-ga) on its virtio-serial port. The kernel
 # command line's `lantern.agent=N` stops the agent N seconds after boot (a guest that stops
 # servicing the recovery timer); `lantern.agent=off` never starts it.
 # Output: target/guest/{vmlinuz,initrd.gz}; skipped when present and current.
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/guest}"
-version=3  # bump when the image changes
+version=4  # bump when the image changes
 if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/version" 2>/dev/null)" == "$version" ]]; then
   exit 0
 fi
@@ -77,6 +77,8 @@ if [ -n "$port" ] && [ "$agent" != "off" ]; then
     (sleep "$agent"; kill "$agent_pid"; echo "LANTERN-AGENT-STOPPED" > /dev/ttyS0) &
   fi
 fi
+# A shell on the serial port too (COM1: the controller's serial console).
+(while true; do setsid sh -c 'exec sh -i </dev/ttyS0 >/dev/ttyS0 2>&1'; done) &
 echo "LANTERN-GUEST-READY" > /dev/ttyS0
 clear
 printf "\033[?25l"

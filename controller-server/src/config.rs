@@ -186,6 +186,13 @@ pub enum BackendConfig {
         /// it: its answers service the recovery timer.
         #[serde(default = "default_true")]
         guest_agent: bool,
+        /// Attach the machine's first serial port (COM1, Linux's ttyS0) as the host's serial
+        /// console. `args` must then not give a `-serial` of their own.
+        #[serde(default = "default_true")]
+        serial: bool,
+        /// Also write everything the serial port says to this file (QEMU empties it at start).
+        #[serde(default)]
+        serial_log: Option<PathBuf>,
     },
 }
 

@@ -153,7 +153,8 @@ pub fn rgb_of_rgba(rgba: &[u8]) -> Vec<u8> {
     rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect()
 }
 
-/// A `qemu` host booting the test guest, its serial port in `serial`.
+/// A `qemu` host booting the test guest; the controller's serial console is also logged to
+/// `serial`.
 pub fn qemu_host(serial: &std::path::Path) -> controller_server::config::HostConfig {
     qemu_host_with(serial, "")
 }
@@ -168,7 +169,6 @@ pub fn qemu_host_with(serial: &std::path::Path, cmdline: &str) -> controller_ser
     args.extend(["-kernel".into(), guest.join("vmlinuz").display().to_string()]);
     args.extend(["-initrd".into(), guest.join("initrd.gz").display().to_string()]);
     args.extend(["-append".into(), format!("console=ttyS0 console=tty0 quiet {cmdline}").trim_end().to_string()]);
-    args.extend(["-serial".into(), format!("file:{}", serial.display())]);
     controller_server::config::HostConfig {
         recovery: None,
         id: "vm".into(),
@@ -177,6 +177,8 @@ pub fn qemu_host_with(serial: &std::path::Path, cmdline: &str) -> controller_ser
             program: "qemu-system-x86_64".into(),
             args,
             guest_agent: true,
+            serial: true,
+            serial_log: Some(serial.to_path_buf()),
         },
     }
 }

@@ -9,5 +9,6 @@
 
 pub mod crypto;
 pub mod session;
+pub mod terminal;
 pub mod video;
 pub mod wire;

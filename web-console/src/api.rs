@@ -32,6 +32,9 @@ pub struct HostSummary {
     /// Whether automatic server recovery is configured for the host.
     #[serde(default)]
     pub recovery: bool,
+    /// Whether the host has a serial console.
+    #[serde(default)]
+    pub serial: bool,
     pub rights: Rights,
 }
 

@@ -84,6 +84,8 @@ impl ServerEnv for Env<'_> {
 struct Viewer {
     host: Arc<Host>,
     video: Subscription,
+    /// The host's serial console output, for hosts that have one.
+    serial: Option<tokio::sync::broadcast::Receiver<Arc<Vec<u8>>>>,
     /// This viewer's own view of the host status, so each change is reported once.
     status: tokio::sync::watch::Receiver<shared::wire::message::HostStatus>,
     sharing: Arc<Sharing>,
@@ -132,6 +134,12 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
             event = next_host_event(&mut viewer) => match event {
                 HostEvent::Video(payload) => session.send_video(&payload, now()),
                 HostEvent::Lagged => resync(&mut session, &mut viewer, now()),
+                HostEvent::Serial(bytes) => session.send(AppMessage::Serial(bytes.to_vec()), now()),
+                // A serial stream has no full frame to restart from: say what was lost.
+                HostEvent::SerialLagged(n) => {
+                    let notice = format!("\r\n[lantern: {n} pieces of serial output skipped: this viewer fell behind]\r\n");
+                    session.send(AppMessage::Serial(notice.into_bytes()), now())
+                }
                 HostEvent::Status(status) => session.send(AppMessage::HostStatus(status), now()),
                 HostEvent::Presence => match &viewer {
                     Some(v) => session.send(AppMessage::Presence(v.sharing.view(v.id)), now()),
@@ -225,6 +233,16 @@ async fn on_events(
                 if let Some(full) = &video.full {
                     session.send_video(full, now_ms)?;
                 }
+                let serial = match &host.serial {
+                    Some(hub) => {
+                        let start = hub.subscribe();
+                        for piece in start.backlog.chunks(SERIAL_PIECE) {
+                            session.send(AppMessage::Serial(piece.to_vec()), now_ms)?;
+                        }
+                        Some(start.updates)
+                    }
+                    None => None,
+                };
                 let mut status = host.status.clone();
                 session.send(AppMessage::HostStatus(status.borrow_and_update().clone()), now_ms)?;
                 let mut presence = sharing.subscribe();
@@ -232,35 +250,24 @@ async fn on_events(
                 record_handover(state, &host.id, handover);
                 presence.borrow_and_update();
                 session.send(AppMessage::Presence(sharing.view(id)), now_ms)?;
-                *viewer = Some(Viewer { host, video, status, sharing, id, presence });
+                *viewer = Some(Viewer { host, video, serial, status, sharing, id, presence });
             }
             ServerEvent::Message(AppMessage::Input(input)) => {
-                let Some(b) = &env.binding else { continue };
-                if !b.control {
-                    // A viewer's input goes nowhere; the first refusal of a link is audited and
-                    // the count goes into the close record.
-                    if stats.refused_inputs == 0 {
-                        state.audit(
-                            &b.username,
-                            "console.input-refused",
-                            &b.host_id,
-                            serde_json::json!({ "reason": "view only" }),
-                        );
-                    }
-                    stats.refused_inputs += 1;
-                    continue;
-                }
-                let Some(v) = viewer else { continue };
-                if !v.sharing.input(v.id) {
-                    // Another viewer holds the keyboard and mouse; the page shows who.
-                    stats.inputs_while_watching += 1;
-                    continue;
-                }
+                let Some(v) = may_type(env, viewer, state, stats) else { continue };
                 if let InputEvent::Special(SpecialKey::CtrlAltDel) = &input {
-                    state.audit(&b.username, "console.ctrl-alt-del", &b.host_id, serde_json::json!({}));
+                    if let Some(b) = &env.binding {
+                        state.audit(&b.username, "console.ctrl-alt-del", &b.host_id, serde_json::json!({}));
+                    }
                 }
                 // Bounded: a stuck host slows this link rather than growing memory.
                 let _ = v.host.input.send(input).await;
+            }
+            ServerEvent::Message(AppMessage::Serial(bytes)) => {
+                let Some(v) = may_type(env, viewer, state, stats) else { continue };
+                if let Some(port) = &v.host.serial_input {
+                    // A port that cannot keep up drops keystrokes rather than stall the link.
+                    let _ = port.try_send(bytes);
+                }
             }
             ServerEvent::Message(AppMessage::RequestControl) => {
                 if let Some(v) = viewer {
@@ -287,6 +294,33 @@ async fn on_events(
     Ok(())
 }
 
+/// The viewer, if this link may send keys now: its key allows control and its viewer holds
+/// the keyboard. Refusals are counted (the first one of a view-only link is audited).
+fn may_type<'v>(
+    env: &Env<'_>,
+    viewer: &'v mut Option<Viewer>,
+    state: &AppState,
+    stats: &mut LinkStats,
+) -> Option<&'v mut Viewer> {
+    let b = env.binding.as_ref()?;
+    if !b.control {
+        // A viewer's input goes nowhere; the first refusal of a link is audited and the count
+        // goes into the close record.
+        if stats.refused_inputs == 0 {
+            state.audit(&b.username, "console.input-refused", &b.host_id, serde_json::json!({ "reason": "view only" }));
+        }
+        stats.refused_inputs += 1;
+        return None;
+    }
+    let v = viewer.as_mut()?;
+    if !v.sharing.input(v.id) {
+        // Another viewer holds the keyboard and mouse; the page shows who.
+        stats.inputs_while_watching += 1;
+        return None;
+    }
+    Some(v)
+}
+
 /// Control changed hands: the audit trail says who got it, from whom and why.
 fn record_handover(state: &AppState, host_id: &str, handover: Option<Handover>) {
     if let Some(h) = handover {
@@ -308,11 +342,32 @@ fn resync(session: &mut ServerSession, viewer: &mut Option<Viewer>, now_ms: u64)
 
 enum HostEvent {
     Video(Arc<Vec<u8>>),
+    Serial(Arc<Vec<u8>>),
+    /// This viewer fell behind on the serial console by this many pieces.
+    SerialLagged(u64),
     /// This viewer fell behind and must start over from a full frame.
     Lagged,
     Status(shared::wire::message::HostStatus),
     /// Someone joined, left, asked for or got control.
     Presence,
+}
+
+/// Serial output as sent to a viewer, at most this much per message.
+const SERIAL_PIECE: usize = 16 << 10;
+
+/// A broadcast result as "a piece, or how many were skipped"; `None` once the stream closed.
+trait OrLag<T> {
+    fn ok_or_lag(self) -> Option<Result<T, u64>>;
+}
+
+impl<T> OrLag<T> for Result<T, RecvError> {
+    fn ok_or_lag(self) -> Option<Result<T, u64>> {
+        match self {
+            Ok(item) => Some(Ok(item)),
+            Err(RecvError::Lagged(n)) => Some(Err(n)),
+            Err(RecvError::Closed) => None,
+        }
+    }
 }
 
 /// The next thing the watched host did. Pending forever without a viewer.
@@ -323,6 +378,14 @@ async fn next_host_event(viewer: &mut Option<Viewer>) -> HostEvent {
             Ok(update) => HostEvent::Video(update),
             Err(RecvError::Lagged(_)) => HostEvent::Lagged,
             Err(RecvError::Closed) => std::future::pending().await,
+        },
+        piece = async { v.serial.as_mut()?.recv().await.ok_or_lag() }, if v.serial.is_some() => match piece {
+            Some(Ok(bytes)) => HostEvent::Serial(bytes),
+            Some(Err(skipped)) => HostEvent::SerialLagged(skipped),
+            None => {
+                v.serial = None;
+                std::future::pending().await
+            }
         },
         changed = v.status.changed() => match changed {
             Ok(()) => HostEvent::Status(v.status.borrow_and_update().clone()),

@@ -6,6 +6,7 @@
 pub mod hub;
 pub mod local;
 pub mod qemu;
+pub mod serial;
 pub mod vnc;
 
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub struct Host {
     pub heartbeat: mpsc::Sender<&'static str>,
     /// The receiving end, taken once by the host's recovery timer.
     pub heartbeats: std::sync::Mutex<Option<mpsc::Receiver<&'static str>>>,
+    /// The serial console, for backends that have one: output, and where input goes.
+    pub serial: Option<Arc<serial::SerialHub>>,
+    pub serial_input: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 /// What a power button does.
@@ -99,6 +103,9 @@ pub struct Backend {
     pub status: watch::Sender<HostStatus>,
     /// Where a backend that can tell the host is alive (a guest agent) sends heartbeats.
     pub heartbeat: mpsc::Sender<&'static str>,
+    /// The serial console's output (published whether or not anyone watches) and input.
+    pub serial: Arc<serial::SerialHub>,
+    pub serial_input: mpsc::Receiver<Vec<u8>>,
 }
 
 impl Host {
@@ -108,6 +115,7 @@ impl Host {
         name: &str,
         kind: &'static str,
         power_actions: &'static [PowerAction],
+        has_serial: bool,
         status: HostStatus,
     ) -> (Arc<Host>, Backend) {
         let video = Arc::new(VideoHub::default());
@@ -116,6 +124,8 @@ impl Host {
         let (power_tx, power) = mpsc::channel(16);
         let (status, status_rx) = watch::channel(status);
         let (heartbeat, heartbeats) = mpsc::channel(4);
+        let serial = Arc::new(serial::SerialHub::default());
+        let (serial_tx, serial_input) = mpsc::channel(256);
         let host = Arc::new(Host {
             id: id.to_string(),
             name: name.to_string(),
@@ -127,8 +137,10 @@ impl Host {
             power_actions,
             heartbeat: heartbeat.clone(),
             heartbeats: std::sync::Mutex::new(Some(heartbeats)),
+            serial: has_serial.then(|| serial.clone()),
+            serial_input: has_serial.then_some(serial_tx),
         });
-        (host, Backend { video, input, power, status, heartbeat })
+        (host, Backend { video, input, power, status, heartbeat, serial, serial_input })
     }
 
     /// Asks the backend to act on the host's power and waits for its answer.
@@ -168,8 +180,10 @@ impl HostRegistry {
                     address: address.clone(),
                     password: password_file.as_deref().and_then(|path| read_password(&c.id, path)),
                 }),
-                BackendConfig::Qemu { program, args, guest_agent } => qemu::spawn(qemu::QemuHost {
+                BackendConfig::Qemu { program, args, guest_agent, serial, serial_log } => qemu::spawn(qemu::QemuHost {
                     guest_agent: *guest_agent,
+                    serial: *serial,
+                    serial_log: serial_log.clone(),
                     id: c.id.clone(),
                     name: c.name.clone(),
                     program: program.clone(),

@@ -27,6 +27,8 @@ pub struct HostSummary {
     power_actions: Vec<&'static str>,
     /// Whether automatic server recovery is configured for the host.
     recovery: bool,
+    /// Whether the host has a serial console.
+    serial: bool,
     /// What the asking user may do there.
     rights: HostRights,
 }
@@ -59,6 +61,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                     power: h.power.is_some(),
                     power_actions: h.power_actions.iter().map(|a| a.name()).collect(),
                     recovery: state.recoveries.contains_key(&h.id),
+                    serial: h.serial.is_some(),
                     rights,
                 }
             })

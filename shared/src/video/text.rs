@@ -111,6 +111,17 @@ impl TextScreen {
         })
     }
 
+    /// A blank screen of `cols` x `rows`, each brought into the valid range.
+    pub fn clamped(cols: u16, rows: u16) -> Self {
+        let (cols, rows) = (cols.clamp(1, MAX_COLS), rows.clamp(1, MAX_ROWS));
+        Self {
+            cols,
+            rows,
+            cells: vec![Cell::default(); usize::from(cols) * usize::from(rows)],
+            cursor: Cursor { row: 0, col: 0, visible: true },
+        }
+    }
+
     pub fn cols(&self) -> u16 {
         self.cols
     }

@@ -64,6 +64,8 @@ pub struct Status {
     pub kbps: f64,
     /// Video updates shown since the console started.
     pub frames: u64,
+    /// Serial console bytes received.
+    pub serial_bytes: u64,
     pub host_status: String,
     pub renewals: u32,
     /// Who else watches, and who holds the keyboard and mouse.
@@ -145,6 +147,8 @@ fn apply_graphics(frame: &mut Framebuffer, update: &[u8], painter: &Painter) -> 
 struct Inner {
     painter: Painter,
     screen: Screen,
+    serial: super::serial::SerialConsole,
+    _serial_listeners: Vec<EventListener>,
     link: Option<Link>,
     status: Status,
     key_provider: Option<KeyProvider>,
@@ -179,6 +183,8 @@ impl Console {
         let console = Self(Rc::new(RefCell::new(Inner {
             painter,
             screen: Screen::Text(screen),
+            serial: super::serial::SerialConsole::default(),
+            _serial_listeners: Vec::new(),
             link: None,
             status: Status { state: "idle", ..Status::default() },
             key_provider: None,
@@ -313,6 +319,55 @@ impl Console {
         self.flush();
     }
 
+    /// Shows the host's serial console on `canvas`, and sends what is typed there to the
+    /// host's serial port (when this console holds the keyboard).
+    pub fn attach_serial(&self, canvas: HtmlCanvasElement) -> Result<(), JsValue> {
+        let font = Font::terminus().map_err(|e| JsValue::from_str(&format!("console font: {e:?}")))?;
+        let painter = Painter::new(canvas.clone(), font)?;
+        self.0.borrow_mut().serial.attach(painter)?;
+        canvas.set_tab_index(0);
+        let weak = Rc::downgrade(&self.0);
+        let keys = EventListener::new(move |ev: web_sys::Event| {
+            let Ok(ev) = ev.dyn_into::<KeyboardEvent>() else { return };
+            if ev.is_composing() || is_paste_shortcut(&ev) {
+                return; // let the browser deliver the paste event
+            }
+            ev.prevent_default();
+            let key = KeyEvent { down: true, modifiers: modifiers(&ev), key: ev.key(), code: ev.code() };
+            with(&weak, |c| {
+                let bytes = c.0.borrow().serial.key(&key);
+                if let Some(bytes) = bytes {
+                    c.send(AppMessage::Serial(bytes));
+                }
+            });
+        });
+        canvas.add_event_listener_with_callback("keydown", keys.as_ref().unchecked_ref())?;
+        let weak = Rc::downgrade(&self.0);
+        let paste = EventListener::new(move |ev: web_sys::Event| {
+            let Ok(ev) = ev.dyn_into::<ClipboardEvent>() else { return };
+            ev.prevent_default();
+            if let Some(text) = ev.clipboard_data().and_then(|d| d.get_data("text").ok()) {
+                with(&weak, |c| c.serial_paste(&text));
+            }
+        });
+        canvas.add_event_listener_with_callback("paste", paste.as_ref().unchecked_ref())?;
+        self.0.borrow_mut()._serial_listeners = vec![keys, paste];
+        Ok(())
+    }
+
+    /// Types `text` on the host's serial port, in pieces the protocol allows.
+    pub fn serial_paste(&self, text: &str) {
+        let bytes = self.0.borrow().serial.paste(text);
+        for piece in bytes.chunks(MAX_PASTE) {
+            self.send(AppMessage::Serial(piece.to_vec()));
+        }
+    }
+
+    /// The serial console's screen as text.
+    pub fn serial_text(&self) -> String {
+        self.0.borrow().serial.text()
+    }
+
     pub fn ctrl_alt_del(&self) {
         self.send_input(InputEvent::Special(SpecialKey::CtrlAltDel));
     }
@@ -390,6 +445,10 @@ impl Console {
                             }
                             ClientEvent::Message(AppMessage::HostStatus(s)) => inner.status.host_status = s.text,
                             ClientEvent::Message(AppMessage::Presence(p)) => inner.status.presence = p,
+                            ClientEvent::Message(AppMessage::Serial(bytes)) => {
+                                inner.serial.feed(&bytes);
+                                inner.status.serial_bytes = inner.serial.bytes;
+                            }
                             ClientEvent::Message(_) => {}
                             ClientEvent::RekeyComplete { generation } => {
                                 inner.renewing = false;

@@ -108,6 +108,24 @@ impl JsConsole {
         status_object(&self.console.status())
     }
 
+    /// Shows the host's serial console on `canvas` (keys typed there go to the serial port).
+    #[wasm_bindgen(js_name = attachSerial)]
+    pub fn attach_serial(&self, canvas: HtmlCanvasElement) -> Result<(), JsValue> {
+        self.console.attach_serial(canvas)
+    }
+
+    /// The serial console's screen as text, one line per row.
+    #[wasm_bindgen(js_name = serialText)]
+    pub fn serial_text(&self) -> String {
+        self.console.serial_text()
+    }
+
+    /// Types `text` on the host's serial port.
+    #[wasm_bindgen(js_name = serialPaste)]
+    pub fn serial_paste(&self, text: &str) {
+        self.console.serial_paste(text);
+    }
+
     pub fn disconnect(&self) {
         self.console.disconnect();
     }
@@ -141,6 +159,7 @@ fn status_object(s: &Status) -> JsValue {
     set("fps", s.fps.into());
     set("kbps", s.kbps.into());
     set("frames", (s.frames as f64).into());
+    set("serialBytes", (s.serial_bytes as f64).into());
     set("hostStatus", s.host_status.as_str().into());
     set("renewals", s.renewals.into());
     let p = &s.presence;

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod font;
 pub mod js_api;
 pub mod painter;
+pub mod serial;
 
 pub use engine::{Console, ConsoleKey, KeyRequest, Status};
 

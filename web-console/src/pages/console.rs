@@ -22,6 +22,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let show_paste = RwSignal::new(false);
     let show_events = RwSignal::new(false);
     let show_health = RwSignal::new(false);
+    let show_serial = RwSignal::new(false);
+    let serial_ref = NodeRef::<html::Canvas>::new();
+    let serial_text = RwSignal::new(String::new());
     let paste_text = RwSignal::new(String::new());
     let zoom = RwSignal::new(String::from("fit"));
     let transport =
@@ -54,6 +57,13 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             Box::pin(async move { api::console_key(&csrf, &host_id, transport).await })
         }));
         console.set_value(Some(c.clone()));
+        // The serial view's canvas is in the page (hidden) from the start: it follows the
+        // serial console all along, so opening it shows what came before.
+        if let Some(serial_canvas) = serial_ref.get_untracked() {
+            if let Err(e) = c.attach_serial(serial_canvas) {
+                status.update(|s| s.message = format!("serial console failed: {e:?}"));
+            }
+        }
         let first = c.clone();
         let (csrf, host_id) = (csrf.clone(), host_id.clone());
         spawn_local(async move {
@@ -78,6 +88,16 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     on_cleanup(move || {
         if let Some(c) = console.try_get_value().flatten() {
             c.disconnect();
+        }
+    });
+
+    // The serial view's text (for copying and screen readers) follows it while it is open.
+    Effect::new(move |_| {
+        let _ = status.with(|s| s.serial_bytes);
+        if show_serial.get() {
+            if let Some(c) = console.get_value() {
+                serial_text.set(c.serial_text());
+            }
         }
     });
 
@@ -124,6 +144,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let can_power = host.power && host.rights.power;
     let may_power = host.rights.power;
     let has_recovery = host.recovery;
+    let has_serial = host.serial;
     let (events_host, health_host, health_csrf) = (host.id.clone(), host.id.clone(), power_csrf.get_value());
     let has_action = {
         let actions = host.power_actions.clone();
@@ -167,6 +188,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <button id="btn-text" on:click=move |_| show_text.update(|v| *v = !*v)>"Text view"</button>
                 <button id="btn-events" on:click=move |_| show_events.update(|v| *v = !*v)>"Events"</button>
                 <button id="btn-health" on:click=move |_| show_health.update(|v| *v = !*v)>"Health"</button>
+                <Show when=move || has_serial>
+                    <button id="btn-serial" title="The host's serial console (COM1)" on:click=move |_| show_serial.update(|v| *v = !*v)>"Serial"</button>
+                </Show>
                 <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>
                 <select id="zoom" on:change=move |ev| zoom.set(event_target_value(&ev))>
                     <option value="fit">"Fit"</option>
@@ -187,6 +211,11 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             <Show when=move || show_text.get()>
                 <pre id="screen-text" class="screen-text" aria-live="polite">{move || screen_text.get()}</pre>
             </Show>
+            <div id="serial-panel" class="panel serial" class:hidden=move || !show_serial.get()>
+                <p class="muted">"Serial console (COM1). Click it and type; the host's earlier output is shown too."</p>
+                <canvas id="serial-canvas" class="screen zoom-fit" node_ref=serial_ref></canvas>
+                <pre id="serial-text" class="screen-text" aria-live="polite">{move || serial_text.get()}</pre>
+            </div>
             <Show when=move || show_events.get()>
                 <EventsPanel host=events_host.clone() status=status/>
             </Show>

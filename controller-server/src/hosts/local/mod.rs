@@ -5,20 +5,17 @@
 //! machine would reboot. Ctrl-Alt-Del and power reset restart it; power off stops it (the
 //! screen says so) until power on.
 
-pub mod keymap;
-
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
-use shared::video::text::{Attrs, Cell, Color, Cursor, Style, TextScreen};
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::{InputEvent, SpecialKey};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-use super::{Host, PowerAction, PowerRequest, VideoHub};
-use keymap::{key_bytes, paste_bytes, TermModes};
+use super::{Backend, Host, PowerAction};
+use shared::terminal::{key_bytes, paste_bytes, Terminal};
 
 /// A program has no NMI: power maps to the program's life (off and shutdown stop it, on
 /// starts it, reset restarts it).
@@ -40,28 +37,22 @@ const NO_NMI: &str = "the local host has no NMI";
 
 pub fn spawn(config: LocalHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, starting);
-    tokio::spawn(supervise(config, backend.video, backend.input, backend.power, backend.status));
+    let (host, backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, true, starting);
+    tokio::spawn(supervise(config, backend));
     host
 }
 
 /// Runs the command, and again whenever it exits, unless the power is off.
-async fn supervise(
-    config: LocalHost,
-    video: Arc<VideoHub>,
-    mut input: mpsc::Receiver<InputEvent>,
-    mut power: mpsc::Receiver<PowerRequest>,
-    status: watch::Sender<HostStatus>,
-) {
+async fn supervise(config: LocalHost, mut backend: Backend) {
     loop {
-        let outcome = run_once(&config, &video, &mut input, &mut power, &status).await;
+        let outcome = run_once(&config, &mut backend).await;
         let text = match outcome {
             Ok(Exit::Exited(code)) => format!("console program exited ({code}); restarting"),
             Ok(Exit::Restart) => "Ctrl-Alt-Del: restarting the console program".to_string(),
             Ok(Exit::Reset) => "power reset: restarting the console program".to_string(),
             Ok(Exit::PowerOff) => {
                 tracing::info!(host = %config.id, "powered off");
-                if !stay_off(&config, &video, &mut input, &mut power, &status).await {
+                if !stay_off(&config, &mut backend).await {
                     return;
                 }
                 continue;
@@ -73,20 +64,15 @@ async fn supervise(
             }
         };
         tracing::info!(host = %config.id, "{text}");
-        let _ = status.send(HostStatus { state: HostState::Stopped, text });
+        let _ = backend.status.send(HostStatus { state: HostState::Stopped, text });
         tokio::time::sleep(RESTART_DELAY).await;
     }
 }
 
 /// Powered off: a blank screen that says so, keystrokes go nowhere, until power on (or reset).
 /// Returns false when the controller is shutting down.
-async fn stay_off(
-    config: &LocalHost,
-    video: &VideoHub,
-    input: &mut mpsc::Receiver<InputEvent>,
-    power: &mut mpsc::Receiver<PowerRequest>,
-    status: &watch::Sender<HostStatus>,
-) -> bool {
+async fn stay_off(config: &LocalHost, backend: &mut Backend) -> bool {
+    let Backend { video, input, power, status, .. } = backend;
     video.publish(super::notice_screen(config.cols, config.rows, &["The host is powered off."]));
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "powered off".into() });
     super::wait_for_power_on(input, power).await
@@ -101,13 +87,9 @@ enum Exit {
     NoViewersLeft,
 }
 
-async fn run_once(
-    config: &LocalHost,
-    video: &VideoHub,
-    input: &mut mpsc::Receiver<InputEvent>,
-    power: &mut mpsc::Receiver<PowerRequest>,
-    status: &watch::Sender<HostStatus>,
-) -> anyhow::Result<Exit> {
+async fn run_once(config: &LocalHost, backend: &mut Backend) -> anyhow::Result<Exit> {
+    // The pseudo-terminal is also the host's serial console: its raw output, and raw input.
+    let Backend { video, input, power, status, serial, serial_input, .. } = backend;
     let pty = native_pty_system().openpty(PtySize {
         rows: config.rows,
         cols: config.cols,
@@ -145,8 +127,8 @@ async fn run_once(
         }
     });
 
-    let mut parser = vt100::Parser::new(config.rows, config.cols, 0);
-    video.publish(snapshot(parser.screen()));
+    let mut terminal = Terminal::new(config.cols, config.rows);
+    video.publish(terminal.snapshot());
     let _ = status.send(HostStatus { state: HostState::Running, text: format!("running {program}") });
     let mut dirty = false;
     let flush = tokio::time::sleep(COALESCE);
@@ -155,7 +137,8 @@ async fn run_once(
         tokio::select! {
             out = out_rx.recv() => match out {
                 Some(bytes) => {
-                    parser.process(&bytes);
+                    serial.publish(&bytes);
+                    terminal.feed(&bytes);
                     if !dirty {
                         dirty = true;
                         flush.as_mut().reset(tokio::time::Instant::now() + COALESCE);
@@ -165,14 +148,18 @@ async fn run_once(
             },
             event = input.recv() => {
                 let Some(event) = event else { break Some(Exit::NoViewersLeft) };
-                let screen = parser.screen();
-                let modes = TermModes { application_cursor: screen.application_cursor(), bracketed_paste: screen.bracketed_paste() };
+                let modes = terminal.modes();
                 let bytes = match event {
                     InputEvent::Key(k) => key_bytes(&k, modes),
                     InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
                     InputEvent::Pointer(_) => None,
                     InputEvent::Special(SpecialKey::CtrlAltDel) => break Some(Exit::Restart),
                 };
+                if let Some(bytes) = bytes {
+                    let _ = in_tx.send(bytes);
+                }
+            },
+            bytes = serial_input.recv() => {
                 if let Some(bytes) = bytes {
                     let _ = in_tx.send(bytes);
                 }
@@ -198,12 +185,12 @@ async fn run_once(
             },
             () = &mut flush, if dirty => {
                 dirty = false;
-                video.publish(snapshot(parser.screen()));
+                video.publish(terminal.snapshot());
             },
         }
     };
     if dirty {
-        video.publish(snapshot(parser.screen()));
+        video.publish(terminal.snapshot());
     }
     let _ = child.kill();
     let code = tokio::task::spawn_blocking(move || child.wait()).await;
@@ -216,52 +203,10 @@ async fn run_once(
     })
 }
 
-/// The emulator's screen as a text-mode frame.
-fn snapshot(screen: &vt100::Screen) -> TextScreen {
-    let (rows, cols) = screen.size();
-    // The configured size was validated when the pty was made; fall back to 1x1 otherwise.
-    let mut out = TextScreen::new(cols, rows).unwrap_or_else(|_| TextScreen::new(1, 1).expect("1x1 is a valid size"));
-    for row in 0..rows {
-        for col in 0..cols {
-            let Some(cell) = screen.cell(row, col) else { continue };
-            let mut attrs = 0;
-            for (on, flag) in [
-                (cell.bold(), Attrs::BOLD),
-                (cell.italic(), Attrs::ITALIC),
-                (cell.underline(), Attrs::UNDERLINE),
-                (cell.inverse(), Attrs::INVERSE),
-                (cell.dim(), Attrs::DIM),
-                (cell.is_wide(), Attrs::WIDE),
-                (cell.is_wide_continuation(), Attrs::WIDE_CONTINUATION),
-            ] {
-                if on {
-                    attrs |= flag;
-                }
-            }
-            let ch = cell.contents().chars().next().unwrap_or(' ');
-            out.set(
-                row,
-                col,
-                Cell { ch, style: Style { fg: color(cell.fgcolor()), bg: color(cell.bgcolor()), attrs: Attrs(attrs) } },
-            );
-        }
-    }
-    let (row, col) = screen.cursor_position();
-    out.cursor = Cursor { row, col, visible: !screen.hide_cursor() };
-    out
-}
-
-fn color(c: vt100::Color) -> Color {
-    match c {
-        vt100::Color::Default => Color::Default,
-        vt100::Color::Idx(i) => Color::Indexed(i),
-        vt100::Color::Rgb(r, g, b) => Color::Rgb(r, g, b),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hosts::VideoHub;
     use shared::wire::{KeyEvent, Modifiers};
 
     /// Waits for the shell's prompt, then types `line` key by key and Enter, as the browser
@@ -357,5 +302,28 @@ mod tests {
         type_line(&host, "echo $((5*5))").await;
         let text = wait_for_text(&host.video, "25").await;
         assert!(!text.contains("lost"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn the_pseudo_terminal_is_also_the_serial_console() {
+        let host = spawn(LocalHost {
+            id: "s".into(),
+            name: "s".into(),
+            command: Some("/bin/sh".into()),
+            args: vec![],
+            cols: 80,
+            rows: 24,
+        });
+        wait_for_prompt(&host.video).await;
+        let serial = host.serial.clone().unwrap();
+        let mut stream = serial.subscribe().updates;
+        host.serial_input.as_ref().unwrap().send(b"echo serial-$((6*7))\r".to_vec()).await.unwrap();
+        let mut seen = Vec::new();
+        while !String::from_utf8_lossy(&seen).contains("serial-42") {
+            let chunk = tokio::time::timeout(Duration::from_secs(5), stream.recv()).await.unwrap().unwrap();
+            seen.extend_from_slice(&chunk);
+        }
+        wait_for_text(&host.video, "serial-42").await;
+        assert!(String::from_utf8_lossy(&serial.subscribe().backlog).contains("serial-42"));
     }
 }

@@ -17,6 +17,8 @@ use std::time::Duration;
 use serde_json::json;
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::InputEvent;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
@@ -38,11 +40,14 @@ pub struct QemuHost {
     pub run_dir: PathBuf,
     /// Give the machine the guest agent's port and ping it (heartbeats for recovery).
     pub guest_agent: bool,
+    /// Attach COM1 as the serial console, and where to log it too.
+    pub serial: bool,
+    pub serial_log: Option<PathBuf>,
 }
 
 pub fn spawn(config: QemuHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, starting);
+    let (host, backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, config.serial, starting);
     tokio::spawn(supervise(config, backend));
     host
 }
@@ -55,9 +60,10 @@ enum End {
 }
 
 async fn supervise(config: QemuHost, backend: super::Backend) {
-    let super::Backend { video, mut input, mut power, status, heartbeat } = backend;
+    let super::Backend { video, mut input, mut power, status, heartbeat, serial, mut serial_input } = backend;
     loop {
-        match run_machine(&config, &video, &mut input, &mut power, &status, &heartbeat).await {
+        let serial = SerialPort { hub: &serial, input: &mut serial_input };
+        match run_machine(&config, &video, &mut input, &mut power, &status, &heartbeat, serial).await {
             End::PoweredOff(reason) => tracing::info!(host = %config.id, %reason, "powered off"),
             End::Stop => return,
         }
@@ -67,7 +73,14 @@ async fn supervise(config: QemuHost, backend: super::Backend) {
     }
 }
 
+/// The serial console's ends while the machine runs.
+struct SerialPort<'a> {
+    hub: &'a super::serial::SerialHub,
+    input: &'a mut mpsc::Receiver<Vec<u8>>,
+}
+
 /// Starts QEMU and runs it until it is powered off or exits.
+#[allow(clippy::too_many_arguments)] // one call site: the backend's channels, spelled out
 async fn run_machine(
     config: &QemuHost,
     video: &VideoHub,
@@ -75,9 +88,10 @@ async fn run_machine(
     power: &mut mpsc::Receiver<PowerRequest>,
     status: &watch::Sender<HostStatus>,
     heartbeat: &mpsc::Sender<&'static str>,
+    serial: SerialPort<'_>,
 ) -> End {
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "starting QEMU".into() });
-    let (mut child, mut qmp) = match start(config).await {
+    let (mut child, mut qmp, serial_stream) = match start(config).await {
         Ok(started) => started,
         Err(reason) => {
             tracing::warn!(host = %config.id, %reason, "QEMU did not start");
@@ -95,10 +109,30 @@ async fn run_machine(
         std::future::pending::<()>().await
     };
     tokio::pin!(pinging);
+    let (mut serial_out, mut serial_in) = match serial_stream {
+        Some(stream) => {
+            let (read, write) = stream.into_split();
+            (Some(read), Some(write))
+        }
+        None => (None, None),
+    };
+    let mut chunk = vec![0u8; 4096];
     loop {
         tokio::select! {
             () = &mut driving => return End::Stop,
             () = &mut pinging => return End::Stop,
+            read = async { serial_out.as_mut()?.read(&mut chunk).await.ok() }, if serial_out.is_some() => match read {
+                Some(n) if n > 0 => serial.hub.publish(&chunk[..n]),
+                // The port closed (QEMU is going away); the child's exit says why.
+                _ => serial_out = None,
+            },
+            bytes = serial.input.recv() => {
+                if let (Some(bytes), Some(port)) = (bytes, serial_in.as_mut()) {
+                    if port.write_all(&bytes).await.is_err() {
+                        serial_in = None;
+                    }
+                }
+            }
             exit = child.wait() => {
                 let reason = exit.map_or_else(|e| e.to_string(), |s| format!("QEMU exited ({s})"));
                 return End::PoweredOff(reason);
@@ -129,18 +163,23 @@ async fn run_machine(
     }
 }
 
-/// Starts QEMU with its display and QMP on unix sockets and connects to QMP.
-async fn start(config: &QemuHost) -> Result<(Child, Qmp), String> {
+/// Starts QEMU with its display, QMP and serial port on unix sockets, connects to them, and
+/// only then lets the machine run, so that the serial console misses nothing of the boot.
+async fn start(config: &QemuHost) -> Result<(Child, Qmp, Option<UnixStream>), String> {
     std::fs::create_dir_all(&config.run_dir).map_err(|e| format!("cannot make {}: {e}", config.run_dir.display()))?;
     let (vnc, qmp_path) = (config.run_dir.join("vnc.sock"), config.run_dir.join("qmp.sock"));
     let agent_path = config.run_dir.join("qga.sock");
-    for stale in [&vnc, &qmp_path, &agent_path] {
+    let serial_path = config.run_dir.join("serial.sock");
+    for stale in [&vnc, &qmp_path, &agent_path, &serial_path] {
         let _ = std::fs::remove_file(stale);
     }
     let agent_args = if config.guest_agent { agent::qemu_args(&agent_path) } else { Vec::new() };
+    let serial_args = if config.serial { serial_args(&serial_path, config.serial_log.as_deref()) } else { Vec::new() };
     let mut child = Command::new(&config.program)
         .args(&config.args)
         .args(agent_args)
+        .args(serial_args)
+        .arg("-S")
         .args(["-display", "none", "-vnc"])
         .arg(format!("unix:{}", vnc.display()))
         .arg("-qmp")
@@ -152,19 +191,47 @@ async fn start(config: &QemuHost) -> Result<(Child, Qmp), String> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", config.program))?;
     let deadline = tokio::time::Instant::now() + QMP_WAIT;
-    loop {
+    let mut qmp = loop {
         if let Ok(Some(exit)) = child.try_wait() {
             return Err(format!("QEMU exited at start ({exit})"));
         }
         match Qmp::connect(&qmp_path).await {
-            Ok(qmp) => return Ok((child, qmp)),
+            Ok(qmp) => break qmp,
             Err(e) if tokio::time::Instant::now() > deadline => {
                 let _ = child.kill().await;
                 return Err(format!("QEMU's QMP socket did not answer: {e}"));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
+    };
+    // QMP answers only once every chardev socket is listening.
+    let serial = if config.serial {
+        match UnixStream::connect(&serial_path).await {
+            Ok(stream) => Some(stream),
+            Err(e) => {
+                let _ = child.kill().await;
+                return Err(format!("QEMU's serial socket did not answer: {e}"));
+            }
+        }
+    } else {
+        None
+    };
+    if let Err(e) = qmp.execute("cont", json!({})).await {
+        let _ = child.kill().await;
+        return Err(format!("QEMU did not start the machine: {e}"));
     }
+    Ok((child, qmp, serial))
+}
+
+/// The options that attach COM1 to a socket the controller reads (and log it, if asked).
+fn serial_args(socket: &Path, log: Option<&Path>) -> Vec<String> {
+    let log = log.map(|path| format!(",logfile={}", path.display())).unwrap_or_default();
+    vec![
+        "-chardev".into(),
+        format!("socket,id=lantern-serial,path={},server=on,wait=off{log}", socket.display()),
+        "-serial".into(),
+        "chardev:lantern-serial".into(),
+    ]
 }
 
 /// Powered off: a screen that says so; keys go nowhere; power on (or reset) starts QEMU.

@@ -54,7 +54,7 @@ impl std::fmt::Display for Target {
 
 pub fn spawn(config: VncHost) -> Arc<Host> {
     let connecting = HostStatus { state: HostState::NoSignal, text: format!("connecting to {}", config.address) };
-    let (host, mut backend) = Host::new(&config.id, &config.name, "vnc", &[], connecting);
+    let (host, mut backend) = Host::new(&config.id, &config.name, "vnc", &[], false, connecting);
     tokio::spawn(async move {
         let display =
             Display { id: &config.id, target: Target::Tcp(config.address.clone()), password: config.password };

@@ -1,6 +1,6 @@
 //! Browser key events to the byte sequences an xterm-compatible terminal expects.
 
-use shared::wire::{KeyEvent, Modifiers};
+use crate::wire::{KeyEvent, Modifiers};
 
 /// Terminal modes that change what keys send.
 #[derive(Debug, Clone, Copy, Default)]

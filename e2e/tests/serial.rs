@@ -1,0 +1,47 @@
+//! The virtual serial console against a real guest, in headless Chromium: QEMU's COM1 goes
+//! through the controller to the browser on the console link (under the link's cipher), the
+//! guest's output from before the page opened is there (the controller's backlog), and keys
+//! typed on the serial view reach the shell on the guest's ttyS0.
+
+use std::time::Duration;
+
+use e2e::qemu::{boots, qemu_host};
+use e2e::{scenario, wait_for};
+use fantoccini::Locator;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_serial_console_shows_earlier_boot_output_and_types_into_the_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let serial = dir.path().join("serial.log");
+    let vm = qemu_host(&serial);
+    let log = serial.clone();
+    scenario!(move |c| c.hosts.push(vm), |controller, browser| {
+        // The guest boots before anyone looks.
+        wait_for("the guest's boot", Duration::from_secs(60), || async {
+            Ok(if boots(&log) >= 1 { Ok(()) } else { Err(std::fs::read_to_string(&log).unwrap_or_default()) })
+        })
+        .await?;
+        browser.first_login(&controller).await?;
+        browser.open_console("vm").await?;
+        let c = &browser.client;
+        c.find(Locator::Id("btn-serial")).await?.click().await?;
+        let serial_text = || async { c.find(Locator::Id("serial-text")).await?.text().await };
+        wait_for("the boot output in the serial view", Duration::from_secs(20), || async {
+            let text = serial_text().await?;
+            Ok(if text.contains("LANTERN-GUEST-READY") { Ok(()) } else { Err(text) })
+        })
+        .await?;
+
+        let canvas = c.find(Locator::Id("serial-canvas")).await?;
+        canvas.click().await?;
+        canvas.send_keys("echo serial-$((6*7))\n").await?;
+        wait_for("the guest's answer in the serial view", Duration::from_secs(20), || async {
+            let text = serial_text().await?;
+            Ok(if text.contains("serial-42") { Ok(()) } else { Err(text) })
+        })
+        .await?;
+        let logged = std::fs::read_to_string(&log)?;
+        assert!(logged.contains("serial-42"), "the same bytes reach QEMU's serial log: {logged}");
+        Ok(())
+    });
+}
