@@ -188,3 +188,18 @@ pub fn qemu_host_with(serial: &std::path::Path, cmdline: &str) -> controller_ser
 pub fn boots(serial: &std::path::Path) -> usize {
     std::fs::read_to_string(serial).unwrap_or_default().matches("LANTERN-GUEST-READY").count()
 }
+
+/// A check for `wait_for`: the guest has booted at least `n` times (else: its serial log).
+pub fn booted(
+    serial: &std::path::Path,
+    n: usize,
+) -> impl FnMut() -> std::future::Ready<anyhow::Result<Result<(), String>>> {
+    let serial = serial.to_path_buf();
+    move || {
+        std::future::ready(Ok(if boots(&serial) >= n {
+            Ok(())
+        } else {
+            Err(std::fs::read_to_string(&serial).unwrap_or_default())
+        }))
+    }
+}

@@ -7,7 +7,7 @@ use controller_server::config::{BackendConfig, HostConfig};
 use controller_server::hosts::vnc::{spawn, VncHost};
 use controller_server::hosts::Host;
 use e2e::browser::Browser;
-use e2e::qemu::{boots, qemu_host, rgb_of_rgba, Boot, Qemu};
+use e2e::qemu::{booted, qemu_host, rgb_of_rgba, Boot, Qemu};
 use e2e::{key, marker, scenario, wait_for};
 use fantoccini::key::Key;
 use sha2::{Digest, Sha256};
@@ -173,24 +173,11 @@ async fn power_buttons_reset_interrupt_stop_and_start_a_qemu_guest() {
     scenario!(move |c| c.hosts.push(config), |controller, browser| {
         browser.first_login(&controller).await?;
         browser.open_console("vm").await?;
-        let booted = |n: usize| {
-            let serial = serial.clone();
-            move || {
-                let serial = serial.clone();
-                async move {
-                    Ok(if boots(&serial) >= n {
-                        Ok(())
-                    } else {
-                        Err(std::fs::read_to_string(&serial).unwrap_or_default())
-                    })
-                }
-            }
-        };
-        wait_for("the guest's first boot", Duration::from_secs(60), booted(1)).await?;
+        wait_for("the guest's first boot", Duration::from_secs(60), booted(&serial, 1)).await?;
 
         // Reset through the controller reboots the guest (same QEMU process: the log grows).
         browser.client.find(fantoccini::Locator::Id("btn-reset")).await?.click().await?;
-        wait_for("the guest to boot again after reset", Duration::from_secs(60), booted(2)).await?;
+        wait_for("the guest to boot again after reset", Duration::from_secs(60), booted(&serial, 2)).await?;
 
         // An NMI reaches the guest's kernel, which reports it on its console.
         let answer = browser.api("POST", "/api/hosts/vm/power", serde_json::json!({ "action": "nmi" })).await?;
@@ -212,7 +199,7 @@ async fn power_buttons_reset_interrupt_stop_and_start_a_qemu_guest() {
         // Power on starts a fresh QEMU (which starts a fresh serial log) and the guest boots.
         std::fs::remove_file(&serial)?;
         browser.client.find(fantoccini::Locator::Id("btn-power-on")).await?.click().await?;
-        wait_for("the guest to boot after power on", Duration::from_secs(60), booted(1)).await?;
+        wait_for("the guest to boot after power on", Duration::from_secs(60), booted(&serial, 1)).await?;
         Ok(())
     });
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use controller_server::config::RecoveryConfig;
-use e2e::qemu::{boots, qemu_host_with};
+use e2e::qemu::{booted, boots, qemu_host_with};
 use e2e::{wait_for, Controller};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,17 +33,7 @@ async fn a_guest_whose_agent_stops_is_reset_with_a_screen_capture_until_the_limi
             }
         }
     };
-    let booted = |n: usize| {
-        let serial = serial.clone();
-        move || {
-            let serial = serial.clone();
-            async move {
-                Ok(if boots(&serial) >= n { Ok(()) } else { Err(std::fs::read_to_string(&serial).unwrap_or_default()) })
-            }
-        }
-    };
-
-    wait_for("the guest's first boot", Duration::from_secs(60), booted(1)).await.unwrap();
+    wait_for("the guest's first boot", Duration::from_secs(60), booted(&serial, 1)).await.unwrap();
     wait_for("the guest agent's first answer", Duration::from_secs(20), || async {
         let status = recovery.status();
         Ok(if status.armed { Ok(status) } else { Err(format!("{status:?}")) })
@@ -55,9 +45,9 @@ async fn a_guest_whose_agent_stops_is_reset_with_a_screen_capture_until_the_limi
     let first = wait_for("the first automatic reset", Duration::from_secs(40), log("resetting the host (1 of 2"))
         .await
         .unwrap();
-    wait_for("the guest to boot again", Duration::from_secs(60), booted(2)).await.unwrap();
+    wait_for("the guest to boot again", Duration::from_secs(60), booted(&serial, 2)).await.unwrap();
     wait_for("the second automatic reset", Duration::from_secs(60), log("resetting the host (2 of 2")).await.unwrap();
-    wait_for("the guest's third boot", Duration::from_secs(60), booted(3)).await.unwrap();
+    wait_for("the guest's third boot", Duration::from_secs(60), booted(&serial, 3)).await.unwrap();
     wait_for("recovery to give up", Duration::from_secs(60), log("not resetting again")).await.unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(boots(&serial), 3, "no reset after the limit");

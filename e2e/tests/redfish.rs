@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use controller_server::config::{BackendConfig, HostConfig};
-use e2e::qemu::{boots, qemu_host};
+use e2e::qemu::{booted, qemu_host};
 use e2e::{wait_for, workspace_root, Controller};
 use serde_json::Value;
 
@@ -56,16 +56,7 @@ async fn dmtf_validator_passes_and_a_python_redfish_client_resets_a_qemu_guest()
     })
     .await
     .unwrap();
-    let booted = |n: usize| {
-        let serial = serial.clone();
-        move || {
-            let serial = serial.clone();
-            async move {
-                Ok(if boots(&serial) >= n { Ok(()) } else { Err(std::fs::read_to_string(&serial).unwrap_or_default()) })
-            }
-        }
-    };
-    wait_for("the guest's first boot", Duration::from_secs(60), booted(1)).await.unwrap();
+    wait_for("the guest's first boot", Duration::from_secs(60), booted(&serial, 1)).await.unwrap();
     // One sample of the sensors has been taken by now (every second), but make sure.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -92,7 +83,9 @@ async fn dmtf_validator_passes_and_a_python_redfish_client_resets_a_qemu_guest()
     assert_eq!(seen["bad_reset"], serde_json::json!([400, "Base.1.18.ActionParameterValueNotInList"]));
     assert_eq!(seen["sensors"]["coretemp-hwmon0-temp1"]["Reading"], 45.0, "{seen}");
     assert_eq!(seen["newest_event"], "Power action 'reset' by admin (redfish)");
-    wait_for("the guest to boot again after the Redfish reset", Duration::from_secs(60), booted(2)).await.unwrap();
+    wait_for("the guest to boot again after the Redfish reset", Duration::from_secs(60), booted(&serial, 2))
+        .await
+        .unwrap();
 
     // DMTF's validator, with DMTF's published schemas (DSP8010) as its cache: it cannot fetch
     // them here, and `--skipschema` keeps it from trying.

@@ -109,10 +109,7 @@ pub async fn entry(
     Path((id, entry)): Path<(String, String)>,
 ) -> Result<Response, RedfishError> {
     let (host, _) = visible_host(&state, &caller, &id)?;
-    let not_found = || RedfishError::not_found("LogEntry", &entry);
-    let event_id = entry.parse::<i64>().map_err(|_| not_found())?;
-    let event = state.events.get(&host.id, event_id)?.ok_or_else(not_found)?;
-    Ok(resource(entry_body(&host.id, &event)))
+    Ok(resource(entry_body(&host.id, &find_entry(&state, &host.id, &entry)?)))
 }
 
 /// The file kept with an entry (the screen at an automatic reset).
@@ -123,11 +120,16 @@ pub async fn attachment(
 ) -> Result<Response, RedfishError> {
     let (host, _) = visible_host(&state, &caller, &id)?;
     let not_found = || RedfishError::not_found("LogEntry attachment", &entry);
-    let event_id = entry.parse::<i64>().map_err(|_| not_found())?;
-    let event = state.events.get(&host.id, event_id)?.ok_or_else(not_found)?;
-    let name = event.attachment.ok_or_else(not_found)?;
+    let name = find_entry(&state, &host.id, &entry)?.attachment.ok_or_else(not_found)?;
     let (content_type, bytes) = crate::web::hosts::read_capture(&state, &host.id, &name).map_err(|_| not_found())?;
     Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], bytes).into_response())
+}
+
+/// The event behind entry `entry` of a host's log.
+fn find_entry(state: &AppState, host: &str, entry: &str) -> Result<HostEvent, RedfishError> {
+    let not_found = || RedfishError::not_found("LogEntry", entry);
+    let event_id = entry.parse::<i64>().map_err(|_| not_found())?;
+    state.events.get(host, event_id)?.ok_or_else(not_found)
 }
 
 fn entry_body(host: &str, event: &HostEvent) -> Value {

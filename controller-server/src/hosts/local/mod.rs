@@ -209,6 +209,18 @@ mod tests {
     use crate::hosts::VideoHub;
     use shared::wire::{KeyEvent, Modifiers};
 
+    /// A local host running /bin/sh on an 80x24 terminal.
+    fn shell(id: &str) -> Arc<Host> {
+        spawn(LocalHost {
+            id: id.into(),
+            name: id.into(),
+            command: Some("/bin/sh".into()),
+            args: vec![],
+            cols: 80,
+            rows: 24,
+        })
+    }
+
     /// Waits for the shell's prompt, then types `line` key by key and Enter, as the browser
     /// would send it. Typing before the prompt lets the terminal echo keys ahead of it.
     async fn type_line(host: &Host, line: &str) {
@@ -245,14 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn typed_keys_reach_the_shell_and_its_output_reaches_the_screen() {
-        let host = spawn(LocalHost {
-            id: "t".into(),
-            name: "t".into(),
-            command: Some("/bin/sh".into()),
-            args: vec![],
-            cols: 80,
-            rows: 24,
-        });
+        let host = shell("t");
         type_line(&host, "echo $((6*7))").await;
         let text = wait_for_text(&host.video, "42").await;
         assert!(text.contains("echo $((6*7))"), "{text}");
@@ -279,14 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn power_off_stops_the_program_until_power_on() {
-        let host = spawn(LocalHost {
-            id: "p".into(),
-            name: "p".into(),
-            command: Some("/bin/sh".into()),
-            args: vec![],
-            cols: 80,
-            rows: 24,
-        });
+        let host = shell("p");
         wait_for_status(&host, HostState::Running, "running").await;
         host.press_power(PowerAction::Off).await.unwrap();
         wait_for_status(&host, HostState::Stopped, "powered off").await;
@@ -306,14 +304,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_pseudo_terminal_is_also_the_serial_console() {
-        let host = spawn(LocalHost {
-            id: "s".into(),
-            name: "s".into(),
-            command: Some("/bin/sh".into()),
-            args: vec![],
-            cols: 80,
-            rows: 24,
-        });
+        let host = shell("s");
         wait_for_prompt(&host.video).await;
         let serial = host.serial.clone().unwrap();
         let mut stream = serial.subscribe().updates;
