@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/guest}"
-version=4  # bump when the image changes
+version=9  # bump when the image changes
 if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/version" 2>/dev/null)" == "$version" ]]; then
   exit 0
 fi
@@ -33,8 +33,8 @@ root="$work/root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules,sbin}
 cp /bin/busybox "$root/bin/busybox"
 
-# virtio-serial for the guest agent's port: modules in load order.
-for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console; do
+# virtio-serial for the guest agent's port, and the ACPI power button: modules in load order.
+for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button; do
   find "$work/kernel/lib/modules" -name "$module.ko" -exec cp {} "$root/lib/modules/" \;
   [[ -s "$root/lib/modules/$module.ko" ]] || { echo "kernel module $module.ko not found" >&2; exit 1; }
 done
@@ -58,9 +58,15 @@ cat > "$root/init" <<'INIT'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console; do
+for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button; do
   insmod /lib/modules/$module.ko 2>/dev/null
 done
+# The ACPI power button (a graceful shutdown from the controller) powers the guest off.
+mkdir -p /etc/acpi
+printf '#!/bin/busybox sh\nexec /bin/busybox poweroff -f\n' > /etc/acpi/power-button
+chmod +x /etc/acpi/power-button
+echo "PWRF power-button" > /etc/acpid.conf  # relative to acpid's -c folder
+acpid -c /etc/acpi -a /etc/acpid.conf -p /tmp/acpid.pid -l /tmp/acpid.log
 agent=forever
 for word in $(cat /proc/cmdline); do
   case "$word" in lantern.agent=*) agent="${word#lantern.agent=}" ;; esac

@@ -188,7 +188,21 @@ async fn power_buttons_reset_interrupt_stop_and_start_a_qemu_guest() {
         })
         .await?;
 
-        // Power off: the console says so.
+        // Shut down: the ACPI power button; the guest's acpid powers it off by itself.
+        browser.client.find(fantoccini::Locator::Id("btn-shutdown")).await?.click().await?;
+        browser
+            .wait_screen("the guest to shut itself down", Duration::from_secs(30), |t| {
+                t.contains("The host is powered off.")
+            })
+            .await?;
+        std::fs::remove_file(&serial)?;
+        browser.client.find(fantoccini::Locator::Id("btn-power-on")).await?.click().await?;
+        wait_for("the guest to boot after the shutdown", Duration::from_secs(60), booted(&serial, 1)).await?;
+        browser
+            .wait_screen("the console after power on", Duration::from_secs(30), |t| !t.contains("powered off"))
+            .await?;
+
+        // Power off: the plug is pulled; the console says so.
         browser.client.find(fantoccini::Locator::Id("btn-power-off")).await?.click().await?;
         browser
             .wait_screen("the powered-off notice", Duration::from_secs(20), |t| t.contains("The host is powered off."))
