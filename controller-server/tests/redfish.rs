@@ -268,6 +268,27 @@ async fn sensors_come_from_sysfs_with_thresholds_and_crossings_reach_the_event_l
     panic!("no warning event for the hot sensor");
 }
 
+#[tokio::test]
+async fn the_audit_trail_is_the_managers_audit_log() {
+    let api = redfish_api().await;
+    let token = admin(&api).await;
+    let auth = [("x-auth-token", token.as_str())];
+    let (_, _, manager) = api.call(Method::GET, "/redfish/v1/Managers/bmc", &auth, None).await;
+    let services = manager["LogServices"]["@odata.id"].as_str().unwrap().to_string();
+    let (_, _, list) = api.call(Method::GET, &services, &auth, None).await;
+    let audit = list["Members"][0]["@odata.id"].as_str().unwrap().to_string();
+    assert_eq!(audit, "/redfish/v1/Managers/bmc/LogServices/AuditLog");
+    let (_, _, entries) = api.call(Method::GET, &format!("{audit}/Entries?$top=50"), &auth, None).await;
+    let messages: Vec<&str> =
+        entries["Members"].as_array().unwrap().iter().map(|e| e["Message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("admin user.password admin")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("admin login.ok")), "{messages:?}");
+    assert_eq!(entries["Members@odata.count"].as_u64(), Some(api.state.audit.count().unwrap()));
+    let newest = &entries["Members"][0];
+    let (_, _, one) = api.call(Method::GET, newest["@odata.id"].as_str().unwrap(), &auth, None).await;
+    assert_eq!(&one, newest);
+}
+
 /// Every schema `$metadata` names is one DMTF publishes, holding the namespaces we include (the
 /// validator test checks the resources against them).
 #[tokio::test]

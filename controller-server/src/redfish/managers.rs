@@ -47,6 +47,7 @@ pub async fn manager(
             "ServiceEnabled": true,
             "ConnectTypesSupported": ["KVMIP"],
         },
+        "LogServices": link(&format!("{MANAGER_URI}/LogServices")),
         "Links": {
             "ManagerForServers": systems,
             "ManagerForChassis": chassis,

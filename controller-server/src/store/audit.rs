@@ -115,6 +115,28 @@ impl AuditLog {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Records after skipping the newest `skip`, at most `top` (Redfish's offset paging).
+    pub fn window(&self, skip: u64, top: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT id, at, actor, action, target, detail, hash FROM audit ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows = stmt.query_map(params![top, i64::try_from(skip).unwrap_or(i64::MAX)], row_to_record)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.db()?.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<AuditRecord>, StoreError> {
+        let db = self.db()?;
+        let mut stmt = db.prepare("SELECT id, at, actor, action, target, detail, hash FROM audit WHERE id = ?1")?;
+        let mut rows = stmt.query_map(params![id], row_to_record)?;
+        Ok(rows.next().transpose()?)
+    }
+
     /// Every record, oldest first (for export).
     pub fn all(&self) -> Result<Vec<AuditRecord>, StoreError> {
         let db = self.db()?;
@@ -205,6 +227,16 @@ mod tests {
         log.record("admin", "console.open", "local", json!({"suite": "rc4-hmac-sha1"})).unwrap();
         log.record("bob", "login.failed", "", json!({})).unwrap();
         log
+    }
+
+    #[test]
+    fn offset_paging_counts_and_finds_records() {
+        let log = trail();
+        assert_eq!(log.count().unwrap(), 3);
+        let page = log.window(1, 5).unwrap();
+        assert_eq!(page.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["console.open", "login.ok"]);
+        assert_eq!(log.get(page[0].id).unwrap().unwrap(), page[0]);
+        assert_eq!(log.get(99).unwrap(), None);
     }
 
     #[test]
