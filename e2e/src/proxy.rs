@@ -31,9 +31,11 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listens at once; relays once [`Proxy::forward_to`] names the controller's plain console
-    /// listener. With `tamper_at = Some(n)`, the `n`-th binary message (counting from 0) sent to
-    /// the browser on each connection has one bit flipped in its last byte.
-    pub async fn bind(tamper_at: Option<usize>) -> anyhow::Result<Self> {
+    /// listener. With `tamper_after = Some(n)`, the first binary message sent to the browser
+    /// after the browser has sent `n` binary messages on a connection has one bit flipped in
+    /// its last byte. Counting the browser's messages (its hello, its Finished, then its
+    /// input) picks a message the test caused, whatever the controller sent before.
+    pub async fn bind(tamper_after: Option<usize>) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("ws://{}/console/ws", listener.local_addr()?);
         let recording = Arc::new(Mutex::new(Recording::default()));
@@ -47,7 +49,7 @@ impl Proxy {
                 cut_rx.mark_unchanged();
                 tokio::spawn(async move {
                     tokio::select! {
-                        _ = relay(stream, to, tamper_at, rec) => {},
+                        _ = relay(stream, to, tamper_after, rec) => {},
                         _ = cut_rx.changed() => {},
                     }
                 });
@@ -82,9 +84,12 @@ impl Proxy {
 async fn relay(
     stream: tokio::net::TcpStream,
     upstream: SocketAddr,
-    tamper_at: Option<usize>,
+    tamper_after: Option<usize>,
     rec: Arc<Mutex<Recording>>,
 ) -> anyhow::Result<()> {
+    // Messages the browser has sent so far; one tampering per connection.
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent_up = sent.clone();
     let browser = tokio_tungstenite::accept_async(stream).await?;
     let (controller, _) = tokio_tungstenite::connect_async(format!("ws://{upstream}/console/ws")).await?;
     let (mut b_tx, mut b_rx) = browser.split();
@@ -94,6 +99,7 @@ async fn relay(
         while let Some(Ok(msg)) = b_rx.next().await {
             if let Message::Binary(bytes) = &msg {
                 record(&rec_up, Direction::ToController, bytes);
+                sent_up.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             let closing = msg.is_close();
             if c_tx.send(msg).await.is_err() || closing {
@@ -102,18 +108,19 @@ async fn relay(
         }
     };
     let down = async move {
-        let mut index = 0;
+        let mut tampered = false;
         while let Some(Ok(msg)) = c_rx.next().await {
             let msg = match msg {
                 Message::Binary(bytes) => {
                     record(&rec, Direction::ToBrowser, &bytes);
                     let mut bytes = bytes.to_vec();
-                    if tamper_at == Some(index) {
+                    let due = tamper_after.is_some_and(|n| sent.load(std::sync::atomic::Ordering::SeqCst) >= n);
+                    if due && !tampered {
                         if let Some(last) = bytes.last_mut() {
                             *last ^= 0x01;
                         }
+                        tampered = true;
                     }
-                    index += 1;
                     Message::Binary(bytes.into())
                 }
                 other => other,

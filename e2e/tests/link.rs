@@ -169,9 +169,9 @@ async fn an_expired_key_is_refused_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_altered_on_the_wire_closes_the_session_with_an_error() {
-    // Messages to the browser: 0 ServerHello, 1 Finished, 2 first frame, 3 host status,
-    // 4 presence (who watches), then screen updates; the first update after typing is altered.
-    let proxy = Proxy::bind(Some(5)).await.expect("proxy listens");
+    // The browser sends its hello and its Finished, then the typed keys: the first message to
+    // the browser after its third (the echo of the first key) is altered.
+    let proxy = Proxy::bind(Some(3)).await.expect("proxy listens");
     let public = proxy.url.clone();
     scenario!(|c| c.console_public_plain_url = Some(public), |controller, browser| {
         proxy.forward_to(controller.running.plain.expect("plain listener"));
