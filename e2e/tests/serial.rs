@@ -39,6 +39,40 @@ async fn the_serial_console_shows_earlier_boot_output_and_types_into_the_guest()
         .await?;
         let logged = std::fs::read_to_string(&log)?;
         assert!(logged.contains("serial-42"), "the same bytes reach QEMU's serial log: {logged}");
+
+        // A console that does not open the serial view gets no serial traffic; opening it
+        // (JS API) brings the backlog, with everything above in it.
+        let url = format!("wss://{}/console/ws", controller.running.site);
+        browser.new_applet_for("watcher", &url, "vm").await?;
+        browser
+            .js_async(
+                r#"
+                const [url, done] = arguments;
+                (async () => {
+                  const s = await (await fetch('/api/session')).json();
+                  const k = await (await fetch('/api/hosts/vm/console-key', { method: 'POST', headers: { 'X-CSRF-Token': s.csrf_token } })).json();
+                  window.watcher.connect({ url, keyId: k.key_id, pms: k.pms });
+                  done(null);
+                })().catch((e) => done(String(e)));
+                "#,
+                vec![serde_json::json!(url)],
+            )
+            .await?;
+        browser.applet_wait_state("watcher", "connected", Duration::from_secs(20)).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(browser.applet_status("watcher").await?["serialBytes"], 0);
+        browser
+            .js(
+                "const c = document.createElement('canvas'); c.id = 'watcher-serial'; document.body.appendChild(c); window.watcher.attachSerial(c);",
+                vec![],
+            )
+            .await?;
+        wait_for("the backlog on opening", Duration::from_secs(10), || async {
+            let text = browser.js("return window.watcher.serialText();", vec![]).await?;
+            let text = text.as_str().unwrap_or_default().to_string();
+            Ok(if text.contains("serial-42") { Ok(()) } else { Err(text) })
+        })
+        .await?;
         Ok(())
     });
 }

@@ -233,16 +233,6 @@ async fn on_events(
                 if let Some(full) = &video.full {
                     session.send_video(full, now_ms)?;
                 }
-                let serial = match &host.serial {
-                    Some(hub) => {
-                        let start = hub.subscribe();
-                        for piece in start.backlog.chunks(SERIAL_PIECE) {
-                            session.send(AppMessage::Serial(piece.to_vec()), now_ms)?;
-                        }
-                        Some(start.updates)
-                    }
-                    None => None,
-                };
                 let mut status = host.status.clone();
                 session.send(AppMessage::HostStatus(status.borrow_and_update().clone()), now_ms)?;
                 let mut presence = sharing.subscribe();
@@ -250,7 +240,8 @@ async fn on_events(
                 record_handover(state, &host.id, handover);
                 presence.borrow_and_update();
                 session.send(AppMessage::Presence(sharing.view(id)), now_ms)?;
-                *viewer = Some(Viewer { host, video, serial, status, sharing, id, presence });
+                // The serial console streams only once the applet opens it.
+                *viewer = Some(Viewer { host, video, serial: None, status, sharing, id, presence });
             }
             ServerEvent::Message(AppMessage::Input(input)) => {
                 let Some(v) = may_type(env, viewer, state, stats) else { continue };
@@ -280,6 +271,18 @@ async fn on_events(
                 }
             }
             ServerEvent::Message(AppMessage::RefreshRequest) => resync(session, viewer, now_ms)?,
+            ServerEvent::Message(AppMessage::SerialOpen) => {
+                let Some(v) = viewer else { continue };
+                let (Some(hub), None) = (&v.host.serial, &v.serial) else { continue };
+                let start = hub.subscribe();
+                for piece in start.backlog.chunks(SERIAL_PIECE) {
+                    session.send(AppMessage::Serial(piece.to_vec()), now_ms)?;
+                }
+                v.serial = Some(start.updates);
+                if let Some(b) = &env.binding {
+                    state.audit(&b.username, "console.serial-open", &b.host_id, serde_json::json!({}));
+                }
+            }
             ServerEvent::Message(_) => {
                 return Err(SessionError::Unexpected("controller-bound message the applet may not send"))
             }

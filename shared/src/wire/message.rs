@@ -57,6 +57,9 @@ pub enum ControlMessage {
     RequestControl,
     /// The holder hands the keyboard and mouse to another viewer.
     GiveControl { to: u32 },
+    /// The applet opens the host's serial console: the controller sends its backlog, then the
+    /// output as it comes. Links that never ask carry no serial traffic.
+    SerialOpen,
 }
 
 /// One host's viewers, as one of them sees it.
@@ -162,6 +165,7 @@ pub enum AppMessage {
     Presence(Presence),
     RequestControl,
     GiveControl { to: u32 },
+    SerialOpen,
 }
 
 impl From<AppMessage> for Message {
@@ -175,6 +179,7 @@ impl From<AppMessage> for Message {
             AppMessage::Presence(p) => Message::Control(ControlMessage::Presence(p)),
             AppMessage::RequestControl => Message::Control(ControlMessage::RequestControl),
             AppMessage::GiveControl { to } => Message::Control(ControlMessage::GiveControl { to }),
+            AppMessage::SerialOpen => Message::Control(ControlMessage::SerialOpen),
         }
     }
 }
@@ -225,6 +230,7 @@ impl Message {
             Message::Control(ControlMessage::Presence(p)) => Ok(AppMessage::Presence(p)),
             Message::Control(ControlMessage::RequestControl) => Ok(AppMessage::RequestControl),
             Message::Control(ControlMessage::GiveControl { to }) => Ok(AppMessage::GiveControl { to }),
+            Message::Control(ControlMessage::SerialOpen) => Ok(AppMessage::SerialOpen),
             Message::Control(other) => Err(other),
         }
     }
@@ -291,6 +297,7 @@ impl ControlMessage {
                 out.put_u8(11);
                 out.put_u32(*to);
             }
+            ControlMessage::SerialOpen => out.put_u8(12),
         }
     }
 
@@ -342,6 +349,7 @@ impl ControlMessage {
             }
             10 => ControlMessage::RequestControl,
             11 => ControlMessage::GiveControl { to: r.u32("give control to")? },
+            12 => ControlMessage::SerialOpen,
             other => return Err(DecodeError::Unknown { field: "control type", value: other }),
         })
     }
@@ -455,7 +463,8 @@ mod tests {
             ],
         })));
         round_trip(Message::Control(ControlMessage::Presence(Presence::default())));
-        round_trip(Message::Control(ControlMessage::RequestControl));
+        round_trip(Message::Control(ControlMessage::GiveControl { to: 42 }));
+        round_trip(Message::Control(ControlMessage::SerialOpen));
         round_trip(Message::Control(ControlMessage::GiveControl { to: 42 }));
         round_trip(Message::Video(vec![1, 2, 3]));
         round_trip(Message::Serial(b"login: ".to_vec()));

@@ -352,6 +352,8 @@ impl Console {
         });
         canvas.add_event_listener_with_callback("paste", paste.as_ref().unchecked_ref())?;
         self.0.borrow_mut()._serial_listeners = vec![keys, paste];
+        // Only now does this link ask for the serial stream (backlog first).
+        self.send(AppMessage::SerialOpen);
         Ok(())
     }
 
@@ -426,6 +428,11 @@ impl Console {
                         match event {
                             ClientEvent::Established(info) => {
                                 link.established = true;
+                                // A new link: the serial stream starts over from the backlog.
+                                if inner.serial.is_attached() {
+                                    inner.serial.reset();
+                                    let _ = link.session.send(AppMessage::SerialOpen, now);
+                                }
                                 inner.reconnect_attempts = 0;
                                 inner.status.state = "connected";
                                 inner.status.suite = Some(info.suite.name());

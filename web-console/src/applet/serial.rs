@@ -56,6 +56,19 @@ impl SerialConsole {
         }
     }
 
+    /// Starts over (the controller re-sends its backlog when the console is reopened).
+    pub fn reset(&mut self) {
+        self.terminal = Terminal::new(COLS, ROWS);
+        self.bytes = 0;
+        if self.painter.is_some() {
+            self.repaint();
+        }
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.painter.is_some()
+    }
+
     pub fn text(&self) -> String {
         self.terminal.snapshot().text()
     }

@@ -57,13 +57,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             Box::pin(async move { api::console_key(&csrf, &host_id, transport).await })
         }));
         console.set_value(Some(c.clone()));
-        // The serial view's canvas is in the page (hidden) from the start: it follows the
-        // serial console all along, so opening it shows what came before.
-        if let Some(serial_canvas) = serial_ref.get_untracked() {
-            if let Err(e) = c.attach_serial(serial_canvas) {
-                status.update(|s| s.message = format!("serial console failed: {e:?}"));
-            }
-        }
+
         let first = c.clone();
         let (csrf, host_id) = (csrf.clone(), host_id.clone());
         spawn_local(async move {
@@ -110,6 +104,21 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             }
         }
     });
+
+    // The serial console is opened on the link the first time its view is shown: the
+    // controller then sends its backlog (what came before) and streams from there.
+    let serial_attached = StoredValue::new(false);
+    let open_serial = move |_| {
+        if !serial_attached.get_value() {
+            if let (Some(canvas), Some(c)) = (serial_ref.get_untracked(), console.get_value()) {
+                match c.attach_serial(canvas) {
+                    Ok(()) => serial_attached.set_value(true),
+                    Err(e) => status.update(|s| s.message = format!("serial console failed: {e:?}")),
+                }
+            }
+        }
+        show_serial.update(|v| *v = !*v);
+    };
 
     let with_console = move |f: fn(&Console)| {
         if let Some(c) = console.get_value() {
@@ -189,7 +198,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <button id="btn-events" on:click=move |_| show_events.update(|v| *v = !*v)>"Events"</button>
                 <button id="btn-health" on:click=move |_| show_health.update(|v| *v = !*v)>"Health"</button>
                 <Show when=move || has_serial>
-                    <button id="btn-serial" title="The host's serial console (COM1)" on:click=move |_| show_serial.update(|v| *v = !*v)>"Serial"</button>
+                    <button id="btn-serial" title="The host's serial console (COM1)" on:click=open_serial>"Serial"</button>
                 </Show>
                 <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>
                 <select id="zoom" on:change=move |ev| zoom.set(event_target_value(&ev))>
