@@ -210,7 +210,8 @@ async fn repeated_failures_lock_the_account_until_the_configured_time_has_passed
     let api = api_with(|c| {
         c.auth.failed_login_delay_ms = 10;
         c.auth.lockout_after = 3;
-        c.auth.lockout_seconds = 1;
+        // Long enough that a loaded machine's slow password hashing cannot outlast it.
+        c.auth.lockout_seconds = 4;
     })
     .await;
     let login = |password: &str| {
@@ -220,13 +221,13 @@ async fn repeated_failures_lock_the_account_until_the_configured_time_has_passed
     assert_eq!(login("guess 2").await.0, StatusCode::UNAUTHORIZED);
     let (status, headers, body) = login("guess 3").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "1");
-    assert_eq!(body["error"], "too many failed logins; try again in 1 s");
+    assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "4");
+    assert_eq!(body["error"], "too many failed logins; try again in 4 s");
     // The right password does not get through a lock ...
     let (status, _, _) = login(&api.password).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    // ... and does once the configured second has passed.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // ... and does once the configured time has passed.
+    tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
     let (status, _, body) = login(&api.password).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let actions: Vec<String> = api.state.audit.all().unwrap().into_iter().map(|r| r.action).collect();
