@@ -70,7 +70,16 @@ async fn missed_heartbeats_reset_the_host_once_with_a_capture_then_stop_at_the_l
     let trail = api.state.audit.page(None, 20).unwrap();
     assert!(trail.iter().any(|r| r.actor == "controller" && r.action == "host.recovery"), "{trail:?}");
 
-    // The host came back and beats again, then stops: the window's one reset is used up.
+    // The host comes back (a reset host is not watched until it beats again), beats, then
+    // stops: the window's one reset is used up.
+    event_containing(&api, "power reset: restarting the console program").await;
+    let host = api.state.hosts.get("local").unwrap();
+    for _ in 0..100 {
+        if host.status.borrow().state == shared::wire::message::HostState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(beat(&api, &beater).await.0, StatusCode::NO_CONTENT);
     event_containing(&api, "not resetting again").await;
     let resets = api
