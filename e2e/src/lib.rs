@@ -20,7 +20,7 @@ pub struct Controller {
     pub running: Running,
     pub url: String,
     pub first_password: String,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl Controller {
@@ -59,14 +59,14 @@ impl Controller {
         let url = format!("https://{}", running.site);
         let first_password =
             running.first_password.clone().context("a fresh data directory must yield a first-run password")?;
-        Ok(Self { running, url, first_password, _data: data })
+        Ok(Self { running, url, first_password, data })
     }
 }
 
 impl Controller {
     /// The controller's generated self-signed certificate (the CA file for clients).
     pub fn cert_path(&self) -> PathBuf {
-        self._data.path().join("tls-cert.pem")
+        self.data.path().join("tls-cert.pem")
     }
 }
 

@@ -126,13 +126,18 @@ async fn run_machine(
                 // The port closed (QEMU is going away); the child's exit says why.
                 _ => serial_out = None,
             },
-            bytes = serial.input.recv() => {
-                if let (Some(bytes), Some(port)) = (bytes, serial_in.as_mut()) {
+            // Only while the port is open: a host without one has no sender, and a closed
+            // channel would be ready at every turn.
+            bytes = serial.input.recv(), if serial_in.is_some() => match (bytes, serial_in.as_mut()) {
+                (Some(bytes), Some(port)) => {
                     if port.write_all(&bytes).await.is_err() {
                         serial_in = None;
                     }
                 }
-            }
+                // The controller is shutting down.
+                (None, _) => return End::Stop,
+                (Some(_), None) => {}
+            },
             exit = child.wait() => {
                 let reason = exit.map_or_else(|e| e.to_string(), |s| format!("QEMU exited ({s})"));
                 return End::PoweredOff(reason);
