@@ -17,7 +17,7 @@ pub fn chassis_uri(id: &str) -> String {
 }
 
 pub async fn collection(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
-    collection_of(&state, &caller, "/redfish/v1/Chassis", "ChassisCollection", "Chassis").await
+    collection_of(&state, &caller, "/redfish/v1/Chassis", "ChassisCollection", "Chassis")
 }
 
 pub async fn chassis(

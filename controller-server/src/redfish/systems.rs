@@ -16,7 +16,7 @@ use super::{collection_body, link, resource, status};
 use crate::app::AppState;
 use crate::hosts::{Host, PowerAction, PowerError};
 use crate::store::HostRights;
-use crate::web::hosts::{press_power_as, PowerDenied};
+use crate::web::hosts::{press_power_as, visible_rights, PowerDenied};
 
 const RESET: &str = "ComputerSystem.Reset";
 
@@ -39,11 +39,15 @@ pub fn system_uri(id: &str) -> String {
 pub fn visible_host(state: &AppState, caller: &Caller, id: &str) -> Result<(Arc<Host>, HostRights), RedfishError> {
     caller.ready()?;
     let not_found = || RedfishError::not_found("ComputerSystem", id);
+    // The web console's rule, so both doors hide the same hosts.
+    let rights = visible_rights(state, &caller.user, id).map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            not_found()
+        } else {
+            RedfishError::internal()
+        }
+    })?;
     let host = state.hosts.get(id).ok_or_else(not_found)?;
-    let rights = state.users.rights(&caller.user, id)?;
-    if !rights.view {
-        return Err(not_found());
-    }
     Ok((host, rights))
 }
 
@@ -59,7 +63,7 @@ pub fn visible_ids(state: &AppState, caller: &Caller) -> Result<Vec<String>, Red
     Ok(ids)
 }
 
-pub async fn collection_of(
+pub fn collection_of(
     state: &AppState,
     caller: &Caller,
     base: &str,
@@ -71,7 +75,7 @@ pub async fn collection_of(
 }
 
 pub async fn collection(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
-    collection_of(&state, &caller, "/redfish/v1/Systems", "ComputerSystemCollection", "Computer Systems").await
+    collection_of(&state, &caller, "/redfish/v1/Systems", "ComputerSystemCollection", "Computer Systems")
 }
 
 /// `PowerState` and `Status` of a host, from its live status.
