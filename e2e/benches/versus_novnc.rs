@@ -29,6 +29,37 @@ use tokio::process::Command;
 const WIDTH: u16 = 1920;
 const HEIGHT: u16 = 1080;
 const KEYSTROKES: usize = 30;
+const TEXT: &str = "text console";
+const ON_TOP: &str = "desktop, window dragged on top";
+const BENEATH: &str = "desktop, window dragged beneath two others";
+const MOTION: &str = "full-screen motion";
+const WORKLOADS: [&str; 4] = [TEXT, ON_TOP, BENEATH, MOTION];
+
+/// Full-screen motion: an xterm the size of the screen repaints every cell in colour, 30 times
+/// a second, from overlapping waves that travel (the same frames every run).
+const ANIMATION: &str = r#"
+import math, sys, time
+W, H, FRAMES = 318, 82, int(sys.argv[1])
+time.sleep(3)
+start = time.monotonic()
+for t in range(FRAMES):
+    parts = []
+    for r in range(H):
+        parts.append('\x1b[%d;1H' % (r + 1))
+        last = -1
+        for c in range(W):
+            v = math.sin((c + 3 * t) / 11.0) + math.sin((r - 2 * t) / 7.0) + math.sin((c + r + t) / 17.0)
+            colour = 16 + int((v + 3) * 35.9) % 216
+            if colour != last:
+                parts.append('\x1b[48;5;%dm' % colour)
+                last = colour
+            parts.append(' ')
+    sys.stdout.write(''.join(parts))
+    sys.stdout.flush()
+    delay = start + (t + 1) / 30 - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+"#;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Client {
@@ -105,11 +136,18 @@ async fn run(seconds: u64) -> anyhow::Result<()> {
     let browser = Browser::start().await?;
     let result = async {
         browser.first_login(&controller).await?;
-        let clients = [Client::Lantern, Client::NoVnc("zrle"), Client::NoVnc("tight")];
+        // `LANTERN_BENCH_CLIENTS=lantern,tight` runs some of the clients.
+        let wanted = std::env::var("LANTERN_BENCH_CLIENTS").unwrap_or_else(|_| "lantern,zrle,tight".into());
+        let clients: Vec<Client> = [Client::Lantern, Client::NoVnc("zrle"), Client::NoVnc("tight")]
+            .into_iter()
+            .filter(|c| wanted.split(',').any(|w| c.name().ends_with(w)))
+            .collect();
         let mut report = Vec::new();
-        for workload in ["text console", "desktop"] {
+        // `LANTERN_BENCH_ONLY=desktop` runs one workload (a name or the start of one).
+        let only = std::env::var("LANTERN_BENCH_ONLY").unwrap_or_default();
+        for workload in WORKLOADS.into_iter().filter(|w| w.starts_with(only.as_str())) {
             let mut rows = Vec::new();
-            for client in clients {
+            for &client in &clients {
                 open(&browser, client, &controller, &lantern_proxy, &novnc_proxy).await?;
                 let counter = if client == Client::Lantern { &lantern_proxy } else { &novnc_proxy };
                 let figures = measure(&browser, client, counter, &mut x, vnc, workload, seconds).await?;
@@ -196,13 +234,18 @@ async fn measure(
     workload: &str,
     seconds: u64,
 ) -> anyhow::Result<Figures> {
-    // Prepare: the windows are up and drawn before anything is counted.
+    // Prepare: the windows are up and drawn before anything is counted, and the pointer is
+    // out of the way, in the same place for every client.
+    run_x(x, &["xdotool", "mousemove", "1900", "1070"]).await?;
     let mut windows = Vec::new();
     let lines = seconds * 2000;
     let scroll =
         format!("sleep 3; seq -f 'line %g: the quick brown fox jumps over the lazy dog, 0123456789' 1 {lines}");
+    let frames_arg = (seconds * 30).to_string();
     match workload {
-        "text console" => windows.push(spawn_x(x, &["xterm", "-geometry", "318x82+0+0", "-e", "sh", "-c", &scroll])?),
+        TEXT => windows.push(spawn_x(x, &["xterm", "-geometry", "318x82+0+0", "-e", "sh", "-c", &scroll])?),
+        MOTION => windows
+            .push(spawn_x(x, &["xterm", "-geometry", "318x82+0+0", "-e", "python3", "-c", ANIMATION, &frames_arg])?),
         _ => {
             for (i, at) in ["100x40+40+40", "100x40+700+300", "100x40+1100+120"].iter().enumerate() {
                 let title = format!("bench-window-{i}");
@@ -212,6 +255,29 @@ async fn measure(
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // The three terminals map in whatever order they start; the stacking is set, since it
+    // decides what a move uncovers. On top (as a window manager puts the window being
+    // dragged), the server copies it; beneath the others, it repaints most of it every step.
+    let dragged = if workload == ON_TOP || workload == BENEATH {
+        let server: &Xvnc = x;
+        let window = |name: &'static str| async move {
+            let id = output_x(server, &["xdotool", "search", "--name", name]).await?;
+            anyhow::Ok(id.lines().next().context("no bench window")?.to_string())
+        };
+        let id = window("bench-window-0").await?;
+        let raised = if workload == ON_TOP {
+            vec![id.clone()]
+        } else {
+            vec![window("bench-window-1").await?, window("bench-window-2").await?]
+        };
+        for r in raised {
+            run_x(x, &["xdotool", "windowraise", &r]).await?;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Some(id)
+    } else {
+        None
+    };
 
     let observer = Observer::start(vnc).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -221,14 +287,14 @@ async fn measure(
     observer.pixels.store(0, Ordering::SeqCst);
     let mut figures = Figures::default();
     match workload {
-        // A terminal scrolling fast: the same lines every run, as fast as xterm takes them.
-        "text console" => {
+        // A terminal scrolling fast, the same lines every run, as fast as xterm takes them; or
+        // the animation, to its last frame.
+        TEXT | MOTION => {
             let _ = windows[0].wait().await;
         }
         // One of three terminals full of text is dragged across the screen, 30 steps a second.
         _ => {
-            let id = output_x(x, &["xdotool", "search", "--name", "bench-window-0"]).await?;
-            let id = id.lines().next().context("no window to move")?.to_string();
+            let id = dragged.context("no window to move")?;
             let steps = seconds * 30;
             for step in 0..steps {
                 let (wx, wy) = (40 + (step * 1100 / steps), 40 + (step * 500 / steps));
@@ -246,7 +312,7 @@ async fn measure(
     for mut w in windows {
         let _ = w.kill().await;
     }
-    if workload == "text console" {
+    if workload == TEXT {
         // Keystrokes echoed by `cat` in a small terminal under the pointer (not counted above).
         let mut echo = spawn_x(x, &["xterm", "-geometry", "60x4+0+0", "-e", "cat"])?;
         tokio::time::sleep(Duration::from_millis(1500)).await;

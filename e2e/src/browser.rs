@@ -164,17 +164,13 @@ impl Browser {
     }
 }
 
-/// SHA-256 of the console canvas's RGB bytes (alpha left out), with its size; pixels inside
-/// the optional box [x0, y0, x1, y1) count as black.
+/// SHA-256 of the console canvas's RGB bytes (alpha left out), with its size.
 const CANVAS_DIGEST: &str = r#"
 const done = arguments[arguments.length - 1];
 const canvas = document.getElementById(arguments[0]);
-const mask = arguments[1];
 const rgba = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
 const rgb = new Uint8Array(canvas.width * canvas.height * 3);
 for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
-  const x = (i / 4) % canvas.width, y = Math.floor(i / 4 / canvas.width);
-  if (mask && x >= mask[0] && x < mask[2] && y >= mask[1] && y < mask[3]) continue;
   rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2];
 }
 crypto.subtle.digest('SHA-256', rgb).then((h) => done({
@@ -212,12 +208,7 @@ window[name] = new wasmBindings.LanternConsole(canvas, { keyProvider: fetchKey }
 impl Browser {
     /// What the canvas `id` shows: (width, height, SHA-256 of its RGB bytes in hex).
     pub async fn canvas_digest(&self, id: &str) -> anyhow::Result<(u64, u64, String)> {
-        self.canvas_digest_masked(id, None).await
-    }
-
-    /// As [`Browser::canvas_digest`], with the box `[x0, y0, x1, y1)` blacked out.
-    pub async fn canvas_digest_masked(&self, id: &str, mask: Option<[u16; 4]>) -> anyhow::Result<(u64, u64, String)> {
-        let d = self.js_async(CANVAS_DIGEST, vec![json!(id), json!(mask)]).await?;
+        let d = self.js_async(CANVAS_DIGEST, vec![json!(id)]).await?;
         Ok((
             d["width"].as_u64().unwrap_or_default(),
             d["height"].as_u64().unwrap_or_default(),

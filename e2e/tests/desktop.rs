@@ -13,28 +13,23 @@ use sha2::{Digest, Sha256};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The box around the pointer that Xvnc paints its cursor into (`xwd` leaves it out).
-fn cursor_box((x, y): (u16, u16)) -> [u16; 4] {
-    [x.saturating_sub(32), y.saturating_sub(32), x + 32, y + 32]
-}
-
+/// The canvas equals the X server's own picture of its screen, pixel for pixel: the pointer is
+/// not in either, since the server hands its shape to the browser instead of painting it.
 async fn wait_for_canvas_to_match(browser: &Browser, x: &Xvnc) -> anyhow::Result<()> {
     wait_for("the canvas to show the X server's screen", WAIT, || async {
-        let pointer = x.pointer().await?;
-        let [x0, y0, x1, y1] = cursor_box(pointer);
-        let (w, h, mut rgb) = x.screenshot().await?;
-        for y in y0..y1.min(h) {
-            for xx in x0..x1.min(w) {
-                let i = (usize::from(y) * usize::from(w) + usize::from(xx)) * 3;
-                rgb[i..i + 3].fill(0);
-            }
-        }
+        let (w, h, rgb) = x.screenshot().await?;
         let want =
             (u64::from(w), u64::from(h), Sha256::digest(&rgb).iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let seen = browser.canvas_digest_masked("console-canvas", Some(cursor_box(pointer))).await?;
+        let seen = browser.canvas_digest("console-canvas").await?;
         Ok(if seen == want { Ok(()) } else { Err(format!("canvas {seen:?}, X server {want:?}")) })
     })
     .await
+}
+
+/// The canvas's mouse cursor: the host's pointer shape as an image, or what the page set.
+async fn canvas_cursor(browser: &Browser) -> anyhow::Result<String> {
+    let v = browser.js("return getComputedStyle(document.getElementById('console-canvas')).cursor;", vec![]).await?;
+    Ok(v.as_str().unwrap_or_default().to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,6 +49,10 @@ async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
         browser.first_login(&controller).await?;
         browser.open_console("desk").await?;
         wait_for_canvas_to_match(&browser, &x).await?;
+        // The X pointer (the root window's cursor, then xterm's I-beam over its window) is the
+        // canvas's cursor, as a picture with its hotspot.
+        let root_cursor = canvas_cursor(&browser).await?;
+        assert!(root_cursor.starts_with("url(\"data:image/png;base64,"), "canvas cursor {root_cursor:?}");
 
         // The real mouse, over the (scaled) canvas, moves the X pointer to the same pixel. The
         // canvas may be taller than the window: aim in viewport coordinates.
@@ -77,6 +76,12 @@ async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
             let (px, py) = x.pointer().await?;
             let close = (f64::from(px) - target_x).abs() <= 2.0 && (f64::from(py) - target_y).abs() <= 2.0;
             Ok(if close { Ok(()) } else { Err(format!("X pointer at {px},{py}")) })
+        })
+        .await?;
+        wait_for("xterm's pointer shape on the canvas", WAIT, || async {
+            let over_xterm = canvas_cursor(&browser).await?;
+            let changed = over_xterm.starts_with("url(") && over_xterm != root_cursor;
+            Ok(if changed { Ok(()) } else { Err(format!("canvas cursor {over_xterm:.80}")) })
         })
         .await?;
 

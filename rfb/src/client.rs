@@ -3,6 +3,7 @@
 //! Large rectangles (a 1080p Raw frame is 8 MiB) are decoded row by row and tile by tile as
 //! their bytes arrive, so the input buffer stays small and nothing is parsed twice.
 
+use shared::video::cursor::{Cursor, MAX_CURSOR};
 use shared::video::frame::{Framebuffer, Rect, BYTES_PER_PIXEL};
 use shared::video::tiles::Copy;
 use zeroize::Zeroizing;
@@ -16,17 +17,19 @@ const ENC_RAW: i32 = 0;
 const ENC_COPY_RECT: i32 = 1;
 const ENC_HEXTILE: i32 = 5;
 const ENC_ZRLE: i32 = 16;
+const ENC_CURSOR: i32 = -239;
 const ENC_DESKTOP_SIZE: i32 = -223;
 const ENC_LAST_RECT: i32 = -224;
 const ENC_QEMU_EXTENDED_KEY: i32 = -258;
 const ENC_EXTENDED_DESKTOP_SIZE: i32 = -308;
 
 /// Encodings asked for, most preferred first.
-const ENCODINGS: [i32; 8] = [
+const ENCODINGS: [i32; 9] = [
     ENC_ZRLE,
     ENC_HEXTILE,
     ENC_COPY_RECT,
     ENC_RAW,
+    ENC_CURSOR,
     ENC_DESKTOP_SIZE,
     ENC_EXTENDED_DESKTOP_SIZE,
     ENC_LAST_RECT,
@@ -39,6 +42,7 @@ const MAX_REASON: usize = 4096;
 const MAX_NAME: usize = 4096;
 const MAX_CUT_TEXT: usize = 1 << 20;
 const MAX_ZRLE: usize = 64 << 20;
+const MAX_SERVER_CURSOR: u16 = 1024;
 
 /// What the client needs to know before it connects.
 #[derive(Default)]
@@ -74,6 +78,9 @@ pub enum Event {
     CutText(String),
     /// The server accepts QEMU extended key events (scancodes).
     ExtendedKeys,
+    /// The pointer's new shape. The server no longer paints the pointer into the framebuffer:
+    /// the viewer draws it.
+    Cursor(Cursor),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -413,6 +420,16 @@ impl Client {
                 events.push(Event::UpdateDone);
                 return Ok(());
             }
+            ENC_CURSOR => {
+                // Bounds what is buffered; real pointers are 16 to 256 pixels across.
+                if rect.w > MAX_SERVER_CURSOR || rect.h > MAX_SERVER_CURSOR {
+                    return Err(Error::Invalid("cursor larger than 1024 pixels").into());
+                }
+                let (w, h) = (usize::from(rect.w), usize::from(rect.h));
+                let pixels = input.bytes(w * h * BYTES_PER_PIXEL)?;
+                let mask = input.bytes(w.div_ceil(8) * h)?;
+                events.push(Event::Cursor(cursor_shape(rect, pixels, mask)));
+            }
             ENC_QEMU_EXTENDED_KEY => {
                 if !self.extended_keys {
                     self.extended_keys = true;
@@ -511,6 +528,28 @@ impl Client {
             Err(Error::OutOfBounds { x: rect.x, y: rect.y, w: rect.w, h: rect.h, width, height })
         }
     }
+}
+
+/// A Cursor pseudo-rectangle as a [`Cursor`]: `rect` holds the hotspot and the size, `pixels`
+/// are in our pixel format (R G B x) and `mask` has a bit per pixel, set where it shows.
+fn cursor_shape(rect: Rect, pixels: &[u8], mask: &[u8]) -> Cursor {
+    if rect.is_empty() {
+        return Cursor::hidden();
+    }
+    // Browsers show no CSS cursor over 128 pixels: a bigger one is cut to its top-left corner,
+    // where pointers have their hotspot.
+    let (w, h) = (rect.w.min(MAX_CURSOR), rect.h.min(MAX_CURSOR));
+    let row_mask = usize::from(rect.w).div_ceil(8);
+    let mut rgba = Vec::with_capacity(usize::from(w) * usize::from(h) * 4);
+    for y in 0..usize::from(h) {
+        for x in 0..usize::from(w) {
+            let px = &pixels[(y * usize::from(rect.w) + x) * BYTES_PER_PIXEL..][..3];
+            let shows = mask[y * row_mask + x / 8] & (0x80 >> (x % 8)) != 0;
+            rgba.extend_from_slice(&[px[0], px[1], px[2], if shows { 255 } else { 0 }]);
+        }
+    }
+    // Some servers put the hotspot on the edge or past it; the nearest pixel is what they mean.
+    Cursor { hotspot_x: rect.x.min(w - 1), hotspot_y: rect.y.min(h - 1), width: w, height: h, rgba }
 }
 
 /// A length-prefixed reason string from the server.

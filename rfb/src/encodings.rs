@@ -1,9 +1,8 @@
 //! Rectangle decoders that need more than a copy: Hextile and ZRLE (RFC 6143, 7.7.4 and 7.7.6),
 //! for the client's pixel format (32 bits, R G B x in memory, so a compressed pixel is R G B).
 
-use miniz_oxide::inflate::stream::{inflate, InflateState};
-use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 use shared::video::frame::{Framebuffer, Rect, BYTES_PER_PIXEL};
+use shared::video::zstream::{InflateError, Inflater};
 
 use crate::{Error, Result};
 
@@ -93,20 +92,24 @@ pub fn paint_hextile_tile(
 
 /// ZRLE keeps one zlib stream for the whole connection.
 pub struct Zrle {
-    inflater: Box<InflateState>,
+    inflater: Inflater,
     scratch: Vec<u8>,
 }
 
 impl Zrle {
     pub fn new() -> Self {
-        Self { inflater: InflateState::new_boxed(DataFormat::Zlib), scratch: Vec::new() }
+        Self { inflater: Inflater::zlib(), scratch: Vec::new() }
     }
 
     /// Decodes one ZRLE rectangle from its compressed bytes.
     pub fn decode(&mut self, compressed: &[u8], frame: &mut Framebuffer, rect: Rect) -> Result<()> {
         // Worst case per pixel: a one-pixel run in plain RLE is 4 bytes; plus tile headers.
         let limit = rect.area() * 4 + 4096 + usize::from(rect.w.div_ceil(64)) * usize::from(rect.h.div_ceil(64)) * 2048;
-        self.inflate(compressed, limit)?;
+        self.scratch.clear();
+        self.inflater.feed(compressed, &mut self.scratch, limit).map_err(|e| match e {
+            InflateError::TooLarge => Error::Invalid("ZRLE data inflates past its rectangle"),
+            InflateError::Corrupt => Error::Invalid("ZRLE zlib stream"),
+        })?;
         let mut data = ZrleData { bytes: &self.scratch, pos: 0 };
         let mut y = rect.y;
         while y < rect.y + rect.h {
@@ -123,26 +126,6 @@ impl Zrle {
             return Err(Error::Invalid("ZRLE rectangle with trailing data"));
         }
         Ok(())
-    }
-
-    fn inflate(&mut self, mut input: &[u8], limit: usize) -> Result<()> {
-        self.scratch.clear();
-        let mut chunk = [0u8; 32 * 1024];
-        loop {
-            let result = inflate(&mut self.inflater, input, &mut chunk, MZFlush::None);
-            input = &input[result.bytes_consumed..];
-            self.scratch.extend_from_slice(&chunk[..result.bytes_written]);
-            if self.scratch.len() > limit {
-                return Err(Error::Invalid("ZRLE data inflates past its rectangle"));
-            }
-            match result.status {
-                Ok(MZStatus::Ok) if input.is_empty() && result.bytes_written < chunk.len() => return Ok(()),
-                Ok(MZStatus::Ok) => {}
-                Ok(MZStatus::StreamEnd) => return Ok(()),
-                Err(MZError::Buf) if input.is_empty() => return Ok(()),
-                _ => return Err(Error::Invalid("ZRLE zlib stream")),
-            }
-        }
     }
 }
 

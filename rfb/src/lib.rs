@@ -1,8 +1,9 @@
 //! A sans-IO RFB (VNC) client: the controller's way to a graphical host's screen, keyboard and
 //! mouse. It speaks RFB 3.3, 3.7 and 3.8 (RFC 6143) with the security types None and VNC
 //! Authentication, decodes Raw, CopyRect, Hextile and ZRLE into a [`Framebuffer`], follows
-//! DesktopSize and ExtendedDesktopSize, and sends QEMU's extended key events (scancodes)
-//! when the server offers them.
+//! DesktopSize and ExtendedDesktopSize, takes the pointer's shape (Cursor pseudo-encoding, so
+//! the server stops painting it into the picture), and sends QEMU's extended key events
+//! (scancodes) when the server offers them.
 //!
 //! Like `shared`, it does no I/O, reads no clock and draws no randomness: the caller feeds it
 //! the bytes the server sent ([`Client::feed`]) and writes out what it produced

@@ -272,6 +272,50 @@ fn zrle_runs_may_not_overflow_their_tile() {
     );
 }
 
+#[test]
+fn a_cursor_shape_arrives_with_its_mask_as_alpha_and_bad_ones_are_refused() {
+    // A 10x2 cursor, hotspot (3,1): pixel (x,y) has colour (x, y, 9); the mask shows the
+    // first row's even pixels and all of the second row (mask rows are 2 bytes, MSB first).
+    let mut body = Vec::new();
+    for y in 0..2u8 {
+        for x in 0..10u8 {
+            body.extend_from_slice(&px(x, y, 9));
+        }
+    }
+    body.extend_from_slice(&[0b1010_1010, 0b1000_0000, 0xff, 0xc0]);
+    let mut t = greeting(8, 8);
+    t.extend(update(&[(Rect::new(3, 1, 10, 2), -239, body.clone())]));
+    // An empty one hides the pointer; a 200-pixel one is cut to 128.
+    t.extend(update(&[(Rect::new(0, 0, 0, 0), -239, vec![])]));
+    let mut large = vec![0; 200 * 130 * 4];
+    large.extend(vec![0xff; 25 * 130]);
+    t.extend(update(&[(Rect::new(150, 2, 200, 130), -239, large)]));
+    for chunk in [1, 7, t.len()] {
+        let (_, events) = run(&t, chunk);
+        let cursors: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Cursor(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(cursors.len(), 3, "{events:?}");
+        let arrow = &cursors[0];
+        assert_eq!((arrow.hotspot_x, arrow.hotspot_y, arrow.width, arrow.height), (3, 1, 10, 2));
+        let alpha: Vec<u8> = arrow.rgba.chunks(4).map(|p| p[3]).collect();
+        assert_eq!(alpha, [255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255]);
+        assert_eq!(&arrow.rgba[4 * 13..4 * 14], &[3, 1, 9, 255], "pixel (3,1)");
+        assert!(cursors[1].is_hidden());
+        assert_eq!((cursors[2].width, cursors[2].height, cursors[2].hotspot_x), (128, 128, 127));
+    }
+    let mut c = Client::new(Config::default());
+    c.feed(&greeting(8, 8)).unwrap();
+    assert_eq!(
+        c.feed(&update(&[(Rect::new(0, 0, 2000, 2), -239, vec![])])),
+        Err(Error::Invalid("cursor larger than 1024 pixels"))
+    );
+}
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }

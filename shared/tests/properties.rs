@@ -132,7 +132,7 @@ proptest! {
 mod graphics {
     use proptest::prelude::*;
     use shared::video::frame::{Framebuffer, Rect};
-    use shared::video::tiles::{apply, encode_delta, encode_full, Copy};
+    use shared::video::tiles::{apply, encode_delta, encode_full, Copy, Encoder, StreamDecoder, StreamEncoder};
 
     /// An edit of a 150x100 screen: fill a rectangle, or move one (as a window drag would).
     #[derive(Debug, Clone)]
@@ -184,6 +184,58 @@ mod graphics {
             }
             prop_assert_eq!(&prev, &next);
             prop_assert_eq!(&view, &next);
+        }
+
+        /// The host's stream over many updates: each edit reported as the source would (the
+        /// filled rectangle, or the move as a hint), restarts at random, and a second viewer
+        /// that joins half-way with a standalone full frame.
+        #[test]
+        fn a_stream_of_edits_arrives_exactly_at_every_viewer(
+            steps in proptest::collection::vec((edit(), any::<bool>()), 1..16),
+        ) {
+            let mut next = Framebuffer::new(150, 100).unwrap();
+            for y in 0..100u16 {
+                for x in 0..150u16 {
+                    next.span_mut(x, y, 1)[..3].copy_from_slice(&[(x * 7) as u8, (y * 3) as u8, (x | y) as u8]);
+                }
+            }
+            let mut encoder = StreamEncoder::new(Encoder::default());
+            let mut prev = next.clone();
+            let (mut first, mut first_stream) = (next.clone(), StreamDecoder::default());
+            let mut second: Option<(Framebuffer, StreamDecoder)> = None;
+            encoder.restart();
+            for (i, (e, restart)) in steps.iter().enumerate() {
+                if i == steps.len() / 2 {
+                    let mut view = Framebuffer::new(1, 1).unwrap();
+                    apply(&mut view, &encode_full(&prev)).unwrap();
+                    second = Some((view, StreamDecoder::default()));
+                    encoder.restart();
+                }
+                if *restart {
+                    encoder.restart();
+                }
+                let (hints, reported) = match *e {
+                    Edit::Fill(r, c) => {
+                        next.fill(r, c);
+                        (vec![], vec![r])
+                    }
+                    Edit::Move(x, y, r) => {
+                        next.copy_within(r.x, r.y, Rect::new(x, y, r.w, r.h));
+                        (vec![Copy { src_x: r.x, src_y: r.y, dst: Rect::new(x, y, r.w, r.h) }], vec![])
+                    }
+                };
+                if let Some(update) = encoder.delta(&mut prev, &next, &hints, Some(&reported)) {
+                    first_stream.apply(&mut first, &update).unwrap();
+                    if let Some((view, stream)) = &mut second {
+                        stream.apply(view, &update).unwrap();
+                    }
+                }
+                prop_assert_eq!(&prev, &next);
+                prop_assert_eq!(&first, &next);
+                if let Some((view, _)) = &second {
+                    prop_assert_eq!(view, &next);
+                }
+            }
         }
     }
 }

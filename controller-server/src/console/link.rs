@@ -230,8 +230,8 @@ async fn on_events(
                     serde_json::json!({ "listener": listener.name(), "suite": info.suite.name(), "control": binding.control }),
                 );
                 let video = host.video.subscribe();
-                if let Some(full) = &video.full {
-                    session.send_video(full, now_ms)?;
+                for update in video.start() {
+                    session.send_video(update, now_ms)?;
                 }
                 let mut status = host.status.clone();
                 session.send(AppMessage::HostStatus(status.borrow_and_update().clone()), now_ms)?;
@@ -336,8 +336,8 @@ fn record_handover(state: &AppState, host_id: &str, handover: Option<Handover>) 
 fn resync(session: &mut ServerSession, viewer: &mut Option<Viewer>, now_ms: u64) -> Result<(), SessionError> {
     if let Some(v) = viewer {
         v.video = v.host.video.subscribe();
-        if let Some(full) = &v.video.full {
-            session.send_video(full, now_ms)?;
+        for update in v.video.start() {
+            session.send_video(update, now_ms)?;
         }
     }
     Ok(())

@@ -36,6 +36,14 @@ impl Rect {
     pub fn area(&self) -> usize {
         usize::from(self.w) * usize::from(self.h)
     }
+
+    /// The part of this rectangle on a `width` x `height` screen.
+    pub fn clipped(&self, width: u16, height: u16) -> Rect {
+        let (x, y) = (self.x.min(width), self.y.min(height));
+        let right = (u32::from(self.x) + u32::from(self.w)).min(u32::from(width)) as u16;
+        let bottom = (u32::from(self.y) + u32::from(self.h)).min(u32::from(height)) as u16;
+        Rect::new(x, y, right - x, bottom - y)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

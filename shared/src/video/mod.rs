@@ -1,11 +1,14 @@
 //! Video codecs. Text mode: a grid of character cells and their changes ([`text`]). Graphics
 //! mode: a framebuffer ([`frame`]) sent as copies and changed tiles ([`tiles`]).
 //!
-//! An update's first byte says which: text kinds are 1 to 3, graphics kinds 0x10 and 0x11.
+//! An update's first byte says which: text kinds are 1 to 3, graphics kinds 0x10 to 0x13 ([`tiles`]), and 0x14 for the
+//! pointer's shape ([`cursor`]).
 
+pub mod cursor;
 pub mod frame;
 pub mod text;
 pub mod tiles;
+pub mod zstream;
 
 /// Which codec an update is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +22,7 @@ impl Mode {
     pub fn of(update: &[u8]) -> Option<Mode> {
         match update.first()? {
             1..=3 => Some(Mode::Text),
-            &tiles::KIND_FULL | &tiles::KIND_DELTA => Some(Mode::Graphics),
+            0x10..=0x14 => Some(Mode::Graphics),
             _ => None,
         }
     }

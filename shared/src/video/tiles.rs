@@ -7,9 +7,19 @@
 //! (one colour, a palette with packed indices, a palette with runs, or raw RGB). The tile data of one update
 //! is deflated as one block, so runs and repeats across tiles cost little.
 //!
+//! The controller's updates to its viewers go further: they are pieces of one deflate stream
+//! per host ([`StreamEncoder`]), so an update may refer back to the 32 KiB of tile data sent
+//! before it: the glyphs of a scrolling console, the text a dragged window uncovers again. The
+//! stream restarts whenever a viewer joins (its first picture is a standalone full update), and
+//! every viewer's [`StreamDecoder`] restarts with it.
+//!
 //! ```text
 //! update: kind (u8: 0x10 full, 0x11 delta) | width (u16) | height (u16)
 //!         | copy count (varint) | copies | tile data length (varint) | deflate(tile data)
+//! stream: kind (u8: 0x12 full, 0x13 delta) | flags (u8: bit 0, the stream restarts here)
+//!         | width (u16) | height (u16) | copy count (varint) | copies
+//!         | piece length (varint) | the stream's next piece of tile data, raw deflate ending in a
+//!           sync flush whose final 00 00 ff ff is left off
 //! copy:   src x (u16) | src y (u16) | dst x (u16) | dst y (u16) | w (u16) | h (u16)
 //! tile data: tile count (varint) | tiles, in increasing index order
 //! tile:   index (varint; row-major on the 64x64 grid) | part x, y (u8 each, from the tile's
@@ -29,6 +39,7 @@ use std::collections::HashMap;
 use miniz_oxide::inflate::decompress_to_vec_with_limit;
 
 use super::frame::{check_size, Framebuffer, Rect, BYTES_PER_PIXEL};
+use super::zstream::{Deflater, Inflater};
 use crate::wire::codec::{Reader, Writer};
 use crate::wire::DecodeError;
 
@@ -37,6 +48,9 @@ use crate::wire::DecodeError;
 pub const TILE: u16 = 64;
 pub const KIND_FULL: u8 = 0x10;
 pub const KIND_DELTA: u8 = 0x11;
+pub const KIND_STREAM_FULL: u8 = 0x12;
+pub const KIND_STREAM_DELTA: u8 = 0x13;
+const FLAG_RESTART: u8 = 1;
 
 const TYPE_SOLID: u8 = 0;
 const TYPE_PACKED: u8 = 1;
@@ -47,6 +61,8 @@ const TYPE_RAW: u8 = 3;
 /// while full-screen motion takes twice as long to encode (75 to 139 ms a frame); inflating in
 /// the browser costs the same at every level. The controller encodes every frame, so speed wins.
 const DEFLATE_LEVEL: u8 = 1;
+/// Most copies one update may carry; the decoder refuses more.
+const MAX_COPIES: usize = 4096;
 /// Fewest rows a scroll must keep in place before it is sent as a copy.
 const MIN_SCROLL_ROWS: usize = 16;
 
@@ -97,66 +113,336 @@ pub fn encode_delta(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy]) 
 impl Encoder {
     /// See [`encode_full`].
     pub fn full(&self, frame: &Framebuffer) -> Vec<u8> {
-        let grid = Grid::of(frame);
-        let tiles: Vec<Rect> = (0..grid.count()).map(|i| grid.rect(i)).collect();
-        self.encode(KIND_FULL, frame, &[], &tiles)
+        let packed = miniz_oxide::deflate::compress_to_vec(&tile_data(frame, &all_parts(frame)), self.level);
+        frame_update(KIND_FULL, None, frame, &[], &packed)
     }
 
     /// See [`encode_delta`].
     pub fn delta(&self, prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy]) -> Option<Vec<u8>> {
-        if prev.width() != next.width() || prev.height() != next.height() {
-            *prev = next.clone();
-            return Some(self.full(next));
-        }
-        let mut copies: Vec<Copy> = hints.iter().copied().filter(|c| copy_pays_off(prev, next, c)).collect();
-        if copies.is_empty() {
-            copies.extend(find_scroll(prev, next));
-        }
-        for c in &copies {
+        Some(match diff(prev, next, hints, None)? {
+            Change::Resized => self.full(next),
+            Change::Parts { copies, parts } => {
+                let packed = miniz_oxide::deflate::compress_to_vec(&tile_data(next, &parts), self.level);
+                frame_update(KIND_DELTA, None, next, &copies, &packed)
+            }
+        })
+    }
+}
+
+/// The host's side of its viewers' graphics stream: updates as pieces of one deflate stream.
+pub struct StreamEncoder {
+    level: u8,
+    /// `None`: the next update starts a new stream.
+    stream: Option<Deflater>,
+}
+
+impl StreamEncoder {
+    pub fn new(encoder: Encoder) -> Self {
+        Self { level: encoder.level, stream: None }
+    }
+
+    /// The next update starts the stream over, with nothing to refer back to: a viewer that
+    /// joins now can follow from there.
+    pub fn restart(&mut self) {
+        self.stream = None;
+    }
+
+    /// The whole frame, as the stream's next update (after a resize).
+    pub fn full(&mut self, frame: &Framebuffer) -> Vec<u8> {
+        self.pack(KIND_STREAM_FULL, frame, &[], &all_parts(frame))
+    }
+
+    /// As [`encode_delta`], as the stream's next update. `reported`: the rectangles the source
+    /// said it changed besides its copies, so only those are compared (`None`: look everywhere).
+    pub fn delta(
+        &mut self,
+        prev: &mut Framebuffer,
+        next: &Framebuffer,
+        hints: &[Copy],
+        reported: Option<&[Rect]>,
+    ) -> Option<Vec<u8>> {
+        Some(match diff(prev, next, hints, reported)? {
+            Change::Resized => self.full(next),
+            Change::Parts { copies, parts } => self.pack(KIND_STREAM_DELTA, next, &copies, &parts),
+        })
+    }
+
+    fn pack(&mut self, kind: u8, frame: &Framebuffer, copies: &[Copy], parts: &[Rect]) -> Vec<u8> {
+        let restart = self.stream.is_none();
+        let stream = self.stream.get_or_insert_with(|| Deflater::new(self.level));
+        let piece = stream.piece(&tile_data(frame, parts));
+        frame_update(kind, Some(restart), frame, copies, &piece)
+    }
+}
+
+/// What changed between two frames.
+enum Change {
+    /// A new size: everything.
+    Resized,
+    /// Copies to make first, then the parts of tiles to send, in tile order.
+    Parts { copies: Vec<Copy>, parts: Vec<Rect> },
+}
+
+/// Works out what changed from `prev` (what the viewers hold) to `next` and brings `prev` up
+/// to `next`; `None` when nothing did. Only tiles the source `reported` or copied to are looked
+/// at, when it says.
+fn diff(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy], reported: Option<&[Rect]>) -> Option<Change> {
+    if prev.width() != next.width() || prev.height() != next.height() {
+        *prev = next.clone();
+        return Some(Change::Resized);
+    }
+    let grid = Grid::of(next);
+    let dirty = Dirty::of(&grid, reported, hints);
+    // What copies do not cover goes as tile data, so a source's flood of them is cut short.
+    let mut copies: Vec<Copy> =
+        hints.iter().copied().filter(|c| copy_pays_off(prev, next, c)).take(MAX_COPIES).collect();
+    // A scroll changes at least that many whole rows.
+    let scroll_possible =
+        reported.is_none_or(|r| r.iter().map(Rect::area).sum::<usize>() >= usize::from(next.width()) * MIN_SCROLL_ROWS);
+    if copies.is_empty() && scroll_possible {
+        copies.extend(find_scroll(prev, next));
+    }
+    for c in &copies {
+        prev.copy_within(c.src_x, c.src_y, c.dst);
+    }
+    for motion in motions(prev, next, hints, &dirty) {
+        let mut moves = find_moves(prev, next, motion, &dirty);
+        moves.truncate(MAX_COPIES - copies.len());
+        for c in &moves {
             prev.copy_within(c.src_x, c.src_y, c.dst);
         }
-        let grid = Grid::of(next);
-        let changed: Vec<Rect> = (0..grid.count()).filter_map(|i| changed_part(prev, next, grid.rect(i))).collect();
-        if changed.is_empty() && copies.is_empty() {
-            return None;
+        copies.extend(moves);
+    }
+    let parts: Vec<Rect> =
+        (0..grid.count()).filter(|&i| dirty.tile(i)).filter_map(|i| changed_part(prev, next, grid.rect(i))).collect();
+    if parts.is_empty() && copies.is_empty() {
+        return None;
+    }
+    for r in &parts {
+        for y in r.y..r.y + r.h {
+            prev.span_mut(r.x, y, r.w).copy_from_slice(next.span(r.x, y, r.w));
         }
-        for r in &changed {
-            for y in r.y..r.y + r.h {
-                prev.span_mut(r.x, y, r.w).copy_from_slice(next.span(r.x, y, r.w));
+    }
+    Some(Change::Parts { copies, parts })
+}
+
+/// Which tiles may differ: those the source reported changing or copied to, or every tile
+/// when it did not say.
+struct Dirty {
+    /// By tile index; `None`: all.
+    tiles: Option<Vec<bool>>,
+    cols: u32,
+}
+
+impl Dirty {
+    fn of(grid: &Grid, reported: Option<&[Rect]>, hints: &[Copy]) -> Self {
+        let tiles = reported.map(|reported| {
+            let mut tiles = vec![false; grid.count() as usize];
+            for r in reported.iter().chain(hints.iter().map(|c| &c.dst)) {
+                let r = r.clipped(grid.width, grid.height);
+                if r.is_empty() {
+                    continue;
+                }
+                for row in u32::from(r.y / TILE)..=u32::from((r.y + r.h - 1) / TILE) {
+                    for col in u32::from(r.x / TILE)..=u32::from((r.x + r.w - 1) / TILE) {
+                        tiles[(row * grid.cols + col) as usize] = true;
+                    }
+                }
             }
-        }
-        Some(self.encode(KIND_DELTA, next, &copies, &changed))
+            tiles
+        });
+        Self { tiles, cols: grid.cols }
     }
 
-    /// `tiles`: the parts to send, each inside one tile, in tile order.
-    fn encode(&self, kind: u8, frame: &Framebuffer, copies: &[Copy], tiles: &[Rect]) -> Vec<u8> {
-        let grid = Grid::of(frame);
-        let mut data = Vec::new();
-        data.put_varint(tiles.len() as u32);
-        for &rect in tiles {
-            let index = grid.index_of(rect);
-            let tile = grid.rect(index);
-            data.put_varint(index);
-            for v in [rect.x - tile.x, rect.y - tile.y, rect.w - 1, rect.h - 1] {
-                data.put_u8(v as u8);
-            }
-            encode_tile(frame, rect, &mut data);
-        }
-        let packed = miniz_oxide::deflate::compress_to_vec(&data, self.level);
-
-        let mut out = Vec::with_capacity(packed.len() + 16 + copies.len() * 12);
-        out.put_u8(kind);
-        out.put_u16(frame.width());
-        out.put_u16(frame.height());
-        out.put_varint(copies.len() as u32);
-        for c in copies {
-            for v in [c.src_x, c.src_y, c.dst.x, c.dst.y, c.dst.w, c.dst.h] {
-                out.put_u16(v);
-            }
-        }
-        out.put_length_prefixed(&packed);
-        out
+    fn tile(&self, index: u32) -> bool {
+        self.tiles.as_ref().is_none_or(|t| t[index as usize])
     }
+
+    /// Whether the tile holding pixel (x, y) may differ.
+    fn at(&self, x: u16, y: u16) -> bool {
+        self.tile(u32::from(y / TILE) * self.cols + u32::from(x / TILE))
+    }
+}
+
+/// Most distinct motions looked for in one update.
+const MAX_MOTIONS: usize = 4;
+/// How far (in pixels, each way) a motion is searched for when the source gave no hint of it.
+const MOTION_SEARCH: i32 = 16;
+/// Changed blocks sampled to search for a motion.
+const MOTION_SAMPLES: usize = 16;
+
+/// Motions worth looking for: the motion that explains the most of a sample of changed blocks
+/// nearby, then the distinct offsets of the source's copies. A window dragged beneath
+/// another is copied by the source only where it shows both before and after (if at all);
+/// the rest it repaints, yet it is the same window, moved the same way.
+fn motions(prev: &Framebuffer, next: &Framebuffer, hints: &[Copy], dirty: &Dirty) -> Vec<(i32, i32)> {
+    let mut out: Vec<(i32, i32)> = Vec::new();
+    let hinted =
+        hints.iter().map(|c| (i32::from(c.dst.x) - i32::from(c.src_x), i32::from(c.dst.y) - i32::from(c.src_y)));
+    // The searched motion first: it explains the most of what changed, while a hint may be a
+    // sliver moved by a step the picture has since gone past.
+    for v in search_motion(prev, next, dirty).into_iter().chain(hinted) {
+        if v != (0, 0) && !out.contains(&v) && out.len() < MAX_MOTIONS {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// The offset within [`MOTION_SEARCH`] under which most of a sample of changed, detailed
+/// blocks of `next` are found whole in `prev`; `None` if none is found for two blocks.
+fn search_motion(prev: &Framebuffer, next: &Framebuffer, dirty: &Dirty) -> Option<(i32, i32)> {
+    let (width, height) = (next.width(), next.height());
+    let mut candidates = Vec::new();
+    'scan: for y in (0..height.saturating_sub(MOTION_BLOCK - 1)).step_by(usize::from(MOTION_BLOCK)) {
+        for x in (0..width.saturating_sub(MOTION_BLOCK - 1)).step_by(usize::from(MOTION_BLOCK)) {
+            let block = Rect::new(x, y, MOTION_BLOCK, MOTION_BLOCK);
+            if !dirty.at(x, y) {
+                continue;
+            }
+            // A flat block matches anywhere flat: it says nothing about where things went.
+            if !is_flat(next, block) && !prev.same_region(next, block) {
+                candidates.push(block);
+                if candidates.len() == MOTION_SAMPLES * 4 {
+                    break 'scan;
+                }
+            }
+        }
+    }
+    let step = (candidates.len() / MOTION_SAMPLES).max(1);
+    let mut votes: HashMap<(i32, i32), usize> = HashMap::new();
+    for block in candidates.iter().step_by(step) {
+        for dy in -MOTION_SEARCH..=MOTION_SEARCH {
+            for dx in -MOTION_SEARCH..=MOTION_SEARCH {
+                let (sx, sy) = (i32::from(block.x) - dx, i32::from(block.y) - dy);
+                let size = i32::from(MOTION_BLOCK);
+                if (dx, dy) == (0, 0)
+                    || sx < 0
+                    || sy < 0
+                    || sx + size > i32::from(width)
+                    || sy + size > i32::from(height)
+                {
+                    continue;
+                }
+                let found = (0..MOTION_BLOCK).all(|r| {
+                    prev.span(sx as u16, sy as u16 + r, MOTION_BLOCK) == next.span(block.x, block.y + r, MOTION_BLOCK)
+                });
+                if found {
+                    *votes.entry((dx, dy)).or_default() += 1;
+                }
+            }
+        }
+    }
+    votes.into_iter().filter(|&(_, n)| n >= 2).max_by_key(|&((dx, dy), n)| (n, -(dx.abs() + dy.abs()))).map(|(v, _)| v)
+}
+
+/// Edge of the blocks a motion is checked in: a window's content moves in whole blocks, its
+/// ragged edges go as tile data.
+const MOTION_BLOCK: u16 = 16;
+
+/// Changed blocks of `next` that are blocks of `prev` moved by `(dx, dy)`, as copies: runs of
+/// blocks along a band become one copy, and equal runs of successive bands one taller copy.
+/// Listed against the motion (the bands and blocks it moves towards first), so no copy reads
+/// what an earlier one already wrote.
+fn find_moves(prev: &Framebuffer, next: &Framebuffer, (dx, dy): (i32, i32), dirty: &Dirty) -> Vec<Copy> {
+    let (width, height) = (next.width(), next.height());
+    let mut bands: Vec<u16> = (0..height.div_ceil(MOTION_BLOCK)).collect();
+    if dy > 0 {
+        bands.reverse();
+    }
+    let mut copies: Vec<Copy> = Vec::new();
+    for band in bands {
+        let y = band * MOTION_BLOCK;
+        let h = MOTION_BLOCK.min(height - y);
+        let mut runs: Vec<Rect> = Vec::new();
+        for x in (0..width).step_by(usize::from(MOTION_BLOCK)) {
+            let block = Rect::new(x, y, MOTION_BLOCK.min(width - x), h);
+            let (sx, sy) = (i32::from(x) - dx, i32::from(y) - dy);
+            let inside = sx >= 0
+                && sy >= 0
+                && sx + i32::from(block.w) <= i32::from(width)
+                && sy + i32::from(h) <= i32::from(height);
+            // A flat block costs less as tile data (a few bytes, deflated) than as a copy.
+            if !inside || !dirty.at(x, y) || is_flat(next, block) || prev.same_region(next, block) {
+                continue;
+            }
+            let moved = (0..h).all(|r| prev.span(sx as u16, sy as u16 + r, block.w) == next.span(x, y + r, block.w));
+            if !moved {
+                continue;
+            }
+            match runs.last_mut() {
+                Some(run) if run.x + run.w == x => run.w += block.w,
+                _ => runs.push(block),
+            }
+        }
+        if dx > 0 {
+            runs.reverse();
+        }
+        for dst in runs {
+            let copy = Copy { src_x: (i32::from(dst.x) - dx) as u16, src_y: (i32::from(dst.y) - dy) as u16, dst };
+            // The same run one band on (against the motion's rows): one taller copy.
+            let last = copies.last_mut().filter(|c| c.dst.x == dst.x && c.dst.w == dst.w);
+            match last {
+                Some(c) if dy > 0 && dst.y + dst.h == c.dst.y => {
+                    c.dst.y = dst.y;
+                    c.src_y = copy.src_y;
+                    c.dst.h += dst.h;
+                }
+                Some(c) if dy <= 0 && c.dst.y + c.dst.h == dst.y => c.dst.h += dst.h,
+                _ => copies.push(copy),
+            }
+        }
+    }
+    copies
+}
+
+/// Whether every pixel of `rect` has one colour.
+fn is_flat(frame: &Framebuffer, rect: Rect) -> bool {
+    let first = frame.span(rect.x, rect.y, 1);
+    (rect.y..rect.y + rect.h)
+        .all(|y| frame.span(rect.x, y, rect.w).chunks_exact(BYTES_PER_PIXEL).all(|px| px[..3] == first[..3]))
+}
+
+/// Every tile of the frame, whole.
+fn all_parts(frame: &Framebuffer) -> Vec<Rect> {
+    let grid = Grid::of(frame);
+    (0..grid.count()).map(|i| grid.rect(i)).collect()
+}
+
+/// The tile data for `parts` (each inside one tile, in tile order), before compression.
+fn tile_data(frame: &Framebuffer, parts: &[Rect]) -> Vec<u8> {
+    let grid = Grid::of(frame);
+    let mut data = Vec::new();
+    data.put_varint(parts.len() as u32);
+    for &rect in parts {
+        let index = grid.index_of(rect);
+        let tile = grid.rect(index);
+        data.put_varint(index);
+        for v in [rect.x - tile.x, rect.y - tile.y, rect.w - 1, rect.h - 1] {
+            data.put_u8(v as u8);
+        }
+        encode_tile(frame, rect, &mut data);
+    }
+    data
+}
+
+/// An update around its compressed tile data; `restart` is there for stream kinds only.
+fn frame_update(kind: u8, restart: Option<bool>, frame: &Framebuffer, copies: &[Copy], packed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(packed.len() + 16 + copies.len() * 12);
+    out.put_u8(kind);
+    if let Some(restart) = restart {
+        out.put_u8(if restart { FLAG_RESTART } else { 0 });
+    }
+    out.put_u16(frame.width());
+    out.put_u16(frame.height());
+    out.put_varint(copies.len() as u32);
+    for c in copies {
+        for v in [c.src_x, c.src_y, c.dst.x, c.dst.y, c.dst.w, c.dst.h] {
+            out.put_u16(v);
+        }
+    }
+    out.put_length_prefixed(packed);
+    out
 }
 
 /// Writes one tile in its cheapest form.
@@ -436,44 +722,120 @@ enum TileBody<'a> {
     Raw(&'a [u8]),
 }
 
-/// Applies one graphics update to `frame`. On error `frame` is unchanged.
+/// Applies one standalone graphics update (kinds 0x10 and 0x11) to `frame`. On error `frame`
+/// is unchanged.
 pub fn apply(frame: &mut Framebuffer, update: &[u8]) -> Result<GraphicsDamage, DecodeError> {
-    let mut r = Reader::new(update);
-    let kind = r.u8("graphics update kind")?;
-    let width = r.u16("frame width")?;
-    let height = r.u16("frame height")?;
-    let full = match kind {
-        KIND_FULL => true,
-        KIND_DELTA => false,
-        other => return Err(DecodeError::Unknown { field: "graphics update kind", value: other }),
-    };
-    check_size(width, height).map_err(|_| DecodeError::Invalid { field: "frame size", reason: "out of range" })?;
-    if !full && (frame.width() != width || frame.height() != height) {
-        return Err(DecodeError::Invalid { field: "frame size", reason: "delta for another frame size" });
+    let header = Header::read(frame, update)?;
+    if header.restart.is_some() {
+        return Err(DecodeError::Invalid { field: "graphics update kind", reason: "a stream update needs its stream" });
     }
-    let copy_count = r.varint("copy count")? as usize;
-    if copy_count > 4096 {
-        return Err(DecodeError::TooLong { field: "copies", max: 4096 });
-    }
-    let mut copies = Vec::with_capacity(copy_count);
-    for _ in 0..copy_count {
-        let (src_x, src_y) = (r.u16("copy src x")?, r.u16("copy src y")?);
-        let dst = Rect::new(r.u16("copy dst x")?, r.u16("copy dst y")?, r.u16("copy w")?, r.u16("copy h")?);
-        let src = Rect::new(src_x, src_y, dst.w, dst.h);
-        if !dst.fits(width, height) || !src.fits(width, height) {
-            return Err(DecodeError::Invalid { field: "copy", reason: "outside the frame" });
-        }
-        copies.push(Copy { src_x, src_y, dst });
-    }
-    let grid = Grid::sized(width, height);
-    // A tile's body is never larger than its raw form plus a full palette.
-    let limit = grid.count() as usize * (usize::from(TILE) * usize::from(TILE) * 3 + 1024) + 8;
-    let packed = r.length_prefixed(limit, "tile data")?;
-    r.finish("graphics update")?;
-    let data = decompress_to_vec_with_limit(packed, limit)
+    let data = decompress_to_vec_with_limit(header.packed, header.limit)
         .map_err(|_| DecodeError::Invalid { field: "tile data", reason: "bad deflate stream or too large" })?;
+    apply_tiles(frame, &header, &data)
+}
 
-    let mut t = Reader::new(&data);
+/// A viewer's end of the host's graphics stream: takes every graphics update, standalone or
+/// streamed, in the order the controller sent them.
+pub struct StreamDecoder {
+    inflater: Inflater,
+    /// Whether the stream is followed from a restart and nothing has gone wrong since.
+    following: bool,
+    data: Vec<u8>,
+}
+
+impl Default for StreamDecoder {
+    fn default() -> Self {
+        Self { inflater: Inflater::raw(), following: false, data: Vec::new() }
+    }
+}
+
+impl StreamDecoder {
+    /// Applies the next update to `frame`. On error `frame` is unchanged; a stream that could
+    /// not be followed stays refused until it restarts.
+    pub fn apply(&mut self, frame: &mut Framebuffer, update: &[u8]) -> Result<GraphicsDamage, DecodeError> {
+        let header = Header::read(frame, update)?;
+        let Some(restart) = header.restart else { return apply(frame, update) };
+        if restart {
+            self.inflater.reset();
+            self.following = true;
+        }
+        if !self.following {
+            return Err(DecodeError::Invalid { field: "graphics stream", reason: "not followed from its start" });
+        }
+        if self.inflater.piece(header.packed, &mut self.data, header.limit).is_err() {
+            self.following = false;
+            return Err(DecodeError::Invalid { field: "tile data", reason: "bad deflate stream or too large" });
+        }
+        apply_tiles(frame, &header, &self.data)
+    }
+}
+
+/// An update's fields before its tile data.
+struct Header<'a> {
+    full: bool,
+    /// For stream kinds: whether the stream restarts here.
+    restart: Option<bool>,
+    width: u16,
+    height: u16,
+    copies: Vec<Copy>,
+    packed: &'a [u8],
+    /// Most bytes the tile data may inflate to.
+    limit: usize,
+}
+
+impl<'a> Header<'a> {
+    fn read(frame: &Framebuffer, update: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(update);
+        let kind = r.u8("graphics update kind")?;
+        let (full, streamed) = match kind {
+            KIND_FULL => (true, false),
+            KIND_DELTA => (false, false),
+            KIND_STREAM_FULL => (true, true),
+            KIND_STREAM_DELTA => (false, true),
+            other => return Err(DecodeError::Unknown { field: "graphics update kind", value: other }),
+        };
+        let restart = match streamed {
+            true => match r.u8("stream flags")? {
+                0 => Some(false),
+                FLAG_RESTART => Some(true),
+                other => return Err(DecodeError::Unknown { field: "stream flags", value: other }),
+            },
+            false => None,
+        };
+        let width = r.u16("frame width")?;
+        let height = r.u16("frame height")?;
+        check_size(width, height).map_err(|_| DecodeError::Invalid { field: "frame size", reason: "out of range" })?;
+        if !full && (frame.width() != width || frame.height() != height) {
+            return Err(DecodeError::Invalid { field: "frame size", reason: "delta for another frame size" });
+        }
+        let copy_count = r.varint("copy count")? as usize;
+        if copy_count > MAX_COPIES {
+            return Err(DecodeError::TooLong { field: "copies", max: MAX_COPIES });
+        }
+        let mut copies = Vec::with_capacity(copy_count);
+        for _ in 0..copy_count {
+            let (src_x, src_y) = (r.u16("copy src x")?, r.u16("copy src y")?);
+            let dst = Rect::new(r.u16("copy dst x")?, r.u16("copy dst y")?, r.u16("copy w")?, r.u16("copy h")?);
+            let src = Rect::new(src_x, src_y, dst.w, dst.h);
+            if !dst.fits(width, height) || !src.fits(width, height) {
+                return Err(DecodeError::Invalid { field: "copy", reason: "outside the frame" });
+            }
+            copies.push(Copy { src_x, src_y, dst });
+        }
+        let grid = Grid::sized(width, height);
+        // A tile's body is never larger than its raw form plus a full palette.
+        let limit = grid.count() as usize * (usize::from(TILE) * usize::from(TILE) * 3 + 1024) + 8;
+        let packed = r.length_prefixed(limit, "tile data")?;
+        r.finish("graphics update")?;
+        Ok(Self { full, restart, width, height, copies, packed, limit })
+    }
+}
+
+/// Validates the inflated tile data of an update, then applies the update to `frame`.
+fn apply_tiles(frame: &mut Framebuffer, header: &Header<'_>, data: &[u8]) -> Result<GraphicsDamage, DecodeError> {
+    let Header { full, width, height, .. } = *header;
+    let grid = Grid::sized(width, height);
+    let mut t = Reader::new(data);
     let count = t.varint("tile count")?;
     if count > grid.count() {
         return Err(DecodeError::Invalid { field: "tile count", reason: "more tiles than the frame has" });
@@ -504,7 +866,7 @@ pub fn apply(frame: &mut Framebuffer, update: &[u8]) -> Result<GraphicsDamage, D
         *frame = Framebuffer::new(width, height)
             .map_err(|_| DecodeError::Invalid { field: "frame size", reason: "out of range" })?;
     }
-    for c in &copies {
+    for c in &header.copies {
         frame.copy_within(c.src_x, c.src_y, c.dst);
     }
     let mut rects = Vec::with_capacity(tiles.len());
@@ -512,7 +874,7 @@ pub fn apply(frame: &mut Framebuffer, update: &[u8]) -> Result<GraphicsDamage, D
         paint_tile(frame, rect, &body);
         rects.push(rect);
     }
-    Ok(GraphicsDamage { resized: full, copies, rects })
+    Ok(GraphicsDamage { resized: full, copies: header.copies.clone(), rects })
 }
 
 fn read_tile<'a>(t: &mut Reader<'a>, rect: Rect) -> Result<TileBody<'a>, DecodeError> {
@@ -664,6 +1026,121 @@ mod tests {
         assert!(damage.rects.len() <= 5, "only the bottom band's tiles: {:?}", damage.rects);
     }
 
+    /// A desktop: a text window at `at` beneath a plain window that stays put.
+    fn desktop_with_window_at(at: (u16, u16), seed: u32) -> Framebuffer {
+        let mut f = Framebuffer::new(640, 400).unwrap();
+        f.fill(f.bounds(), [0x30, 0x50, 0x70]);
+        for y in 0..250u16 {
+            for x in 0..300u16 {
+                let (cx, cy) = (u32::from(x / 6), u32::from(y / 13));
+                // A "glyph" per 6x13 cell: bits of a hash of the cell, so no two lines repeat.
+                let glyph =
+                    (cx.wrapping_mul(2_654_435_761) ^ cy.wrapping_mul(40_503) ^ seed).wrapping_mul(2_246_822_519);
+                let bit = u32::from(x % 6) + 5 * u32::from(y % 13);
+                let ink = x % 6 < 5 && y % 13 < 10 && (glyph >> (bit % 31)) & 1 == 1;
+                let px = if ink { [0, 0, 0] } else { [255, 255, 255] };
+                f.span_mut(at.0 + x, at.1 + y, 1)[..3].copy_from_slice(&px);
+            }
+        }
+        f.fill(Rect::new(200, 100, 250, 250), [0xc0, 0xc0, 0xc0]);
+        f
+    }
+
+    #[test]
+    fn a_window_dragged_beneath_another_goes_as_copies_found_by_search_or_by_the_hint() {
+        let (a, b) = (desktop_with_window_at((20, 20), 0), desktop_with_window_at((28, 24), 0));
+        // What the same change costs when nothing moved: new text in the window's new place.
+        let repainted = encode_delta(&mut a.clone(), &desktop_with_window_at((28, 24), 1), &[]).unwrap();
+        // All the source copied: one row of the window that showed before and after.
+        let sliver = Copy { src_x: 20, src_y: 30, dst: Rect::new(28, 34, 170, 1) };
+        for hints in [vec![], vec![sliver]] {
+            let mut prev = a.clone();
+            let update = encode_delta(&mut prev, &b, &hints).unwrap();
+            let mut view = a.clone();
+            let damage = apply(&mut view, &update).unwrap();
+            assert_eq!(view, b);
+            assert_eq!(prev, b);
+            let copied: usize = damage.copies.iter().map(|c| c.dst.area()).sum();
+            assert!(copied > 300 * 250 / 2, "most of the window is copied: {:?}", damage.copies);
+            assert!(update.len() * 4 < repainted.len(), "{} B moved, {} B repainted", update.len(), repainted.len());
+        }
+        // Up and to the left, the other way round, beyond the search: the hint finds it.
+        let far = desktop_with_window_at((60, 50), 0);
+        let back = Copy { src_x: 60, src_y: 60, dst: Rect::new(20, 30, 170, 1) };
+        let mut prev = far.clone();
+        let update = encode_delta(&mut prev, &a, &[back]).unwrap();
+        let mut view = far;
+        apply(&mut view, &update).unwrap();
+        assert_eq!(view, a);
+        // Text that was beneath the other window shows now and is sent; the rest is copied.
+        assert!(update.len() * 3 < repainted.len(), "{} B moved, {} B repainted", update.len(), repainted.len());
+    }
+
+    #[test]
+    fn the_stream_compares_only_what_the_source_reported_and_refers_back_to_earlier_updates() {
+        let a = sample(640, 256, 5);
+        let mut encoder = StreamEncoder::new(Encoder::default());
+        let (mut prev, mut view, mut decoder) = (a.clone(), a.clone(), StreamDecoder::default());
+        let mut next = a.clone();
+        next.fill(Rect::new(10, 10, 8, 8), [1, 2, 3]);
+        next.fill(Rect::new(300, 200, 8, 8), [4, 5, 6]);
+        let reported = [Rect::new(10, 10, 8, 8)];
+        let update = encoder.delta(&mut prev, &next, &[], Some(&reported)).unwrap();
+        assert_eq!(update[1], FLAG_RESTART, "the first update of a stream restarts it");
+        let damage = decoder.apply(&mut view, &update).unwrap();
+        assert_eq!(damage.rects, vec![Rect::new(10, 10, 8, 8)], "the unreported change is not looked at");
+        assert_eq!(view, prev, "the encoder holds what the viewer holds");
+
+        // The same "glyphs" again elsewhere: the second piece refers back to the first.
+        let glyphs = sample(64, 64, 9);
+        let mut sizes = Vec::new();
+        for x in [0u16, 128] {
+            for y in 0..64 {
+                next.span_mut(x, y, 64).copy_from_slice(glyphs.span(0, y, 64));
+            }
+            let update = encoder.delta(&mut prev, &next, &[], None).unwrap();
+            assert_eq!(update[1], 0, "the stream goes on");
+            decoder.apply(&mut view, &update).unwrap();
+            assert_eq!(view, next);
+            sizes.push(update.len());
+        }
+        assert!(sizes[1] * 4 < sizes[0], "{sizes:?}");
+        // A decoder that joins mid-stream refuses it until the next restart.
+        let mut late = StreamDecoder::default();
+        next.fill(Rect::new(0, 0, 4, 4), [9, 9, 9]);
+        let update = encoder.delta(&mut prev, &next, &[], None).unwrap();
+        let mut late_view = view.clone();
+        assert!(late.apply(&mut late_view, &update).is_err());
+        assert_eq!(late_view, view, "and leaves its frame alone");
+        encoder.restart();
+        next.fill(Rect::new(0, 0, 4, 4), [8, 8, 8]);
+        let update = encoder.delta(&mut prev, &next, &[], None).unwrap();
+        late.apply(&mut late_view, &update).unwrap();
+        decoder.apply(&mut view, &update).unwrap();
+        assert_eq!(late_view, view);
+    }
+
+    #[test]
+    fn a_flood_of_source_copies_is_cut_to_what_a_decoder_takes() {
+        let a = sample(320, 240, 4);
+        let mut b = a.clone();
+        // Each 2x1 strip of the left half moved one pixel right: 6,000 true copies.
+        let mut hints = Vec::new();
+        for y in 0..240u16 {
+            for x in (0..150u16).step_by(6) {
+                b.copy_within(x, y, Rect::new(x + 1, y, 2, 1));
+                hints.push(Copy { src_x: x, src_y: y, dst: Rect::new(x + 1, y, 2, 1) });
+            }
+        }
+        assert!(hints.len() > MAX_COPIES);
+        let mut prev = a.clone();
+        let update = encode_delta(&mut prev, &b, &hints).unwrap();
+        let mut view = a;
+        let damage = apply(&mut view, &update).unwrap();
+        assert_eq!(damage.copies.len(), MAX_COPIES);
+        assert_eq!(view, b);
+    }
+
     #[test]
     fn source_hints_that_do_not_match_are_ignored_and_the_result_is_still_exact() {
         let a = sample(128, 128, 2);
@@ -673,7 +1150,7 @@ mod tests {
         let update = encode_delta(&mut prev, &b, &[bogus]).unwrap();
         let mut view = a;
         let damage = apply(&mut view, &update).unwrap();
-        assert!(damage.copies.is_empty());
+        assert!(!damage.copies.contains(&bogus));
         assert_eq!(view, b);
     }
 

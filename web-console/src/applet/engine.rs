@@ -11,7 +11,8 @@ use shared::crypto::{CipherSuite, Pms};
 use shared::session::{ClientConfig, ClientEvent, ClientSession};
 use shared::video::frame::Framebuffer;
 use shared::video::text::{self, Damage, TextScreen};
-use shared::video::{tiles, Mode};
+use shared::video::tiles::StreamDecoder;
+use shared::video::{cursor, Mode};
 use shared::wire::message::MAX_PASTE;
 use shared::wire::{
     AppMessage, DecodeError, InputEvent, KeyEvent, KeyId, Modifiers, PointerEvent, Presence, SpecialKey,
@@ -100,7 +101,8 @@ struct Link {
 /// What the host shows: a text grid or a framebuffer; the host's updates say which.
 enum Screen {
     Text(TextScreen),
-    Graphics(Framebuffer),
+    /// A picture, and the stream its updates come in (it remembers what they refer back to).
+    Graphics(Framebuffer, StreamDecoder),
 }
 
 impl Screen {
@@ -108,21 +110,30 @@ impl Screen {
     /// signal" notice between two pictures), the update is decoded into a new screen, which
     /// replaces this one only if the update was good.
     fn apply(&mut self, update: &[u8], painter: &Painter) -> Result<(), DecodeError> {
+        if update.first() == Some(&cursor::KIND_CURSOR) {
+            let pointer = cursor::Cursor::decode(update)?;
+            if let Screen::Graphics(..) = self {
+                let _ = painter.set_pointer(Some(&pointer));
+            }
+            return Ok(());
+        }
         match (Mode::of(update), &mut *self) {
             (Some(Mode::Text), Screen::Text(screen)) => apply_text(screen, update, painter),
-            (Some(Mode::Graphics), Screen::Graphics(frame)) => apply_graphics(frame, update, painter),
-            (Some(Mode::Text), Screen::Graphics(_)) => {
+            (Some(Mode::Graphics), Screen::Graphics(frame, stream)) => apply_graphics(frame, stream, update, painter),
+            (Some(Mode::Text), Screen::Graphics(..)) => {
                 let mut screen = TextScreen::new(80, 25)
                     .map_err(|_| DecodeError::Invalid { field: "text screen", reason: "bad default size" })?;
                 apply_text(&mut screen, update, painter)?;
+                let _ = painter.set_pointer(None);
                 *self = Screen::Text(screen);
                 Ok(())
             }
             (Some(Mode::Graphics), Screen::Text(_)) => {
                 let mut frame = Framebuffer::new(1, 1)
                     .map_err(|_| DecodeError::Invalid { field: "frame", reason: "bad default size" })?;
-                apply_graphics(&mut frame, update, painter)?;
-                *self = Screen::Graphics(frame);
+                let mut stream = StreamDecoder::default();
+                apply_graphics(&mut frame, &mut stream, update, painter)?;
+                *self = Screen::Graphics(frame, stream);
                 Ok(())
             }
             (None, _) => {
@@ -138,8 +149,13 @@ fn apply_text(screen: &mut TextScreen, update: &[u8], painter: &Painter) -> Resu
     Ok(())
 }
 
-fn apply_graphics(frame: &mut Framebuffer, update: &[u8], painter: &Painter) -> Result<(), DecodeError> {
-    let damage = tiles::apply(frame, update)?;
+fn apply_graphics(
+    frame: &mut Framebuffer,
+    stream: &mut StreamDecoder,
+    update: &[u8],
+    painter: &Painter,
+) -> Result<(), DecodeError> {
+    let damage = stream.apply(frame, update)?;
     let _ = painter.paint_frame(frame, &damage);
     Ok(())
 }
@@ -219,7 +235,7 @@ impl Console {
     pub fn screen_text(&self) -> String {
         match &self.0.borrow().screen {
             Screen::Text(s) => s.text(),
-            Screen::Graphics(_) => String::new(),
+            Screen::Graphics(..) => String::new(),
         }
     }
 
@@ -688,7 +704,7 @@ impl Console {
     }
 
     fn is_graphical(&self) -> bool {
-        matches!(self.0.borrow().screen, Screen::Graphics(_))
+        matches!(self.0.borrow().screen, Screen::Graphics(..))
     }
 
     fn start_timer(&self) -> Result<(), JsValue> {

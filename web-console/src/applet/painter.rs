@@ -6,12 +6,14 @@
 //! `image-rendering: pixelated`.
 //!
 //! Graphics mode: moved regions are blitted by the canvas itself; changed tiles go across from
-//! the decoder's framebuffer, merged into bands, one `ImageData` per band.
+//! the decoder's framebuffer, merged into bands, one `ImageData` per band. The host's pointer
+//! is not in the picture: it is the canvas's CSS cursor, drawn by the browser at the mouse.
 
+use shared::video::cursor::Cursor as Pointer;
 use shared::video::frame::{Framebuffer, Rect, BYTES_PER_PIXEL};
 use shared::video::text::{Attrs, Cell, Color, Cursor, Damage, TextScreen};
 use shared::video::tiles::GraphicsDamage;
-use wasm_bindgen::{Clamped, JsValue};
+use wasm_bindgen::{Clamped, JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 use super::font::{Font, GLYPH_HEIGHT, GLYPH_WIDTH};
@@ -52,6 +54,31 @@ impl Painter {
         self.paint_span(screen, c.row, c.col, c.col.saturating_add(1))
     }
 
+    /// Shows `pointer` as the mouse cursor over the canvas (`None`: the browser's own).
+    pub fn set_pointer(&self, pointer: Option<&Pointer>) -> Result<(), JsValue> {
+        let style = match pointer {
+            None => String::new(),
+            Some(p) if p.is_hidden() => "none".into(),
+            Some(p) => {
+                let document =
+                    self.canvas.owner_document().ok_or_else(|| JsValue::from_str("canvas has no document"))?;
+                let image: HtmlCanvasElement =
+                    document.create_element("canvas")?.dyn_into().map_err(|_| JsValue::from_str("not a canvas"))?;
+                image.set_width(u32::from(p.width));
+                image.set_height(u32::from(p.height));
+                let ctx = image.get_context("2d")?.ok_or_else(|| JsValue::from_str("no 2d context"))?.dyn_into_ctx()?;
+                let pixels = ImageData::new_with_u8_clamped_array_and_sh(
+                    Clamped(&p.rgba),
+                    u32::from(p.width),
+                    u32::from(p.height),
+                )?;
+                ctx.put_image_data(&pixels, 0.0, 0.0)?;
+                format!("url({}) {} {}, default", image.to_data_url()?, p.hotspot_x, p.hotspot_y)
+            }
+        };
+        self.canvas.style().set_property("cursor", &style)
+    }
+
     /// Repaints what a graphics update changed.
     pub fn paint_frame(&self, frame: &Framebuffer, damage: &GraphicsDamage) -> Result<(), JsValue> {
         let size = (u32::from(frame.width()), u32::from(frame.height()));
@@ -59,6 +86,20 @@ impl Painter {
             self.canvas.set_width(size.0);
             self.canvas.set_height(size.1);
             return self.put_rect(frame, frame.bounds());
+        }
+        // The canvas copies onto itself through a snapshot of all of itself, once per call: a
+        // few large copies (a scroll) are cheap that way, many small ones (a window moved
+        // beneath another) are cheaper put from the frame, which already holds their pixels.
+        let canvas_area = frame.bounds().area();
+        let copied: usize = damage.copies.iter().map(|c| c.dst.area()).sum();
+        if damage.copies.len() * canvas_area > 2 * copied {
+            for c in &damage.copies {
+                self.put_rect(frame, c.dst)?;
+            }
+            for band in merge_bands(&damage.rects) {
+                self.put_rect(frame, band)?;
+            }
+            return Ok(());
         }
         for c in &damage.copies {
             let (w, h) = (f64::from(c.dst.w), f64::from(c.dst.h));
@@ -195,7 +236,6 @@ trait IntoCtx {
 
 impl IntoCtx for js_sys::Object {
     fn dyn_into_ctx(self) -> Result<CanvasRenderingContext2d, JsValue> {
-        use wasm_bindgen::JsCast;
         self.dyn_into::<CanvasRenderingContext2d>().map_err(|_| JsValue::from_str("not a 2d context"))
     }
 }
@@ -306,5 +346,52 @@ mod tests {
         assert_eq!(cell_bits(&ctx, 1, 5, [0x00, 0xaa, 0x00]), font.glyph('┌'));
         assert_eq!(cell_bits(&ctx, 3, 0, DEFAULT_FG), font.glyph('z'));
         assert_eq!(cell_bits(&ctx, 2, 5, [0x00, 0xaa, 0x00]), vec![0; 16]);
+    }
+
+    /// The canvas's RGBA pixels.
+    fn canvas_pixels(canvas: &HtmlCanvasElement) -> Vec<u8> {
+        let ctx = canvas.get_context("2d").unwrap().unwrap().dyn_into_ctx().unwrap();
+        ctx.get_image_data(0.0, 0.0, f64::from(canvas.width()), f64::from(canvas.height())).unwrap().data().to_vec()
+    }
+
+    #[test]
+    fn graphics_copies_few_or_many_and_the_hosts_pointer_reach_the_canvas() {
+        use shared::video::cursor::Cursor as Pointer;
+        use shared::video::tiles::Copy;
+        let canvas = canvas();
+        let painter = Painter::new(canvas.clone(), Font::terminus().unwrap()).unwrap();
+        let mut frame = Framebuffer::new(200, 100).unwrap();
+        for y in 0..100u16 {
+            for x in 0..200u16 {
+                frame.span_mut(x, y, 1)[..3].copy_from_slice(&[x as u8, (y * 2) as u8, (x ^ y) as u8]);
+            }
+        }
+        painter.paint_frame(&frame, &GraphicsDamage { resized: true, ..GraphicsDamage::default() }).unwrap();
+        assert_eq!(canvas_pixels(&canvas), frame.pixels());
+
+        // One large copy (a scroll), blitted by the canvas.
+        let scroll = Copy { src_x: 0, src_y: 10, dst: Rect::new(0, 0, 200, 90) };
+        frame.copy_within(scroll.src_x, scroll.src_y, scroll.dst);
+        painter.paint_frame(&frame, &GraphicsDamage { copies: vec![scroll], ..GraphicsDamage::default() }).unwrap();
+        assert_eq!(canvas_pixels(&canvas), frame.pixels());
+
+        // Many small ones (a window moved beneath another), put from the frame instead.
+        let copies: Vec<Copy> =
+            (0..20u16).map(|i| Copy { src_x: i * 8, src_y: 50, dst: Rect::new(i * 8 + 3, 60 + i % 3, 5, 5) }).collect();
+        for c in &copies {
+            frame.copy_within(c.src_x, c.src_y, c.dst);
+        }
+        painter.paint_frame(&frame, &GraphicsDamage { copies, ..GraphicsDamage::default() }).unwrap();
+        assert_eq!(canvas_pixels(&canvas), frame.pixels());
+
+        // The host's pointer is the canvas's cursor; hidden, none; back to text, the page's own.
+        let arrow = Pointer { hotspot_x: 1, hotspot_y: 2, width: 4, height: 4, rgba: vec![200; 64] };
+        painter.set_pointer(Some(&arrow)).unwrap();
+        let cursor = canvas.style().get_property_value("cursor").unwrap();
+        assert!(cursor.starts_with("url(\"data:image/png;base64,") && cursor.contains(" 1 2"), "{cursor}");
+        painter.set_pointer(Some(&Pointer::hidden())).unwrap();
+        assert_eq!(canvas.style().get_property_value("cursor").unwrap(), "none");
+        painter.set_pointer(None).unwrap();
+        assert_eq!(canvas.style().get_property_value("cursor").unwrap(), "");
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rfb::{Client, Event};
+use rfb::{Client, Event, Rect};
 use shared::video::tiles::Copy;
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::{InputEvent, KeyEvent, SpecialKey};
@@ -156,6 +156,8 @@ async fn run_once(
     let mut client = Client::new(rfb::Config { password: source.password.clone(), shared: true });
     let mut keys = Keyboard::default();
     let mut hints: Vec<Copy> = Vec::new();
+    // What the server said it repainted since the last frame went out.
+    let mut reported: Vec<Rect> = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
     // When the next incremental update may be asked for (after the current one is shown).
     let mut next_request: Option<Instant> = None;
@@ -182,16 +184,20 @@ async fn run_once(
                         Event::Copied(c) => hints.push(c),
                         Event::Resized { .. } => {
                             hints.clear();
+                            reported.clear();
                             full_next = true;
                         }
                         Event::UpdateDone => {
                             if let Some(frame) = client.framebuffer() {
-                                video.publish_frame(frame, &hints);
+                                video.publish_frame(frame, &hints, Some(&reported));
                             }
                             hints.clear();
+                            reported.clear();
                             next_request = Some(last_request + FRAME_INTERVAL);
                         }
-                        Event::Updated(_) | Event::Bell | Event::CutText(_) | Event::ExtendedKeys => {}
+                        Event::Cursor(pointer) => video.publish_pointer(&pointer),
+                        Event::Updated(rect) => reported.push(rect),
+                        Event::Bell | Event::CutText(_) | Event::ExtendedKeys => {}
                     }
                 }
             }
