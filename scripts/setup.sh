@@ -2,7 +2,7 @@
 # Installs what Lantern's build and tests need and is missing; skips what is already there.
 # Usage: scripts/setup.sh [--tests]   (--tests also installs what the tests drive: Chromium and
 # ChromeDriver, QEMU, busybox and cpio for the test guest, TigerVNC's Xvnc with xterm,
-# xdotool and xwd for the desktop test, and DMTF's Redfish service validator and Redfish
+# xdotool, xwd and xsetroot for the desktop test, and DMTF's Redfish service validator and Redfish
 # client library from PyPI in target/redfish/venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ if [[ "${1:-}" == "--tests" ]]; then
   command -v xterm >/dev/null || missing+=(xterm)
   command -v xdotool >/dev/null || missing+=(xdotool)
   command -v xwd >/dev/null || missing+=(x11-apps)
+  command -v xsetroot >/dev/null || missing+=(x11-xserver-utils)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
