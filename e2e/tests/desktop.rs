@@ -63,7 +63,11 @@ async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
         let n = |i: usize| rect[i].as_f64().unwrap_or(1.0);
         let move_to = |(target_x, target_y): (f64, f64)| {
             let (vx, vy) = (n(0) + (target_x + 0.5) * n(2) / n(4), n(1) + (target_y + 0.5) * n(3) / n(5));
-            MouseActions::new("mouse".into()).then(PointerAction::MoveTo { duration: None, x: vx.floor(), y: vy.floor() })
+            MouseActions::new("mouse".into()).then(PointerAction::MoveTo {
+                duration: None,
+                x: vx.floor(),
+                y: vy.floor(),
+            })
         };
         // The X pointer takes the shape of what it is over, and that shape is the canvas's
         // cursor, as a picture with its hotspot: the root window's arrow, then xterm's I-beam.

@@ -1,27 +1,30 @@
 //! Graphics-mode video: a framebuffer sent as copies and changed 64x64 tiles.
 //!
 //! The controller keeps the frame its viewers hold and sends what changed: first regions that
-//! moved (a scroll, a dragged window), as copies the browser does itself, then, of each tile
-//! that still differs, the smallest rectangle holding its changed pixels (a typed character, the
-//! strip a moved window uncovered), in the cheapest of four forms the encoder picks per part
-//! (one colour, a palette with packed indices, a palette with runs, or raw RGB). The tile data of one update
-//! is deflated as one block, so runs and repeats across tiles cost little.
+//! moved, as copies the browser does itself (the source's own, a scroll found by row hashes,
+//! and blocks found moved by a motion search, for a window the source repainted because it was
+//! dragged beneath another), then rectangles of one colour (the strip a moved window
+//! uncovered, joined across the tiles it crosses), then, of each tile that still differs, the
+//! smallest rectangle holding its changed pixels (a typed character), in the cheapest of four
+//! forms the encoder picks per part (one colour, a palette with packed indices, a palette with
+//! runs, or raw RGB). All of it is deflated as one body, so repeats cost little.
 //!
-//! The controller's updates to its viewers go further: they are pieces of one deflate stream
-//! per host ([`StreamEncoder`]), so an update may refer back to the 32 KiB of tile data sent
-//! before it: the glyphs of a scrolling console, the text a dragged window uncovers again. The
-//! stream restarts whenever a viewer joins (its first picture is a standalone full update), and
-//! every viewer's [`StreamDecoder`] restarts with it.
+//! The controller's updates to its viewers go further: their bodies are pieces of one deflate
+//! stream per host ([`StreamEncoder`]), so an update may refer back to the 32 KiB sent before
+//! it: the glyphs of a scrolling console, the same copy and strips one step on. The stream
+//! restarts whenever a viewer joins (its first picture is a standalone full update), and every
+//! viewer's [`StreamDecoder`] restarts with it.
 //!
 //! ```text
 //! update: kind (u8: 0x10 full, 0x11 delta) | width (u16) | height (u16)
-//!         | copy count (varint) | copies | tile data length (varint) | deflate(tile data)
+//!         | body length (varint) | deflate(body)
 //! stream: kind (u8: 0x12 full, 0x13 delta) | flags (u8: bit 0, the stream restarts here)
-//!         | width (u16) | height (u16) | copy count (varint) | copies
-//!         | piece length (varint) | the stream's next piece of tile data, raw deflate ending in a
-//!           sync flush whose final 00 00 ff ff is left off
+//!         | width (u16) | height (u16) | piece length (varint) | the stream's next piece:
+//!           the body, raw deflate ending in a sync flush whose final 00 00 ff ff is left off
+//! body:   copy count (varint) | copies | fill count (varint) | fills
+//!         | tile count (varint) | tiles, in increasing index order
 //! copy:   src x (u16) | src y (u16) | dst x (u16) | dst y (u16) | w (u16) | h (u16)
-//! tile data: tile count (varint) | tiles, in increasing index order
+//! fill:   x (u16) | y (u16) | w (u16) | h (u16) | r g b
 //! tile:   index (varint; row-major on the 64x64 grid) | part x, y (u8 each, from the tile's
 //!         corner) | part w - 1, h - 1 (u8 each) | type (u8) | body (for the part)
 //!   0 solid:   r g b
@@ -31,8 +34,9 @@
 //!              | runs: colour index (u8) | length - 1 (varint)
 //!   3 raw:     w x h x (r g b)
 //! ```
-//! A full update resizes the decoder's frame and carries every tile. A decoder validates the
-//! whole update before it changes its frame, so a bad update leaves the frame as it was.
+//! Copies apply in order, then fills, then tiles. A full update resizes the decoder's frame and
+//! carries every tile. A decoder validates the whole update before it changes its frame, so a
+//! bad update leaves the frame as it was.
 
 use std::collections::HashMap;
 
@@ -113,17 +117,17 @@ pub fn encode_delta(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy]) 
 impl Encoder {
     /// See [`encode_full`].
     pub fn full(&self, frame: &Framebuffer) -> Vec<u8> {
-        let packed = miniz_oxide::deflate::compress_to_vec(&tile_data(frame, &all_parts(frame)), self.level);
-        frame_update(KIND_FULL, None, frame, &[], &packed)
+        let packed = miniz_oxide::deflate::compress_to_vec(&body(frame, &[], &[], &all_parts(frame)), self.level);
+        frame_update(KIND_FULL, None, frame, &packed)
     }
 
     /// See [`encode_delta`].
     pub fn delta(&self, prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy]) -> Option<Vec<u8>> {
         Some(match diff(prev, next, hints, None)? {
             Change::Resized => self.full(next),
-            Change::Parts { copies, parts } => {
-                let packed = miniz_oxide::deflate::compress_to_vec(&tile_data(next, &parts), self.level);
-                frame_update(KIND_DELTA, None, next, &copies, &packed)
+            Change::Parts { copies, fills, parts } => {
+                let packed = miniz_oxide::deflate::compress_to_vec(&body(next, &copies, &fills, &parts), self.level);
+                frame_update(KIND_DELTA, None, next, &packed)
             }
         })
     }
@@ -149,7 +153,7 @@ impl StreamEncoder {
 
     /// The whole frame, as the stream's next update (after a resize).
     pub fn full(&mut self, frame: &Framebuffer) -> Vec<u8> {
-        self.pack(KIND_STREAM_FULL, frame, &[], &all_parts(frame))
+        self.pack(KIND_STREAM_FULL, frame, &body(frame, &[], &[], &all_parts(frame)))
     }
 
     /// As [`encode_delta`], as the stream's next update. `reported`: the rectangles the source
@@ -163,15 +167,17 @@ impl StreamEncoder {
     ) -> Option<Vec<u8>> {
         Some(match diff(prev, next, hints, reported)? {
             Change::Resized => self.full(next),
-            Change::Parts { copies, parts } => self.pack(KIND_STREAM_DELTA, next, &copies, &parts),
+            Change::Parts { copies, fills, parts } => {
+                self.pack(KIND_STREAM_DELTA, next, &body(next, &copies, &fills, &parts))
+            }
         })
     }
 
-    fn pack(&mut self, kind: u8, frame: &Framebuffer, copies: &[Copy], parts: &[Rect]) -> Vec<u8> {
+    fn pack(&mut self, kind: u8, frame: &Framebuffer, body: &[u8]) -> Vec<u8> {
         let restart = self.stream.is_none();
         let stream = self.stream.get_or_insert_with(|| Deflater::new(self.level));
-        let piece = stream.piece(&tile_data(frame, parts));
-        frame_update(kind, Some(restart), frame, copies, &piece)
+        let piece = stream.piece(body);
+        frame_update(kind, Some(restart), frame, &piece)
     }
 }
 
@@ -179,8 +185,9 @@ impl StreamEncoder {
 enum Change {
     /// A new size: everything.
     Resized,
-    /// Copies to make first, then the parts of tiles to send, in tile order.
-    Parts { copies: Vec<Copy>, parts: Vec<Rect> },
+    /// Copies to make first, then rectangles to fill with one colour, then the parts of tiles
+    /// to send, in tile order.
+    Parts { copies: Vec<Copy>, fills: Vec<Fill>, parts: Vec<Rect> },
 }
 
 /// Works out what changed from `prev` (what the viewers hold) to `next` and brings `prev` up
@@ -223,7 +230,35 @@ fn diff(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy], reported: Op
             prev.span_mut(r.x, y, r.w).copy_from_slice(next.span(r.x, y, r.w));
         }
     }
-    Some(Change::Parts { copies, parts })
+    let (fills, parts) = split_fills(next, parts);
+    Some(Change::Parts { copies, fills, parts })
+}
+
+/// A rectangle of one colour.
+type Fill = (Rect, [u8; 3]);
+
+/// Takes the parts of one colour out of `parts`, joined where they continue each other along
+/// a row or a column: the strip a moved window uncovers is one fill, not a part in every tile
+/// it crosses.
+fn split_fills(frame: &Framebuffer, parts: Vec<Rect>) -> (Vec<Fill>, Vec<Rect>) {
+    let mut fills: Vec<Fill> = Vec::new();
+    let mut rest = Vec::with_capacity(parts.len());
+    for p in parts {
+        if !is_flat(frame, p) {
+            rest.push(p);
+            continue;
+        }
+        let px = frame.pixel(p.x, p.y);
+        let colour = [px[0], px[1], px[2]];
+        let below = |f: &Rect| f.x == p.x && f.w == p.w && f.y + f.h == p.y;
+        let beside = |f: &Rect| f.y == p.y && f.h == p.h && f.x + f.w == p.x;
+        match fills.iter_mut().rev().find(|(f, c)| *c == colour && (below(f) || beside(f))) {
+            Some((f, _)) if below(f) => f.h += p.h,
+            Some((f, _)) => f.w += p.w,
+            None => fills.push((p, colour)),
+        }
+    }
+    (fills, rest)
 }
 
 /// Which tiles may differ: those the source reported changing or copied to, or every tile
@@ -409,10 +444,24 @@ fn all_parts(frame: &Framebuffer) -> Vec<Rect> {
     (0..grid.count()).map(|i| grid.rect(i)).collect()
 }
 
-/// The tile data for `parts` (each inside one tile, in tile order), before compression.
-fn tile_data(frame: &Framebuffer, parts: &[Rect]) -> Vec<u8> {
+/// An update's body before compression: its copies, its fills, then the tile data for
+/// `parts` (each inside one tile, in tile order).
+fn body(frame: &Framebuffer, copies: &[Copy], fills: &[Fill], parts: &[Rect]) -> Vec<u8> {
     let grid = Grid::of(frame);
-    let mut data = Vec::new();
+    let mut data = Vec::with_capacity(copies.len() * 12 + fills.len() * 11 + parts.len() * 64);
+    data.put_varint(copies.len() as u32);
+    for c in copies {
+        for v in [c.src_x, c.src_y, c.dst.x, c.dst.y, c.dst.w, c.dst.h] {
+            data.put_u16(v);
+        }
+    }
+    data.put_varint(fills.len() as u32);
+    for (r, colour) in fills {
+        for v in [r.x, r.y, r.w, r.h] {
+            data.put_u16(v);
+        }
+        data.extend_from_slice(colour);
+    }
     data.put_varint(parts.len() as u32);
     for &rect in parts {
         let index = grid.index_of(rect);
@@ -426,21 +475,15 @@ fn tile_data(frame: &Framebuffer, parts: &[Rect]) -> Vec<u8> {
     data
 }
 
-/// An update around its compressed tile data; `restart` is there for stream kinds only.
-fn frame_update(kind: u8, restart: Option<bool>, frame: &Framebuffer, copies: &[Copy], packed: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(packed.len() + 16 + copies.len() * 12);
+/// An update around its compressed body; `restart` is there for stream kinds only.
+fn frame_update(kind: u8, restart: Option<bool>, frame: &Framebuffer, packed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(packed.len() + 16);
     out.put_u8(kind);
     if let Some(restart) = restart {
         out.put_u8(if restart { FLAG_RESTART } else { 0 });
     }
     out.put_u16(frame.width());
     out.put_u16(frame.height());
-    out.put_varint(copies.len() as u32);
-    for c in copies {
-        for v in [c.src_x, c.src_y, c.dst.x, c.dst.y, c.dst.w, c.dst.h] {
-            out.put_u16(v);
-        }
-    }
     out.put_length_prefixed(packed);
     out
 }
@@ -777,7 +820,6 @@ struct Header<'a> {
     restart: Option<bool>,
     width: u16,
     height: u16,
-    copies: Vec<Copy>,
     packed: &'a [u8],
     /// Most bytes the tile data may inflate to.
     limit: usize,
@@ -808,34 +850,48 @@ impl<'a> Header<'a> {
         if !full && (frame.width() != width || frame.height() != height) {
             return Err(DecodeError::Invalid { field: "frame size", reason: "delta for another frame size" });
         }
-        let copy_count = r.varint("copy count")? as usize;
-        if copy_count > MAX_COPIES {
-            return Err(DecodeError::TooLong { field: "copies", max: MAX_COPIES });
-        }
-        let mut copies = Vec::with_capacity(copy_count);
-        for _ in 0..copy_count {
-            let (src_x, src_y) = (r.u16("copy src x")?, r.u16("copy src y")?);
-            let dst = Rect::new(r.u16("copy dst x")?, r.u16("copy dst y")?, r.u16("copy w")?, r.u16("copy h")?);
-            let src = Rect::new(src_x, src_y, dst.w, dst.h);
-            if !dst.fits(width, height) || !src.fits(width, height) {
-                return Err(DecodeError::Invalid { field: "copy", reason: "outside the frame" });
-            }
-            copies.push(Copy { src_x, src_y, dst });
-        }
         let grid = Grid::sized(width, height);
-        // A tile's body is never larger than its raw form plus a full palette.
-        let limit = grid.count() as usize * (usize::from(TILE) * usize::from(TILE) * 3 + 1024) + 8;
-        let packed = r.length_prefixed(limit, "tile data")?;
+        // A tile's body is never larger than its raw form plus a full palette; a fill comes
+        // from a tile at most.
+        let tiles = grid.count() as usize * (usize::from(TILE) * usize::from(TILE) * 3 + 1024 + 11);
+        let limit = tiles + MAX_COPIES * 12 + 16;
+        let packed = r.length_prefixed(limit, "update body")?;
         r.finish("graphics update")?;
-        Ok(Self { full, restart, width, height, copies, packed, limit })
+        Ok(Self { full, restart, width, height, packed, limit })
     }
 }
 
-/// Validates the inflated tile data of an update, then applies the update to `frame`.
+/// Validates the inflated body of an update, then applies the update to `frame`.
 fn apply_tiles(frame: &mut Framebuffer, header: &Header<'_>, data: &[u8]) -> Result<GraphicsDamage, DecodeError> {
     let Header { full, width, height, .. } = *header;
     let grid = Grid::sized(width, height);
     let mut t = Reader::new(data);
+    let copy_count = t.varint("copy count")? as usize;
+    if copy_count > MAX_COPIES {
+        return Err(DecodeError::TooLong { field: "copies", max: MAX_COPIES });
+    }
+    let mut copies = Vec::with_capacity(copy_count);
+    for _ in 0..copy_count {
+        let (src_x, src_y) = (t.u16("copy src x")?, t.u16("copy src y")?);
+        let dst = Rect::new(t.u16("copy dst x")?, t.u16("copy dst y")?, t.u16("copy w")?, t.u16("copy h")?);
+        let src = Rect::new(src_x, src_y, dst.w, dst.h);
+        if !dst.fits(width, height) || !src.fits(width, height) {
+            return Err(DecodeError::Invalid { field: "copy", reason: "outside the frame" });
+        }
+        copies.push(Copy { src_x, src_y, dst });
+    }
+    let fill_count = t.varint("fill count")?;
+    if fill_count > grid.count() {
+        return Err(DecodeError::Invalid { field: "fill count", reason: "more fills than the frame has tiles" });
+    }
+    let mut fills = Vec::with_capacity(fill_count as usize);
+    for _ in 0..fill_count {
+        let rect = Rect::new(t.u16("fill x")?, t.u16("fill y")?, t.u16("fill w")?, t.u16("fill h")?);
+        if !rect.fits(width, height) {
+            return Err(DecodeError::Invalid { field: "fill", reason: "outside the frame" });
+        }
+        fills.push((rect, t.array::<3>("fill colour")?));
+    }
     let count = t.varint("tile count")?;
     if count > grid.count() {
         return Err(DecodeError::Invalid { field: "tile count", reason: "more tiles than the frame has" });
@@ -866,15 +922,19 @@ fn apply_tiles(frame: &mut Framebuffer, header: &Header<'_>, data: &[u8]) -> Res
         *frame = Framebuffer::new(width, height)
             .map_err(|_| DecodeError::Invalid { field: "frame size", reason: "out of range" })?;
     }
-    for c in &header.copies {
+    for c in &copies {
         frame.copy_within(c.src_x, c.src_y, c.dst);
     }
-    let mut rects = Vec::with_capacity(tiles.len());
+    let mut rects = Vec::with_capacity(fills.len() + tiles.len());
+    for (rect, colour) in fills {
+        frame.fill(rect, colour);
+        rects.push(rect);
+    }
     for (rect, body) in tiles {
         paint_tile(frame, rect, &body);
         rects.push(rect);
     }
-    Ok(GraphicsDamage { resized: full, copies: header.copies.clone(), rects })
+    Ok(GraphicsDamage { resized: full, copies, rects })
 }
 
 fn read_tile<'a>(t: &mut Reader<'a>, rect: Rect) -> Result<TileBody<'a>, DecodeError> {
@@ -1121,6 +1181,23 @@ mod tests {
     }
 
     #[test]
+    fn one_coloured_strips_across_tiles_go_as_one_fill_each() {
+        let a = sample(320, 240, 6);
+        let mut b = a.clone();
+        // What a window moved right and down uncovers: an L of desktop colour over five tiles.
+        b.fill(Rect::new(30, 10, 4, 200), [0x30, 0x50, 0x70]);
+        b.fill(Rect::new(34, 10, 250, 2), [0x30, 0x50, 0x70]);
+        let mut view = a.clone();
+        let damage = apply(&mut view, &encode_delta(&mut a.clone(), &b, &[]).unwrap()).unwrap();
+        assert_eq!(view, b);
+        // Beyond the corner's tile (sent as a tile part: its changed box is not one colour),
+        // four parts along the top and three down the side: one fill each way.
+        assert_eq!(damage.rects.len(), 3, "{:?}", damage.rects);
+        assert!(damage.rects.contains(&Rect::new(64, 10, 220, 2)), "{:?}", damage.rects);
+        assert!(damage.rects.contains(&Rect::new(30, 64, 4, 146)), "{:?}", damage.rects);
+    }
+
+    #[test]
     fn a_flood_of_source_copies_is_cut_to_what_a_decoder_takes() {
         let a = sample(320, 240, 4);
         let mut b = a.clone();
@@ -1206,20 +1283,32 @@ mod tests {
         let mut other_size = good.clone();
         other_size[2] ^= 1;
         assert!(apply(&mut view, &other_size).is_err());
-        let mut bad_copy = vec![KIND_DELTA, 0, 100, 0, 70, 1];
+        // A copy, then a fill, that reach past the frame's right edge.
+        let mut bad_copy = vec![1];
         for v in [0u16, 0, 90, 0, 20, 10] {
             bad_copy.extend_from_slice(&v.to_be_bytes());
         }
-        bad_copy.push(0);
-        assert!(apply(&mut view, &bad_copy).is_err());
+        bad_copy.extend_from_slice(&[0, 0]);
+        let mut bad_fill = vec![0, 1];
+        for v in [90u16, 0, 20, 10] {
+            bad_fill.extend_from_slice(&v.to_be_bytes());
+        }
+        bad_fill.extend_from_slice(&[1, 2, 3, 0]);
+        for (body, field) in [(bad_copy, "copy"), (bad_fill, "fill")] {
+            let mut update = vec![KIND_DELTA, 0, 100, 0, 70];
+            update.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&body, 1));
+            let err = apply(&mut view, &update).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+        }
         assert_eq!(view, a);
     }
 
     #[test]
     fn malformed_tile_data_is_refused() {
+        // A body with no copies and no fills, then `data` as its tiles.
         let deflated = |data: &[u8]| {
-            let mut out = vec![KIND_DELTA, 0, 64, 0, 64, 0];
-            out.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(data, 1));
+            let mut out = vec![KIND_DELTA, 0, 64, 0, 64];
+            out.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&[&[0, 0], data].concat(), 1));
             out
         };
         let mut view = Framebuffer::new(64, 64).unwrap();
@@ -1236,6 +1325,7 @@ mod tests {
         for case in cases {
             assert!(apply(&mut view, &deflated(case)).is_err(), "{case:?}");
         }
+        assert!(apply(&mut view, &deflated(&[0])).is_ok(), "the same framing with no tiles is fine");
         assert_eq!(view, Framebuffer::new(64, 64).unwrap());
     }
 }
