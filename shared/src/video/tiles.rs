@@ -336,7 +336,7 @@ fn search_motion(prev: &Framebuffer, next: &Framebuffer, dirty: &Dirty) -> Optio
                 continue;
             }
             // A flat block matches anywhere flat: it says nothing about where things went.
-            if !is_flat(next, block) && !prev.same_region(next, block) {
+            if !prev.same_region(next, block) && !is_flat(next, block) {
                 candidates.push(block);
                 if candidates.len() == MOTION_SAMPLES * 4 {
                     break 'scan;
@@ -397,8 +397,9 @@ fn find_moves(prev: &Framebuffer, next: &Framebuffer, (dx, dy): (i32, i32), dirt
                 && sy >= 0
                 && sx + i32::from(block.w) <= i32::from(width)
                 && sy + i32::from(h) <= i32::from(height);
-            // A flat block costs less as tile data (a few bytes, deflated) than as a copy.
-            if !inside || !dirty.at(x, y) || is_flat(next, block) || prev.same_region(next, block) {
+            // Unchanged blocks are the most, and the quickest to rule out; a flat block costs
+            // less as a fill or tile data (a few bytes, deflated) than as a copy.
+            if !inside || !dirty.at(x, y) || prev.same_region(next, block) || is_flat(next, block) {
                 continue;
             }
             let moved = (0..h).all(|r| prev.span(sx as u16, sy as u16 + r, block.w) == next.span(x, y + r, block.w));
