@@ -83,7 +83,7 @@ struct SerialPort<'a> {
 #[allow(clippy::too_many_arguments)] // one call site: the backend's channels, spelled out
 async fn run_machine(
     config: &QemuHost,
-    video: &VideoHub,
+    video: &Arc<VideoHub>,
     input: &mut mpsc::Receiver<InputEvent>,
     power: &mut mpsc::Receiver<PowerRequest>,
     status: &watch::Sender<HostStatus>,

@@ -6,16 +6,16 @@ pub mod keymap;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use rfb::{Client, Event, Rect};
+use rfb::{Client, Event, Framebuffer, Rect};
 use shared::video::tiles::Copy;
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::{InputEvent, KeyEvent, SpecialKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use zeroize::Zeroizing;
 
 use super::{Host, VideoHub};
@@ -76,16 +76,24 @@ impl Display<'_> {
     /// closes (the controller is shutting down).
     pub async fn drive(
         &self,
-        video: &VideoHub,
+        video: &Arc<VideoHub>,
         input: &mut mpsc::Receiver<InputEvent>,
         status: &watch::Sender<HostStatus>,
     ) {
         let mut retry = FIRST_RETRY;
         loop {
             let started = Instant::now();
-            let reason = match run_once(self, video, input, status).await {
-                Ok(()) => "the VNC server closed the connection".to_string(),
-                Err(err) => err.to_string(),
+            let reason = match Publisher::start(video.clone()) {
+                Ok(publisher) => {
+                    let outcome = run_once(self, &publisher, video, input, status).await;
+                    // Its last frame goes out before the "no signal" screen, never after.
+                    publisher.close().await;
+                    match outcome {
+                        Ok(()) => "the VNC server closed the connection".to_string(),
+                        Err(err) => err.to_string(),
+                    }
+                }
+                Err(err) => format!("cannot start the frame encoder: {err}"),
             };
             if started.elapsed() > HEALTHY {
                 retry = FIRST_RETRY;
@@ -148,6 +156,7 @@ async fn connect(target: &Target) -> Result<(Reader, Writer), LinkError> {
 
 async fn run_once(
     source: &Display<'_>,
+    publisher: &Publisher,
     video: &VideoHub,
     input: &mut mpsc::Receiver<InputEvent>,
     status: &watch::Sender<HostStatus>,
@@ -189,7 +198,7 @@ async fn run_once(
                         }
                         Event::UpdateDone => {
                             if let Some(frame) = client.framebuffer() {
-                                video.publish_frame(frame, &hints, Some(&reported));
+                                publisher.publish(frame, &hints, &reported);
                             }
                             hints.clear();
                             reported.clear();
@@ -222,6 +231,104 @@ async fn run_once(
         if !out.is_empty() {
             writer.write_all(&out).await?;
         }
+    }
+}
+
+/// Most reported rectangles carried over skipped frames before the encoder just compares all.
+const MAX_REPORTED: usize = 4096;
+
+/// Hands frames to a thread that encodes and publishes them, so that the next update is read
+/// and decoded while the last one is encoded (a 1080p frame of motion takes longer to encode
+/// than to decode). The thread always takes the newest frame; the copies and reported regions
+/// of the frames it skipped are carried into it, so nothing that changed is missed.
+struct Publisher {
+    shared: Arc<(Mutex<Slot>, Condvar)>,
+    stopped: Option<oneshot::Receiver<()>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    pending: Option<Pending>,
+    closed: bool,
+}
+
+struct Pending {
+    frame: Framebuffer,
+    hints: Vec<Copy>,
+    /// `None`: too many to be worth it; compare everything.
+    reported: Option<Vec<Rect>>,
+}
+
+impl Publisher {
+    fn start(video: Arc<VideoHub>) -> std::io::Result<Self> {
+        let shared: Arc<(Mutex<Slot>, Condvar)> = Arc::default();
+        let (done, stopped) = oneshot::channel();
+        let slot = shared.clone();
+        std::thread::Builder::new().name("vnc-frames".into()).spawn(move || {
+            while let Some(job) = next_job(&slot) {
+                video.publish_frame(&job.frame, &job.hints, job.reported.as_deref());
+            }
+            let _ = done.send(());
+        })?;
+        Ok(Self { shared, stopped: Some(stopped) })
+    }
+
+    /// Queues a frame, replacing one still waiting (whose changes it takes on).
+    fn publish(&self, frame: &Framebuffer, hints: &[Copy], reported: &[Rect]) {
+        let (slot, wake) = &*self.shared;
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut slot.pending {
+            Some(waiting) => {
+                waiting.frame.clone_from(frame);
+                waiting.hints.extend_from_slice(hints);
+                if let Some(r) = &mut waiting.reported {
+                    r.extend_from_slice(reported);
+                    if r.len() > MAX_REPORTED {
+                        waiting.reported = None;
+                    }
+                }
+            }
+            None => {
+                slot.pending =
+                    Some(Pending { frame: frame.clone(), hints: hints.to_vec(), reported: Some(reported.to_vec()) })
+            }
+        }
+        wake.notify_one();
+    }
+
+    /// Publishes what is waiting, stops the thread and returns once it has.
+    async fn close(mut self) {
+        self.stop();
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.await;
+        }
+    }
+
+    fn stop(&self) {
+        let (slot, wake) = &*self.shared;
+        slot.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        wake.notify_one();
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The next frame to publish, waiting for one; `None` once closed with nothing waiting.
+fn next_job(shared: &(Mutex<Slot>, Condvar)) -> Option<Pending> {
+    let (slot, wake) = shared;
+    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(job) = slot.pending.take() {
+            return Some(job);
+        }
+        if slot.closed {
+            return None;
+        }
+        slot = wake.wait(slot).unwrap_or_else(|e| e.into_inner());
     }
 }
 
