@@ -349,20 +349,7 @@ fn search_motion(prev: &Framebuffer, next: &Framebuffer, dirty: &Dirty) -> Optio
     for block in candidates.iter().step_by(step) {
         for dy in -MOTION_SEARCH..=MOTION_SEARCH {
             for dx in -MOTION_SEARCH..=MOTION_SEARCH {
-                let (sx, sy) = (i32::from(block.x) - dx, i32::from(block.y) - dy);
-                let size = i32::from(MOTION_BLOCK);
-                if (dx, dy) == (0, 0)
-                    || sx < 0
-                    || sy < 0
-                    || sx + size > i32::from(width)
-                    || sy + size > i32::from(height)
-                {
-                    continue;
-                }
-                let found = (0..MOTION_BLOCK).all(|r| {
-                    prev.span(sx as u16, sy as u16 + r, MOTION_BLOCK) == next.span(block.x, block.y + r, MOTION_BLOCK)
-                });
-                if found {
+                if (dx, dy) != (0, 0) && moved_by(prev, next, *block, (dx, dy)) {
                     *votes.entry((dx, dy)).or_default() += 1;
                 }
             }
@@ -392,18 +379,13 @@ fn find_moves(prev: &Framebuffer, next: &Framebuffer, (dx, dy): (i32, i32), dirt
         let mut runs: Vec<Rect> = Vec::new();
         for x in (0..width).step_by(usize::from(MOTION_BLOCK)) {
             let block = Rect::new(x, y, MOTION_BLOCK.min(width - x), h);
-            let (sx, sy) = (i32::from(x) - dx, i32::from(y) - dy);
-            let inside = sx >= 0
-                && sy >= 0
-                && sx + i32::from(block.w) <= i32::from(width)
-                && sy + i32::from(h) <= i32::from(height);
             // Unchanged blocks are the most, and the quickest to rule out; a flat block costs
             // less as a fill or tile data (a few bytes, deflated) than as a copy.
-            if !inside || !dirty.at(x, y) || prev.same_region(next, block) || is_flat(next, block) {
-                continue;
-            }
-            let moved = (0..h).all(|r| prev.span(sx as u16, sy as u16 + r, block.w) == next.span(x, y + r, block.w));
-            if !moved {
+            if !dirty.at(x, y)
+                || prev.same_region(next, block)
+                || is_flat(next, block)
+                || !moved_by(prev, next, block, (dx, dy))
+            {
                 continue;
             }
             match runs.last_mut() {
@@ -430,6 +412,15 @@ fn find_moves(prev: &Framebuffer, next: &Framebuffer, (dx, dy): (i32, i32), dirt
         }
     }
     copies
+}
+
+/// Whether `block` of `next` is the same block of `prev` moved by `(dx, dy)`; false where the
+/// source would lie off the frame.
+fn moved_by(prev: &Framebuffer, next: &Framebuffer, block: Rect, (dx, dy): (i32, i32)) -> bool {
+    let (sx, sy) = (i32::from(block.x) - dx, i32::from(block.y) - dy);
+    let (Ok(sx), Ok(sy)) = (u16::try_from(sx), u16::try_from(sy)) else { return false };
+    Rect::new(sx, sy, block.w, block.h).fits(prev.width(), prev.height())
+        && (0..block.h).all(|r| prev.span(sx, sy + r, block.w) == next.span(block.x, block.y + r, block.w))
 }
 
 /// Whether every pixel of `rect` has one colour.
