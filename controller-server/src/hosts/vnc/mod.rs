@@ -168,7 +168,7 @@ async fn run_once(
     // What the server said it repainted since the last frame went out.
     let mut reported: Vec<Rect> = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
-    // When the next incremental update may be asked for (after the current one is shown).
+    // When the next incremental update may be asked for (after the current one arrived).
     let mut next_request: Option<Instant> = None;
     let mut last_request = Instant::now();
     // After a resize the whole new screen is asked for, not just what changed.
@@ -234,7 +234,8 @@ async fn run_once(
     }
 }
 
-/// Most reported rectangles carried over skipped frames before the encoder just compares all.
+/// Most copies and reported rectangles carried over skipped frames before the encoder just
+/// compares the whole frame.
 const MAX_REPORTED: usize = 4096;
 
 /// Hands frames to a thread that encodes and publishes them, so that the next update is read
@@ -283,9 +284,11 @@ impl Publisher {
                 waiting.hints.extend_from_slice(hints);
                 if let Some(r) = &mut waiting.reported {
                     r.extend_from_slice(reported);
-                    if r.len() > MAX_REPORTED {
-                        waiting.reported = None;
-                    }
+                }
+                // Many frames behind: compare everything, and let the encoder find the moves.
+                if waiting.hints.len() + waiting.reported.as_ref().map_or(0, Vec::len) > MAX_REPORTED {
+                    waiting.hints.clear();
+                    waiting.reported = None;
                 }
             }
             None => {
