@@ -94,22 +94,20 @@ impl VideoHub {
     pub fn publish_frame(&self, frame: &Framebuffer, hints: &[Copy], reported: Option<&[Rect]>) {
         let mut guard = self.lock();
         let state = &mut *guard;
+        let first_picture = !matches!(state.screen, Some(Screen::Graphics(_)));
         let update = match &mut state.screen {
             Some(Screen::Graphics(prev)) => state.stream.delta(prev, frame, hints, reported),
             _ => {
                 state.screen = Some(Screen::Graphics(frame.clone()));
                 state.stream.restart();
-                let full = state.stream.full(frame);
-                // The pointer came before the first picture: it follows it.
-                if let Some(pointer) = state.pointer.clone() {
-                    state.send(Some(full));
-                    state.send_shared(pointer);
-                    return;
-                }
-                Some(full)
+                Some(state.stream.full(frame))
             }
         };
         state.send(update);
+        // A pointer that came before the first picture follows it.
+        if let Some(pointer) = state.pointer.clone().filter(|_| first_picture) {
+            state.send_shared(pointer);
+        }
     }
 
     /// Publishes a graphical host's pointer shape. Before the host's first picture it is only
