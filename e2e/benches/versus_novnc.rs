@@ -86,6 +86,10 @@ struct Figures {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `LANTERN_BENCH_LOG=info` (or `debug`): the controller's log on stderr.
+    if let Some(level) = std::env::var("LANTERN_BENCH_LOG").ok().and_then(|l| l.parse::<tracing::Level>().ok()) {
+        tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).init();
+    }
     let seconds: u64 = std::env::var("LANTERN_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(run(seconds))
 }
@@ -120,11 +124,28 @@ async fn run(seconds: u64) -> anyhow::Result<()> {
     // Our controller, its plain console listener behind a counting proxy too.
     let lantern_proxy = Counter::pending().await?;
     let public = format!("ws://127.0.0.1:{}/console/ws", lantern_proxy.port);
+    // `LANTERN_BENCH_RECORD=dir` keeps what TigerVNC sent the controller, with where each
+    // workload began, for `cargo run --release -p rfb --example replay -- dir`.
+    let record = std::env::var_os("LANTERN_BENCH_RECORD").map(std::path::PathBuf::from);
+    let recorder = match &record {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            let r = Counter::pending_recording(Some(std::fs::File::create(dir.join("session.rfb"))?)).await?;
+            r.forward_to(vnc);
+            Some(r)
+        }
+        None => None,
+    };
+    let address = recorder.as_ref().map_or_else(|| x.address(), |r| format!("127.0.0.1:{}", r.port));
+    let mut marks = match &record {
+        Some(dir) => Some(std::fs::File::create(dir.join("marks.txt"))?),
+        None => None,
+    };
     let host = HostConfig {
         recovery: None,
         id: "desk".into(),
         name: "Bench desktop".into(),
-        backend: BackendConfig::Vnc { address: x.address(), password_file: None },
+        backend: BackendConfig::Vnc { address, password_file: None },
     };
     let controller = Controller::start(move |c| {
         c.hosts.push(host);
@@ -149,6 +170,10 @@ async fn run(seconds: u64) -> anyhow::Result<()> {
             let mut rows = Vec::new();
             for &client in &clients {
                 open(&browser, client, &controller, &lantern_proxy, &novnc_proxy).await?;
+                if let (Client::Lantern, Some(marks), Some(r)) = (client, marks.as_mut(), &recorder) {
+                    use std::io::Write;
+                    writeln!(marks, "{}\t{}", r.bytes.load(Ordering::SeqCst), workload)?;
+                }
                 let counter = if client == Client::Lantern { &lantern_proxy } else { &novnc_proxy };
                 let figures = measure(&browser, client, counter, &mut x, vnc, workload, seconds).await?;
                 rows.push((client, figures));
@@ -470,6 +495,12 @@ impl Counter {
     }
 
     async fn pending() -> anyhow::Result<Self> {
+        Self::pending_recording(None).await
+    }
+
+    /// As [`Counter::pending`], also writing what goes to the client into `record`.
+    async fn pending_recording(record: Option<std::fs::File>) -> anyhow::Result<Self> {
+        let record = record.map(|f| Arc::new(std::sync::Mutex::new(f)));
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let bytes = Arc::new(AtomicU64::new(0));
@@ -479,6 +510,7 @@ impl Counter {
             while let Ok((client, _)) = listener.accept().await {
                 let Some(to) = *target.lock().unwrap_or_else(|e| e.into_inner()) else { continue };
                 let count = count.clone();
+                let record = record.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(to).await else { return };
                     let (mut cr, mut cw) = client.into_split();
@@ -491,6 +523,13 @@ impl Counter {
                         while let Ok(n) = sr.read(&mut buf).await {
                             if n == 0 || cw.write_all(&buf[..n]).await.is_err() {
                                 break;
+                            }
+                            if let Some(file) = &record {
+                                use std::io::Write;
+                                let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+                                if file.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
                             }
                             count.fetch_add(n as u64, Ordering::Relaxed);
                         }

@@ -1,5 +1,6 @@
 //! Shared viewing with two real browsers: both see the same screen, one holds the keyboard and
-//! mouse, control is asked for, given, and passes by itself from an idle holder.
+//! mouse, control is asked for, given, and passes by itself from an idle holder; a viewer who
+//! leaves the page stops watching.
 
 use std::time::Duration;
 
@@ -86,6 +87,14 @@ async fn scenario(controller: &Controller, alice: &Browser, bob: &Browser) -> an
     for expected in ["admin: first to arrive", "bob: given by the holder", "admin: the holder was idle"] {
         assert!(reasons.iter().any(|r| r == expected), "{expected:?} missing from {reasons:?} ({})", page["body"]);
     }
+
+    // Bob leaves the page for another one: his link closes (the browser may keep the page,
+    // frozen, to go back to, but not the link), and he is no longer watching. Back on the
+    // console page, he is watching again.
+    bob.client.goto(&format!("{}/api/session", controller.url)).await?;
+    wait_text(alice, "sharing-viewers", "bob gone from the viewers", |t| t == "Watching: admin (you)").await?;
+    bob.client.back().await?;
+    wait_text(alice, "sharing-viewers", "bob back among the viewers", |t| t == "Watching: admin (you), bob").await?;
     Ok(())
 }
 

@@ -2,8 +2,9 @@
 //! `cargo bench -p shared --bench tiles`. Sizes are printed first (they do not vary); times
 //! come from criterion. Decode speed in the browser: the `wasm_link` bench.
 //!
-//! The encoder's default level comes from these figures: see `DEFLATE_LEVEL` in
-//! `shared/src/video/tiles.rs` and the notes there.
+//! These are standalone updates of synthetic frames. The encoder's default level comes from
+//! replaying recorded sessions through the stream (`cargo run --release -p rfb --example
+//! replay`): see `DEFLATE_LEVEL` in `shared/src/video/tiles.rs` and the notes there.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod frames;

@@ -335,6 +335,7 @@ fn record_handover(state: &AppState, host_id: &str, handover: Option<Handover>) 
 /// Starts the viewer over from a full frame (after it lagged, or on request).
 fn resync(session: &mut ServerSession, viewer: &mut Option<Viewer>, now_ms: u64) -> Result<(), SessionError> {
     if let Some(v) = viewer {
+        tracing::info!(host = %v.host.id, "viewer fell behind the video; starting it over from a full frame");
         v.video = v.host.video.subscribe();
         for update in v.video.start() {
             session.send_video(update, now_ms)?;

@@ -103,6 +103,14 @@ impl VideoHub {
                 Some(state.stream.full(frame))
             }
         };
+        if let Some(update) = &update {
+            tracing::debug!(
+                bytes = update.len(),
+                copies = hints.len(),
+                reported = reported.map(<[Rect]>::len),
+                "graphics update"
+            );
+        }
         state.send(update);
         // A pointer that came before the first picture follows it.
         if let Some(pointer) = state.pointer.clone().filter(|_| first_picture) {
@@ -115,6 +123,7 @@ impl VideoHub {
     pub fn publish_pointer(&self, pointer: &Cursor) {
         let mut state = self.lock();
         let update = Arc::new(pointer.encode());
+        tracing::debug!(bytes = update.len(), "pointer update");
         state.pointer = Some(update.clone());
         if matches!(state.screen, Some(Screen::Graphics(_))) {
             state.send_shared(update);

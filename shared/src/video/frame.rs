@@ -38,6 +38,14 @@ impl Rect {
     }
 
     /// The part of this rectangle on a `width` x `height` screen.
+    /// The smallest rectangle holding both.
+    pub fn union(&self, other: &Rect) -> Rect {
+        let (x, y) = (self.x.min(other.x), self.y.min(other.y));
+        let right = (self.x + self.w).max(other.x + other.w);
+        let bottom = (self.y + self.h).max(other.y + other.h);
+        Rect::new(x, y, right - x, bottom - y)
+    }
+
     pub fn clipped(&self, width: u16, height: u16) -> Rect {
         let (x, y) = (self.x.min(width), self.y.min(height));
         let right = (u32::from(self.x) + u32::from(self.w)).min(u32::from(width)) as u16;

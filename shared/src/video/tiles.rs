@@ -5,7 +5,8 @@
 //! and blocks found moved by a motion search, for a window the source repainted because it was
 //! dragged beneath another), then rectangles of one colour (the strip a moved window
 //! uncovered, joined across the tiles it crosses), then, of each tile that still differs, the
-//! smallest rectangle holding its changed pixels (a typed character), in the cheapest of four
+//! rectangles holding its changed pixels (a typed character; the two strips a moved window
+//! uncovers at its corner), in the cheapest of four
 //! forms the encoder picks per part (one colour, a palette with packed indices, a palette with
 //! runs, or raw RGB). All of it is deflated as one body, so repeats cost little.
 //!
@@ -22,7 +23,8 @@
 //!         | width (u16) | height (u16) | piece length (varint) | the stream's next piece:
 //!           the body, raw deflate ending in a sync flush whose final 00 00 ff ff is left off
 //! body:   copy count (varint) | copies | fill count (varint) | fills
-//!         | tile count (varint) | tiles, in increasing index order
+//!         | tile count (varint) | tiles, in increasing index order; a tile may come in
+//!           up to 8 parts, in a row (one part each in a full update)
 //! copy:   src x (u16) | src y (u16) | dst x (u16) | dst y (u16) | w (u16) | h (u16)
 //! fill:   x (u16) | y (u16) | w (u16) | h (u16) | r g b
 //! tile:   index (varint; row-major on the 64x64 grid) | part x, y (u8 each, from the tile's
@@ -60,11 +62,13 @@ const TYPE_SOLID: u8 = 0;
 const TYPE_PACKED: u8 = 1;
 const TYPE_RUNS: u8 = 2;
 const TYPE_RAW: u8 = 3;
-/// Deflate level, chosen by `cargo bench -p shared --bench tiles` on 1080p workloads: above
-/// level 1 the tile data of desktops shrinks by only 4 % (72.8 to 69.9 KB for a full desktop)
-/// while full-screen motion takes twice as long to encode (75 to 139 ms a frame); inflating in
-/// the browser costs the same at every level. The controller encodes every frame, so speed wins.
-const DEFLATE_LEVEL: u8 = 1;
+/// Deflate level, chosen by replaying recorded TigerVNC sessions through the stream
+/// (`cargo run --release -p rfb --example replay`): against level 1, level 3 sends 26 % less
+/// for a scrolling terminal, 9 to 11 % less for dragged windows and 23 % less for full-screen
+/// motion, for 28 % more encoding time on motion (8.8 ms an update); levels 4 to 6 save at
+/// most 4 % more and cost up to 60 % more time. The stream's back-references to earlier
+/// updates are what the higher levels find.
+const DEFLATE_LEVEL: u8 = 3;
 /// Most copies one update may carry; the decoder refuses more.
 const MAX_COPIES: usize = 4096;
 /// Fewest rows a scroll must keep in place before it is sent as a copy.
@@ -221,7 +225,7 @@ fn diff(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy], reported: Op
         copies.extend(moves);
     }
     let parts: Vec<Rect> =
-        (0..grid.count()).filter(|&i| dirty.tile(i)).filter_map(|i| changed_part(prev, next, grid.rect(i))).collect();
+        (0..grid.count()).filter(|&i| dirty.tile(i)).flat_map(|i| changed_parts(prev, next, grid.rect(i))).collect();
     if parts.is_empty() && copies.is_empty() {
         return None;
     }
@@ -617,24 +621,56 @@ fn varint_len(v: u32) -> usize {
     }
 }
 
-/// The smallest rectangle of `tile` holding every pixel that differs between the frames.
-fn changed_part(prev: &Framebuffer, next: &Framebuffer, tile: Rect) -> Option<Rect> {
-    let rows: Vec<u16> =
-        (tile.y..tile.y + tile.h).filter(|&y| prev.span(tile.x, y, tile.w) != next.span(tile.x, y, tile.w)).collect();
-    let (&top, &bottom) = (rows.first()?, rows.last()?);
-    let (mut left, mut right) = (tile.w, 0);
-    for &y in &rows {
-        let (a, b) = (prev.span(tile.x, y, tile.w), next.span(tile.x, y, tile.w));
-        let differs =
-            |i: &u16| a[usize::from(*i) * BYTES_PER_PIXEL..][..3] != b[usize::from(*i) * BYTES_PER_PIXEL..][..3];
-        if let Some(first) = (0..left).find(differs) {
-            left = first;
+/// Most parts one tile may be sent in; the decoder refuses more.
+const MAX_TILE_PARTS: usize = 8;
+/// Pixels a part may grow by, besides the changed row it takes in, rather than be split in
+/// two (a part's header and palette cost about this much).
+const PART_SLACK: usize = 256;
+
+/// The rectangles of `tile` holding every pixel that differs between the frames, in row
+/// order. Each changed row joins the part above it unless that would grow the part by more
+/// than [`PART_SLACK`] pixels besides the row: by many unchanged rows between them, or by
+/// widening all the rows the part already has. So two typed characters lines apart are two
+/// parts, and so is the corner a moved window uncovers, where a thin strip down its side
+/// meets a wide one along its edge; a box over both would take in the window's own corner.
+/// Rows that only narrow stay in one part: glyph rows of text, whose repeats deflate finds
+/// best at one width.
+fn changed_parts(prev: &Framebuffer, next: &Framebuffer, tile: Rect) -> Vec<Rect> {
+    let mut parts: Vec<Rect> = Vec::new();
+    let mut current: Option<Rect> = None;
+    for y in tile.y..tile.y + tile.h {
+        let Some((left, right)) = changed_span(prev.span(tile.x, y, tile.w), next.span(tile.x, y, tile.w)) else {
+            continue;
+        };
+        let row = Rect::new(tile.x + left, y, right - left + 1, 1);
+        if let Some(part) = &mut current {
+            let joined = part.union(&row);
+            if joined.area() <= part.area() + row.area() + PART_SLACK {
+                *part = joined;
+                continue;
+            }
+            parts.push(*part);
         }
-        if let Some(last) = (right..tile.w).rev().find(differs) {
-            right = last;
-        }
+        current = Some(row);
     }
-    Some(Rect::new(tile.x + left, top, right.max(left) - left + 1, bottom - top + 1))
+    parts.extend(current);
+    if parts.len() > MAX_TILE_PARTS {
+        let joined = parts.iter().skip(1).fold(parts[0], |all, p| all.union(p));
+        parts = vec![joined];
+    }
+    parts
+}
+
+/// The first and last pixel that differ between two rows, if any does.
+fn changed_span(a: &[u8], b: &[u8]) -> Option<(u16, u16)> {
+    if a == b {
+        return None;
+    }
+    let differs = |i: &usize| a[i * BYTES_PER_PIXEL..][..3] != b[i * BYTES_PER_PIXEL..][..3];
+    let pixels = a.len() / BYTES_PER_PIXEL;
+    let first = (0..pixels).find(differs)?;
+    let last = (first..pixels).rev().find(differs)?;
+    Some((first as u16, last as u16))
 }
 
 /// A copy is worth sending when most of its destination rows arrive already in place.
@@ -885,17 +921,24 @@ fn apply_tiles(frame: &mut Framebuffer, header: &Header<'_>, data: &[u8]) -> Res
         fills.push((rect, t.array::<3>("fill colour")?));
     }
     let count = t.varint("tile count")?;
-    if count > grid.count() {
-        return Err(DecodeError::Invalid { field: "tile count", reason: "more tiles than the frame has" });
+    if count as usize > grid.count() as usize * MAX_TILE_PARTS {
+        return Err(DecodeError::Invalid { field: "tile count", reason: "more parts than the frame's tiles take" });
     }
     let mut tiles = Vec::with_capacity(count as usize);
-    let mut next_index = 0;
+    let mut last: Option<(u32, usize)> = None;
     for _ in 0..count {
         let index = t.varint("tile index")?;
-        if index < next_index || index >= grid.count() {
+        let parts = match last {
+            Some((previous, n)) if previous == index => n + 1,
+            Some((previous, _)) if previous > index => 0,
+            _ => 1,
+        };
+        // A full update has each tile once, so its count says it covers the frame.
+        let most = if full { 1 } else { MAX_TILE_PARTS };
+        if parts == 0 || parts > most || index >= grid.count() {
             return Err(DecodeError::Invalid { field: "tile index", reason: "out of order or outside the frame" });
         }
-        next_index = index + 1;
+        last = Some((index, parts));
         let tile = grid.rect(index);
         let [x, y, w, h] = t.array::<4>("tile part")?.map(u16::from);
         let rect = Rect::new(tile.x + x, tile.y + y, w + 1, h + 1);
@@ -1305,19 +1348,75 @@ mod tests {
         };
         let mut view = Framebuffer::new(64, 64).unwrap();
         // Each tile: index, then its part (x, y, w - 1, h - 1), here the whole 64x64 tile.
+        let part = [0u8, 0, 0, 63, 63, 0, 1, 2, 3]; // tile 0, whole, solid
+        let parts = |n: usize| [&[n as u8][..], &part.repeat(n)].concat();
+        let too_many_parts = parts(MAX_TILE_PARTS + 1);
         let cases: [&[u8]; 7] = [
-            &[1, 0, 0, 0, 63, 63, 9],                                       // unknown tile type
-            &[1, 5, 0, 0, 63, 63, 0, 1, 2, 3],                              // index outside the frame
-            &[2, 0, 0, 0, 63, 63, 0, 1, 2, 3, 0, 0, 0, 63, 63, 0, 1, 2, 3], // repeated index
-            &[1, 0, 0, 0, 63, 63, 2, 0, 0, 0, 0, 1, 1, 5],                  // runs past the palette
-            &[1, 0, 0, 0, 63, 63, 2, 0, 0, 0, 0, 1, 0, 5],                  // runs short of the part
-            &[1, 0, 0, 0, 63, 63, 0, 1, 2, 3, 99],                          // trailing bytes
-            &[1, 0, 10, 10, 60, 3, 0, 1, 2, 3],                             // part outside its tile
+            &[1, 0, 0, 0, 63, 63, 9],                      // unknown tile type
+            &[1, 5, 0, 0, 63, 63, 0, 1, 2, 3],             // index outside the frame
+            &too_many_parts,                               // one tile in too many parts
+            &[1, 0, 0, 0, 63, 63, 2, 0, 0, 0, 0, 1, 1, 5], // runs past the palette
+            &[1, 0, 0, 0, 63, 63, 2, 0, 0, 0, 0, 1, 0, 5], // runs short of the part
+            &[1, 0, 0, 0, 63, 63, 0, 1, 2, 3, 99],         // trailing bytes
+            &[1, 0, 10, 10, 60, 3, 0, 1, 2, 3],            // part outside its tile
         ];
         for case in cases {
             assert!(apply(&mut view, &deflated(case)).is_err(), "{case:?}");
         }
-        assert!(apply(&mut view, &deflated(&[0])).is_ok(), "the same framing with no tiles is fine");
         assert_eq!(view, Framebuffer::new(64, 64).unwrap());
+        assert!(apply(&mut view, &deflated(&[0])).is_ok(), "the same framing with no tiles is fine");
+        assert!(apply(&mut view, &deflated(&parts(MAX_TILE_PARTS))).is_ok(), "a tile in several parts is fine");
+        assert_eq!(view.pixel(10, 10), [1, 2, 3, 255]);
+
+        // Tiles out of order, and a full update that names one tile twice (and so misses one).
+        let mut two_tiles = Framebuffer::new(128, 64).unwrap();
+        let mut update = vec![KIND_DELTA, 0, 128, 0, 64];
+        let backwards = [&[0, 0, 2][..], &[1, 0, 0, 63, 63, 0, 1, 2, 3], &part].concat();
+        update.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&backwards, 1));
+        assert!(apply(&mut two_tiles, &update).is_err(), "tiles out of order");
+        let mut update = vec![KIND_FULL, 0, 128, 0, 64];
+        update.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&[&[0, 0], &parts(2)[..]].concat(), 1));
+        assert!(apply(&mut two_tiles, &update).is_err(), "a full update with a tile twice");
+        assert_eq!(two_tiles, Framebuffer::new(128, 64).unwrap());
+    }
+
+    #[test]
+    fn the_corner_a_moved_window_uncovers_goes_as_thin_parts_not_a_box_over_the_window() {
+        let pattern = |f: &mut Framebuffer, r: Rect, seed: u16| {
+            for y in r.y..r.y + r.h {
+                for x in r.x..r.x + r.w {
+                    let on = (x / 3 + y / 5 + seed).is_multiple_of(4);
+                    let px = if on { [255, 255, 255] } else { [seed as u8, 0, 0] };
+                    f.span_mut(x, y, 1)[..3].copy_from_slice(&px);
+                }
+            }
+        };
+        let mut a = Framebuffer::new(256, 192).unwrap();
+        let all = a.bounds();
+        pattern(&mut a, all, 0);
+        let mut b = a.clone();
+        pattern(&mut a, Rect::new(6, 4, 150, 120), 1);
+        // The window moved up and left by (4, 2), as the source's copy says: it uncovers a
+        // thin strip down its right side, then a wide one along its bottom edge.
+        for y in 0..120 {
+            b.span_mut(2, 2 + y, 150).copy_from_slice(a.span(6, 4 + y, 150));
+        }
+        let mut moved = a.clone();
+        moved.copy_within(6, 4, Rect::new(2, 2, 150, 120));
+        let uncovered = (0..b.height())
+            .flat_map(|y| (0..b.width()).map(move |x| (x, y)))
+            .filter(|&(x, y)| moved.pixel(x, y) != b.pixel(x, y))
+            .count();
+        let hint = Copy { src_x: 6, src_y: 4, dst: Rect::new(2, 2, 150, 120) };
+        let mut prev = a.clone();
+        let update = encode_delta(&mut prev, &b, &[hint]).unwrap();
+        let mut view = a.clone();
+        let damage = apply(&mut view, &update).unwrap();
+        assert_eq!(view, b);
+        assert_eq!(damage.copies, [hint]);
+        let sent: usize = damage.rects.iter().map(Rect::area).sum();
+        // A box per tile would take in 24x58 pixels of the window's corner.
+        let corner = 24 * 58;
+        assert!(sent < uncovered + corner / 2, "{sent} pixels sent for {uncovered} uncovered: {:?}", damage.rects);
     }
 }

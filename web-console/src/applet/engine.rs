@@ -177,6 +177,11 @@ struct Inner {
     reconnect_attempts: u32,
     timer: Option<(i32, Closure<dyn FnMut()>)>,
     _input_listeners: Vec<EventListener>,
+    /// `pagehide` and `pageshow` on the window, removed when the console goes.
+    page_listeners: Vec<(&'static str, EventListener)>,
+    /// The link was closed because the page was left, and is to be opened again if the page
+    /// comes back (from the browser's back/forward cache).
+    left_page: bool,
 }
 
 type EventListener = Closure<dyn FnMut(web_sys::Event)>;
@@ -213,8 +218,11 @@ impl Console {
             reconnect_attempts: 0,
             timer: None,
             _input_listeners: Vec::new(),
+            page_listeners: Vec::new(),
+            left_page: false,
         })));
         console.listen_for_input(&canvas)?;
+        console.listen_for_page_leave()?;
         console.start_timer()?;
         Ok(console)
     }
@@ -707,6 +715,47 @@ impl Console {
         matches!(self.0.borrow().screen, Screen::Graphics(..))
     }
 
+    /// A page the user left may be kept, frozen, in the browser's back/forward cache with its
+    /// sockets open: the link would go on holding the host's keyboard and mouse and receiving
+    /// video nobody sees. So the link closes when the page is hidden, and opens again (with a
+    /// fresh key) if the page is shown again from that cache.
+    fn listen_for_page_leave(&self) -> Result<(), JsValue> {
+        let window = window()?;
+        let weak = Rc::downgrade(&self.0);
+        let hide = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| with(&weak, |c| c.leave_page()));
+        let weak = Rc::downgrade(&self.0);
+        let show = Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
+            let restored = js_sys::Reflect::get(&ev, &JsValue::from_str("persisted")).is_ok_and(|p| p.is_truthy());
+            if restored {
+                with(&weak, |c| c.return_to_page());
+            }
+        });
+        let mut listeners = Vec::new();
+        for (kind, listener) in [("pagehide", hide), ("pageshow", show)] {
+            window.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref())?;
+            listeners.push((kind, listener));
+        }
+        self.0.borrow_mut().page_listeners = listeners;
+        Ok(())
+    }
+
+    fn leave_page(&self) {
+        if self.0.borrow().link.is_none() {
+            return;
+        }
+        self.drop_link();
+        self.0.borrow_mut().left_page = true;
+        self.set_state("closed", "the page was left".into());
+    }
+
+    fn return_to_page(&self) {
+        let resume = std::mem::take(&mut self.0.borrow_mut().left_page);
+        if resume && self.0.borrow().key_provider.is_some() {
+            self.set_state("connecting", "reconnecting".into());
+            self.request_key(KeyRequest::Reconnect);
+        }
+    }
+
     fn start_timer(&self) -> Result<(), JsValue> {
         let weak = Rc::downgrade(&self.0);
         let closure = Closure::<dyn FnMut()>::new(move || with(&weak, |c| c.tick()));
@@ -719,8 +768,13 @@ impl Console {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let (Some((id, _)), Ok(w)) = (&self.timer, window()) {
-            w.clear_interval_with_handle(*id);
+        if let Ok(w) = window() {
+            if let Some((id, _)) = &self.timer {
+                w.clear_interval_with_handle(*id);
+            }
+            for (kind, listener) in &self.page_listeners {
+                let _ = w.remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+            }
         }
         if let Some(link) = self.link.take() {
             link.ws.set_onclose(None);
