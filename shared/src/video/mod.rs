@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod frame;
 pub mod text;
 pub mod tiles;
+pub mod underlay;
 pub mod zstream;
 
 /// Which codec an update is for.

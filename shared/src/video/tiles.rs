@@ -6,15 +6,17 @@
 //! dragged beneath another), then rectangles of one colour (the strip a moved window
 //! uncovered, joined across the tiles it crosses), then, of each tile that still differs, the
 //! rectangles holding its changed pixels (a typed character; the two strips a moved window
-//! uncovers at its corner), in the cheapest of four
-//! forms the encoder picks per part (one colour, a palette with packed indices, a palette with
-//! runs, or raw RGB). All of it is deflated as one body, so repeats cost little.
+//! uncovers at its corner), in the cheapest of four forms the encoder picks per part (one
+//! colour, a palette with packed indices, a palette with runs, or raw RGB). All of it is
+//! deflated as one body, so repeats cost little.
 //!
 //! The controller's updates to its viewers go further: their bodies are pieces of one deflate
 //! stream per host ([`StreamEncoder`]), so an update may refer back to the 32 KiB sent before
 //! it: the glyphs of a scrolling console, the same copy and strips one step on. The stream
 //! restarts whenever a viewer joins (its first picture is a standalone full update), and every
-//! viewer's [`StreamDecoder`] restarts with it.
+//! viewer's [`StreamDecoder`] restarts with it. Both ends of a stream also keep what copies
+//! covered ([`super::underlay`]), so the strips a dragged window uncovers, once it has moved
+//! off where it was first seen, go as restores: rectangles put back from there.
 //!
 //! ```text
 //! update: kind (u8: 0x10 full, 0x11 delta) | width (u16) | height (u16)
@@ -22,10 +24,12 @@
 //! stream: kind (u8: 0x12 full, 0x13 delta) | flags (u8: bit 0, the stream restarts here)
 //!         | width (u16) | height (u16) | piece length (varint) | the stream's next piece:
 //!           the body, raw deflate ending in a sync flush whose final 00 00 ff ff is left off
-//! body:   copy count (varint) | copies | fill count (varint) | fills
+//! body:   copy count (varint) | copies | restore count (varint) | restores
+//!         | fill count (varint) | fills
 //!         | tile count (varint) | tiles, in increasing index order; a tile may come in
 //!           up to 8 parts, in a row (one part each in a full update)
 //! copy:   src x (u16) | src y (u16) | dst x (u16) | dst y (u16) | w (u16) | h (u16)
+//! restore: x (u16) | y (u16) | w (u16) | h (u16) (stream updates only)
 //! fill:   x (u16) | y (u16) | w (u16) | h (u16) | r g b
 //! tile:   index (varint; row-major on the 64x64 grid) | part x, y (u8 each, from the tile's
 //!         corner) | part w - 1, h - 1 (u8 each) | type (u8) | body (for the part)
@@ -36,8 +40,8 @@
 //!              | runs: colour index (u8) | length - 1 (varint)
 //!   3 raw:     w x h x (r g b)
 //! ```
-//! Copies apply in order, then fills, then tiles. A full update resizes the decoder's frame and
-//! carries every tile. A decoder validates the whole update before it changes its frame, so a
+//! Copies apply in order, then restores, fills and tiles. A full update resizes the decoder's
+//! frame and carries every tile. A decoder validates the whole update before it changes its frame, so a
 //! bad update leaves the frame as it was.
 
 use std::collections::HashMap;
@@ -45,6 +49,7 @@ use std::collections::HashMap;
 use miniz_oxide::inflate::decompress_to_vec_with_limit;
 
 use super::frame::{check_size, Framebuffer, Rect, BYTES_PER_PIXEL};
+use super::underlay::Underlay;
 use super::zstream::{Deflater, Inflater};
 use crate::wire::codec::{Reader, Writer};
 use crate::wire::DecodeError;
@@ -121,16 +126,16 @@ pub fn encode_delta(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy]) 
 impl Encoder {
     /// See [`encode_full`].
     pub fn full(&self, frame: &Framebuffer) -> Vec<u8> {
-        let packed = miniz_oxide::deflate::compress_to_vec(&body(frame, &[], &[], &all_parts(frame)), self.level);
+        let packed = miniz_oxide::deflate::compress_to_vec(&body(frame, &Parts::whole(frame)), self.level);
         frame_update(KIND_FULL, None, frame, &packed)
     }
 
     /// See [`encode_delta`].
     pub fn delta(&self, prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy]) -> Option<Vec<u8>> {
-        Some(match diff(prev, next, hints, None)? {
+        Some(match diff(prev, next, hints, None, None)? {
             Change::Resized => self.full(next),
-            Change::Parts { copies, fills, parts } => {
-                let packed = miniz_oxide::deflate::compress_to_vec(&body(next, &copies, &fills, &parts), self.level);
+            Change::Parts(parts) => {
+                let packed = miniz_oxide::deflate::compress_to_vec(&body(next, &parts), self.level);
                 frame_update(KIND_DELTA, None, next, &packed)
             }
         })
@@ -142,11 +147,14 @@ pub struct StreamEncoder {
     level: u8,
     /// `None`: the next update starts a new stream.
     stream: Option<Deflater>,
+    /// What moved content covers in the viewers' frame, as their decoders keep it; starts
+    /// over with the stream.
+    under: Option<Underlay>,
 }
 
 impl StreamEncoder {
     pub fn new(encoder: Encoder) -> Self {
-        Self { level: encoder.level, stream: None }
+        Self { level: encoder.level, stream: None, under: None }
     }
 
     /// The next update starts the stream over, with nothing to refer back to: a viewer that
@@ -157,7 +165,8 @@ impl StreamEncoder {
 
     /// The whole frame, as the stream's next update (after a resize).
     pub fn full(&mut self, frame: &Framebuffer) -> Vec<u8> {
-        self.pack(KIND_STREAM_FULL, frame, &body(frame, &[], &[], &all_parts(frame)))
+        self.under = Some(Underlay::of(frame));
+        self.pack(KIND_STREAM_FULL, frame, &body(frame, &Parts::whole(frame)))
     }
 
     /// As [`encode_delta`], as the stream's next update. `reported`: the rectangles the source
@@ -169,11 +178,14 @@ impl StreamEncoder {
         hints: &[Copy],
         reported: Option<&[Rect]>,
     ) -> Option<Vec<u8>> {
-        Some(match diff(prev, next, hints, reported)? {
+        // A restart: the viewers start over with nothing kept beneath moved content.
+        if self.stream.is_none() || self.under.as_ref().is_some_and(|u| !u.fits(prev)) {
+            self.under = None;
+        }
+        let under = self.under.get_or_insert_with(|| Underlay::of(prev));
+        Some(match diff(prev, next, hints, reported, Some(under))? {
             Change::Resized => self.full(next),
-            Change::Parts { copies, fills, parts } => {
-                self.pack(KIND_STREAM_DELTA, next, &body(next, &copies, &fills, &parts))
-            }
+            Change::Parts(parts) => self.pack(KIND_STREAM_DELTA, next, &body(next, &parts)),
         })
     }
 
@@ -189,15 +201,40 @@ impl StreamEncoder {
 enum Change {
     /// A new size: everything.
     Resized,
-    /// Copies to make first, then rectangles to fill with one colour, then the parts of tiles
-    /// to send, in tile order.
-    Parts { copies: Vec<Copy>, fills: Vec<Fill>, parts: Vec<Rect> },
+    Parts(Parts),
+}
+
+/// An update's changes, in the order a decoder makes them.
+#[derive(Default)]
+struct Parts {
+    /// Regions moved.
+    copies: Vec<Copy>,
+    /// Rectangles put back from what moved content covered (streams only).
+    restores: Vec<Rect>,
+    /// Rectangles of one colour.
+    fills: Vec<Fill>,
+    /// Parts of tiles sent as pixels, in tile order.
+    tiles: Vec<Rect>,
+}
+
+impl Parts {
+    /// Every tile of the frame, whole.
+    fn whole(frame: &Framebuffer) -> Self {
+        let grid = Grid::of(frame);
+        Self { tiles: (0..grid.count()).map(|i| grid.rect(i)).collect(), ..Self::default() }
+    }
 }
 
 /// Works out what changed from `prev` (what the viewers hold) to `next` and brings `prev` up
 /// to `next`; `None` when nothing did. Only tiles the source `reported` or copied to are looked
 /// at, when it says.
-fn diff(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy], reported: Option<&[Rect]>) -> Option<Change> {
+fn diff(
+    prev: &mut Framebuffer,
+    next: &Framebuffer,
+    hints: &[Copy],
+    reported: Option<&[Rect]>,
+    mut under: Option<&mut Underlay>,
+) -> Option<Change> {
     if prev.width() != next.width() || prev.height() != next.height() {
         *prev = next.clone();
         return Some(Change::Resized);
@@ -214,13 +251,13 @@ fn diff(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy], reported: Op
         copies.extend(find_scroll(prev, next));
     }
     for c in &copies {
-        prev.copy_within(c.src_x, c.src_y, c.dst);
+        apply_copy(prev, under.as_deref_mut(), c);
     }
     for motion in motions(prev, next, hints, &dirty) {
         let mut moves = find_moves(prev, next, motion, &dirty);
         moves.truncate(MAX_COPIES - copies.len());
         for c in &moves {
-            prev.copy_within(c.src_x, c.src_y, c.dst);
+            apply_copy(prev, under.as_deref_mut(), c);
         }
         copies.extend(moves);
     }
@@ -235,7 +272,35 @@ fn diff(prev: &mut Framebuffer, next: &Framebuffer, hints: &[Copy], reported: Op
         }
     }
     let (fills, parts) = split_fills(next, parts);
-    Some(Change::Parts { copies, fills, parts })
+    let (restores, tiles) = match under {
+        Some(under) => {
+            for r in fills.iter().map(|(r, _)| r).chain(&parts) {
+                under.settle(*r);
+            }
+            split_restores(under, next, parts)
+        }
+        None => (Vec::new(), parts),
+    };
+    Some(Change::Parts(Parts { copies, restores, fills, tiles }))
+}
+
+/// Makes a copy in `prev`, keeping what it covers in `under` when there is one.
+fn apply_copy(prev: &mut Framebuffer, under: Option<&mut Underlay>, c: &Copy) {
+    match under {
+        Some(under) => under.copy(prev, c.src_x, c.src_y, c.dst),
+        None => prev.copy_within(c.src_x, c.src_y, c.dst),
+    }
+}
+
+/// Takes the parts that what moved content covered gives back exactly out of `parts`,
+/// joined where they continue each other, as [`split_fills`] does.
+fn split_restores(under: &Underlay, next: &Framebuffer, parts: Vec<Rect>) -> (Vec<Rect>, Vec<Rect>) {
+    let (restores, rest): (Vec<Rect>, Vec<Rect>) = parts.into_iter().partition(|p| under.holds(next, *p));
+    let mut joined: Vec<(Rect, ())> = Vec::with_capacity(restores.len());
+    for r in restores {
+        join(&mut joined, r, ());
+    }
+    (joined.into_iter().map(|(r, _)| r).collect(), rest)
 }
 
 /// A rectangle of one colour.
@@ -253,16 +318,21 @@ fn split_fills(frame: &Framebuffer, parts: Vec<Rect>) -> (Vec<Fill>, Vec<Rect>) 
             continue;
         }
         let px = frame.pixel(p.x, p.y);
-        let colour = [px[0], px[1], px[2]];
-        let below = |f: &Rect| f.x == p.x && f.w == p.w && f.y + f.h == p.y;
-        let beside = |f: &Rect| f.y == p.y && f.h == p.h && f.x + f.w == p.x;
-        match fills.iter_mut().rev().find(|(f, c)| *c == colour && (below(f) || beside(f))) {
-            Some((f, _)) if below(f) => f.h += p.h,
-            Some((f, _)) => f.w += p.w,
-            None => fills.push((p, colour)),
-        }
+        join(&mut fills, p, [px[0], px[1], px[2]]);
     }
     (fills, rest)
+}
+
+/// Adds `p` to `list`, into an earlier rectangle of the same `kind` that it continues along a
+/// row or down a column, if there is one.
+fn join<K: PartialEq>(list: &mut Vec<(Rect, K)>, p: Rect, kind: K) {
+    let below = |f: &Rect| f.x == p.x && f.w == p.w && f.y + f.h == p.y;
+    let beside = |f: &Rect| f.y == p.y && f.h == p.h && f.x + f.w == p.x;
+    match list.iter_mut().rev().find(|(f, k)| *k == kind && (below(f) || beside(f))) {
+        Some((f, _)) if below(f) => f.h += p.h,
+        Some((f, _)) => f.w += p.w,
+        None => list.push((p, kind)),
+    }
 }
 
 /// Which tiles may differ: those the source reported changing or copied to, or every tile
@@ -434,20 +504,21 @@ fn is_flat(frame: &Framebuffer, rect: Rect) -> bool {
         .all(|y| frame.span(rect.x, y, rect.w).chunks_exact(BYTES_PER_PIXEL).all(|px| px[..3] == first[..3]))
 }
 
-/// Every tile of the frame, whole.
-fn all_parts(frame: &Framebuffer) -> Vec<Rect> {
+/// An update's body before compression: its copies, restores and fills, then the tile data
+/// of its parts of tiles.
+fn body(frame: &Framebuffer, parts: &Parts) -> Vec<u8> {
+    let Parts { copies, restores, fills, tiles } = parts;
     let grid = Grid::of(frame);
-    (0..grid.count()).map(|i| grid.rect(i)).collect()
-}
-
-/// An update's body before compression: its copies, its fills, then the tile data for
-/// `parts` (each inside one tile, in tile order).
-fn body(frame: &Framebuffer, copies: &[Copy], fills: &[Fill], parts: &[Rect]) -> Vec<u8> {
-    let grid = Grid::of(frame);
-    let mut data = Vec::with_capacity(copies.len() * 12 + fills.len() * 11 + parts.len() * 64);
+    let mut data = Vec::with_capacity(copies.len() * 12 + restores.len() * 8 + fills.len() * 11 + tiles.len() * 64);
     data.put_varint(copies.len() as u32);
     for c in copies {
         for v in [c.src_x, c.src_y, c.dst.x, c.dst.y, c.dst.w, c.dst.h] {
+            data.put_u16(v);
+        }
+    }
+    data.put_varint(restores.len() as u32);
+    for r in restores {
+        for v in [r.x, r.y, r.w, r.h] {
             data.put_u16(v);
         }
     }
@@ -458,8 +529,8 @@ fn body(frame: &Framebuffer, copies: &[Copy], fills: &[Fill], parts: &[Rect]) ->
         }
         data.extend_from_slice(colour);
     }
-    data.put_varint(parts.len() as u32);
-    for &rect in parts {
+    data.put_varint(tiles.len() as u32);
+    for &rect in tiles {
         let index = grid.index_of(rect);
         let tile = grid.rect(index);
         data.put_varint(index);
@@ -802,7 +873,7 @@ pub fn apply(frame: &mut Framebuffer, update: &[u8]) -> Result<GraphicsDamage, D
     }
     let data = decompress_to_vec_with_limit(header.packed, header.limit)
         .map_err(|_| DecodeError::Invalid { field: "tile data", reason: "bad deflate stream or too large" })?;
-    apply_tiles(frame, &header, &data)
+    apply_tiles(frame, &header, &data, None)
 }
 
 /// A viewer's end of the host's graphics stream: takes every graphics update, standalone or
@@ -812,11 +883,13 @@ pub struct StreamDecoder {
     /// Whether the stream is followed from a restart and nothing has gone wrong since.
     following: bool,
     data: Vec<u8>,
+    /// What moved content covers, kept as the encoder keeps it; starts over with the stream.
+    under: Option<Underlay>,
 }
 
 impl Default for StreamDecoder {
     fn default() -> Self {
-        Self { inflater: Inflater::raw(), following: false, data: Vec::new() }
+        Self { inflater: Inflater::raw(), following: false, data: Vec::new(), under: None }
     }
 }
 
@@ -829,6 +902,7 @@ impl StreamDecoder {
         if restart {
             self.inflater.reset();
             self.following = true;
+            self.under = None;
         }
         if !self.following {
             return Err(DecodeError::Invalid { field: "graphics stream", reason: "not followed from its start" });
@@ -837,7 +911,11 @@ impl StreamDecoder {
             self.following = false;
             return Err(DecodeError::Invalid { field: "tile data", reason: "bad deflate stream or too large" });
         }
-        apply_tiles(frame, &header, &self.data)
+        let under = match &mut self.under {
+            Some(under) if under.fits(frame) => under,
+            slot => slot.insert(Underlay::of(frame)),
+        };
+        apply_tiles(frame, &header, &self.data, Some(under))
     }
 }
 
@@ -890,7 +968,14 @@ impl<'a> Header<'a> {
 }
 
 /// Validates the inflated body of an update, then applies the update to `frame`.
-fn apply_tiles(frame: &mut Framebuffer, header: &Header<'_>, data: &[u8]) -> Result<GraphicsDamage, DecodeError> {
+/// Applies an update's inflated body; `under` for stream updates (standalone ones may not
+/// restore).
+fn apply_tiles(
+    frame: &mut Framebuffer,
+    header: &Header<'_>,
+    data: &[u8],
+    mut under: Option<&mut Underlay>,
+) -> Result<GraphicsDamage, DecodeError> {
     let Header { full, width, height, .. } = *header;
     let grid = Grid::sized(width, height);
     let mut t = Reader::new(data);
@@ -907,6 +992,24 @@ fn apply_tiles(frame: &mut Framebuffer, header: &Header<'_>, data: &[u8]) -> Res
             return Err(DecodeError::Invalid { field: "copy", reason: "outside the frame" });
         }
         copies.push(Copy { src_x, src_y, dst });
+    }
+    let restore_count = t.varint("restore count")?;
+    if restore_count > 0 && under.is_none() {
+        return Err(DecodeError::Invalid { field: "restore count", reason: "restores need the stream" });
+    }
+    if restore_count as usize > grid.count() as usize * MAX_TILE_PARTS {
+        return Err(DecodeError::Invalid {
+            field: "restore count",
+            reason: "more restores than the frame's tiles take",
+        });
+    }
+    let mut restores = Vec::with_capacity(restore_count as usize);
+    for _ in 0..restore_count {
+        let rect = Rect::new(t.u16("restore x")?, t.u16("restore y")?, t.u16("restore w")?, t.u16("restore h")?);
+        if !rect.fits(width, height) {
+            return Err(DecodeError::Invalid { field: "restore", reason: "outside the frame" });
+        }
+        restores.push(rect);
     }
     let fill_count = t.varint("fill count")?;
     if fill_count > grid.count() {
@@ -956,11 +1059,23 @@ fn apply_tiles(frame: &mut Framebuffer, header: &Header<'_>, data: &[u8]) -> Res
     if full {
         *frame = Framebuffer::new(width, height)
             .map_err(|_| DecodeError::Invalid { field: "frame size", reason: "out of range" })?;
+        if let Some(under) = under.as_deref_mut() {
+            *under = Underlay::of(frame);
+        }
     }
     for c in &copies {
-        frame.copy_within(c.src_x, c.src_y, c.dst);
+        match under.as_deref_mut() {
+            Some(under) => under.copy(frame, c.src_x, c.src_y, c.dst),
+            None => frame.copy_within(c.src_x, c.src_y, c.dst),
+        }
     }
-    let mut rects = Vec::with_capacity(fills.len() + tiles.len());
+    let mut rects = Vec::with_capacity(restores.len() + fills.len() + tiles.len());
+    if let Some(under) = under.as_deref_mut() {
+        for &rect in &restores {
+            under.restore(frame, rect);
+            rects.push(rect);
+        }
+    }
     for (rect, colour) in fills {
         frame.fill(rect, colour);
         rects.push(rect);
@@ -968,6 +1083,11 @@ fn apply_tiles(frame: &mut Framebuffer, header: &Header<'_>, data: &[u8]) -> Res
     for (rect, body) in tiles {
         paint_tile(frame, rect, &body);
         rects.push(rect);
+    }
+    if let Some(under) = under {
+        for rect in &rects[restores.len()..] {
+            under.settle(*rect);
+        }
     }
     Ok(GraphicsDamage { resized: full, copies, rects })
 }
@@ -1216,6 +1336,39 @@ mod tests {
     }
 
     #[test]
+    fn a_window_dragged_over_text_puts_back_what_it_uncovers_once_it_has_been_seen() {
+        // A desktop of "text" with a window on top, dragged left 4 pixels a step; the source
+        // says so with a copy, and repaints the strip the window uncovers.
+        let desktop = sample(320, 192, 11);
+        let window = sample(48, 64, 12);
+        let at = |step: u16| {
+            let mut f = desktop.clone();
+            for y in 0..64 {
+                f.span_mut(200 - 4 * step, 100 + y, 48).copy_from_slice(window.span(0, y, 48));
+            }
+            f
+        };
+        let mut encoder = StreamEncoder::new(Encoder::default());
+        let (mut prev, mut decoder) = (at(0), StreamDecoder::default());
+        let mut view = Framebuffer::new(1, 1).unwrap();
+        decoder.apply(&mut view, &encoder.full(&prev)).unwrap();
+        let mut sizes = Vec::new();
+        for step in 1..=24u16 {
+            let next = at(step);
+            let x = 200 - 4 * step;
+            let hint = Copy { src_x: x + 4, src_y: 100, dst: Rect::new(x, 100, 48, 64) };
+            let update = encoder.delta(&mut prev, &next, &[hint], Some(&[Rect::new(x + 48, 100, 4, 64)])).unwrap();
+            decoder.apply(&mut view, &update).unwrap();
+            assert_eq!(view, next, "step {step}");
+            sizes.push(update.len());
+        }
+        // For 12 steps the window uncovers what lay beneath where it was first drawn, which
+        // no viewer has seen; after that, only what it covered on its way.
+        let (unseen, seen) = (sizes[..12].iter().sum::<usize>(), sizes[12..].iter().sum::<usize>());
+        assert!(seen * 3 < unseen, "{sizes:?}");
+    }
+
+    #[test]
     fn one_coloured_strips_across_tiles_go_as_one_fill_each() {
         let a = sample(320, 240, 6);
         let mut b = a.clone();
@@ -1318,32 +1471,42 @@ mod tests {
         let mut other_size = good.clone();
         other_size[2] ^= 1;
         assert!(apply(&mut view, &other_size).is_err());
-        // A copy, then a fill, that reach past the frame's right edge.
-        let mut bad_copy = vec![1];
-        for v in [0u16, 0, 90, 0, 20, 10] {
-            bad_copy.extend_from_slice(&v.to_be_bytes());
-        }
-        bad_copy.extend_from_slice(&[0, 0]);
-        let mut bad_fill = vec![0, 1];
-        for v in [90u16, 0, 20, 10] {
-            bad_fill.extend_from_slice(&v.to_be_bytes());
-        }
-        bad_fill.extend_from_slice(&[1, 2, 3, 0]);
-        for (body, field) in [(bad_copy, "copy"), (bad_fill, "fill")] {
+        // A copy, a restore and a fill that reach past the frame's right edge (the restore
+        // in a stream: a standalone update may not restore at all).
+        let u16s = |values: &[u16]| values.iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+        let bad_copy = [&[1][..], &u16s(&[0, 0, 90, 0, 20, 10]), &[0, 0, 0]].concat();
+        let bad_restore = [&[0, 1][..], &u16s(&[90, 0, 20, 10]), &[0, 0]].concat();
+        let good_restore = [&[0, 1][..], &u16s(&[80, 0, 20, 10]), &[0, 0]].concat();
+        let bad_fill = [&[0, 0, 1][..], &u16s(&[90, 0, 20, 10]), &[1, 2, 3, 0]].concat();
+        let standalone = |body: &[u8]| {
             let mut update = vec![KIND_DELTA, 0, 100, 0, 70];
-            update.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&body, 1));
-            let err = apply(&mut view, &update).unwrap_err();
+            update.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(body, 1));
+            update
+        };
+        let streamed = |body: &[u8]| {
+            let mut update = vec![KIND_STREAM_DELTA, FLAG_RESTART, 0, 100, 0, 70];
+            update.put_length_prefixed(&Deflater::new(1).piece(body));
+            update
+        };
+        for (update, field) in [
+            (standalone(&bad_copy), "copy"),
+            (standalone(&good_restore), "restore count"),
+            (streamed(&bad_restore), "restore"),
+            (standalone(&bad_fill), "fill"),
+        ] {
+            let err = StreamDecoder::default().apply(&mut view, &update).unwrap_err();
             assert!(err.to_string().contains(field), "{err}");
         }
         assert_eq!(view, a);
+        assert!(StreamDecoder::default().apply(&mut view, &streamed(&good_restore)).is_ok(), "in a stream");
     }
 
     #[test]
     fn malformed_tile_data_is_refused() {
-        // A body with no copies and no fills, then `data` as its tiles.
+        // A body with no copies, restores or fills, then `data` as its tiles.
         let deflated = |data: &[u8]| {
             let mut out = vec![KIND_DELTA, 0, 64, 0, 64];
-            out.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&[&[0, 0], data].concat(), 1));
+            out.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&[&[0, 0, 0], data].concat(), 1));
             out
         };
         let mut view = Framebuffer::new(64, 64).unwrap();
@@ -1371,11 +1534,11 @@ mod tests {
         // Tiles out of order, and a full update that names one tile twice (and so misses one).
         let mut two_tiles = Framebuffer::new(128, 64).unwrap();
         let mut update = vec![KIND_DELTA, 0, 128, 0, 64];
-        let backwards = [&[0, 0, 2][..], &[1, 0, 0, 63, 63, 0, 1, 2, 3], &part].concat();
+        let backwards = [&[0, 0, 0, 2][..], &[1, 0, 0, 63, 63, 0, 1, 2, 3], &part].concat();
         update.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&backwards, 1));
         assert!(apply(&mut two_tiles, &update).is_err(), "tiles out of order");
         let mut update = vec![KIND_FULL, 0, 128, 0, 64];
-        update.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&[&[0, 0], &parts(2)[..]].concat(), 1));
+        update.put_length_prefixed(&miniz_oxide::deflate::compress_to_vec(&[&[0, 0, 0], &parts(2)[..]].concat(), 1));
         assert!(apply(&mut two_tiles, &update).is_err(), "a full update with a tile twice");
         assert_eq!(two_tiles, Framebuffer::new(128, 64).unwrap());
     }
