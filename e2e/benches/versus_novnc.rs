@@ -306,6 +306,13 @@ async fn measure(
 
     let observer = Observer::start(vnc).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // `LANTERN_BENCH_PROFILE=1`: where the tab's main thread spent its time, on stderr.
+    let profile = std::env::var_os("LANTERN_BENCH_PROFILE").is_some();
+    if profile {
+        browser.client.issue_cmd(Cdp("Profiler.enable", json!({}))).await?;
+        browser.client.issue_cmd(Cdp("Profiler.setSamplingInterval", json!({ "interval": 250 }))).await?;
+        browser.client.issue_cmd(Cdp("Profiler.start", json!({}))).await?;
+    }
     let cpu_before = task_seconds(browser).await?;
     let frames_before = frames(browser, client).await?;
     counter.bytes.store(0, Ordering::SeqCst);
@@ -334,6 +341,10 @@ async fn measure(
     figures.frames = frames(browser, client).await? - frames_before;
     figures.changed_megapixels = observer.pixels.load(Ordering::SeqCst) as f64 / 1e6;
     observer.stop();
+    if profile {
+        let stopped = browser.client.issue_cmd(Cdp("Profiler.stop", json!({}))).await?;
+        print_profile(&format!("{} on {workload}", client.name()), &stopped["profile"]);
+    }
     for mut w in windows {
         let _ = w.kill().await;
     }
@@ -454,6 +465,36 @@ async fn run_x(x: &Xvnc, args: &[&str]) -> anyhow::Result<()> {
 async fn output_x(x: &Xvnc, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(args[0]).args(&args[1..]).env("DISPLAY", &x.display).output().await?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The functions the profile's samples fell in most (self time), with their share.
+fn print_profile(title: &str, profile: &Value) {
+    let empty = Vec::new();
+    let nodes = profile["nodes"].as_array().unwrap_or(&empty);
+    let names: std::collections::HashMap<u64, String> = nodes
+        .iter()
+        .filter_map(|n| {
+            let frame = &n["callFrame"];
+            let name = frame["functionName"].as_str().filter(|f| !f.is_empty()).unwrap_or("(anonymous)");
+            let file = frame["url"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("");
+            Some((n["id"].as_u64()?, format!("{name} {file}")))
+        })
+        .collect();
+    let mut self_us: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
+    let samples = profile["samples"].as_array().unwrap_or(&empty);
+    let deltas = profile["timeDeltas"].as_array().unwrap_or(&empty);
+    for (sample, delta) in samples.iter().zip(deltas) {
+        if let Some(name) = sample.as_u64().and_then(|id| names.get(&id)) {
+            *self_us.entry(name.as_str()).or_default() += delta.as_f64().unwrap_or(0.0);
+        }
+    }
+    let total: f64 = self_us.values().sum();
+    let mut top: Vec<(&str, f64)> = self_us.into_iter().collect();
+    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+    eprintln!("\n-- profile: {title} ({:.0} ms sampled) --", total / 1000.0);
+    for (name, us) in top.into_iter().take(25) {
+        eprintln!("{:6.1} %  {:8.1} ms  {name}", us * 100.0 / total.max(1.0), us / 1000.0);
+    }
 }
 
 /// Chrome's cumulative main-thread task time for the tab, through chromedriver's CDP bridge.

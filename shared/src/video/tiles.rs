@@ -1150,33 +1150,46 @@ fn paint_tile(frame: &mut Framebuffer, rect: Rect, body: &TileBody<'_>) {
             }
         }
         TileBody::Packed { palette, bits, indices } => {
+            let colours = rgba_palette(palette);
             let row_len = packed_row_len(rect.w, *bits);
-            let mask = (1u16 << bits) - 1;
-            for (r, y) in (rect.y..rect.y + rect.h).enumerate() {
-                let row = &indices[r * row_len..(r + 1) * row_len];
-                for (i, out) in frame.span_mut(rect.x, y, rect.w).chunks_exact_mut(BYTES_PER_PIXEL).enumerate() {
-                    let bit = i * usize::from(*bits);
-                    let byte = u16::from(row[bit / 8]);
-                    let index = (byte >> (8 - usize::from(*bits) - bit % 8)) & mask;
-                    out[..3].copy_from_slice(palette_colour(palette, index as u8));
+            let bits = usize::from(*bits);
+            let per_byte = 8 / bits;
+            let mask = u8::MAX >> (8 - bits);
+            for (row, y) in indices.chunks_exact(row_len).zip(rect.y..rect.y + rect.h) {
+                let out = frame.span_mut(rect.x, y, rect.w).chunks_exact_mut(BYTES_PER_PIXEL);
+                let mut pixels =
+                    row.iter().flat_map(|&byte| (0..per_byte).map(move |k| (byte >> (8 - bits * (k + 1))) & mask));
+                for (out, index) in out.zip(&mut pixels) {
+                    out.copy_from_slice(&colours[usize::from(index)]);
                 }
             }
         }
         TileBody::Runs { palette, runs } => {
-            let mut pixels = runs.iter().flat_map(|&(index, len)| core::iter::repeat_n(index, len as usize));
-            for y in rect.y..rect.y + rect.h {
-                for (out, index) in frame.span_mut(rect.x, y, rect.w).chunks_exact_mut(BYTES_PER_PIXEL).zip(&mut pixels)
-                {
-                    out[..3].copy_from_slice(palette_colour(palette, index));
+            let colours = rgba_palette(palette);
+            let (mut x, mut y) = (0u16, rect.y);
+            for &(index, len) in runs {
+                let colour = colours[usize::from(index)];
+                let mut left = len as usize;
+                // A run goes on from one row of the part to the next.
+                while left > 0 {
+                    let take = left.min(usize::from(rect.w - x));
+                    for out in frame.span_mut(rect.x + x, y, take as u16).chunks_exact_mut(BYTES_PER_PIXEL) {
+                        out.copy_from_slice(&colour);
+                    }
+                    left -= take;
+                    x += take as u16;
+                    if x == rect.w {
+                        (x, y) = (0, y + 1);
+                    }
                 }
             }
         }
     }
 }
 
-fn palette_colour(palette: &[u8], index: u8) -> &[u8] {
-    let i = usize::from(index) * 3;
-    &palette[i..i + 3]
+/// A palette's colours as pixels, alpha included, for copying whole.
+fn rgba_palette(palette: &[u8]) -> Vec<[u8; BYTES_PER_PIXEL]> {
+    palette.chunks_exact(3).map(|c| [c[0], c[1], c[2], 255]).collect()
 }
 
 #[cfg(test)]

@@ -35,8 +35,11 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     pub fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
-        Ok(self.array::<1>(field)?[0])
+        let byte = *self.buf.get(self.pos).ok_or(DecodeError::Truncated { field })?;
+        self.pos += 1;
+        Ok(byte)
     }
 
     pub fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
@@ -52,7 +55,17 @@ impl<'a> Reader<'a> {
     }
 
     /// LEB128 unsigned varint of at most 32 bits.
+    #[inline]
     pub fn varint(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        // Most varints are one byte (tile run lengths, counts): no loop for those.
+        if let Some(&byte) = self.buf.get(self.pos).filter(|b| **b < 0x80) {
+            self.pos += 1;
+            return Ok(u32::from(byte));
+        }
+        self.varint_long(field)
+    }
+
+    fn varint_long(&mut self, field: &'static str) -> Result<u32, DecodeError> {
         let mut value: u32 = 0;
         for shift in (0..35).step_by(7) {
             let byte = self.u8(field)?;
