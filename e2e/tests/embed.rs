@@ -80,7 +80,9 @@ async fn the_example_portal_page_shows_a_launched_console_and_the_direct_applet(
                 }
                 if let Ok(button) = c.find(Locator::Id("direct-request-control")).await {
                     if button.is_displayed().await.unwrap_or(false) {
-                        button.click().await?;
+                        // Control may arrive (and the button go) between the look and the
+                        // click; the status above is what counts, on the next round.
+                        let _ = button.click().await;
                     }
                 }
                 Ok(Err(status.to_string()))
