@@ -599,7 +599,7 @@ impl Observer {
         let pixels = Arc::new(AtomicU64::new(0));
         let count = pixels.clone();
         let task = tokio::spawn(async move {
-            let mut client = rfb::Client::new(rfb::Config { password: None, shared: true });
+            let mut client = rfb::Client::new(rfb::Config { password: None, shared: true, ..Default::default() });
             let mut buf = vec![0u8; 256 * 1024];
             while let Ok(n) = stream.read(&mut buf).await {
                 if n == 0 {

@@ -20,7 +20,7 @@ impl Xvnc {
     /// Starts Xvnc on loopback, `width` x `height`, no VNC password, on a free display.
     pub async fn start(width: u16, height: u16) -> anyhow::Result<Self> {
         for number in 40..99u16 {
-            if std::path::Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
+            if display_in_use(number) {
                 continue;
             }
             let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -85,6 +85,15 @@ impl Xvnc {
     pub async fn screenshot(&self) -> anyhow::Result<(u16, u16, Vec<u8>)> {
         let out = Command::new("xwd").args(["-root", "-silent"]).env("DISPLAY", &self.display).output().await?;
         parse_xwd(&out.stdout)
+    }
+}
+
+/// Whether an X server holds display `number`: its lock names a live process. A server that
+/// was killed leaves its lock and socket behind, and the next one on that display clears them.
+fn display_in_use(number: u16) -> bool {
+    match std::fs::read_to_string(format!("/tmp/.X{number}-lock")) {
+        Ok(pid) => std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        Err(_) => std::path::Path::new(&format!("/tmp/.X11-unix/X{number}")).exists(),
     }
 }
 

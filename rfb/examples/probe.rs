@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
     let mut stream = TcpStream::connect(&address)?;
     stream.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let mut client = Client::new(Config { password: None, shared: true });
+    let mut client = Client::new(Config { password: None, shared: true, ..Default::default() });
     let mut buf = vec![0u8; 1 << 16];
     let end = Instant::now() + Duration::from_secs(seconds);
     let mut bytes = 0usize;

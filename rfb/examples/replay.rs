@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter_map(|(at, name)| Some((at.parse().ok()?, name.to_string())))
         .collect();
 
-    let mut client = Client::new(Config { password: None, shared: true });
+    let mut client = Client::new(Config { password: None, shared: true, ..Default::default() });
     let mut encoder = StreamEncoder::new(Encoder::default());
     let mut decoder = StreamDecoder::default();
     let mut held: Option<Framebuffer> = None;

@@ -11,11 +11,13 @@ use zeroize::Zeroizing;
 use crate::auth::{self, CHALLENGE_LEN};
 use crate::encodings::{hextile_tile_len, paint_hextile_tile, put_row, Zrle, HEXTILE};
 use crate::input::Input;
+use crate::tight::Tight;
 use crate::{Error, Result};
 
 const ENC_RAW: i32 = 0;
 const ENC_COPY_RECT: i32 = 1;
 const ENC_HEXTILE: i32 = 5;
+const ENC_TIGHT: i32 = 7;
 const ENC_ZRLE: i32 = 16;
 const ENC_CURSOR: i32 = -239;
 const ENC_DESKTOP_SIZE: i32 = -223;
@@ -23,9 +25,11 @@ const ENC_LAST_RECT: i32 = -224;
 const ENC_QEMU_EXTENDED_KEY: i32 = -258;
 const ENC_EXTENDED_DESKTOP_SIZE: i32 = -308;
 
-/// Encodings asked for, most preferred first.
-const ENCODINGS: [i32; 9] = [
+/// Encodings asked for, most preferred first: ZRLE (lossless and cheapest to decode), then
+/// Tight for a server without it (no JPEG quality level is asked for, so it stays lossless).
+const ENCODINGS: [i32; 10] = [
     ENC_ZRLE,
+    ENC_TIGHT,
     ENC_HEXTILE,
     ENC_COPY_RECT,
     ENC_RAW,
@@ -51,6 +55,8 @@ pub struct Config {
     pub password: Option<Zeroizing<String>>,
     /// Leave other viewers of the server connected (RFB "shared" flag).
     pub shared: bool,
+    /// Ask for Tight before ZRLE.
+    pub prefer_tight: bool,
 }
 
 /// What happened, for the caller to act on.
@@ -121,6 +127,8 @@ pub struct Client {
     out: Vec<u8>,
     frame: Option<Framebuffer>,
     zrle: Zrle,
+    tight: Tight,
+    tight_rects: u64,
     extended_keys: bool,
 }
 
@@ -133,6 +141,8 @@ impl Client {
             out: Vec::new(),
             frame: None,
             zrle: Zrle::new(),
+            tight: Tight::new(),
+            tight_rects: 0,
             extended_keys: false,
         }
     }
@@ -140,6 +150,11 @@ impl Client {
     /// The screen as decoded so far; `None` before the handshake is done.
     pub fn framebuffer(&self) -> Option<&Framebuffer> {
         self.frame.as_ref()
+    }
+
+    /// How many Tight rectangles were decoded (the server chooses the encoding).
+    pub fn tight_rects(&self) -> u64 {
+        self.tight_rects
     }
 
     pub fn supports_extended_keys(&self) -> bool {
@@ -330,7 +345,11 @@ impl Client {
         self.out.extend_from_slice(&[0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 0, 8, 16, 0, 0, 0]);
         self.out.extend_from_slice(&[2, 0]); // SetEncodings, padding
         self.out.extend_from_slice(&(ENCODINGS.len() as u16).to_be_bytes());
-        for e in ENCODINGS {
+        let mut encodings = ENCODINGS;
+        if self.config.prefer_tight {
+            encodings.swap(0, 1);
+        }
+        for e in encodings {
             self.out.extend_from_slice(&e.to_be_bytes());
         }
         self.state = State::Idle;
@@ -404,6 +423,13 @@ impl Client {
                 self.check_bounds(rect)?;
                 let frame = self.frame.as_mut().ok_or(Error::Invalid("update before the handshake"))?;
                 self.zrle.decode(data, frame, rect)?;
+                events.push(Event::Updated(rect));
+            }
+            ENC_TIGHT => {
+                self.check_bounds(rect)?;
+                let frame = self.frame.as_mut().ok_or(Error::Invalid("update before the handshake"))?;
+                self.tight.read(input, frame, rect)?;
+                self.tight_rects += 1;
                 events.push(Event::Updated(rect));
             }
             ENC_DESKTOP_SIZE => self.resize(rect.w, rect.h, events)?,

@@ -14,6 +14,7 @@ mod auth;
 mod client;
 mod encodings;
 mod input;
+mod tight;
 
 pub use client::{Client, Config, Event};
 pub use shared::video::frame::{Framebuffer, Rect};

@@ -172,7 +172,7 @@ fn the_client_answers_the_handshake_and_asks_for_its_pixel_format_and_encodings(
 
 #[test]
 fn vnc_authentication_uses_the_password_and_failure_says_why() {
-    let config = || Config { password: Some("password".to_string().into()), shared: true };
+    let config = || Config { password: Some("password".to_string().into()), shared: true, ..Default::default() };
     let mut c = Client::new(config());
     c.feed(b"RFB 003.008\n\x01\x02").unwrap();
     assert_eq!(c.take_outgoing(), b"RFB 003.008\n\x02");
@@ -226,6 +226,110 @@ fn desktop_size_changes_resize_the_framebuffer() {
     assert_eq!(c.framebuffer().map(|f| (f.width(), f.height())), Some((64, 48)));
 }
 
+/// A Tight rectangle's compressed data: its compact length, then a zlib stream.
+fn tight_zlib(data: &[u8]) -> Vec<u8> {
+    let z = miniz_oxide_zlib(data);
+    assert!(z.len() < 128, "one-byte compact length");
+    [&[z.len() as u8][..], &z].concat()
+}
+
+#[test]
+fn tight_fill_copy_palette_and_gradient_rectangles_paint_whole_or_byte_by_byte() {
+    let mut expected = Framebuffer::new(16, 12).unwrap();
+    let mut rects = Vec::new();
+    // Fill, 4x4 at (0,0).
+    rects.push((Rect::new(0, 0, 4, 4), 7, vec![0x80, 1, 2, 3]));
+    expected.fill(Rect::new(0, 0, 4, 4), [1, 2, 3]);
+    // Copy filter (no filter byte), 1x2 at (4,0): under 12 bytes, so not compressed.
+    rects.push((Rect::new(4, 0, 1, 2), 7, vec![0x00, 9, 8, 7, 6, 5, 4]));
+    expected.fill(Rect::new(4, 0, 1, 1), [9, 8, 7]);
+    expected.fill(Rect::new(4, 1, 1, 1), [6, 5, 4]);
+    // Two-colour palette on stream 1, 10x8 at (5,0): one bit a pixel, rows padded.
+    let mut bits = Vec::new();
+    for y in 0..8u16 {
+        let row: u16 = (0b10_1001_1001 << 6) ^ (y << 6);
+        bits.extend_from_slice(&row.to_be_bytes());
+        for x in 0..10u16 {
+            let on = row & (0x8000 >> x) != 0;
+            expected.fill(Rect::new(5 + x, y, 1, 1), if on { [200, 0, 0] } else { [0, 0, 200] });
+        }
+    }
+    let palette = [&[0x50, 1, 1][..], &[0, 0, 200, 200, 0, 0]].concat();
+    rects.push((Rect::new(5, 0, 10, 8), 7, [palette, tight_zlib(&bits)].concat()));
+    // Gradient on stream 2, 3x2 at (0,8): each channel less its prediction.
+    let target = |x: usize, y: usize| [(x * 40 + y * 7) as u8, (200 - x * 30) as u8, (y * 90 + x) as u8];
+    let mut residuals = Vec::new();
+    for y in 0..2usize {
+        for x in 0..3usize {
+            for c in 0..3 {
+                let at = |x: Option<usize>, y: Option<usize>| match (x, y) {
+                    (Some(x), Some(y)) => i16::from(target(x, y)[c]),
+                    _ => 0,
+                };
+                let predicted = (at(x.checked_sub(1), Some(y)) + at(Some(x), y.checked_sub(1))
+                    - at(x.checked_sub(1), y.checked_sub(1)))
+                .clamp(0, 255) as u8;
+                residuals.push(target(x, y)[c].wrapping_sub(predicted));
+            }
+            expected.fill(Rect::new(x as u16, 8 + y as u16, 1, 1), target(x, y));
+        }
+    }
+    rects.push((Rect::new(0, 8, 3, 2), 7, [&[0x60, 2][..], &tight_zlib(&residuals)].concat()));
+    // Three-colour palette on stream 3, 4x4 at (12,8): a byte a pixel.
+    let indices: Vec<u8> = (0..16).map(|i| (i % 3) as u8).collect();
+    let colours = [[10, 20, 30], [40, 50, 60], [70, 80, 90]];
+    for (i, &index) in indices.iter().enumerate() {
+        expected.fill(Rect::new(12 + (i % 4) as u16, 8 + (i / 4) as u16, 1, 1), colours[usize::from(index)]);
+    }
+    let palette = [&[0x70, 1, 2][..], &colours.concat()].concat();
+    rects.push((Rect::new(12, 8, 4, 4), 7, [palette.clone(), tight_zlib(&indices)].concat()));
+    // The same rectangle again on stream 3, which restarts for it (control bit 3).
+    let mut again = [palette, tight_zlib(&indices)].concat();
+    again[0] |= 0x08;
+    let traffic = [greeting(16, 12), update(&rects), update(&[(Rect::new(12, 8, 4, 4), 7, again.clone())])].concat();
+    for chunk in [traffic.len(), 1, 5] {
+        let (c, events) = run(&traffic, chunk);
+        assert_eq!(c.framebuffer().unwrap(), &expected, "chunk size {chunk}");
+        assert_eq!(c.tight_rects(), 6);
+        assert_eq!(events.iter().filter(|e| **e == Event::UpdateDone).count(), 2);
+    }
+    // Without the restart, stream 3 has ended and cannot go on.
+    again[0] &= !0x08;
+    let mut c = Client::new(Config::default());
+    c.feed(&[greeting(16, 12), update(&rects)].concat()).unwrap();
+    assert_eq!(
+        c.feed(&update(&[(Rect::new(12, 8, 4, 4), 7, again)])),
+        Err(Error::Invalid("Tight data shorter than its rectangle"))
+    );
+}
+
+#[test]
+fn malformed_tight_rectangles_are_clear_errors() {
+    let r = Rect::new(0, 0, 4, 4);
+    let cases: Vec<(Vec<u8>, Error)> = vec![
+        (vec![0x90, 1, 0], Error::Invalid("Tight JPEG rectangle (no JPEG quality was asked for)")),
+        (vec![0xa0], Error::Invalid("Tight compression type")),
+        (vec![0x40, 5], Error::Invalid("Tight filter")),
+        // Three colours, and index 3 among the 16.
+        (
+            [
+                &[0x40, 1, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2][..],
+                &tight_zlib(&[0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            ]
+            .concat(),
+            Error::Invalid("Tight palette index outside the palette"),
+        ),
+        // Copy filter, 48 bytes expected, 10 sent.
+        ([&[0x00][..], &tight_zlib(&[0; 10])].concat(), Error::Invalid("Tight data shorter than its rectangle")),
+        ([&[0x00][..], &tight_zlib(&[0; 60])].concat(), Error::Invalid("Tight data inflates past its rectangle")),
+    ];
+    for (body, error) in cases {
+        let mut c = Client::new(Config::default());
+        c.feed(&greeting(8, 8)).unwrap();
+        assert_eq!(c.feed(&update(&[(r, 7, body.clone())])), Err(error), "{body:?}");
+    }
+}
+
 #[test]
 fn malformed_updates_are_clear_errors() {
     let cases: Vec<(Vec<u8>, Error)> = vec![
@@ -233,7 +337,7 @@ fn malformed_updates_are_clear_errors() {
             update(&[(Rect::new(5, 5, 10, 10), 0, vec![0; 400])]),
             Error::OutOfBounds { x: 5, y: 5, w: 10, h: 10, width: 8, height: 8 },
         ),
-        (update(&[(Rect::new(0, 0, 2, 2), 7, vec![])]), Error::UnknownEncoding(7)),
+        (update(&[(Rect::new(0, 0, 2, 2), 8, vec![])]), Error::UnknownEncoding(8)),
         (update(&[(Rect::new(0, 0, 8, 8), 5, vec![0xff])]), Error::Invalid("hextile subencoding")),
         (
             update(&[(Rect::new(0, 0, 8, 8), 5, vec![8, 1, 0x70, 0x70])]),
@@ -347,5 +451,22 @@ proptest! {
         let traffic = sample_traffic();
         let mut c = Client::new(Config::default());
         prop_assert!(c.feed(&traffic[..cut % traffic.len()]).is_ok());
+    }
+}
+
+#[test]
+fn empty_tight_rectangles_paint_nothing() {
+    // Found by the `rfb_client` fuzz target: a zero-width rectangle has rows of no bytes.
+    for (rect, body) in [
+        (Rect::new(0, 0, 0, 4), vec![0x00]),
+        (Rect::new(0, 0, 0, 4), vec![0x40, 2]),
+        (Rect::new(0, 0, 0, 4), vec![0x40, 1, 1, 1, 2, 3, 4, 5, 6]),
+        (Rect::new(0, 0, 4, 0), vec![0x40, 1, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+    ] {
+        let mut c = Client::new(Config::default());
+        c.feed(&greeting(8, 8)).unwrap();
+        let events = c.feed(&update(&[(rect, 7, body)])).unwrap();
+        assert_eq!(events, [Event::Updated(rect), Event::UpdateDone]);
+        assert_eq!(c.framebuffer().unwrap(), &Framebuffer::new(8, 8).unwrap());
     }
 }

@@ -162,7 +162,7 @@ async fn run_once(
     status: &watch::Sender<HostStatus>,
 ) -> Result<(), LinkError> {
     let (mut reader, mut writer) = connect(&source.target).await?;
-    let mut client = Client::new(rfb::Config { password: source.password.clone(), shared: true });
+    let mut client = Client::new(rfb::Config { password: source.password.clone(), shared: true, ..Default::default() });
     let mut keys = Keyboard::default();
     let mut hints: Vec<Copy> = Vec::new();
     // What the server said it repainted since the last frame went out.
