@@ -284,11 +284,12 @@ fn diff(
     Some(Change::Parts(Parts { copies, restores, fills, tiles }))
 }
 
-/// Makes a copy in `prev`, keeping what it covers in `under` when there is one.
-fn apply_copy(prev: &mut Framebuffer, under: Option<&mut Underlay>, c: &Copy) {
+/// Makes a copy in `frame`, keeping what it covers in `under` when there is one: the
+/// encoder on the viewers' frame and the decoder on its own, the same way.
+fn apply_copy(frame: &mut Framebuffer, under: Option<&mut Underlay>, c: &Copy) {
     match under {
-        Some(under) => under.copy(prev, c.src_x, c.src_y, c.dst),
-        None => prev.copy_within(c.src_x, c.src_y, c.dst),
+        Some(under) => under.copy(frame, c.src_x, c.src_y, c.dst),
+        None => frame.copy_within(c.src_x, c.src_y, c.dst),
     }
 }
 
@@ -1064,10 +1065,7 @@ fn apply_tiles(
         }
     }
     for c in &copies {
-        match under.as_deref_mut() {
-            Some(under) => under.copy(frame, c.src_x, c.src_y, c.dst),
-            None => frame.copy_within(c.src_x, c.src_y, c.dst),
-        }
+        apply_copy(frame, under.as_deref_mut(), c);
     }
     let mut rects = Vec::with_capacity(restores.len() + fills.len() + tiles.len());
     if let Some(under) = under.as_deref_mut() {
