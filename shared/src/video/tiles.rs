@@ -1012,9 +1012,10 @@ fn apply_tiles(
         }
         restores.push(rect);
     }
+    // Fills, like restores, are parts of tiles (joined where they continue each other).
     let fill_count = t.varint("fill count")?;
-    if fill_count > grid.count() {
-        return Err(DecodeError::Invalid { field: "fill count", reason: "more fills than the frame has tiles" });
+    if fill_count as usize > grid.count() as usize * MAX_TILE_PARTS {
+        return Err(DecodeError::Invalid { field: "fill count", reason: "more fills than the frame's tiles take" });
     }
     let mut fills = Vec::with_capacity(fill_count as usize);
     for _ in 0..fill_count {
@@ -1394,6 +1395,22 @@ mod tests {
         assert_eq!(damage.rects.len(), 3, "{:?}", damage.rects);
         assert!(damage.rects.contains(&Rect::new(64, 10, 220, 2)), "{:?}", damage.rects);
         assert!(damage.rects.contains(&Rect::new(30, 64, 4, 146)), "{:?}", damage.rects);
+    }
+
+    #[test]
+    fn one_tile_may_hold_more_fills_than_the_frame_has_tiles() {
+        // Three one-colour rows far apart in a one-tile frame: three parts, three fills.
+        let a = sample(64, 64, 13);
+        let mut b = a.clone();
+        for (y, colour) in [(0, [1, 1, 1]), (20, [2, 2, 2]), (40, [3, 3, 3])] {
+            b.fill(Rect::new(0, y, 64, 1), colour);
+        }
+        let mut prev = a.clone();
+        let update = encode_delta(&mut prev, &b, &[]).unwrap();
+        let mut view = a.clone();
+        let damage = apply(&mut view, &update).unwrap();
+        assert_eq!(view, b);
+        assert_eq!(damage.rects.len(), 3);
     }
 
     #[test]
