@@ -247,14 +247,19 @@ impl Client {
 
     fn version(&mut self, input: &mut Input<'_>) -> Step<()> {
         let greeting = input.bytes(12)?;
-        let text = String::from_utf8_lossy(greeting).into_owned();
-        let parse = |s: &str| s.parse::<u16>().ok();
-        let (major, minor) = match (text.strip_prefix("RFB "), greeting[7], greeting[11]) {
-            (Some(rest), b'.', b'\n') => match (parse(&rest[..3]), parse(&rest[4..7])) {
-                (Some(major), Some(minor)) => (major, minor),
-                _ => return Err(Error::NotRfb(text).into()),
-            },
-            _ => return Err(Error::NotRfb(text).into()),
+        // "RFB xxx.yyy\n", read as bytes: a greeting is not text until it has proven to be one.
+        let three_digits = |d: [u8; 3]| -> Option<u16> {
+            d.iter().try_fold(0u16, |n, &c| c.is_ascii_digit().then(|| n * 10 + u16::from(c - b'0')))
+        };
+        let not_rfb = || Error::NotRfb(String::from_utf8_lossy(greeting).into_owned());
+        let (major, minor) = match *greeting {
+            [b'R', b'F', b'B', b' ', a, b, c, b'.', d, e, f, b'\n'] => {
+                match (three_digits([a, b, c]), three_digits([d, e, f])) {
+                    (Some(major), Some(minor)) => (major, minor),
+                    _ => return Err(not_rfb().into()),
+                }
+            }
+            _ => return Err(not_rfb().into()),
         };
         if major < 3 {
             return Err(Error::Version(major, minor).into());

@@ -209,6 +209,16 @@ fn old_servers_and_refusals() {
 }
 
 #[test]
+fn greetings_that_are_not_text_are_refused_not_panicked_on() {
+    // A byte that is not UTF-8 used to shift the lossily decoded text so that slicing it at a
+    // byte offset panicked, and the host's driver task died with it.
+    for greeting in [&b"RFB 003.0\xff0\n"[..], b"RFB \xff\xff\xff.008\n", b"RFB 003.00\xe9\n", b"RFB 0x3.008\n"] {
+        let result = Client::new(Config::default()).feed(greeting);
+        assert!(matches!(result, Err(Error::NotRfb(_))), "{greeting:?}: {result:?}");
+    }
+}
+
+#[test]
 fn desktop_size_changes_resize_the_framebuffer() {
     let mut t = greeting(10, 10);
     t.extend(update(&[(Rect::new(0, 0, 30, 20), -223, vec![])]));

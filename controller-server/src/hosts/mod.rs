@@ -7,6 +7,7 @@ pub mod hub;
 pub mod local;
 pub mod qemu;
 pub mod serial;
+pub mod supervisor;
 pub mod vnc;
 
 use std::sync::Arc;
@@ -178,7 +179,7 @@ impl HostRegistry {
                     id: c.id.clone(),
                     name: c.name.clone(),
                     address: address.clone(),
-                    password: password_file.as_deref().and_then(|path| read_password(&c.id, path)),
+                    password_file: password_file.clone(),
                 }),
                 BackendConfig::Qemu { program, args, guest_agent, serial, serial_log } => qemu::spawn(qemu::QemuHost {
                     guest_agent: *guest_agent,
@@ -201,21 +202,6 @@ impl HostRegistry {
 
     pub fn all(&self) -> &[Arc<Host>] {
         &self.hosts
-    }
-}
-
-/// A backend's password from its file (first line). An unreadable file is logged (never the
-/// password) and the backend connects without one, so its status says what the server wants.
-fn read_password(host: &str, path: &std::path::Path) -> Option<zeroize::Zeroizing<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let text = zeroize::Zeroizing::new(text);
-            Some(zeroize::Zeroizing::new(text.lines().next().unwrap_or_default().to_string()))
-        }
-        Err(err) => {
-            tracing::error!(%host, path = %path.display(), %err, "cannot read the VNC password file");
-            None
-        }
     }
 }
 

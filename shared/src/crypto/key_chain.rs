@@ -1,8 +1,11 @@
 //! The SHA-1 hash chain of the original design: `K0 = SHA1(PMS || 0^20)`,
 //! `K(n+1) = SHA1(PMS || K(n))`. Epoch `n` of a key generation uses `K(n)`.
 //!
-//! The chain only moves forward; an old `K(n)` is overwritten when the chain advances, so a
-//! captured later state cannot be used to compute the keys of earlier epochs without the PMS.
+//! The chain only moves forward and an old `K(n)` is overwritten when it advances. That gives no
+//! forward secrecy: every link is computed from the PMS, which the chain keeps beside it, so
+//! whoever captures a live state can recompute every epoch of that generation, earlier ones
+//! included. What bounds the damage is the key's life: each in-band renewal brings a fresh PMS,
+//! and the old one is wiped.
 
 use sha1::{Digest, Sha1};
 use zeroize::{Zeroize, ZeroizeOnDrop};

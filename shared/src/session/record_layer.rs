@@ -58,12 +58,24 @@ impl DirectionState {
     }
 
     fn advance(&mut self, now_ms: u64) -> Result<(), SessionError> {
-        self.chain.advance().ok_or(SessionError::Epoch("key epochs exhausted"))?;
-        let keys = traffic_keys(self.chain.key(), &self.secrets.binding(), self.direction, self.chain.epoch());
-        self.cipher = RecordCipher::new(self.secrets.suite, &keys);
-        self.bytes_in_epoch = 0;
-        self.epoch_started_ms = now_ms;
+        *self = self.next_epoch(now_ms)?;
         Ok(())
+    }
+
+    /// This direction moved on by one epoch, built aside; `self` is untouched.
+    fn next_epoch(&self, now_ms: u64) -> Result<Self, SessionError> {
+        let mut chain = self.chain.clone();
+        chain.advance().ok_or(SessionError::Epoch("key epochs exhausted"))?;
+        let keys = traffic_keys(chain.key(), &self.secrets.binding(), self.direction, chain.epoch());
+        let cipher = RecordCipher::new(self.secrets.suite, &keys);
+        Ok(Self {
+            direction: self.direction,
+            secrets: self.secrets.clone(),
+            chain,
+            cipher,
+            bytes_in_epoch: 0,
+            epoch_started_ms: now_ms,
+        })
     }
 
     fn epoch_due(&self, schedule: &KeySchedule, now_ms: u64) -> bool {
@@ -140,35 +152,56 @@ impl RecordLayer {
 
     /// Authenticates and decrypts one sealed record. Returns the message and whether it was the
     /// first record under an armed next generation (which completes a key switch).
+    ///
+    /// Nothing changes until the record has proven itself: a record that fails its tag (or names
+    /// a generation or epoch it may not) leaves the layer exactly as it was, so a forged record
+    /// cannot move the keys, the epoch or the sequence number.
     pub fn open(&mut self, record: &[u8], now_ms: u64) -> Result<(Message, bool), SessionError> {
         let Record::Sealed { header, header_bytes, body } = Record::parse(record)? else {
             return Err(SessionError::Unexpected("handshake record after the keys were confirmed"));
         };
-        let mut switched = false;
-        if header.generation != self.rx.secrets.generation {
-            match self.pending_rx.take() {
-                Some(next) if next.secrets.generation == header.generation => {
-                    self.rx = next;
-                    switched = true;
-                }
-                other => {
-                    self.pending_rx = other;
-                    return Err(SessionError::Epoch("record sealed under an unknown key generation"));
-                }
+        // Which keys the header asks for: the current ones, the armed next generation, or the
+        // current generation's next epoch. The latter two are built aside and kept only if the
+        // record opens under them.
+        let switched = header.generation != self.rx.secrets.generation;
+        let mut candidate: Option<DirectionState> = None;
+        let base = if switched {
+            match &self.pending_rx {
+                Some(next) if next.secrets.generation == header.generation => next,
+                _ => return Err(SessionError::Epoch("record sealed under an unknown key generation")),
             }
-        }
-        let current = self.rx.chain.epoch();
+        } else {
+            &self.rx
+        };
+        let current = base.chain.epoch();
         if header.epoch == current {
-            if self.rx.bytes_in_epoch >= u64::from(self.schedule.epoch_bytes) {
+            if base.bytes_in_epoch >= u64::from(self.schedule.epoch_bytes) {
                 return Err(SessionError::Epoch("peer did not move to the next key epoch on schedule"));
             }
         } else if Some(header.epoch) == current.checked_add(1) {
-            self.rx.advance(now_ms)?;
+            candidate = Some(base.next_epoch(now_ms)?);
         } else {
             return Err(SessionError::Epoch("record sealed under an out-of-order key epoch"));
         }
         let mut plaintext = body.to_vec();
-        self.rx.cipher.open(self.rx_seq, header_bytes, &mut plaintext)?;
+        match (&mut candidate, switched) {
+            (Some(next), _) => next.cipher.open(self.rx_seq, header_bytes, &mut plaintext)?,
+            (None, true) => match &mut self.pending_rx {
+                Some(next) => next.cipher.open(self.rx_seq, header_bytes, &mut plaintext)?,
+                None => return Err(SessionError::Epoch("record sealed under an unknown key generation")),
+            },
+            // Both ciphers check the tag before they touch their state.
+            (None, false) => self.rx.cipher.open(self.rx_seq, header_bytes, &mut plaintext)?,
+        }
+        // The record is authentic: commit what it asked for.
+        if switched {
+            let next = self.pending_rx.take();
+            if let Some(next) = candidate.take().or(next) {
+                self.rx = next;
+            }
+        } else if let Some(next) = candidate {
+            self.rx = next;
+        }
         self.rx_seq += 1;
         self.rx.bytes_in_epoch += plaintext.len() as u64;
         Ok((Message::decode(&plaintext)?, switched))
@@ -229,5 +262,71 @@ mod tests {
             }
         }
         assert_eq!(result.unwrap_err(), SessionError::Epoch("peer did not move to the next key epoch on schedule"));
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tamper {
+    use super::*;
+    use crate::wire::{AppMessage, InputEvent};
+    use proptest::prelude::*;
+
+    fn secrets(suite: CipherSuite, generation: u16) -> GenerationSecrets {
+        GenerationSecrets {
+            pms: Pms::from_bytes([generation as u8 + 1; 32]),
+            suite,
+            generation,
+            client_nonce: [2; 32],
+            server_nonce: [3; 32],
+        }
+    }
+
+    /// What an observer can see of a receiver: its position, its counters and whether the armed
+    /// next generation is still armed.
+    fn observable(layer: &RecordLayer) -> (u16, u32, u64, u64, Option<u16>) {
+        (
+            layer.rx.secrets.generation,
+            layer.rx.chain.epoch(),
+            layer.rx.bytes_in_epoch,
+            layer.rx_seq,
+            layer.pending_rx.as_ref().map(|p| p.secrets.generation),
+        )
+    }
+
+    proptest! {
+        /// Any change to a record (its clear header included) is refused and leaves the receiver
+        /// exactly as it was, so the untouched record still opens after it: across epoch steps
+        /// and a key switch.
+        #[test]
+        fn a_tampered_record_changes_nothing(
+            chacha in any::<bool>(),
+            sizes in proptest::collection::vec(1usize..120, 1..40),
+            switch_at in 0usize..40,
+            tampers in proptest::collection::vec((any::<bool>(), any::<usize>(), 1u8..=255), 40),
+        ) {
+            let suite = if chacha { CipherSuite::ChaCha20Poly1305 } else { CipherSuite::Rc4HmacSha1 };
+            let schedule = KeySchedule { epoch_bytes: 200, epoch_millis: 60_000, key_life_millis: 60_000 };
+            let mut sender = RecordLayer::new(secrets(suite, 0), Direction::ClientToServer, schedule, 0);
+            let mut receiver = RecordLayer::new(secrets(suite, 0), Direction::ServerToClient, schedule, 0);
+            for (i, size) in sizes.iter().enumerate() {
+                if i == switch_at {
+                    receiver.arm_rx(secrets(suite, 1), 0);
+                    sender.switch_tx(secrets(suite, 1), 0);
+                }
+                let message: Message = AppMessage::Input(InputEvent::Paste("k".repeat(*size))).into();
+                let record = sender.seal(&message, 0).unwrap();
+                let (tamper, at, flip) = tampers[i];
+                if tamper {
+                    let mut forged = record.clone();
+                    let at = at % forged.len();
+                    forged[at] ^= flip;
+                    let before = observable(&receiver);
+                    prop_assert!(receiver.open(&forged, 0).is_err());
+                    prop_assert_eq!(observable(&receiver), before);
+                }
+                let (opened, _) = receiver.open(&record, 0).unwrap();
+                prop_assert_eq!(opened, message);
+            }
+        }
     }
 }

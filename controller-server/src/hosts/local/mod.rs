@@ -9,6 +9,8 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::{InputEvent, SpecialKey};
@@ -37,22 +39,29 @@ const NO_NMI: &str = "the local host has no NMI";
 
 pub fn spawn(config: LocalHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, true, starting);
-    tokio::spawn(supervise(config, backend));
+    let (host, mut backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, true, starting);
+    let config = Arc::new(config);
+    tokio::spawn(async move {
+        super::supervisor::supervise(&config.id.clone(), &mut backend, move |backend| {
+            let config = config.clone();
+            async move { drive(&config, backend).await }.boxed()
+        })
+        .await
+    });
     host
 }
 
 /// Runs the command, and again whenever it exits, unless the power is off.
-async fn supervise(config: LocalHost, mut backend: Backend) {
+async fn drive(config: &LocalHost, backend: &mut Backend) {
     loop {
-        let outcome = run_once(&config, &mut backend).await;
+        let outcome = run_once(config, backend).await;
         let text = match outcome {
             Ok(Exit::Exited(code)) => format!("console program exited ({code}); restarting"),
             Ok(Exit::Restart) => "Ctrl-Alt-Del: restarting the console program".to_string(),
             Ok(Exit::Reset) => "power reset: restarting the console program".to_string(),
             Ok(Exit::PowerOff) => {
                 tracing::info!(host = %config.id, "powered off");
-                if !stay_off(&config, &mut backend).await {
+                if !stay_off(config, backend).await {
                     return;
                 }
                 continue;

@@ -14,6 +14,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde_json::json;
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::InputEvent;
@@ -47,8 +48,15 @@ pub struct QemuHost {
 
 pub fn spawn(config: QemuHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, config.serial, starting);
-    tokio::spawn(supervise(config, backend));
+    let (host, mut backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, config.serial, starting);
+    let config = Arc::new(config);
+    tokio::spawn(async move {
+        super::supervisor::supervise(&config.id.clone(), &mut backend, move |backend| {
+            let config = config.clone();
+            async move { drive(&config, backend).await }.boxed()
+        })
+        .await
+    });
     host
 }
 
@@ -59,15 +67,15 @@ enum End {
     Stop,
 }
 
-async fn supervise(config: QemuHost, backend: super::Backend) {
-    let super::Backend { video, mut input, mut power, status, heartbeat, serial, mut serial_input } = backend;
+async fn drive(config: &QemuHost, backend: &mut super::Backend) {
+    let super::Backend { video, input, power, status, heartbeat, serial, serial_input } = backend;
     loop {
-        let serial = SerialPort { hub: &serial, input: &mut serial_input };
-        match run_machine(&config, &video, &mut input, &mut power, &status, &heartbeat, serial).await {
+        let serial = SerialPort { hub: serial, input: serial_input };
+        match run_machine(config, video, input, power, status, heartbeat, serial).await {
             End::PoweredOff(reason) => tracing::info!(host = %config.id, %reason, "powered off"),
             End::Stop => return,
         }
-        if !stay_off(&video, &mut input, &mut power, &status).await {
+        if !stay_off(video, input, power, status).await {
             return;
         }
     }
@@ -98,7 +106,8 @@ async fn run_machine(
             return End::PoweredOff(reason);
         }
     };
-    let display = Display { id: &config.id, target: Target::Unix(config.run_dir.join("vnc.sock")), password: None };
+    let display =
+        Display { id: &config.id, target: Target::Unix(config.run_dir.join("vnc.sock")), password_file: None };
     let driving = display.drive(video, input, status);
     tokio::pin!(driving);
     // Pings run while this machine runs (dropped with this future when it stops).

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use rfb::{Client, Event, Framebuffer, Rect};
 use shared::video::tiles::Copy;
 use shared::wire::message::{HostState, HostStatus};
@@ -27,13 +28,21 @@ const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(10);
 /// A connection that lasted this long was healthy: the next retry starts from the shortest wait.
 const HEALTHY: Duration = Duration::from_secs(30);
+/// After the server refused our password, try again only this seldom, or as soon as the password
+/// file changes: retrying a wrong password every few seconds gets the controller's address
+/// blacklisted (TigerVNC does after 5), which locks out every other client on this machine.
+const AFTER_REFUSED_PASSWORD: Duration = Duration::from_secs(300);
+const PASSWORD_FILE_POLL: Duration = Duration::from_secs(2);
+/// The server must finish the handshake (greeting, security, ServerInit) within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct VncHost {
     pub id: String,
     pub name: String,
     /// `host:port` of the RFB server.
     pub address: String,
-    pub password: Option<Zeroizing<String>>,
+    /// The VNC password's file (first line), read again before every attempt.
+    pub password_file: Option<PathBuf>,
 }
 
 /// Where an RFB server listens.
@@ -55,10 +64,21 @@ impl std::fmt::Display for Target {
 pub fn spawn(config: VncHost) -> Arc<Host> {
     let connecting = HostStatus { state: HostState::NoSignal, text: format!("connecting to {}", config.address) };
     let (host, mut backend) = Host::new(&config.id, &config.name, "vnc", &[], false, connecting);
+    let config = Arc::new(config);
     tokio::spawn(async move {
-        let display =
-            Display { id: &config.id, target: Target::Tcp(config.address.clone()), password: config.password };
-        display.drive(&backend.video, &mut backend.input, &backend.status).await;
+        super::supervisor::supervise(&config.id.clone(), &mut backend, move |b| {
+            let config = config.clone();
+            async move {
+                let display = Display {
+                    id: &config.id,
+                    target: Target::Tcp(config.address.clone()),
+                    password_file: config.password_file.clone(),
+                };
+                display.drive(&b.video, &mut b.input, &b.status).await
+            }
+            .boxed()
+        })
+        .await
     });
     host
 }
@@ -67,7 +87,8 @@ pub fn spawn(config: VncHost) -> Arc<Host> {
 pub struct Display<'a> {
     pub id: &'a str,
     pub target: Target,
-    pub password: Option<Zeroizing<String>>,
+    /// Where the VNC password is, for servers that ask for one.
+    pub password_file: Option<PathBuf>,
 }
 
 impl Display<'_> {
@@ -83,35 +104,98 @@ impl Display<'_> {
         let mut retry = FIRST_RETRY;
         loop {
             let started = Instant::now();
-            let reason = match Publisher::start(video.clone()) {
+            let password = self.password_file.as_deref().and_then(|path| read_password(self.id, path));
+            let outcome = match Publisher::start(video.clone()) {
                 Ok(publisher) => {
-                    let outcome = run_once(self, &publisher, video, input, status).await;
+                    let outcome = run_once(self, password, &publisher, video, input, status).await;
                     // Its last frame goes out before the "no signal" screen, never after.
                     publisher.close().await;
-                    match outcome {
-                        Ok(()) => "the VNC server closed the connection".to_string(),
-                        Err(err) => err.to_string(),
-                    }
+                    outcome
                 }
-                Err(err) => format!("cannot start the frame encoder: {err}"),
+                Err(err) => Err(LinkError::Encoder(err)),
+            };
+            let refused = matches!(
+                outcome,
+                Err(LinkError::Protocol(rfb::Error::AuthenticationFailed(_) | rfb::Error::PasswordNeeded))
+            );
+            let mut reason = match outcome {
+                Ok(()) => "the VNC server closed the connection".to_string(),
+                Err(err) => err.to_string(),
             };
             if started.elapsed() > HEALTHY {
                 retry = FIRST_RETRY;
             }
-            tracing::info!(host = %self.id, %reason, retry_ms = retry.as_millis() as u64, "no signal");
+            let wait = if refused {
+                reason = match &self.password_file {
+                    Some(path) => format!(
+                        "{reason}; correct the password in {} (tried again when the file changes, else in {} min)",
+                        path.display(),
+                        AFTER_REFUSED_PASSWORD.as_secs() / 60
+                    ),
+                    None => format!(
+                        "{reason}; set password_file for this host (tried again in {} min)",
+                        AFTER_REFUSED_PASSWORD.as_secs() / 60
+                    ),
+                };
+                AFTER_REFUSED_PASSWORD
+            } else {
+                retry
+            };
+            tracing::info!(host = %self.id, %reason, retry_ms = wait.as_millis() as u64, "no signal");
             let source = format!("source: {}", self.target);
             video.publish(super::notice_screen(80, 25, &["No signal", "", &source, &reason]));
             let _ = status.send(HostStatus { state: HostState::NoSignal, text: format!("no signal: {reason}") });
-            // Keystrokes meant for a screen that is not there go nowhere, and do not pile up.
-            let wait = tokio::time::sleep(retry);
-            tokio::pin!(wait);
-            loop {
-                tokio::select! {
-                    _ = &mut wait => break,
-                    event = input.recv() => if event.is_none() { return },
-                }
+            if !self.wait_to_retry(wait, refused, input).await {
+                return;
             }
-            retry = (retry * 2).min(MAX_RETRY);
+            if !refused {
+                retry = (retry * 2).min(MAX_RETRY);
+            }
+        }
+    }
+
+    /// Waits `wait` (or, after a refused password, until the password file changes). Keystrokes
+    /// meant for a screen that is not there go nowhere, and do not pile up. False when the
+    /// controller is shutting down.
+    async fn wait_to_retry(
+        &self,
+        wait: Duration,
+        watch_password: bool,
+        input: &mut mpsc::Receiver<InputEvent>,
+    ) -> bool {
+        let watched = self.password_file.as_deref().filter(|_| watch_password);
+        let fingerprint =
+            |path: &std::path::Path| std::fs::read(path).ok().map(|b| <sha2::Sha256 as sha2::Digest>::digest(b));
+        let before = watched.map(fingerprint);
+        let deadline = tokio::time::sleep(wait);
+        tokio::pin!(deadline);
+        let mut poll = tokio::time::interval(PASSWORD_FILE_POLL);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return true,
+                _ = poll.tick(), if watched.is_some() => {
+                    if watched.map(fingerprint) != before {
+                        tracing::info!(host = %self.id, "the VNC password file changed; connecting again");
+                        return true;
+                    }
+                }
+                event = input.recv() => if event.is_none() { return false },
+            }
+        }
+    }
+}
+
+/// A backend's password from its file (first line). An unreadable file is logged (never the
+/// password) and the backend connects without one, so its status says what the server wants.
+fn read_password(host: &str, path: &std::path::Path) -> Option<Zeroizing<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let text = Zeroizing::new(text);
+            Some(Zeroizing::new(text.lines().next().unwrap_or_default().to_string()))
+        }
+        Err(err) => {
+            tracing::error!(%host, path = %path.display(), %err, "cannot read the VNC password file");
+            None
         }
     }
 }
@@ -127,6 +211,10 @@ enum LinkError {
     Io(#[from] std::io::Error),
     #[error("VNC protocol error: {0}")]
     Protocol(#[from] rfb::Error),
+    #[error("cannot start the frame encoder: {0}")]
+    Encoder(std::io::Error),
+    #[error("the VNC server did not finish its handshake within {0:?}")]
+    Handshake(Duration),
 }
 
 type Reader = Box<dyn AsyncRead + Unpin + Send>;
@@ -156,13 +244,18 @@ async fn connect(target: &Target) -> Result<(Reader, Writer), LinkError> {
 
 async fn run_once(
     source: &Display<'_>,
+    password: Option<Zeroizing<String>>,
     publisher: &Publisher,
     video: &VideoHub,
     input: &mut mpsc::Receiver<InputEvent>,
     status: &watch::Sender<HostStatus>,
 ) -> Result<(), LinkError> {
     let (mut reader, mut writer) = connect(&source.target).await?;
-    let mut client = Client::new(rfb::Config { password: source.password.clone(), shared: true, ..Default::default() });
+    let mut client = Client::new(rfb::Config { password, shared: true, ..Default::default() });
+    // Until ServerInit, a server that goes quiet is stuck; after it, quiet means an idle screen.
+    let handshake_ends = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    let mut connected = false;
+    let mut server_name = String::new();
     let mut keys = Keyboard::default();
     let mut hints: Vec<Copy> = Vec::new();
     // What the server said it repainted since the last frame went out.
@@ -185,13 +278,20 @@ async fn run_once(
                     match event {
                         Event::Connected { width, height, name } => {
                             tracing::info!(host = %source.id, %name, width, height, "VNC connected");
+                            connected = true;
                             let _ = status.send(HostStatus {
                                 state: HostState::Running,
                                 text: format!("{name} ({width}x{height})"),
                             });
+                            server_name = name;
                         }
                         Event::Copied(c) => hints.push(c),
-                        Event::Resized { .. } => {
+                        Event::Resized { width, height } => {
+                            // The status bar says the size the host has now.
+                            let _ = status.send(HostStatus {
+                                state: HostState::Running,
+                                text: format!("{server_name} ({width}x{height})"),
+                            });
                             hints.clear();
                             reported.clear();
                             full_next = true;
@@ -209,6 +309,9 @@ async fn run_once(
                         Event::Bell | Event::CutText(_) | Event::ExtendedKeys => {}
                     }
                 }
+            }
+            _ = tokio::time::sleep_until(handshake_ends), if !connected => {
+                return Err(LinkError::Handshake(HANDSHAKE_TIMEOUT));
             }
             _ = sleep_until(request_at) => {
                 client.request_update(!full_next);
@@ -483,7 +586,7 @@ mod tests {
         // A port nothing listens on: bind one and let it go.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let address = format!("127.0.0.1:{port}");
-        let host = spawn(VncHost { id: "v".into(), name: "v".into(), address: address.clone(), password: None });
+        let host = spawn(VncHost { id: "v".into(), name: "v".into(), address: address.clone(), password_file: None });
         let mut status = host.status.clone();
         while !status.borrow_and_update().text.starts_with("no signal") {
             status.changed().await.unwrap();
@@ -492,5 +595,70 @@ mod tests {
         assert!(text.contains("No signal"), "{text}");
         assert!(text.contains(&format!("source: {address}")), "{text}");
         assert!(text.contains("cannot reach"), "{text}");
+    }
+
+    async fn next_status(status: &mut watch::Receiver<HostStatus>, wanted: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = status.borrow_and_update().text.clone();
+            if text.contains(wanted) {
+                return text;
+            }
+            tokio::time::timeout_at(deadline, status.changed()).await.expect("status in time").unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_greeting_that_is_not_text_gives_no_signal_and_the_host_keeps_trying() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let host = spawn(VncHost { id: "v".into(), name: "v".into(), address, password_file: None });
+        let mut status = host.status.clone();
+        for _ in 0..2 {
+            let (mut socket, _) =
+                tokio::time::timeout(Duration::from_secs(20), listener.accept()).await.unwrap().unwrap();
+            socket.write_all(b"RFB 003.0\xff0\n").await.unwrap();
+            let text = next_status(&mut status, "not an RFB server").await;
+            assert!(text.starts_with("no signal"), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_password_is_not_retried_until_its_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("vnc.pass");
+        std::fs::write(&file, "wrong\n").unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let host = spawn(VncHost { id: "v".into(), name: "v".into(), address, password_file: Some(file.clone()) });
+        let mut status = host.status.clone();
+        // The server: VNC authentication, and every answer refused.
+        let (mut socket, _) = listener.accept().await.unwrap();
+        socket.write_all(b"RFB 003.008\n\x01\x02").await.unwrap();
+        let mut answer = [0u8; 12 + 1];
+        socket.read_exact(&mut answer).await.unwrap();
+        socket.write_all(&[0u8; 16]).await.unwrap();
+        let mut first_response = [0u8; 16];
+        socket.read_exact(&mut first_response).await.unwrap();
+        let mut failure = 1u32.to_be_bytes().to_vec();
+        failure.extend_from_slice(&9u32.to_be_bytes());
+        failure.extend_from_slice(b"bad creds");
+        socket.write_all(&failure).await.unwrap();
+        let text = next_status(&mut status, "bad creds").await;
+        assert!(text.contains(&file.display().to_string()) && text.contains("when the file changes"), "{text}");
+        // No second attempt with the same password (the quick back-off would retry in 0.5 s).
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3), listener.accept()).await.is_err(),
+            "retried a refused password"
+        );
+        // Fixed: it connects again at once and reads the new password.
+        std::fs::write(&file, "right\n").unwrap();
+        let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await.unwrap().unwrap();
+        socket.write_all(b"RFB 003.008\n\x01\x02").await.unwrap();
+        socket.read_exact(&mut answer).await.unwrap();
+        socket.write_all(&[0u8; 16]).await.unwrap();
+        let mut response = [0u8; 16];
+        socket.read_exact(&mut response).await.unwrap();
+        assert_ne!(response, first_response, "the same challenge answered with the file's new password");
     }
 }
