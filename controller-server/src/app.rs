@@ -10,6 +10,7 @@ use shared::session::ServerConfig;
 use crate::config::Config;
 use crate::console::KeyStore;
 use crate::hosts::HostRegistry;
+use crate::store::sessions::SessionKind;
 use crate::store::{AuditLog, UserStore};
 use crate::web::headers::content_security_policy;
 use crate::web::sessions::WebSessions;
@@ -50,6 +51,10 @@ pub struct Inner {
     pub peers: Vec<crate::config::PeerConfig>,
     pub trusted_nodes: std::collections::HashMap<String, String>,
     session_idle: Duration,
+    /// Set once the controller is stopping: listeners stop accepting, console links close.
+    shutting_down: tokio::sync::watch::Sender<bool>,
+    /// How many console links are open.
+    open_links: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl Deref for AppState {
@@ -77,14 +82,15 @@ impl AppState {
         if index.is_none() {
             tracing::warn!(web_root = %config.web_root.display(), "web console not built: no index.html");
         }
+        let session_idle = Duration::from_secs(config.auth.session_idle_minutes * 60);
         let port = config.listen.port();
         let mut trusted_origins = vec![format!("https://{}", config.listen), format!("https://localhost:{port}")];
         trusted_origins.extend(config.allowed_origins.iter().cloned());
         Ok(Self(Arc::new(Inner {
-            users,
+            users: users.clone(),
             audit,
-            sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
-            redfish_sessions: WebSessions::new(Duration::from_secs(config.auth.session_idle_minutes * 60)),
+            sessions: WebSessions::new(users.clone(), SessionKind::Web, session_idle),
+            redfish_sessions: WebSessions::new(users.clone(), SessionKind::Redfish, session_idle),
             health,
             recoveries,
             data_dir: config.data_dir.clone(),
@@ -115,12 +121,39 @@ impl AppState {
             )?,
             peers: config.peers.clone(),
             trusted_nodes: config.peers.iter().map(|p| (p.id.clone(), p.public_key.clone())).collect(),
-            session_idle: Duration::from_secs(config.auth.session_idle_minutes * 60),
+            session_idle,
+            shutting_down: tokio::sync::watch::channel(false).0,
+            open_links: Arc::new(tokio::sync::watch::channel(0).0),
         })))
     }
 
     pub fn session_idle(&self) -> Duration {
         self.session_idle
+    }
+
+    /// Starts stopping the controller.
+    pub fn shutdown(&self) {
+        self.shutting_down.send_replace(true);
+    }
+
+    /// Resolves once the controller is stopping.
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stopping = self.shutting_down.subscribe();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
+    }
+
+    /// Counts an open console link until the guard is dropped, so that shutting down can
+    /// wait for every link's close record.
+    pub fn link_guard(&self) -> LinkGuard {
+        self.open_links.send_modify(|n| *n += 1);
+        LinkGuard(self.open_links.clone())
+    }
+
+    /// Waits until every console link has closed.
+    pub async fn links_closed(&self) {
+        let _ = self.open_links.subscribe().wait_for(|open| *open == 0).await;
     }
 
     /// Adds a record to the audit trail. A failure to write is logged loudly; the action it
@@ -129,6 +162,15 @@ impl AppState {
         if let Err(err) = self.audit.record(actor, action, target, detail) {
             tracing::error!(error = %err, action, "audit trail write failed");
         }
+    }
+}
+
+/// One open console link, counted while it lives.
+pub struct LinkGuard(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 

@@ -107,6 +107,14 @@ pub struct PeerConfig {
     pub url: String,
     /// Its public key as its `/api/node` shows it (base64url, 32 bytes).
     pub public_key: String,
+    /// The most its users may do here, whatever role their token names (default `ReadOnly`):
+    /// a peer's administrator is not this controller's administrator unless this says so.
+    #[serde(default = "default_peer_role")]
+    pub role_cap: crate::store::Role,
+}
+
+fn default_peer_role() -> crate::store::Role {
+    crate::store::Role::ReadOnly
 }
 
 // No deny_unknown_fields here: serde cannot combine it with `flatten`; the backend enum

@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -70,8 +69,6 @@ impl std::error::Error for TokenError {}
 pub struct Node {
     pub id: String,
     key: SigningKey,
-    /// Token ids already accepted, until their expiry.
-    seen: Mutex<HashMap<String, i64>>,
 }
 
 impl Node {
@@ -92,7 +89,7 @@ impl Node {
     }
 
     pub fn from_seed(id: String, seed: [u8; 32]) -> Self {
-        Self { id, key: SigningKey::from_bytes(&seed), seen: Mutex::new(HashMap::new()) }
+        Self { id, key: SigningKey::from_bytes(&seed) }
     }
 
     /// The public key peers put in their configuration, base64url.
@@ -119,8 +116,15 @@ impl Node {
     }
 
     /// Checks a token from a peer; `trusted` maps node ids to their public keys (base64url).
-    /// A token passes once.
-    pub fn verify(&self, token: &str, trusted: &HashMap<String, String>, now_ms: i64) -> Result<Claims, TokenError> {
+    /// A token passes once: `first_use` is asked, with the token's id and expiry, whether it is
+    /// new, and must remember it (the store keeps them across restarts).
+    pub fn verify(
+        &self,
+        token: &str,
+        trusted: &HashMap<String, String>,
+        now_ms: i64,
+        first_use: impl FnOnce(&str, i64) -> bool,
+    ) -> Result<Claims, TokenError> {
         let mut parts = token.trim().splitn(3, '.');
         let (Some("v1"), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(TokenError::Malformed);
@@ -153,9 +157,7 @@ impl Node {
         {
             return Err(TokenError::Expired);
         }
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.retain(|_, exp| *exp + CLOCK_SKEW_MS >= now_ms);
-        if seen.insert(format!("{}/{}", claims.iss, claims.jti), claims.exp).is_some() {
+        if !first_use(&format!("{}/{}", claims.iss, claims.jti), claims.exp + CLOCK_SKEW_MS) {
             return Err(TokenError::Replayed);
         }
         Ok(claims)
@@ -165,6 +167,12 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A replay cache for the tests: every id passes once.
+    fn once() -> impl FnMut(&str, i64) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        move |key, _| seen.insert(key.to_string())
+    }
 
     fn pair() -> (Node, Node, HashMap<String, String>) {
         let a = Node::from_seed("node-a".into(), [1; 32]);
@@ -178,9 +186,10 @@ mod tests {
         let (a, b, trusted) = pair();
         let token = a.issue("node-b", "alice", Role::Operator, 1_000);
         assert!(token.starts_with("v1.") && !token.contains(['+', '/', '=']), "URL-safe: {token}");
-        let claims = b.verify(&token, &trusted, 2_000).unwrap();
+        let mut seen = once();
+        let claims = b.verify(&token, &trusted, 2_000, &mut seen).unwrap();
         assert_eq!((claims.iss.as_str(), claims.sub.as_str(), claims.role), ("node-a", "alice", Role::Operator));
-        assert_eq!(b.verify(&token, &trusted, 2_000), Err(TokenError::Replayed));
+        assert_eq!(b.verify(&token, &trusted, 2_000, &mut seen), Err(TokenError::Replayed));
     }
 
     #[test]
@@ -189,7 +198,7 @@ mod tests {
         // Signed by a key that only claims to be node-a.
         let impostor = Node::from_seed("node-a".into(), [9; 32]);
         assert_eq!(
-            b.verify(&impostor.issue("node-b", "alice", Role::Administrator, 0), &trusted, 0),
+            b.verify(&impostor.issue("node-b", "alice", Role::Administrator, 0), &trusted, 0, once()),
             Err(TokenError::BadSignature)
         );
         // A payload changed after signing (role raised).
@@ -198,23 +207,23 @@ mod tests {
         let mut claims: Claims = serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
         claims.role = Role::Administrator;
         parts[1] = B64.encode(serde_json::to_vec(&claims).unwrap());
-        assert_eq!(b.verify(&parts.join("."), &trusted, 0), Err(TokenError::BadSignature));
+        assert_eq!(b.verify(&parts.join("."), &trusted, 0, once()), Err(TokenError::BadSignature));
         // Meant for another controller.
         assert_eq!(
-            b.verify(&a.issue("node-c", "alice", Role::ReadOnly, 0), &trusted, 0),
+            b.verify(&a.issue("node-c", "alice", Role::ReadOnly, 0), &trusted, 0, once()),
             Err(TokenError::WrongAudience)
         );
         // Past its expiry (and the allowed clock difference).
         let old = a.issue("node-b", "alice", Role::ReadOnly, 0);
-        assert_eq!(b.verify(&old, &trusted, TOKEN_LIFE_MS + CLOCK_SKEW_MS + 1), Err(TokenError::Expired));
+        assert_eq!(b.verify(&old, &trusted, TOKEN_LIFE_MS + CLOCK_SKEW_MS + 1, once()), Err(TokenError::Expired));
         // From a controller nobody configured.
         let stranger = Node::from_seed("node-x".into(), [3; 32]);
         assert_eq!(
-            b.verify(&stranger.issue("node-b", "x", Role::ReadOnly, 0), &trusted, 0),
+            b.verify(&stranger.issue("node-b", "x", Role::ReadOnly, 0), &trusted, 0, once()),
             Err(TokenError::UnknownIssuer)
         );
         for junk in ["", "v1", "v1.e30", "v2.a.b", "v1.!!!.xyz"] {
-            assert_eq!(b.verify(junk, &trusted, 0), Err(TokenError::Malformed), "{junk}");
+            assert_eq!(b.verify(junk, &trusted, 0, once()), Err(TokenError::Malformed), "{junk}");
         }
     }
 

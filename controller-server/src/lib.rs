@@ -35,17 +35,33 @@ pub struct Running {
     pub state: AppState,
     handle: axum_server::Handle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    plain_server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Waits until the server stops.
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.server.await.context("HTTPS server task failed")?.context("HTTPS server failed")
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let served = (&mut self.server).await;
+        self.stopped().await;
+        served.context("HTTPS server task failed")?.context("HTTPS server failed")
     }
 
-    /// Stops serving, letting open requests finish for up to two seconds.
+    /// Stops serving: both listeners stop accepting, open console links close (each with its
+    /// audit record), open requests may finish for up to two seconds.
     pub fn shutdown(&self) {
+        self.state.shutdown();
         self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+    }
+
+    /// Waits until both listeners have stopped and every console link has closed.
+    pub async fn stopped(&mut self) {
+        if !self.server.is_finished() {
+            let _ = (&mut self.server).await;
+        }
+        if let Some(plain) = self.plain_server.take() {
+            let _ = plain.await;
+        }
+        self.state.links_closed().await;
     }
 }
 
@@ -82,21 +98,32 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     }
     state.audit("controller", "controller.start", "", serde_json::json!({"listen": config.listen.to_string()}));
 
-    if let Some(listener) = plain {
+    let plain_server = plain.map(|listener| {
         let router = web::plain_console_router(state.clone());
+        let stopping = state.stopping();
         tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, router).await {
+            let serve = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(stopping);
+            if let Err(err) = serve.await {
                 tracing::error!(error = %err, "plain console listener failed");
             }
-        });
-    }
+        })
+    });
     let handle = axum_server::Handle::new();
     let server = tokio::spawn(
         axum_server::from_tcp_rustls(site, tls)
             .handle(handle.clone())
-            .serve(web::router(state.clone()).into_make_service()),
+            .serve(web::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>()),
     );
-    Ok(Running { site: config.listen, plain: config.console_plain_listen, first_password, state, handle, server })
+    Ok(Running {
+        site: config.listen,
+        plain: config.console_plain_listen,
+        first_password,
+        state,
+        handle,
+        server,
+        plain_server,
+    })
 }
 
 /// Starts the controller, prints where to go and the first-run password, and serves until
@@ -111,9 +138,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(password) = &running.first_password {
         println!("First-run administrator: user admin, password {password} (you must change it at first login)");
     }
-    let handle = running.handle.clone();
+    let (handle, state) = (running.handle.clone(), running.state.clone());
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
+        state.shutdown();
         handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
     });
     running.wait().await

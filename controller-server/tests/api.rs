@@ -423,8 +423,8 @@ async fn the_launch_page_carries_its_secret_and_gets_view_only_keys() {
     assert_eq!((status, key["control"].as_bool()), (StatusCode::OK, Some(false)));
 }
 
-/// Two controllers that know each other; returns them with A's admin session.
-async fn peers() -> (Api, Api) {
+/// Two controllers that know each other; B lets A's users do at most `cap`.
+async fn peers(cap: controller_server::store::Role) -> (Api, Api) {
     use controller_server::config::PeerConfig;
     use controller_server::federation::Node;
     let keys = tempfile::tempdir().unwrap();
@@ -435,6 +435,7 @@ async fn peers() -> (Api, Api) {
         id: id.into(),
         url: format!("https://{id}.test:8443"),
         public_key: Node::from_seed(id.into(), [seed; 32]).public_key(),
+        role_cap: cap,
     };
     let (pa, pb) = (peer("node-a", 1), peer("node-b", 2));
     let a = api_with(|c| {
@@ -454,7 +455,7 @@ async fn peers() -> (Api, Api) {
 
 #[tokio::test]
 async fn a_user_moves_to_a_cooperating_controller_with_a_signed_token_once() {
-    let (a, b) = peers().await;
+    let (a, b) = peers(controller_server::store::Role::Operator).await;
     let (cookie, csrf) = a.ready_session().await;
     let (_, _, node) = a.call(Method::GET, "/api/node", &[("cookie", &cookie)], None).await;
     assert_eq!((node["node_id"].as_str(), node["peers"][0]["id"].as_str()), (Some("node-a"), Some("node-b")));
@@ -473,7 +474,8 @@ async fn a_user_moves_to_a_cooperating_controller_with_a_signed_token_once() {
 
     let (status, headers, session) = b.call(Method::POST, "/api/login/token", &[], Some(json!({"token": token}))).await;
     assert_eq!(status, StatusCode::OK, "{session}");
-    assert_eq!((session["username"].as_str(), session["role"].as_str()), (Some("admin@node-a"), Some("Administrator")));
+    // A's administrator is not B's: B's configuration caps A's users at Operator.
+    assert_eq!((session["username"].as_str(), session["role"].as_str()), (Some("admin@node-a"), Some("Operator")));
     let b_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
     let (status, _, hosts) = b.call(Method::GET, "/api/hosts", &[("cookie", &b_cookie)], None).await;
     assert_eq!((status, hosts[0]["id"].as_str()), (StatusCode::OK, Some("local")));
@@ -572,4 +574,117 @@ async fn a_hosts_event_log_records_what_happened_to_it() {
     assert!(messages.iter().any(|m| m.starts_with("running /bin/cat")), "{messages:?}");
     let (status, _, _) = api.call(Method::GET, "/api/hosts/nope/events", &[("cookie", &admin.0)], None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_demoted_or_deleted_administrator_loses_their_rights_on_the_next_request() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let (eve, eve_cookie, _) = new_user(&api, &admin, "eve", "Administrator").await;
+    let (status, _, _) = api.call(Method::GET, "/api/users", &[("cookie", &eve_cookie)], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let headers = [("cookie", admin.0.as_str()), ("x-csrf-token", admin.1.as_str())];
+    let (status, _, _) =
+        api.call(Method::PUT, &format!("/api/users/{eve}"), &headers, Some(json!({"role": "ReadOnly"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = api.call(Method::GET, "/api/users", &[("cookie", &eve_cookie)], None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("administrators only")));
+    let (_, _, session) = api.call(Method::GET, "/api/session", &[("cookie", &eve_cookie)], None).await;
+    assert_eq!(session["role"], "ReadOnly", "the session shows the role the account has now");
+    let (status, _, _) = api.call(Method::DELETE, &format!("/api/users/{eve}"), &headers, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = api.call(Method::GET, "/api/session", &[("cookie", &eve_cookie)], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_launch_gives_no_key_once_its_token_is_revoked_or_its_right_removed() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let admin_headers = [("cookie", admin.0.as_str()), ("x-csrf-token", admin.1.as_str())];
+    let (owner, _, _) = new_user(&api, &admin, "portal", "Operator").await;
+    let (_, _, made) =
+        api.call(Method::POST, "/api/tokens", &admin_headers, Some(json!({"name": "portal", "user_id": owner}))).await;
+    let bearer = format!("Bearer {}", made["token"].as_str().unwrap());
+    let secret = |api: &Api, bearer: String| {
+        let api_app = api.app.clone();
+        async move {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/api/launches")
+                .header(header::HOST, "127.0.0.1:8443")
+                .header(header::AUTHORIZATION, bearer)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json!({"host": "local", "control": true}).to_string()))
+                .unwrap();
+            let made: Value = serde_json::from_slice(
+                &api_app.clone().oneshot(req).await.unwrap().into_body().collect().await.unwrap().to_bytes(),
+            )
+            .unwrap();
+            let page = Request::builder().uri(made["path"].as_str().unwrap()).body(Body::empty()).unwrap();
+            let html = api_app.oneshot(page).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+            let html = String::from_utf8(html.to_vec()).unwrap();
+            html.split("name=\"lantern-launch\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+        }
+    };
+    let key = |secret: String| {
+        let api = &api;
+        async move {
+            let auth = format!("Launch {secret}");
+            api.call(Method::POST, "/api/launch-session/console-key", &[("authorization", &auth)], None).await.0
+        }
+    };
+    // Control taken away on the host: the launch that asked for control gets no more keys.
+    let launched = secret(&api, bearer.clone()).await;
+    assert_eq!(key(launched.clone()).await, StatusCode::OK);
+    let view_only = json!({"view": true, "control": false, "power": false});
+    let (status, _, _) =
+        api.call(Method::PUT, &format!("/api/hosts/local/access/{owner}"), &admin_headers, Some(view_only)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(key(launched).await, StatusCode::FORBIDDEN);
+    let (status, _, _) =
+        api.call(Method::PUT, &format!("/api/hosts/local/access/{owner}"), &admin_headers, Some(Value::Null)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // The token that made the launch revoked: no more keys either.
+    let launched = secret(&api, bearer).await;
+    assert_eq!(key(launched.clone()).await, StatusCode::OK);
+    let id = made["id"].as_i64().unwrap();
+    let (status, _, _) = api.call(Method::DELETE, &format!("/api/tokens/{id}"), &admin_headers, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(key(launched).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_peers_user_gets_a_local_account_an_administrator_can_narrow() {
+    let (a, b) = peers(controller_server::store::Role::Administrator).await;
+    let (cookie, csrf) = a.ready_session().await;
+    let issue = || async {
+        let (_, _, issued) = a
+            .call(
+                Method::POST,
+                "/api/session-token",
+                &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+                Some(json!({"audience": "node-b"})),
+            )
+            .await;
+        issued["token"].as_str().unwrap().to_string()
+    };
+    let (status, _, session) =
+        b.call(Method::POST, "/api/login/token", &[], Some(json!({"token": issue().await}))).await;
+    assert_eq!((status, session["role"].as_str()), (StatusCode::OK, Some("Administrator")), "{session}");
+    let b_admin = b.ready_session().await;
+    let (_, _, users) = b.call(Method::GET, "/api/users", &[("cookie", &b_admin.0)], None).await;
+    let account = users.as_array().unwrap().iter().find(|u| u["username"] == "admin@node-a").cloned().unwrap();
+    let (status, _, _) = b
+        .call(
+            Method::PUT,
+            &format!("/api/users/{}", account["id"]),
+            &[("cookie", &b_admin.0), ("x-csrf-token", &b_admin.1)],
+            Some(json!({"role": "ReadOnly"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, session) = b.call(Method::POST, "/api/login/token", &[], Some(json!({"token": issue().await}))).await;
+    assert_eq!(session["role"], "ReadOnly", "narrowed here, whatever the peer says");
 }

@@ -3,6 +3,7 @@
 //! with the console link.
 
 pub mod browser;
+pub mod client;
 pub mod portal;
 pub mod proxy;
 pub mod qemu;
@@ -21,6 +22,7 @@ pub struct Controller {
     pub url: String,
     pub first_password: String,
     data: tempfile::TempDir,
+    config: Config,
 }
 
 impl Controller {
@@ -55,11 +57,25 @@ impl Controller {
         };
         adjust(&mut config);
         config.validate()?;
-        let running = controller_server::start(config).await?;
+        let running = controller_server::start(config.clone()).await?;
         let url = format!("https://{}", running.site);
         let first_password =
             running.first_password.clone().context("a fresh data directory must yield a first-run password")?;
-        Ok(Self { running, url, first_password, data })
+        Ok(Self { running, url, first_password, data, config })
+    }
+
+    /// Stops the controller and starts it again on the same data directory (on new ports).
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.running.shutdown();
+        self.running.stopped().await;
+        self.running = controller_server::start(self.config.clone()).await?;
+        self.url = format!("https://{}", self.running.site);
+        Ok(())
+    }
+
+    /// The plain console listener's WebSocket URL.
+    pub fn plain_ws(&self) -> String {
+        format!("ws://{}/console/ws", self.running.plain.map(|a| a.to_string()).unwrap_or_default())
     }
 }
 

@@ -74,7 +74,7 @@ async fn wait_for_state(host: &Host, state: HostState) -> anyhow::Result<String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vnc_backend_mirrors_qemu_exactly_takes_keys_and_survives_the_source_going_away() {
     let mut vm = Qemu::start(Boot::Linux, None).await.unwrap();
-    let host = spawn(VncHost { id: "vm".into(), name: "VM".into(), address: vm.vnc_address(), password: None });
+    let host = spawn(VncHost { id: "vm".into(), name: "VM".into(), address: vm.vnc_address(), password_file: None });
     vm.wait_for_guest().await.unwrap();
     wait_for_state(&host, HostState::Running).await.unwrap();
     wait_for_same_picture(&host, &mut vm).await.unwrap();

@@ -24,6 +24,8 @@ async fn a_user_moves_to_a_cooperating_controller_without_logging_in_again() {
         id: id.into(),
         url: format!("https://127.0.0.1:{port}"),
         public_key: Node::from_seed(id.into(), [seed; 32]).public_key(),
+        // Each trusts the other's administrators as administrators (the default is ReadOnly).
+        role_cap: controller_server::store::Role::Administrator,
     };
     let (to_b, to_a) = (peer("node-b", b_port, 2), peer("node-a", a_port, 1));
     let a = Controller::start(|c| {

@@ -20,6 +20,8 @@ pub struct KeyBinding {
     pub web_session: String,
     /// May type, point and paste; otherwise the link only watches.
     pub control: bool,
+    /// How the caller who asked proved who they are: checked again while the link lasts.
+    pub credential: crate::web::principal::Credential,
 }
 
 struct Grant {
@@ -106,6 +108,7 @@ mod tests {
             host_id: host.into(),
             web_session: "s1".into(),
             control: true,
+            credential: crate::web::principal::Credential::Cookie("s1".into()),
         }
     }
 

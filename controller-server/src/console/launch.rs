@@ -12,13 +12,16 @@ use std::time::{Duration, Instant};
 
 use crate::secret::{hex, random_token, sha256 as digest};
 
-/// What a launch grants.
+/// What a launch grants. It is checked again at every key request: the user's current rights,
+/// and whether the credential that asked for it still stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub user_id: i64,
     pub username: String,
     pub host_id: String,
     pub control: bool,
+    /// Who asked for the launch (an API token, or a logged-in user's session).
+    pub creator: crate::web::principal::Credential,
 }
 
 struct Entry {
@@ -86,6 +89,12 @@ impl LaunchStore {
         (entry.expires_at > Instant::now()).then(|| (id.clone(), entry.grant.clone()))
     }
 
+    /// Whether the launch session with this id (not its secret) still lasts.
+    pub fn is_live(&self, session_id: &str) -> bool {
+        let now = Instant::now();
+        self.lock().sessions.values().any(|(id, entry)| id == session_id && entry.expires_at > now)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Maps> {
         self.maps.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -96,7 +105,13 @@ mod tests {
     use super::*;
 
     fn grant() -> Grant {
-        Grant { user_id: 1, username: "portal".into(), host_id: "local".into(), control: false }
+        Grant {
+            user_id: 1,
+            username: "portal".into(),
+            host_id: "local".into(),
+            control: false,
+            creator: crate::web::principal::Credential::ApiToken(1),
+        }
     }
 
     #[test]
@@ -106,7 +121,8 @@ mod tests {
         let (secret, session_id, g) = store.open(&id).unwrap();
         assert_eq!(g, grant());
         assert_eq!(store.open(&id), Err(LaunchError::Gone));
-        assert_eq!(store.session(&secret).unwrap(), (session_id, grant()));
+        assert_eq!(store.session(&secret).unwrap(), (session_id.clone(), grant()));
+        assert!(store.is_live(&session_id));
         assert!(store.session(&id).is_none());
         assert_eq!(store.open("made-up"), Err(LaunchError::Gone));
     }

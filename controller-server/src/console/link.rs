@@ -26,6 +26,9 @@ use crate::web::guard::check_origin;
 
 /// How often an idle link checks its key life.
 const POLL: Duration = Duration::from_secs(1);
+/// How often an open link asks the store whether its user may still use it: a user who loses
+/// the right is cut off within this (plus one poll), not at the end of the key's life.
+const RECHECK: Duration = Duration::from_secs(2);
 
 /// Which listener a link arrived on, for the audit trail.
 #[derive(Debug, Clone, Copy)]
@@ -107,13 +110,20 @@ struct LinkStats {
 }
 
 async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
+    let _open = state.link_guard();
+    let stopping = state.stopping();
+    tokio::pin!(stopping);
+    let mut stop_seen = false;
     let started = Instant::now();
     let now = || started.elapsed().as_millis() as u64;
     let mut session = ServerSession::new(state.link_config.clone());
     let mut env = Env { keys: &state.keys, binding: None };
     let mut viewer: Option<Viewer> = None;
     let mut poll = tokio::time::interval(POLL);
+    let mut last_check = Instant::now();
     let mut stats = LinkStats::default();
+    // Why we are ending the link, when it is our decision (for the WebSocket close frame).
+    let mut farewell: Option<Farewell> = None;
     let outcome: Result<(), SessionError> = loop {
         let step = tokio::select! {
             incoming = socket.recv() => match incoming {
@@ -128,7 +138,12 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
                     session.close(Alert::with_message(AlertCode::ProtocolViolation, "text frames are not part of the console protocol"), now());
                     Err(SessionError::Unexpected("text frame"))
                 }
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break Ok(()),
+                Some(Ok(WsMessage::Close(_))) | None => break Ok(()),
+                Some(Err(err)) => {
+                    // A frame the WebSocket layer refused (unmasked, oversized, malformed).
+                    farewell = Some(Farewell { code: close_code::PROTOCOL, reason: format!("websocket protocol error: {err}") });
+                    break Ok(());
+                }
                 Some(Ok(_)) => Ok(()), // ping and pong are the WebSocket layer's business
             },
             event = next_host_event(&mut viewer) => match event {
@@ -146,11 +161,31 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
                     None => Ok(()),
                 },
             },
+            () = &mut stopping, if !stop_seen => {
+                stop_seen = true;
+                let alert = Alert::with_message(AlertCode::Closed, "the controller is shutting down");
+                farewell = Some(Farewell { code: close_code::AWAY, reason: alert.message.clone() });
+                session.close(alert, now());
+                Ok(())
+            }
             _ = poll.tick() => {
                 if let Some(v) = &viewer {
                     record_handover(&state, &v.host.id, v.sharing.tick());
                 }
-                session.poll(now())
+                match (&env.binding, last_check.elapsed() >= RECHECK) {
+                    (Some(binding), true) => {
+                        last_check = Instant::now();
+                        if !still_allowed(&state, binding).await {
+                            tracing::info!(user = %binding.username, host = %binding.host_id, "console access withdrawn");
+                            state.audit(&binding.username, "console.revoked", &binding.host_id, serde_json::json!({}));
+                            let alert = Alert::new(AlertCode::AccessRevoked);
+                            farewell = Some(Farewell::from(&alert));
+                            session.close(alert, now());
+                        }
+                        session.poll(now())
+                    }
+                    _ => session.poll(now()),
+                }
             }
         };
         for record in session.take_outgoing() {
@@ -197,7 +232,57 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
             }),
         );
     }
-    let _ = socket.send(WsMessage::Close(None)).await;
+    let farewell = match (&outcome, farewell) {
+        (_, Some(farewell)) => farewell,
+        (Err(err), None) => Farewell { code: err.code().close_code(), reason: err.to_string() },
+        (Ok(()), None) => Farewell { code: close_code::NORMAL, reason: "closed".into() },
+    };
+    close_socket(socket, farewell).await;
+}
+
+/// How the WebSocket is closed: a close code (RFC 6455) and a short reason the page can show.
+struct Farewell {
+    code: u16,
+    reason: String,
+}
+
+impl From<&Alert> for Farewell {
+    fn from(alert: &Alert) -> Self {
+        Self { code: alert.code.close_code(), reason: alert.message.clone() }
+    }
+}
+
+/// The WebSocket close codes we use (RFC 6455, section 7.4.1).
+mod close_code {
+    pub const NORMAL: u16 = 1000;
+    pub const AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
+}
+
+/// Longest time we wait for the peer's half of the closing handshake.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Sends the close frame, then reads until the peer answers it (or `CLOSE_WAIT` passes): a
+/// socket dropped with unread data is reset, and a reset makes the peer's system discard what
+/// it had not yet read, our last alert among it.
+async fn close_socket(mut socket: WebSocket, farewell: Farewell) {
+    // A close reason is at most 123 bytes; cut on a character boundary.
+    let mut reason = farewell.reason;
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    let frame = axum::extract::ws::CloseFrame { code: farewell.code, reason: reason.into() };
+    if socket.send(WsMessage::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 #[allow(clippy::too_many_arguments)] // one call site; the link's state, spelled out
@@ -218,8 +303,9 @@ async fn on_events(
                 let (Some(host), Some(sharing)) =
                     (state.hosts.get(&binding.host_id), state.sharing.get(&binding.host_id).cloned())
                 else {
-                    session.close(Alert::new(AlertCode::HostUnavailable), now_ms);
-                    return Ok(());
+                    let alert = Alert::new(AlertCode::HostUnavailable);
+                    session.close(alert.clone(), now_ms);
+                    return Err(SessionError::Refused(alert));
                 };
                 tracing::info!(user = %binding.username, host = %host.id, suite = %info.suite, "console link established");
                 stats.suite = Some(info.suite.name());
@@ -322,6 +408,25 @@ fn may_type<'v>(
         return None;
     }
     Some(v)
+}
+
+/// Whether the link's owner may still watch its host (and control it, if the key allows
+/// control), as the store says now. A store that cannot tell ends the link: fail closed.
+async fn still_allowed(state: &AppState, binding: &KeyBinding) -> bool {
+    let (state, binding) = (state.clone(), binding.clone());
+    let checked = crate::store::off_runtime(move || {
+        let Some(user) = crate::web::principal::current_user(&state, &binding.credential)? else { return Ok(false) };
+        if user.id != binding.user_id || user.must_change_password {
+            return Ok(false);
+        }
+        let rights = state.users.rights(&user, &binding.host_id)?;
+        Ok(rights.view && (rights.control || !binding.control))
+    })
+    .await;
+    checked.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot check a console link's rights");
+        false
+    })
 }
 
 /// Control changed hands: the audit trail says who got it, from whom and why.

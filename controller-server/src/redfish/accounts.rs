@@ -42,18 +42,14 @@ pub async fn session_service(State(state): State<AppState>, caller: Caller) -> R
 }
 
 /// Administrators see every session; others their own.
-fn visible_sessions(state: &AppState, caller: &Caller) -> Vec<WebSession> {
-    state
-        .redfish_sessions
-        .list()
-        .into_iter()
-        .filter(|s| caller.user.role == Role::Administrator || s.user.id == caller.user.id)
-        .collect()
+async fn visible_sessions(state: &AppState, caller: &Caller) -> Result<Vec<WebSession>, RedfishError> {
+    let all = state.redfish_sessions.list().await.map_err(|_| RedfishError::internal())?;
+    Ok(all.into_iter().filter(|s| caller.user.role == Role::Administrator || s.user.id == caller.user.id).collect())
 }
 
 pub async fn sessions(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
     let members: Vec<String> =
-        visible_sessions(&state, &caller).iter().map(|s| format!("{SESSIONS}/{}", s.id)).collect();
+        visible_sessions(&state, &caller).await?.iter().map(|s| format!("{SESSIONS}/{}", s.id)).collect();
     Ok(resource(collection_body(SESSIONS, "SessionCollection", "Sessions", &members)))
 }
 
@@ -75,7 +71,7 @@ pub async fn session(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, RedfishError> {
-    let found = visible_sessions(&state, &caller).into_iter().find(|s| s.id == id);
+    let found = visible_sessions(&state, &caller).await?.into_iter().find(|s| s.id == id);
     Ok(resource(session_body(&found.ok_or_else(|| RedfishError::not_found("Session", &id))?)))
 }
 
@@ -100,7 +96,12 @@ pub async fn create_session(
         Err(LoginRefused::Wrong) => return Err(RedfishError::unauthorized(SESSIONS)),
         Err(LoginRefused::Locked { seconds }) => return Err(RedfishError::locked(seconds)),
     };
-    let (token, session) = state.redfish_sessions.create(user);
+    let (token, session) = state
+        .redfish_sessions
+        .create(user.id, None)
+        .await
+        .map_err(|_| RedfishError::internal())?
+        .ok_or_else(|| RedfishError::unauthorized(SESSIONS))?;
     state.audit(&session.user.username, "redfish.session", &session.id, json!({}));
     let location = format!("{SESSIONS}/{}", session.id);
     let mut response = (StatusCode::CREATED, resource(session_body(&session))).into_response();
@@ -116,10 +117,10 @@ pub async fn delete_session(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, RedfishError> {
-    if !visible_sessions(&state, &caller).iter().any(|s| s.id == id) {
+    if !visible_sessions(&state, &caller).await?.iter().any(|s| s.id == id) {
         return Err(RedfishError::not_found("Session", &id));
     }
-    if let Some(ended) = state.redfish_sessions.remove_by_id(&id) {
+    if let Some(ended) = state.redfish_sessions.end(&id).await.map_err(|_| RedfishError::internal())? {
         state.audit(&caller.user.username, "redfish.logout", &ended.id, json!({ "user": ended.user.username }));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -309,13 +310,15 @@ pub async fn update_account(
         })
         .await
         .map_err(|_| RedfishError::internal())??;
+        // A new password ends the account's other sessions; the one that changed it goes on.
+        if let (true, Some(session)) = (own, caller.session_id.clone()) {
+            let store = state.users.clone();
+            crate::store::off_runtime(move || store.carry_session_over_password_change(&session)).await?;
+        }
         let action = if own { "user.password" } else { "user.password-reset" };
         state.audit(&caller.user.username, action, &user.username, json!({ "via": "redfish" }));
     }
     let updated = state.users.by_id(user.id)?.ok_or_else(|| RedfishError::not_found("ManagerAccount", &id))?;
-    for session in state.redfish_sessions.list().into_iter().filter(|s| s.user.id == updated.id) {
-        state.redfish_sessions.update_user_by_id(&session.id, updated.clone());
-    }
     Ok(resource(account_body(&updated)))
 }
 

@@ -16,11 +16,12 @@ use crate::web::guard::check_origin;
 
 pub const AUTH_TOKEN: &str = "x-auth-token";
 
-/// An authenticated Redfish caller.
+/// An authenticated Redfish caller, as the store says they are now.
 pub struct Caller {
     pub user: User,
     /// The Redfish session the request came with, if any (not the token).
     pub session_id: Option<String>,
+    pub credential: crate::web::principal::Credential,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -34,14 +35,21 @@ impl FromRequestParts<AppState> for Caller {
         }
         if let Some(token) = parts.headers.get(AUTH_TOKEN) {
             let token = token.to_str().map_err(|_| RedfishError::no_valid_session())?;
-            let session = state.redfish_sessions.get(token).ok_or_else(RedfishError::no_valid_session)?;
-            return Ok(Self { user: session.user, session_id: Some(session.id) });
+            let session = state
+                .redfish_sessions
+                .get(token)
+                .await
+                .map_err(|_| RedfishError::internal())?
+                .ok_or_else(RedfishError::no_valid_session)?;
+            return Ok(Self { user: session.user, session_id: Some(session.id), credential: session.credential });
         }
         let Some((username, password)) = basic_credentials(&parts.headers) else {
             return Err(RedfishError::no_valid_session());
         };
         match authenticate(state, username, password).await.map_err(|_| RedfishError::internal())? {
-            Ok(user) => Ok(Self { user, session_id: None }),
+            Ok(user) => {
+                Ok(Self { user, session_id: None, credential: crate::web::principal::Credential::RedfishBasic })
+            }
             Err(LoginRefused::Wrong) => Err(RedfishError::unauthorized(parts.uri.path())),
             Err(LoginRefused::Locked { seconds }) => Err(RedfishError::locked(seconds)),
         }

@@ -91,7 +91,10 @@ impl AuditLog {
         let at = now_ms();
         let detail = detail.to_string();
         let db = self.db()?;
-        let tx = db.unchecked_transaction()?;
+        // Immediate: the write lock is taken before the last hash is read. A deferred
+        // transaction that read first would fail at once ("database is locked"), without
+        // waiting, whenever another connection wrote in between.
+        let tx = rusqlite::Transaction::new_unchecked(&db, rusqlite::TransactionBehavior::Immediate)?;
         let (last_id, prev): (i64, String) = tx
             .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap_or((0, hex(&GENESIS)));

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::audit::now_ms;
@@ -25,21 +25,25 @@ pub struct HostEvent {
 
 pub struct EventLog {
     db: Mutex<Connection>,
+    /// The data directory, where events' capture files live (none for an in-memory log).
+    data_dir: Option<std::path::PathBuf>,
+    keep_per_host: i64,
 }
 
 /// Events kept per host; older ones are dropped as new ones arrive.
 pub const KEEP_PER_HOST: i64 = 10_000;
 
 impl EventLog {
+    /// Opens the log in the database at `path`; capture files are kept beside it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::with_connection(super::connect(Some(path))?)
+        Self::with_connection(super::connect(Some(path))?, path.parent().map(Path::to_path_buf))
     }
 
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::with_connection(super::connect(None)?)
+        Self::with_connection(super::connect(None)?, None)
     }
 
-    fn with_connection(db: Connection) -> Result<Self, StoreError> {
+    fn with_connection(db: Connection, data_dir: Option<std::path::PathBuf>) -> Result<Self, StoreError> {
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS host_events (
                  id INTEGER PRIMARY KEY,
@@ -62,7 +66,7 @@ impl EventLog {
         if !has_attachment {
             db.execute_batch("ALTER TABLE host_events ADD COLUMN attachment TEXT")?;
         }
-        Ok(Self { db: Mutex::new(db) })
+        Ok(Self { db: Mutex::new(db), data_dir, keep_per_host: KEEP_PER_HOST })
     }
 
     pub fn record(&self, host: &str, severity: &str, message: &str) -> Result<i64, StoreError> {
@@ -78,12 +82,38 @@ impl EventLog {
         attachment: Option<&str>,
     ) -> Result<i64, StoreError> {
         let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
-        db.execute(
+        let tx = rusqlite::Transaction::new_unchecked(&db, rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT INTO host_events (host, at, severity, message, attachment) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![host, now_ms(), severity, message, attachment],
         )?;
-        let id = db.last_insert_rowid();
-        db.execute("DELETE FROM host_events WHERE host = ?1 AND id <= ?2", params![host, id - KEEP_PER_HOST])?;
+        let id = tx.last_insert_rowid();
+        // This host's own oldest events beyond the limit go: ids are global, and counting them
+        // would let one busy host push out another's events.
+        let oldest_kept: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM host_events WHERE host = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2",
+                params![host, self.keep_per_host - 1],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut dropped_files = Vec::new();
+        if let Some(oldest) = oldest_kept {
+            let mut stmt = tx
+                .prepare("SELECT attachment FROM host_events WHERE host = ?1 AND id < ?2 AND attachment IS NOT NULL")?;
+            dropped_files =
+                stmt.query_map(params![host, oldest], |r| r.get::<_, String>(0))?.collect::<Result<_, _>>()?;
+            drop(stmt);
+            tx.execute("DELETE FROM host_events WHERE host = ?1 AND id < ?2", params![host, oldest])?;
+        }
+        tx.commit()?;
+        drop(db);
+        // A capture goes with its event.
+        if let Some(dir) = &self.data_dir {
+            for name in dropped_files.iter().filter(|n| crate::recovery::valid_capture_name(n)) {
+                let _ = std::fs::remove_file(crate::recovery::captures_dir(dir, host).join(name));
+            }
+        }
         Ok(id)
     }
 
@@ -159,6 +189,25 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_busy_host_prunes_only_its_own_events_and_their_captures() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(&dir.path().join("lantern.db")).unwrap();
+        log.keep_per_host = 3;
+        let captures = crate::recovery::captures_dir(dir.path(), "busy");
+        std::fs::create_dir_all(&captures).unwrap();
+        std::fs::write(captures.join("screen-1.png"), b"png").unwrap();
+        log.record("quiet", "info", "powered on").unwrap();
+        log.record_with("busy", "critical", "reset", Some("screen-1.png")).unwrap();
+        for i in 0..10 {
+            log.record("busy", "warning", &format!("flap {i}")).unwrap();
+        }
+        let busy: Vec<_> = log.page("busy", None, 100).unwrap().into_iter().map(|e| e.message).collect();
+        assert_eq!(busy, ["flap 9", "flap 8", "flap 7"]);
+        assert_eq!(log.page("quiet", None, 100).unwrap().len(), 1, "the quiet host keeps its event");
+        assert!(!captures.join("screen-1.png").exists(), "the capture went with its event");
+    }
 
     #[test]
     fn events_are_kept_per_host_and_paged_newest_first() {

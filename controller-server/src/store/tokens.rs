@@ -67,6 +67,18 @@ impl UserStore {
         }
     }
 
+    /// The user a token (by record id) acts as, while it is not revoked.
+    pub fn token_owner(&self, token_id: i64) -> Result<Option<User>, StoreError> {
+        let owner: Option<i64> = self
+            .db()?
+            .query_row("SELECT user_id FROM api_tokens WHERE id = ?1", params![token_id], |r| r.get(0))
+            .optional()?;
+        match owner {
+            Some(user_id) => self.by_id(user_id),
+            None => Ok(None),
+        }
+    }
+
     pub fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         let db = self.db()?;
         let mut stmt = db.prepare(

@@ -32,6 +32,24 @@ impl Role {
     pub fn parse(s: &str) -> Option<Self> {
         [Role::Administrator, Role::Operator, Role::ReadOnly].into_iter().find(|r| r.as_str() == s)
     }
+
+    /// How much a role may do: ReadOnly < Operator < Administrator.
+    fn rank(self) -> u8 {
+        match self {
+            Role::ReadOnly => 0,
+            Role::Operator => 1,
+            Role::Administrator => 2,
+        }
+    }
+
+    /// This role, or `cap` if that may do less.
+    pub fn at_most(self, cap: Role) -> Role {
+        if cap.rank() < self.rank() {
+            cap
+        } else {
+            self
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,6 +68,8 @@ pub enum StoreError {
     Hash,
     #[error("the database lock is poisoned")]
     Poisoned,
+    #[error("a store task failed")]
+    Task,
 }
 
 /// How failed logins are slowed and when an account locks.
@@ -125,10 +145,14 @@ impl UserStore {
                  locked_until INTEGER NOT NULL DEFAULT 0
              );",
         )?;
-        // Databases made before login throttling lack its columns.
+        // Databases made before login throttling, live sessions or federated accounts lack their
+        // columns. `credential` moves on with every password change, ending older sessions;
+        // `federated_from` names the peer a federated account's user logs in at.
         for (column, ddl) in [
             ("failed_logins", "ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0"),
             ("locked_until", "ALTER TABLE users ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0"),
+            ("credential", "ALTER TABLE users ADD COLUMN credential INTEGER NOT NULL DEFAULT 0"),
+            ("federated_from", "ALTER TABLE users ADD COLUMN federated_from TEXT"),
         ] {
             let present: bool = db.query_row(
                 "SELECT COUNT(*) > 0 FROM pragma_table_info('users') WHERE name = ?1",
@@ -139,7 +163,13 @@ impl UserStore {
                 db.execute(ddl, [])?;
             }
         }
-        db.execute_batch(&format!("{} {}", super::access::SCHEMA, super::tokens::SCHEMA))?;
+        db.execute_batch(&format!(
+            "{} {} {} {}",
+            super::access::SCHEMA,
+            super::tokens::SCHEMA,
+            super::sessions::SCHEMA,
+            super::federated::SCHEMA
+        ))?;
         let decoy_hash = hash_password(&random_password())?;
         Ok(Self { db: Mutex::new(db), unknown: Mutex::new(HashMap::new()), decoy_hash })
     }
@@ -251,7 +281,7 @@ impl UserStore {
     pub fn set_password(&self, user_id: i64, password: &str) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
         self.db()?.execute(
-            "UPDATE users SET password_hash = ?1, must_change_password = 0 WHERE id = ?2",
+            "UPDATE users SET password_hash = ?1, must_change_password = 0, credential = credential + 1 WHERE id = ?2",
             params![hash, user_id],
         )?;
         Ok(())
@@ -281,7 +311,8 @@ impl UserStore {
     pub fn reset_password(&self, user_id: i64, password: &str) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
         self.db()?.execute(
-            "UPDATE users SET password_hash = ?1, must_change_password = 1, failed_logins = 0, locked_until = 0 WHERE id = ?2",
+            "UPDATE users SET password_hash = ?1, must_change_password = 1, failed_logins = 0, locked_until = 0,
+             credential = credential + 1 WHERE id = ?2",
             params![hash, user_id],
         )?;
         Ok(())

@@ -60,7 +60,7 @@ pub async fn login(
                 .into_response());
         }
     };
-    let (token, session) = state.sessions.create(user);
+    let (token, session) = state.sessions.create(user.id, None).await?.ok_or(ApiError::UNAUTHORIZED)?;
     let set_cookie = cookie(&token, state.session_idle());
     Ok(([(header::SET_COOKIE, set_cookie)], Json(SessionInfo::from(&session))).into_response())
 }
@@ -113,13 +113,13 @@ pub async fn authenticate(
     })
 }
 
-pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
-    if let Some(session) = state.sessions.remove(&auth.token) {
+pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<impl IntoResponse, ApiError> {
+    if let Some(session) = state.sessions.end(&auth.session.id).await? {
         state.keys.revoke_session(&session.id);
         tracing::info!(user = %session.user.username, "logout");
         state.audit(&session.user.username, "logout", "", serde_json::json!({}));
     }
-    ([(header::SET_COOKIE, cookie("", state.session_idle()))], StatusCode::NO_CONTENT)
+    Ok(([(header::SET_COOKIE, cookie("", state.session_idle()))], StatusCode::NO_CONTENT))
 }
 
 pub async fn current(auth: Authenticated) -> Json<SessionInfo> {
@@ -158,7 +158,8 @@ pub async fn change_password(
     };
     tracing::info!(user = %user.username, "password changed");
     state.audit(&user.username, "user.password", &user.username, serde_json::json!({}));
-    state.sessions.update_user(&auth.token, user);
-    let session = state.sessions.get(&auth.token).ok_or(ApiError::UNAUTHORIZED)?;
-    Ok(Json(SessionInfo::from(&session)))
+    // A new password ends every other session of the account; this one goes on.
+    let (store, id) = (state.users.clone(), auth.session.id.clone());
+    crate::store::off_runtime(move || store.carry_session_over_password_change(&id)).await?;
+    Ok(Json(SessionInfo::from(&WebSession { user, ..auth.session })))
 }

@@ -13,7 +13,7 @@ use super::guard::{check_origin, Authenticated};
 use super::sessions::cookie;
 use crate::app::AppState;
 use crate::store::audit::now_ms;
-use crate::store::User;
+use crate::store::Role;
 
 /// This controller's node id and public key (for peers' configuration) and its peers.
 pub async fn node(State(state): State<AppState>, _auth: Authenticated) -> Json<Value> {
@@ -59,21 +59,33 @@ pub async fn login(
     Json(req): Json<TokenLogin>,
 ) -> Result<Response, ApiError> {
     check_origin(&headers, &state)?;
-    let claims = match state.node.verify(&req.token, &state.trusted_nodes, now_ms()) {
+    let store = state.users.clone();
+    let verified = state.node.verify(&req.token, &state.trusted_nodes, now_ms(), |key, expires_at| {
+        // A store that cannot say whether the token is new refuses it.
+        store.first_use_of_token(key, expires_at, now_ms()).unwrap_or_else(|err| {
+            tracing::error!(error = %err, "session token replay check failed");
+            false
+        })
+    });
+    let claims = match verified {
         Ok(claims) => claims,
         Err(err) => {
             state.audit("", "login.token-refused", "", json!({ "reason": err.to_string() }));
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, err.message()));
         }
     };
-    let user = User {
-        id: 0,
-        username: format!("{}@{}", claims.sub, claims.iss),
-        role: claims.role,
-        must_change_password: false,
-    };
-    state.audit(&user.username, "login.token", "", json!({ "issuer": claims.iss, "role": claims.role }));
-    let (token, session) = state.sessions.create(user);
+    let cap = state.peers.iter().find(|p| p.id == claims.iss).map_or(Role::ReadOnly, |p| p.role_cap);
+    let role = claims.role.at_most(cap);
+    let (store, name, node) = (state.users.clone(), claims.sub.clone(), claims.iss.clone());
+    let account = crate::store::off_runtime(move || store.federated_account(&name, &node, role)).await?;
+    let user = account.map_err(|e| ApiError::with_message(StatusCode::CONFLICT, e.to_string()))?;
+    state.audit(
+        &user.username,
+        "login.token",
+        "",
+        json!({ "issuer": claims.iss, "claimed_role": claims.role, "role_cap": role, "role": user.role.at_most(role) }),
+    );
+    let (token, session) = state.sessions.create(user.id, Some(role)).await?.ok_or(ApiError::UNAUTHORIZED)?;
     Ok(([(header::SET_COOKIE, cookie(&token, state.session_idle()))], Json(SessionInfo::from(&session)))
         .into_response())
 }

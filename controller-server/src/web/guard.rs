@@ -12,11 +12,11 @@ use crate::app::AppState;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// A logged-in user. For any method but GET and HEAD, the request must also carry the
-/// session's CSRF token and, if the browser sent one, an allowed Origin.
+/// A logged-in user, as the store says they are now. For any method but GET and HEAD, a cookie
+/// session's request must also carry its CSRF token and, if the browser sent one, an allowed
+/// Origin.
 pub struct Authenticated {
     pub session: WebSession,
-    pub token: String,
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -31,21 +31,19 @@ impl FromRequestParts<AppState> for Authenticated {
         {
             let users = state.users.clone();
             let bearer = bearer.trim().to_string();
-            let found = tokio::task::spawn_blocking(move || users.token_user(&bearer, crate::store::audit::now_ms()))
-                .await
-                .map_err(|_| ApiError::INTERNAL)??;
+            let found =
+                crate::store::off_runtime(move || users.token_user(&bearer, crate::store::audit::now_ms())).await?;
             let (user, token_id) =
                 found.ok_or(ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unknown or revoked API token"))?;
-            return Ok(Self { session: WebSession::for_api_token(user, token_id), token: String::new() });
+            return Ok(Self { session: WebSession::for_api_token(user, token_id) });
         }
         let token = parts
             .headers
             .get(header::COOKIE)
             .and_then(|v| v.to_str().ok())
             .and_then(cookie_value)
-            .ok_or(ApiError::UNAUTHORIZED)?
-            .to_string();
-        let session = state.sessions.get(&token).ok_or(ApiError::UNAUTHORIZED)?;
+            .ok_or(ApiError::UNAUTHORIZED)?;
+        let session = state.sessions.get(token).await?.ok_or(ApiError::UNAUTHORIZED)?;
         if parts.method != Method::GET && parts.method != Method::HEAD {
             check_origin(&parts.headers, state)?;
             let sent = parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
@@ -53,7 +51,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 return Err(ApiError::BAD_CSRF);
             }
         }
-        Ok(Self { session, token })
+        Ok(Self { session })
     }
 }
 

@@ -110,6 +110,7 @@ pub async fn console_key(
         host_id,
         web_session: auth.session.id.clone(),
         control: rights.control && !q.view_only,
+        credential: auth.session.credential.clone(),
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(issue_key(&state, binding)?)))
 }

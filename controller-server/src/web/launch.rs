@@ -15,6 +15,7 @@ use super::hosts::{issue_key, visible_rights};
 use crate::app::AppState;
 use crate::console::launch::Grant;
 use crate::console::KeyBinding;
+use crate::web::principal::{current_user, Credential};
 
 /// The longest a launch may wait to be opened.
 const MAX_LAUNCH_TTL: u64 = 300;
@@ -43,8 +44,13 @@ pub async fn create(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not control this host"));
     }
     let ttl = req.ttl_seconds.unwrap_or(60).clamp(1, MAX_LAUNCH_TTL);
-    let grant =
-        Grant { user_id: user.id, username: user.username.clone(), host_id: req.host.clone(), control: req.control };
+    let grant = Grant {
+        user_id: user.id,
+        username: user.username.clone(),
+        host_id: req.host.clone(),
+        control: req.control,
+        creator: auth.session.credential.clone(),
+    };
     let id = state.launches.create(grant, Duration::from_secs(ttl));
     state.audit(&user.username, "console.launch", &req.host, json!({ "control": req.control, "ttl_seconds": ttl }));
     let path = format!("/launch/{id}");
@@ -94,12 +100,24 @@ pub async fn console_key(State(state): State<AppState>, headers: HeaderMap) -> R
         .launches
         .session(secret.trim())
         .ok_or(ApiError::new(StatusCode::UNAUTHORIZED, "the launch session has ended"))?;
+    // The launch stands only while whoever asked for it still may: their credential, their
+    // account and their rights on the host are read again for every key.
+    let credential = Credential::Launch { session: session_id.clone(), creator: Box::new(grant.creator.clone()) };
+    let (checking, check) = (state.clone(), credential.clone());
+    let user = crate::store::off_runtime(move || current_user(&checking, &check)).await?;
+    let ended = ApiError::new(StatusCode::UNAUTHORIZED, "the launch is no longer allowed");
+    let user = user.filter(|u| u.id == grant.user_id && !u.must_change_password).ok_or(ended)?;
+    let rights = visible_rights(&state, &user, &grant.host_id)?;
+    if grant.control && !rights.control {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not control this host"));
+    }
     let binding = KeyBinding {
-        user_id: grant.user_id,
-        username: grant.username,
+        user_id: user.id,
+        username: user.username,
         host_id: grant.host_id,
         web_session: session_id,
         control: grant.control,
+        credential,
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(issue_key(&state, binding)?)))
 }

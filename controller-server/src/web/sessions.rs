@@ -1,109 +1,94 @@
-//! Web sessions: a random cookie, kept server-side by its hash, with a CSRF token per session.
+//! Web and Redfish login sessions over the store (`store::sessions`): the client holds a random
+//! secret (the cookie, or `X-Auth-Token`), the database its SHA-256 and whose session it is.
+//! A session says who the caller is, never what they may do: its user is read from the store
+//! on every request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::secret::{hex, random_token, sha256 as digest};
-use crate::store::User;
+use super::error::ApiError;
+use super::principal::Credential;
+use crate::store::audit::now_ms;
+use crate::store::sessions::{LiveSession, SessionKind};
+use crate::store::{off_runtime, Role, User, UserStore};
 
 pub const COOKIE: &str = "lantern_session";
 
+/// One request's caller: who they are now, and how they proved it.
 #[derive(Debug, Clone)]
 pub struct WebSession {
-    /// Opaque id for binding console keys and for logs; not the cookie.
+    /// Opaque id for binding console keys and for logs; not the secret.
     pub id: String,
     pub user: User,
+    /// The session's CSRF token (empty for API tokens, which browsers never send by themselves).
     pub csrf: String,
-    last_seen: Instant,
+    pub credential: Credential,
 }
 
 impl WebSession {
-    /// The identity of one request made with an API token: no cookie, no CSRF token (a bearer
-    /// token is never sent by a browser on its own), keys bound to the token.
+    /// The caller of one request made with an API token: keys bound to the token.
     pub fn for_api_token(user: User, token_id: i64) -> Self {
-        Self { id: format!("token-{token_id}"), user, csrf: String::new(), last_seen: Instant::now() }
+        Self { id: format!("token-{token_id}"), user, csrf: String::new(), credential: Credential::ApiToken(token_id) }
+    }
+
+    fn from_live(kind: SessionKind, live: LiveSession) -> Self {
+        let credential = match kind {
+            SessionKind::Web => Credential::Cookie(live.id.clone()),
+            SessionKind::Redfish => Credential::RedfishSession(live.id.clone()),
+        };
+        Self { id: live.id, user: live.user, csrf: live.csrf, credential }
     }
 }
 
+/// The sessions of one door (the web page's cookie, or Redfish's token).
 pub struct WebSessions {
+    store: Arc<UserStore>,
+    kind: SessionKind,
     idle: Duration,
-    /// Keyed by SHA-256 of the cookie value, so a lookup reveals nothing through timing and a
-    /// memory dump holds no usable cookie.
-    map: Mutex<HashMap<[u8; 32], WebSession>>,
 }
 
 impl WebSessions {
-    pub fn new(idle: Duration) -> Self {
-        Self { idle, map: Mutex::new(HashMap::new()) }
+    pub fn new(store: Arc<UserStore>, kind: SessionKind, idle: Duration) -> Self {
+        Self { store, kind, idle }
     }
 
-    /// Starts a session; returns the cookie value and the session.
-    pub fn create(&self, user: User) -> (String, WebSession) {
-        let token = random_token::<32>();
-        let digest = digest(&token);
-        let session =
-            WebSession { id: hex(&digest[..12]), user, csrf: random_token::<32>(), last_seen: Instant::now() };
-        let mut map = self.lock();
-        let now = Instant::now();
-        map.retain(|_, s| now.duration_since(s.last_seen) < self.idle);
-        map.insert(digest, session.clone());
-        (token, session)
+    /// Starts a session for `user_id` (at most `role_cap`); returns the client's secret and the
+    /// session. `None` when the user no longer exists.
+    pub async fn create(&self, user_id: i64, role_cap: Option<Role>) -> Result<Option<(String, WebSession)>, ApiError> {
+        let (store, kind) = (self.store.clone(), self.kind);
+        let opened = off_runtime(move || store.open_session(kind, user_id, role_cap, now_ms())).await?;
+        Ok(opened.map(|(token, live)| (token, WebSession::from_live(kind, live))))
     }
 
-    /// The live session for a cookie value, refreshing its idle timer.
-    pub fn get(&self, token: &str) -> Option<WebSession> {
-        let mut map = self.lock();
-        let key = digest(token);
-        let now = Instant::now();
-        let session = map.get_mut(&key)?;
-        if now.duration_since(session.last_seen) >= self.idle {
-            map.remove(&key);
-            return None;
-        }
-        session.last_seen = now;
-        Some(session.clone())
+    /// The live session a client's secret opens, refreshing its idle timer.
+    pub async fn get(&self, token: &str) -> Result<Option<WebSession>, ApiError> {
+        let (store, kind, idle, token) = (self.store.clone(), self.kind, self.idle, token.to_string());
+        let live = off_runtime(move || store.session_by_token(kind, &token, idle, now_ms())).await?;
+        Ok(live.map(|l| WebSession::from_live(kind, l)))
     }
 
-    pub fn update_user(&self, token: &str, user: User) {
-        if let Some(s) = self.lock().get_mut(&digest(token)) {
-            s.user = user;
-        }
+    /// Ends the session with this id (logout, or an administrator ending someone's).
+    pub async fn end(&self, id: &str) -> Result<Option<WebSession>, ApiError> {
+        let (store, kind, id) = (self.store.clone(), self.kind, id.to_string());
+        let ended = off_runtime(move || store.end_session(kind, &id, now_ms())).await?;
+        Ok(ended.map(|l| WebSession::from_live(kind, l)))
     }
 
-    pub fn remove(&self, token: &str) -> Option<WebSession> {
-        self.lock().remove(&digest(token))
+    /// The live sessions, oldest first.
+    pub async fn list(&self) -> Result<Vec<WebSession>, ApiError> {
+        let (store, kind, idle) = (self.store.clone(), self.kind, self.idle);
+        let live = off_runtime(move || store.live_sessions(kind, idle, now_ms())).await?;
+        Ok(live.into_iter().map(|l| WebSession::from_live(kind, l)).collect())
     }
 
-    /// The live sessions, oldest first by id (for listing, never for finding a cookie).
-    pub fn list(&self) -> Vec<WebSession> {
-        let now = Instant::now();
-        let mut live: Vec<_> =
-            self.lock().values().filter(|s| now.duration_since(s.last_seen) < self.idle).cloned().collect();
-        live.sort_by(|a, b| a.id.cmp(&b.id));
-        live
-    }
-
-    /// Ends the session with this id (not its cookie): how an administrator logs someone out.
-    pub fn remove_by_id(&self, id: &str) -> Option<WebSession> {
-        let mut map = self.lock();
-        let key = *map.iter().find(|(_, s)| s.id == id)?.0;
-        map.remove(&key)
-    }
-
-    /// Refreshes the user of the session with this id (after a role or password change).
-    pub fn update_user_by_id(&self, id: &str, user: User) {
-        if let Some(s) = self.lock().values_mut().find(|s| s.id == id) {
-            s.user = user;
-        }
+    /// The session with this id if it still stands (blocking: for checks already off the
+    /// runtime's workers).
+    pub fn current(&self, id: &str) -> Result<Option<User>, crate::store::users::StoreError> {
+        Ok(self.store.session_by_id(self.kind, id, self.idle, now_ms())?.map(|s| s.user))
     }
 
     pub fn idle(&self) -> Duration {
         self.idle
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], WebSession>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -61,6 +61,9 @@ pub enum AlertCode {
     KeyLifeExpired,
     HostUnavailable,
     InternalError,
+    /// The user lost the right to this link (account deleted, role or rights narrowed,
+    /// password reset, session or token ended) while it was open.
+    AccessRevoked,
     Other(u8),
 }
 
@@ -80,12 +83,13 @@ impl AlertCode {
             AlertCode::KeyLifeExpired => 10,
             AlertCode::HostUnavailable => 11,
             AlertCode::InternalError => 12,
+            AlertCode::AccessRevoked => 13,
             AlertCode::Other(b) => b,
         }
     }
 
     pub fn from_byte(b: u8) -> Self {
-        const KNOWN: [AlertCode; 13] = [
+        const KNOWN: [AlertCode; 14] = [
             AlertCode::Closed,
             AlertCode::UnknownKey,
             AlertCode::ExpiredKey,
@@ -99,8 +103,33 @@ impl AlertCode {
             AlertCode::KeyLifeExpired,
             AlertCode::HostUnavailable,
             AlertCode::InternalError,
+            AlertCode::AccessRevoked,
         ];
         KNOWN.into_iter().find(|c| c.byte() == b).unwrap_or(AlertCode::Other(b))
+    }
+
+    /// The WebSocket close code (RFC 6455) a link ended by this alert closes with: 1000 for a
+    /// normal close, 1008 (policy) for refused or withdrawn keys and rights, 1002 (protocol)
+    /// for a peer that broke the protocol, 1011 for our own failure, 1013 (try again later)
+    /// for a host that is not there.
+    pub fn close_code(self) -> u16 {
+        match self {
+            AlertCode::Closed => 1000,
+            AlertCode::UnknownKey
+            | AlertCode::ExpiredKey
+            | AlertCode::ReusedKey
+            | AlertCode::KeyNotForThisSession
+            | AlertCode::KeyConfirmationFailed
+            | AlertCode::KeyLifeExpired
+            | AlertCode::AccessRevoked => 1008,
+            AlertCode::NoCommonSuite
+            | AlertCode::UnsupportedVersion
+            | AlertCode::IntegrityFailure
+            | AlertCode::ProtocolViolation
+            | AlertCode::Other(_) => 1002,
+            AlertCode::HostUnavailable => 1013,
+            AlertCode::InternalError => 1011,
+        }
     }
 
     /// A sentence a user can act on; the UI shows it as is.
@@ -119,6 +148,7 @@ impl AlertCode {
             AlertCode::KeyLifeExpired => "console key life ended before it was renewed",
             AlertCode::HostUnavailable => "host is unavailable",
             AlertCode::InternalError => "internal error in the controller",
+            AlertCode::AccessRevoked => "your access to this console was withdrawn",
             AlertCode::Other(_) => "console closed for an unknown reason",
         }
     }

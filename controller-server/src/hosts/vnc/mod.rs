@@ -164,8 +164,7 @@ impl Display<'_> {
         input: &mut mpsc::Receiver<InputEvent>,
     ) -> bool {
         let watched = self.password_file.as_deref().filter(|_| watch_password);
-        let fingerprint =
-            |path: &std::path::Path| std::fs::read(path).ok().map(|b| <sha2::Sha256 as sha2::Digest>::digest(b));
+        let fingerprint = |path: &std::path::Path| std::fs::read(path).ok().map(<sha2::Sha256 as sha2::Digest>::digest);
         let before = watched.map(fingerprint);
         let deadline = tokio::time::sleep(wait);
         tokio::pin!(deadline);

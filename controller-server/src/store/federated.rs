@@ -1,0 +1,98 @@
+//! What federation keeps here: a local account for each peer's user who arrived (`name@node`),
+//! so that administrators see them and can narrow their role and rights like anyone else's,
+//! and the ids of the session tokens already used, so that a restart does not reopen replay.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::users::{StoreError, UserStore};
+use super::{Role, User};
+
+pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS federation_seen (
+    key TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);";
+
+/// A federated account's password hash: not a PHC string, so no password ever matches it.
+const NO_PASSWORD: &str = "!federated";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FederatedError {
+    #[error("a local account already has this name")]
+    NameTaken,
+}
+
+impl UserStore {
+    /// The local account of `name` from `node`, made on their first arrival with `first_role`.
+    /// An administrator may change its role afterwards; a local account of the same name is
+    /// never taken over.
+    pub fn federated_account(
+        &self,
+        name: &str,
+        node: &str,
+        first_role: Role,
+    ) -> Result<Result<User, FederatedError>, StoreError> {
+        let username = format!("{name}@{node}");
+        let db = self.db()?;
+        let existing: Option<(i64, Option<String>)> = db
+            .query_row("SELECT id, federated_from FROM users WHERE username = ?1", params![username], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let id = match existing {
+            Some((id, Some(from))) if from == node => id,
+            Some(_) => return Ok(Err(FederatedError::NameTaken)),
+            None => {
+                db.execute(
+                    "INSERT INTO users (username, password_hash, role, must_change_password, federated_from)
+                     VALUES (?1, ?2, ?3, 0, ?4)",
+                    params![username, NO_PASSWORD, first_role.as_str(), node],
+                )?;
+                db.last_insert_rowid()
+            }
+        };
+        drop(db);
+        self.by_id(id)?.map(Ok).ok_or(StoreError::Db(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// Records a session token's id until it expires. False when it was used before.
+    pub fn first_use_of_token(&self, key: &str, expires_at: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let db = self.db()?;
+        db.execute("DELETE FROM federation_seen WHERE expires_at < ?1", params![now_ms])?;
+        Ok(db.execute(
+            "INSERT OR IGNORE INTO federation_seen (key, expires_at) VALUES (?1, ?2)",
+            params![key, expires_at],
+        )? == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_user_gets_one_local_account_that_keeps_its_narrowed_role() {
+        let store = UserStore::in_memory().unwrap();
+        let first = store.federated_account("alice", "node-a", Role::ReadOnly).unwrap().unwrap();
+        assert_eq!((first.username.as_str(), first.role), ("alice@node-a", Role::ReadOnly));
+        store.set_role(first.id, Role::Operator).unwrap();
+        let again = store.federated_account("alice", "node-a", Role::ReadOnly).unwrap().unwrap();
+        assert_eq!((again.id, again.role), (first.id, Role::Operator));
+        assert!(store.verify("alice@node-a", NO_PASSWORD).unwrap().is_none(), "no password logs in");
+
+        store.create("bob@node-a", "a long password", Role::Administrator, false).unwrap();
+        assert_eq!(store.federated_account("bob", "node-a", Role::ReadOnly).unwrap(), Err(FederatedError::NameTaken));
+    }
+
+    #[test]
+    fn a_used_token_stays_used_across_a_restart_until_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lantern.db");
+        let store = UserStore::open(&path).unwrap();
+        assert!(store.first_use_of_token("node-a/1", 100, 0).unwrap());
+        assert!(!store.first_use_of_token("node-a/1", 100, 1).unwrap());
+        drop(store);
+        let store = UserStore::open(&path).unwrap();
+        assert!(!store.first_use_of_token("node-a/1", 100, 2).unwrap(), "replayed after a restart");
+        assert!(store.first_use_of_token("node-a/1", 300, 101).unwrap(), "forgotten once expired");
+    }
+}
