@@ -45,7 +45,8 @@ pub struct Inner {
     /// Whether some origin may frame our pages (then X-Frame-Options, which cannot name
     /// origins, is left out and the CSP decides).
     pub frameable: bool,
-    pub login_policy: crate::store::users::LoginPolicy,
+    /// Login throttling and the argon2 budget, for every way in.
+    pub logins: crate::web::login::LoginGate,
     /// This controller's identity for portable session tokens, and its peers.
     pub node: crate::federation::Node,
     pub peers: Vec<crate::config::PeerConfig>,
@@ -114,7 +115,7 @@ impl AppState {
             frameable: !config.frame_ancestors.is_empty(),
             plain_ws_url,
             trusted_origins,
-            login_policy: config.login_policy(),
+            logins: crate::web::login::LoginGate::new(config.login_policy()),
             node: crate::federation::Node::load_or_create(
                 config.node_id.clone(),
                 &config.node_key_file.clone().unwrap_or_else(|| config.data_dir.join("node-key")),

@@ -13,7 +13,7 @@ use super::{collection_body, link, resource, status};
 use crate::app::AppState;
 use crate::store::users::MIN_PASSWORD_LEN;
 use crate::store::{Role, User};
-use crate::web::auth::{authenticate, LoginRefused};
+use crate::web::login::{authenticate, LoginRefused, Source};
 use crate::web::sessions::WebSession;
 use crate::web::users::valid_username;
 
@@ -79,6 +79,7 @@ pub async fn session(
 /// `X-Auth-Token` and the session's URI in `Location`.
 pub async fn create_session(
     State(state): State<AppState>,
+    source: Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RedfishError> {
@@ -91,10 +92,11 @@ pub async fn create_session(
     if let Some(unknown) = body.keys().find(|k| !["UserName", "Password"].contains(&k.as_str())) {
         return Err(RedfishError::property_unknown(unknown));
     }
-    let user = match authenticate(&state, username, password).await.map_err(|_| RedfishError::internal())? {
+    let user = match authenticate(&state, username, password, &source).await.map_err(|_| RedfishError::internal())? {
         Ok(user) => user,
         Err(LoginRefused::Wrong) => return Err(RedfishError::unauthorized(SESSIONS)),
         Err(LoginRefused::Locked { seconds }) => return Err(RedfishError::locked(seconds)),
+        Err(LoginRefused::Busy { seconds }) => return Err(RedfishError::unavailable(seconds)),
     };
     let (token, session) = state
         .redfish_sessions
@@ -128,7 +130,7 @@ pub async fn delete_session(
 
 pub async fn account_service(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
     caller.ready()?;
-    let policy = state.login_policy;
+    let policy = state.logins.policy();
     Ok(resource(json!({
         "@odata.id": "/redfish/v1/AccountService",
         "@odata.type": "#AccountService.v1_12_0.AccountService",

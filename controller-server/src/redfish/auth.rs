@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use super::error::RedfishError;
 use crate::app::AppState;
 use crate::store::{Role, User};
-use crate::web::auth::{authenticate, LoginRefused};
 use crate::web::guard::check_origin;
+use crate::web::login::{authenticate_basic, LoginRefused, Source};
 
 pub const AUTH_TOKEN: &str = "x-auth-token";
 
@@ -46,12 +46,14 @@ impl FromRequestParts<AppState> for Caller {
         let Some((username, password)) = basic_credentials(&parts.headers) else {
             return Err(RedfishError::no_valid_session());
         };
-        match authenticate(state, username, password).await.map_err(|_| RedfishError::internal())? {
+        let source = Source::from_request_parts(parts, state).await.unwrap_or_default();
+        match authenticate_basic(state, username, password, &source).await.map_err(|_| RedfishError::internal())? {
             Ok(user) => {
                 Ok(Self { user, session_id: None, credential: crate::web::principal::Credential::RedfishBasic })
             }
             Err(LoginRefused::Wrong) => Err(RedfishError::unauthorized(parts.uri.path())),
             Err(LoginRefused::Locked { seconds }) => Err(RedfishError::locked(seconds)),
+            Err(LoginRefused::Busy { seconds }) => Err(RedfishError::unavailable(seconds)),
         }
     }
 }

@@ -1,12 +1,11 @@
 //! Users and their argon2id password hashes.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -84,37 +83,18 @@ pub struct LoginPolicy {
     pub lock_for: Duration,
 }
 
-/// What a login attempt came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginOutcome {
-    Ok(User),
-    /// Wrong name or password: answer after `delay`.
-    Refused {
-        failures: u32,
-        delay: Duration,
-    },
-    /// Too many failures: no password is checked until `retry_after` has passed.
-    Locked {
-        retry_after: Duration,
-        just_locked: bool,
-    },
+/// Failure count and lock end (Unix ms) of one (name, source address) pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Strikes {
+    pub failures: u32,
+    pub locked_until: i64,
 }
 
-/// Failure count and lock end (Unix ms) of a name.
-#[derive(Debug, Clone, Copy, Default)]
-struct Strikes {
-    failures: u32,
-    locked_until: i64,
-}
-
-/// Names that are not accounts are tracked in memory, up to this many.
-const MAX_UNKNOWN_NAMES: usize = 10_000;
+/// Pairs of (name, source) kept; past this, the oldest that are not locked are forgotten.
+const MAX_STRIKE_ROWS: i64 = 10_000;
 
 pub struct UserStore {
     db: Mutex<Connection>,
-    /// Failures against names that are not accounts, so that they slow down and lock like real
-    /// ones: the answers must not tell which names exist.
-    unknown: Mutex<HashMap<String, Strikes>>,
     /// A hash of a random password, checked when the user is unknown so that a login for an
     /// unknown name takes as long as one for a known name.
     decoy_hash: String,
@@ -122,6 +102,15 @@ pub struct UserStore {
 
 /// The smallest password a user may choose.
 pub const MIN_PASSWORD_LEN: usize = 10;
+
+const STRIKES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS login_strikes (
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (name, source)
+);";
 
 impl UserStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -171,7 +160,8 @@ impl UserStore {
             super::federated::SCHEMA
         ))?;
         let decoy_hash = hash_password(&random_password())?;
-        Ok(Self { db: Mutex::new(db), unknown: Mutex::new(HashMap::new()), decoy_hash })
+        db.execute_batch(STRIKES_SCHEMA)?;
+        Ok(Self { db: Mutex::new(db), decoy_hash })
     }
 
     pub(super) fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
@@ -211,71 +201,57 @@ impl UserStore {
         })
     }
 
-    /// A login attempt at `now_ms` (Unix ms) under `policy`: checks the lock, then the password,
-    /// and records the outcome. Unknown names behave exactly like known ones.
-    pub fn login(
-        &self,
-        username: &str,
-        password: &str,
-        now_ms: i64,
-        policy: &LoginPolicy,
-    ) -> Result<LoginOutcome, StoreError> {
-        let row = self.find(username)?;
-        let mut strikes = match &row {
-            Some((user, _)) => self.strikes(user.id)?,
-            None => self.unknown.lock().map_err(|_| StoreError::Poisoned)?.get(username).copied().unwrap_or_default(),
-        };
-        if strikes.locked_until > now_ms {
-            let retry_after = Duration::from_millis((strikes.locked_until - now_ms) as u64);
-            return Ok(LoginOutcome::Locked { retry_after, just_locked: false });
-        }
-        let hash = row.as_ref().map(|(_, h)| h.as_str()).unwrap_or(&self.decoy_hash);
-        let ok = verify_password(hash, password);
-        let outcome = match (&row, ok) {
-            (Some((user, _)), true) => {
-                strikes = Strikes::default();
-                LoginOutcome::Ok(user.clone())
-            }
-            _ => {
-                strikes.failures += 1;
-                if strikes.failures >= policy.lock_after {
-                    strikes = Strikes { failures: 0, locked_until: now_ms + policy.lock_for.as_millis() as i64 };
-                    LoginOutcome::Locked { retry_after: policy.lock_for, just_locked: true }
-                } else {
-                    let doubled = policy.first_delay.saturating_mul(1 << (strikes.failures - 1).min(16));
-                    LoginOutcome::Refused { failures: strikes.failures, delay: doubled.min(policy.max_delay) }
-                }
-            }
-        };
-        match &row {
-            Some((user, _)) => self.set_strikes(user.id, strikes)?,
-            None => {
-                let mut unknown = self.unknown.lock().map_err(|_| StoreError::Poisoned)?;
-                if unknown.len() >= MAX_UNKNOWN_NAMES {
-                    unknown.retain(|_, s| s.locked_until > now_ms);
-                }
-                if unknown.len() < MAX_UNKNOWN_NAMES {
-                    unknown.insert(username.to_string(), strikes);
-                }
-            }
-        }
-        Ok(outcome)
+    /// The account a login names, with its password hash, or the decoy hash for a name that
+    /// is no account (checking it takes as long, so the answer's timing tells nothing).
+    pub fn login_target(&self, username: &str) -> Result<(Option<User>, String), StoreError> {
+        Ok(match self.find(username)? {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, self.decoy_hash.clone()),
+        })
     }
 
-    fn strikes(&self, user_id: i64) -> Result<Strikes, StoreError> {
-        Ok(self.db()?.query_row(
-            "SELECT failed_logins, locked_until FROM users WHERE id = ?1",
-            params![user_id],
-            |r| Ok(Strikes { failures: r.get(0)?, locked_until: r.get(1)? }),
-        )?)
+    /// The failed logins of `name` from `source`. Names that are no account are counted the
+    /// same way, so that they slow down and lock like real ones.
+    pub fn strikes(&self, name: &str, source: &str) -> Result<Strikes, StoreError> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT failures, locked_until FROM login_strikes WHERE name = ?1 AND source = ?2",
+                params![name, source],
+                |r| Ok(Strikes { failures: r.get(0)?, locked_until: r.get(1)? }),
+            )
+            .optional()?
+            .unwrap_or_default())
     }
 
-    fn set_strikes(&self, user_id: i64, s: Strikes) -> Result<(), StoreError> {
-        self.db()?.execute(
-            "UPDATE users SET failed_logins = ?1, locked_until = ?2 WHERE id = ?3",
-            params![s.failures, s.locked_until, user_id],
+    pub fn set_strikes(&self, name: &str, source: &str, strikes: Strikes, now_ms: i64) -> Result<(), StoreError> {
+        let db = self.db()?;
+        if strikes == Strikes::default() {
+            db.execute("DELETE FROM login_strikes WHERE name = ?1 AND source = ?2", params![name, source])?;
+            return Ok(());
+        }
+        db.execute(
+            "INSERT INTO login_strikes (name, source, failures, locked_until, last_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (name, source) DO UPDATE SET failures = ?3, locked_until = ?4, last_at = ?5",
+            params![name, source, strikes.failures, strikes.locked_until, now_ms],
+        )?;
+        // A spray of made-up names must not grow the table without bound: forget the oldest
+        // pairs that are not locked.
+        db.execute(
+            "DELETE FROM login_strikes WHERE locked_until <= ?1 AND rowid IN (
+                 SELECT rowid FROM login_strikes ORDER BY last_at LIMIT max(0, (SELECT COUNT(*) FROM login_strikes) - ?2))",
+            params![now_ms, MAX_STRIKE_ROWS],
         )?;
         Ok(())
+    }
+
+    /// When `name` is locked from at least one address, until when (for `Locked` in Redfish).
+    pub fn locked_until(&self, name: &str, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self.db()?.query_row(
+            "SELECT MAX(locked_until) FROM login_strikes WHERE name = ?1 AND locked_until > ?2",
+            params![name, now_ms],
+            |r| r.get(0),
+        )?)
     }
 
     pub fn set_password(&self, user_id: i64, password: &str) -> Result<(), StoreError> {
@@ -310,7 +286,12 @@ impl UserStore {
     /// lock is lifted.
     pub fn reset_password(&self, user_id: i64, password: &str) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
-        self.db()?.execute(
+        let db = self.db()?;
+        db.execute(
+            "DELETE FROM login_strikes WHERE name = (SELECT username FROM users WHERE id = ?1)",
+            params![user_id],
+        )?;
+        db.execute(
             "UPDATE users SET password_hash = ?1, must_change_password = 1, failed_logins = 0, locked_until = 0,
              credential = credential + 1 WHERE id = ?2",
             params![hash, user_id],
@@ -325,6 +306,18 @@ impl UserStore {
 
     pub fn count_admins(&self) -> Result<i64, StoreError> {
         Ok(self.db()?.query_row("SELECT COUNT(*) FROM users WHERE role = 'Administrator'", [], |r| r.get(0))?)
+    }
+
+    /// The user and their credential generation (moved on by every password change).
+    pub fn credentialed_user(&self, user_id: i64) -> Result<Option<(User, i64)>, StoreError> {
+        let credential: Option<i64> = self
+            .db()?
+            .query_row("SELECT credential FROM users WHERE id = ?1", params![user_id], |r| r.get(0))
+            .optional()?;
+        match credential {
+            Some(c) => Ok(self.by_id(user_id)?.map(|u| (u, c))),
+            None => Ok(None),
+        }
     }
 
     pub fn by_id(&self, user_id: i64) -> Result<Option<User>, StoreError> {
@@ -370,8 +363,38 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| StoreError::Hash)
 }
 
-fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+/// Whether `password` matches an argon2 PHC `hash` (constant time in the password).
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    verify_password_in(hash, password, &mut Vec::new())
+}
+
+/// [`verify_password`] with argon2's working memory (19 MiB at our parameters) in `blocks`,
+/// which the caller keeps for the next verification. Allocated anew each time, these blocks
+/// are kept by the allocator after a storm of logins and never given back to the system.
+pub fn verify_password_in(hash: &str, password: &str, blocks: &mut Vec<argon2::Block>) -> bool {
+    use subtle::ConstantTimeEq;
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else { return false };
+    let (Ok(params), Ok(algorithm)) =
+        (argon2::Params::try_from(&parsed), argon2::Algorithm::try_from(parsed.algorithm))
+    else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+    blocks.resize(params.block_count(), argon2::Block::default());
+    let mut out = vec![0u8; expected.len()];
+    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt,
+        &mut out,
+        &mut blocks[..],
+    );
+    hashed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 /// 18 random bytes as URL-safe base64: 24 characters, 144 bits.
@@ -403,63 +426,6 @@ mod tests {
         assert!(stored.starts_with("$argon2id$"), "{stored}");
     }
 
-    const POLICY: LoginPolicy = LoginPolicy {
-        first_delay: Duration::from_millis(500),
-        max_delay: Duration::from_secs(2),
-        lock_after: 4,
-        lock_for: Duration::from_secs(300),
-    };
-
-    fn refused(failures: u32, ms: u64) -> LoginOutcome {
-        LoginOutcome::Refused { failures, delay: Duration::from_millis(ms) }
-    }
-
-    #[test]
-    fn delays_grow_then_the_account_locks_and_unlocks_when_the_time_is_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("users.db");
-        let store = UserStore::open(&path).unwrap();
-        store.create("ops", "the right password", Role::Operator, false).unwrap();
-        let t = 1_000_000;
-        assert_eq!(store.login("ops", "nope", t, &POLICY).unwrap(), refused(1, 500));
-        assert_eq!(store.login("ops", "nope", t, &POLICY).unwrap(), refused(2, 1000));
-        assert_eq!(store.login("ops", "nope", t, &POLICY).unwrap(), refused(3, 2000));
-        assert_eq!(
-            store.login("ops", "nope", t, &POLICY).unwrap(),
-            LoginOutcome::Locked { retry_after: Duration::from_secs(300), just_locked: true }
-        );
-        // Locked: even the right password is refused, and the lock survives a restart.
-        drop(store);
-        let store = UserStore::open(&path).unwrap();
-        assert_eq!(
-            store.login("ops", "the right password", t + 299_000, &POLICY).unwrap(),
-            LoginOutcome::Locked { retry_after: Duration::from_secs(1), just_locked: false }
-        );
-        // Time is up: the right password works and the count starts over.
-        assert!(matches!(store.login("ops", "the right password", t + 300_000, &POLICY).unwrap(), LoginOutcome::Ok(_)));
-        assert_eq!(store.login("ops", "nope", t + 300_001, &POLICY).unwrap(), refused(1, 500));
-    }
-
-    #[test]
-    fn a_success_resets_the_count() {
-        let store = UserStore::in_memory().unwrap();
-        store.create("ops", "the right password", Role::Operator, false).unwrap();
-        for _ in 0..3 {
-            store.login("ops", "nope", 0, &POLICY).unwrap();
-        }
-        assert!(matches!(store.login("ops", "the right password", 0, &POLICY).unwrap(), LoginOutcome::Ok(_)));
-        assert_eq!(store.login("ops", "nope", 0, &POLICY).unwrap(), refused(1, 500));
-    }
-
-    #[test]
-    fn unknown_names_slow_down_and_lock_like_real_ones() {
-        let store = UserStore::in_memory().unwrap();
-        let outcomes: Vec<_> = (0..5).map(|_| store.login("ghost", "x", 0, &POLICY).unwrap()).collect();
-        assert_eq!(outcomes[..3], [refused(1, 500), refused(2, 1000), refused(3, 2000)]);
-        assert_eq!(outcomes[3], LoginOutcome::Locked { retry_after: Duration::from_secs(300), just_locked: true });
-        assert!(matches!(outcomes[4], LoginOutcome::Locked { just_locked: false, .. }));
-    }
-
     #[test]
     fn a_database_from_before_login_throttling_is_upgraded() {
         let db = Connection::open_in_memory().unwrap();
@@ -469,7 +435,8 @@ mod tests {
         )
         .unwrap();
         let store = UserStore::with_connection(db).unwrap();
-        store.create("ops", "the right password", Role::Operator, false).unwrap();
-        assert_eq!(store.login("ops", "nope", 0, &POLICY).unwrap(), refused(1, 500));
+        let id = store.create("ops", "the right password", Role::Operator, false).unwrap();
+        store.set_password(id, "another right password").unwrap();
+        assert!(store.verify("ops", "another right password").unwrap().is_some());
     }
 }

@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::guard::{check_origin, Authenticated};
+use super::login::{authenticate, LoginRefused, Source};
 use super::sessions::{cookie, WebSession};
 use crate::app::AppState;
-use crate::store::audit::now_ms;
-use crate::store::users::LoginOutcome;
 use crate::store::Role;
 
 #[derive(Deserialize)]
@@ -43,13 +42,14 @@ impl From<&WebSession> for SessionInfo {
 
 pub async fn login(
     State(state): State<AppState>,
+    source: Source,
     headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     // No session yet, so no CSRF token: the Origin check and the JSON body (which a foreign
     // form cannot send without a CORS preflight we never grant) stop login forgery.
     check_origin(&headers, &state)?;
-    let user = match authenticate(&state, req.username, req.password).await? {
+    let user = match authenticate(&state, req.username, req.password, &source).await? {
         Ok(user) => user,
         Err(LoginRefused::Wrong) => {
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"));
@@ -59,58 +59,15 @@ pub async fn login(
             return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], Json(body))
                 .into_response());
         }
+        Err(LoginRefused::Busy { seconds }) => {
+            let body = serde_json::json!({ "error": format!("too many logins at once; try again in {seconds} s") });
+            return Ok((StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, seconds.to_string())], Json(body))
+                .into_response());
+        }
     };
     let (token, session) = state.sessions.create(user.id, None).await?.ok_or(ApiError::UNAUTHORIZED)?;
     let set_cookie = cookie(&token, state.session_idle());
     Ok(([(header::SET_COOKIE, set_cookie)], Json(SessionInfo::from(&session))).into_response())
-}
-
-/// Why a login was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginRefused {
-    /// Wrong name or password (the answer has already been delayed).
-    Wrong,
-    /// Too many failures: try again in `seconds`.
-    Locked { seconds: u64 },
-}
-
-/// Checks a name and password the way every way in does (web page, Redfish session, Redfish
-/// Basic): failures slow down and lock, and the audit trail records each outcome. The outer
-/// error is the store failing; the inner one, the login being refused.
-pub async fn authenticate(
-    state: &AppState,
-    username: String,
-    password: String,
-) -> Result<Result<crate::store::User, LoginRefused>, ApiError> {
-    let store = state.users.clone();
-    // A name is recorded only as typed and never with the password.
-    let attempted: String = username.chars().take(64).collect();
-    let policy = state.login_policy;
-    let outcome = tokio::task::spawn_blocking(move || store.login(&username, &password, now_ms(), &policy))
-        .await
-        .map_err(|_| ApiError::INTERNAL)??;
-    Ok(match outcome {
-        LoginOutcome::Ok(user) => {
-            tracing::info!(user = %user.username, "login");
-            state.audit(&user.username, "login.ok", "", serde_json::json!({}));
-            Ok(user)
-        }
-        LoginOutcome::Refused { failures, delay } => {
-            tracing::info!(failures, "failed login");
-            state.audit(&attempted, "login.failed", "", serde_json::json!({ "failures": failures }));
-            tokio::time::sleep(delay).await;
-            Err(LoginRefused::Wrong)
-        }
-        LoginOutcome::Locked { retry_after, just_locked } => {
-            if just_locked {
-                tracing::warn!("login locked after repeated failures");
-                state.audit(&attempted, "login.locked", "", serde_json::json!({ "seconds": retry_after.as_secs() }));
-            } else {
-                state.audit(&attempted, "login.refused-locked", "", serde_json::json!({}));
-            }
-            Err(LoginRefused::Locked { seconds: retry_after.as_secs_f64().ceil() as u64 })
-        }
-    })
 }
 
 pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<impl IntoResponse, ApiError> {

@@ -8,6 +8,7 @@ pub mod guard;
 pub mod headers;
 pub mod hosts;
 pub mod launch;
+pub mod login;
 pub mod principal;
 pub mod sessions;
 pub mod tokens;

@@ -1,0 +1,424 @@
+//! Checking a name and password, for every way in (the web page, Redfish sessions, Redfish
+//! Basic). Guessing is slowed and stopped here:
+//!
+//! - Each name's attempts are checked one at a time (a lock per name held across reading the
+//!   failures, verifying and writing them back), so parallel guesses cannot all slip in
+//!   before the count catches up: at most `lock_after` passwords are ever verified before a
+//!   lock.
+//! - A lock is per (name, source address): an attacker at one address cannot lock the
+//!   administrator out at another. Every address's failures also slow the name down for all
+//!   (after a failure, the next attempt on that name waits out a growing delay, up to
+//!   `max_delay`): a ceiling that slows a distributed attack without locking anyone out.
+//!   Attempts made during that wait are refused unverified and count as failures of their
+//!   address, so hammering locks the hammerer.
+//! - argon2 (19 MiB and tens of milliseconds each) runs at most [`CONCURRENT_VERIFICATIONS`]
+//!   at a time, off the runtime's workers; past [`MAX_WAITING`] waiting, a login is answered
+//!   503 with Retry-After. A login storm costs bounded memory.
+//! - Redfish Basic sends the password with every request: a success is remembered for a
+//!   minute (by a keyed hash of the name and password, never the password), so a script's
+//!   requests do not each cost an argon2 run.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::store::audit::now_ms;
+use crate::store::users::{verify_password_in, LoginPolicy, StoreError, Strikes};
+use crate::store::{User, UserStore};
+
+/// argon2 runs at once, at most (each takes 19 MiB while it runs).
+pub const CONCURRENT_VERIFICATIONS: usize = 2;
+/// Logins waiting for a verification, at most; more are answered 503.
+pub const MAX_WAITING: usize = 32;
+/// The longest password we look at. Longer ones are refused unverified.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// How long a Redfish Basic success is remembered.
+const BASIC_REMEMBERED_MS: i64 = 60_000;
+const MAX_BASIC_REMEMBERED: usize = 1024;
+/// Names whose slow-down is tracked in memory, at most.
+const MAX_NAMES: usize = 10_000;
+
+/// Where a request came from, for throttling and the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub addr: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl Source {
+    /// The address as the throttle keys it.
+    pub fn key(&self) -> String {
+        self.addr.map_or_else(|| "unknown".to_string(), |a| a.to_string())
+    }
+
+    /// What the audit trail records about it.
+    pub fn audit(&self) -> serde_json::Value {
+        serde_json::json!({ "source": self.addr.map(|a| a.to_string()), "user_agent": self.user_agent })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        // A user agent is for the trail only: cut long ones, never trust it.
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(200).collect());
+        Ok(Self { addr, user_agent })
+    }
+}
+
+/// Why a login was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefused {
+    /// Wrong name or password (the answer has already been delayed).
+    Wrong,
+    /// Too many failures: try again in `seconds`.
+    Locked { seconds: u64 },
+    /// Too many logins at once: try again in `seconds`.
+    Busy { seconds: u64 },
+}
+
+/// What one attempt came to, inside the gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Attempt {
+    Ok(User),
+    /// Wrong: answer after `delay`. `known` says whether the name is an account.
+    Refused {
+        failures: u32,
+        delay: Duration,
+        known: bool,
+    },
+    /// Refused unverified: the name is slowed down, or this address is locked out.
+    Held {
+        retry_after: Duration,
+        just_locked: bool,
+        known: bool,
+    },
+}
+
+#[derive(Debug, Default)]
+struct NameState {
+    /// Failures of this name from every address since its last success.
+    failures: u32,
+    /// No password for this name is verified before this (Unix ms).
+    next_at: i64,
+    last_at: i64,
+}
+
+struct Remembered {
+    user_id: i64,
+    credential: i64,
+    until: i64,
+}
+
+pub struct LoginGate {
+    policy: LoginPolicy,
+    names: Mutex<HashMap<String, Arc<Mutex<NameState>>>>,
+    argon2: tokio::sync::Semaphore,
+    waiting: AtomicUsize,
+    verifications: AtomicU64,
+    basic: Mutex<HashMap<[u8; 32], Remembered>>,
+    basic_key: [u8; 32],
+    /// argon2's working memory, one per concurrent verification, kept between logins.
+    memory: Mutex<Vec<Vec<argon2::Block>>>,
+}
+
+impl LoginGate {
+    pub fn new(policy: LoginPolicy) -> Self {
+        Self {
+            policy,
+            names: Mutex::new(HashMap::new()),
+            argon2: tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS),
+            waiting: AtomicUsize::new(0),
+            verifications: AtomicU64::new(0),
+            basic: Mutex::new(HashMap::new()),
+            basic_key: rand::random(),
+            memory: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn policy(&self) -> LoginPolicy {
+        self.policy
+    }
+
+    /// How many passwords were verified with argon2 since start.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
+    /// The lock and slow-down state of `name`, made on first use.
+    fn name_state(&self, name: &str, now: i64) -> Arc<Mutex<NameState>> {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if names.len() >= MAX_NAMES && !names.contains_key(name) {
+            let idle = i64::try_from(self.policy.lock_for.as_millis()).unwrap_or(i64::MAX);
+            names.retain(|_, s| {
+                Arc::strong_count(s) > 1 || s.lock().map_or(false, |s| now.saturating_sub(s.last_at) < idle)
+            });
+        }
+        names.entry(name.to_string()).or_default().clone()
+    }
+
+    /// One attempt, atomic per name. Blocking (argon2, SQLite): run it off the runtime.
+    fn attempt(
+        &self,
+        store: &UserStore,
+        name: &str,
+        source: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<Attempt, StoreError> {
+        let state = self.name_state(name, now);
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        let (user, hash) = store.login_target(name)?;
+        let known = user.is_some();
+        let mut strikes = store.strikes(name, source)?;
+        if strikes.locked_until > now {
+            let retry_after = Duration::from_millis((strikes.locked_until - now) as u64);
+            return Ok(Attempt::Held { retry_after, just_locked: false, known });
+        }
+        if state.next_at > now {
+            // Slowed down: refused unverified, and a failure of this address.
+            let lock = self.strike(&mut strikes, now);
+            store.set_strikes(name, source, strikes, now)?;
+            let retry_after = Duration::from_millis((strikes.locked_until.max(state.next_at) - now) as u64);
+            return Ok(Attempt::Held { retry_after, just_locked: lock, known });
+        }
+        let ok = password.len() <= MAX_PASSWORD_BYTES && {
+            self.verifications.fetch_add(1, Ordering::Relaxed);
+            let mut blocks = self.memory.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+            let ok = verify_password_in(&hash, password, &mut blocks);
+            self.memory.lock().unwrap_or_else(|e| e.into_inner()).push(blocks);
+            ok
+        };
+        match (user, ok) {
+            (Some(user), true) => {
+                store.set_strikes(name, source, Strikes::default(), now)?;
+                *state = NameState::default();
+                Ok(Attempt::Ok(user))
+            }
+            _ => {
+                let just_locked = self.strike(&mut strikes, now);
+                store.set_strikes(name, source, strikes, now)?;
+                state.failures = state.failures.saturating_add(1);
+                let delay = self.delay(state.failures);
+                state.next_at = now + delay.as_millis() as i64;
+                state.last_at = now;
+                Ok(if just_locked {
+                    Attempt::Held { retry_after: self.policy.lock_for, just_locked, known }
+                } else {
+                    Attempt::Refused { failures: strikes.failures, delay, known }
+                })
+            }
+        }
+    }
+
+    /// Counts a failure of one address; true when it locks the address out.
+    fn strike(&self, strikes: &mut Strikes, now: i64) -> bool {
+        strikes.failures = strikes.failures.saturating_add(1);
+        if strikes.failures >= self.policy.lock_after {
+            *strikes = Strikes { failures: 0, locked_until: now + self.policy.lock_for.as_millis() as i64 };
+            return true;
+        }
+        false
+    }
+
+    /// The wait after the `failures`th failure in a row: doubling, up to the policy's ceiling.
+    fn delay(&self, failures: u32) -> Duration {
+        let doubled = self.policy.first_delay.saturating_mul(1 << failures.saturating_sub(1).min(16));
+        doubled.min(self.policy.max_delay)
+    }
+
+    fn basic_key(&self, name: &str, password: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.basic_key);
+        h.update((name.len() as u64).to_be_bytes());
+        h.update(name.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+}
+
+/// Checks a name and password the way every way in does: throttled, and each outcome in the
+/// audit trail with where it came from. The outer error is the store failing; the inner one,
+/// the login being refused.
+pub async fn authenticate(
+    state: &AppState,
+    username: String,
+    password: String,
+    source: &Source,
+) -> Result<Result<User, LoginRefused>, ApiError> {
+    let gate = &state.logins;
+    // Wait for a turn at argon2, unless too many already wait.
+    if gate.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+        gate.waiting.fetch_sub(1, Ordering::SeqCst);
+        tracing::warn!("login refused: too many logins at once");
+        return Ok(Err(LoginRefused::Busy { seconds: 1 }));
+    }
+    let permit = gate.argon2.acquire().await;
+    gate.waiting.fetch_sub(1, Ordering::SeqCst);
+    let _permit = permit.map_err(|_| ApiError::INTERNAL)?;
+    let (checking, name, from) = (state.clone(), username.clone(), source.key());
+    let attempt =
+        crate::store::off_runtime(move || checking.logins.attempt(&checking.users, &name, &from, &password, now_ms()))
+            .await?;
+    drop(_permit);
+    // A name goes into the trail only when it is an account: a password typed into the name
+    // field must not.
+    let named = |known: bool| if known { username.as_str() } else { "" };
+    let mut detail = source.audit();
+    Ok(match attempt {
+        Attempt::Ok(user) => {
+            tracing::info!(user = %user.username, "login");
+            state.audit(&user.username, "login.ok", "", detail);
+            Ok(user)
+        }
+        Attempt::Refused { failures, delay, known } => {
+            tracing::info!(failures, "failed login");
+            detail["failures"] = failures.into();
+            detail["name_known"] = known.into();
+            state.audit(named(known), "login.failed", "", detail);
+            tokio::time::sleep(delay).await;
+            Err(LoginRefused::Wrong)
+        }
+        Attempt::Held { retry_after, just_locked, known } => {
+            detail["name_known"] = known.into();
+            detail["seconds"] = retry_after.as_secs().into();
+            let action = if just_locked { "login.locked" } else { "login.refused-locked" };
+            if just_locked {
+                tracing::warn!("login locked after repeated failures");
+            }
+            state.audit(named(known), action, "", detail);
+            Err(LoginRefused::Locked { seconds: retry_after.as_secs_f64().ceil().max(1.0) as u64 })
+        }
+    })
+}
+
+/// Redfish Basic: a name and password checked with [`authenticate`] once a minute at most
+/// per pair; within that minute a repeat is answered from memory (while the account's
+/// password is unchanged).
+pub async fn authenticate_basic(
+    state: &AppState,
+    username: String,
+    password: String,
+    source: &Source,
+) -> Result<Result<User, LoginRefused>, ApiError> {
+    let key = state.logins.basic_key(&username, &password);
+    let now = now_ms();
+    let remembered = {
+        let basic = state.logins.basic.lock().unwrap_or_else(|e| e.into_inner());
+        basic.get(&key).filter(|r| r.until > now).map(|r| (r.user_id, r.credential))
+    };
+    if let Some((user_id, credential)) = remembered {
+        let store = state.users.clone();
+        let current = crate::store::off_runtime(move || store.credentialed_user(user_id)).await?;
+        if let Some((user, now_credential)) = current.filter(|(_, c)| *c == credential) {
+            let _ = now_credential;
+            return Ok(Ok(user));
+        }
+    }
+    let outcome = authenticate(state, username, password, source).await?;
+    if let Ok(user) = &outcome {
+        let (store, id) = (state.users.clone(), user.id);
+        if let Some((_, credential)) = crate::store::off_runtime(move || store.credentialed_user(id)).await? {
+            let mut basic = state.logins.basic.lock().unwrap_or_else(|e| e.into_inner());
+            basic.retain(|_, r| r.until > now);
+            if basic.len() < MAX_BASIC_REMEMBERED {
+                basic.insert(key, Remembered { user_id: id, credential, until: now + BASIC_REMEMBERED_MS });
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Role;
+
+    const POLICY: LoginPolicy = LoginPolicy {
+        first_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(2),
+        lock_after: 4,
+        lock_for: Duration::from_secs(300),
+    };
+
+    fn refused(failures: u32, ms: u64, known: bool) -> Attempt {
+        Attempt::Refused { failures, delay: Duration::from_millis(ms), known }
+    }
+
+    #[test]
+    fn delays_grow_then_the_address_locks_and_unlocks_when_the_time_is_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.db");
+        let store = UserStore::open(&path).unwrap();
+        store.create("ops", "the right password", Role::Operator, false).unwrap();
+        let gate = LoginGate::new(POLICY);
+        let t = 1_000_000;
+        // Each attempt waits out the delay the one before it earned.
+        assert_eq!(gate.attempt(&store, "ops", "a", "nope", t).unwrap(), refused(1, 500, true));
+        assert_eq!(gate.attempt(&store, "ops", "a", "nope", t + 500).unwrap(), refused(2, 1000, true));
+        assert_eq!(gate.attempt(&store, "ops", "a", "nope", t + 1500).unwrap(), refused(3, 2000, true));
+        assert_eq!(
+            gate.attempt(&store, "ops", "a", "nope", t + 3500).unwrap(),
+            Attempt::Held { retry_after: Duration::from_secs(300), just_locked: true, known: true }
+        );
+        // Locked at that address, even for the right password, and across a restart.
+        drop(store);
+        let store = UserStore::open(&path).unwrap();
+        let gate = LoginGate::new(POLICY);
+        assert_eq!(
+            gate.attempt(&store, "ops", "a", "the right password", t + 3500 + 299_000).unwrap(),
+            Attempt::Held { retry_after: Duration::from_secs(1), just_locked: false, known: true }
+        );
+        // Another address is not locked out.
+        assert!(matches!(gate.attempt(&store, "ops", "b", "the right password", t + 4000).unwrap(), Attempt::Ok(_)));
+        // Time is up: the right password works at the first address too.
+        assert!(matches!(
+            gate.attempt(&store, "ops", "a", "the right password", t + 3500 + 300_000).unwrap(),
+            Attempt::Ok(_)
+        ));
+    }
+
+    #[test]
+    fn attempts_during_the_slow_down_are_not_verified_and_count_against_their_address() {
+        let store = UserStore::in_memory().unwrap();
+        store.create("ops", "the right password", Role::Operator, false).unwrap();
+        let gate = LoginGate::new(POLICY);
+        assert_eq!(gate.attempt(&store, "ops", "a", "nope", 0).unwrap(), refused(1, 500, true));
+        assert_eq!(gate.verifications(), 1);
+        for i in 0..2 {
+            let held = gate.attempt(&store, "ops", "a", "the right password", 10 + i).unwrap();
+            assert!(matches!(held, Attempt::Held { just_locked: false, .. }), "{held:?}");
+        }
+        assert_eq!(gate.verifications(), 1, "nothing verified while slowed down");
+        let locked = gate.attempt(&store, "ops", "a", "nope", 20).unwrap();
+        assert!(matches!(locked, Attempt::Held { just_locked: true, .. }), "{locked:?}");
+        // From elsewhere, once the slow-down has passed, the right password works.
+        assert!(matches!(gate.attempt(&store, "ops", "b", "the right password", 600).unwrap(), Attempt::Ok(_)));
+    }
+
+    #[test]
+    fn unknown_names_and_overlong_passwords_are_refused_like_wrong_ones() {
+        let store = UserStore::in_memory().unwrap();
+        let gate = LoginGate::new(POLICY);
+        assert_eq!(gate.attempt(&store, "ghost", "a", "x", 0).unwrap(), refused(1, 500, false));
+        store.create("ops", "the right password", Role::Operator, false).unwrap();
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert_eq!(gate.attempt(&store, "ops", "a", &long, 0).unwrap(), refused(1, 500, true));
+        assert_eq!(gate.verifications(), 1, "the overlong password was not hashed");
+    }
+}
