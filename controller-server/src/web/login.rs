@@ -166,7 +166,7 @@ impl LoginGate {
         if names.len() >= MAX_NAMES && !names.contains_key(name) {
             let idle = i64::try_from(self.policy.lock_for.as_millis()).unwrap_or(i64::MAX);
             names.retain(|_, s| {
-                Arc::strong_count(s) > 1 || s.lock().map_or(false, |s| now.saturating_sub(s.last_at) < idle)
+                Arc::strong_count(s) > 1 || s.lock().is_ok_and(|s| now.saturating_sub(s.last_at) < idle)
             });
         }
         names.entry(name.to_string()).or_default().clone()
