@@ -132,6 +132,20 @@ impl AppState {
         self.session_idle
     }
 
+    /// What `user` may do on `host_id` now, as the store says (a host's class sets the role's
+    /// defaults: the controller's own shell is for administrators unless granted).
+    pub fn rights(
+        &self,
+        user: &crate::store::User,
+        host_id: &str,
+    ) -> Result<crate::store::HostRights, crate::store::users::StoreError> {
+        let class = match self.hosts.get(host_id) {
+            Some(host) if host.kind == "local" => crate::store::HostClass::ControllerShell,
+            _ => crate::store::HostClass::Managed,
+        };
+        self.users.rights(user, host_id, class)
+    }
+
     /// Starts stopping the controller.
     pub fn shutdown(&self) {
         self.shutting_down.send_replace(true);

@@ -165,6 +165,11 @@ pub enum BackendConfig {
         command: Option<String>,
         #[serde(default)]
         args: Vec<String>,
+        /// Run the program as this user instead of the controller's own (through `runuser`,
+        /// which needs the controller to run as root). Without it, the shell can read the
+        /// controller's database and keys.
+        #[serde(default)]
+        run_as: Option<String>,
         #[serde(default = "default_cols")]
         cols: u16,
         #[serde(default = "default_rows")]
@@ -257,6 +262,7 @@ impl Default for Config {
                 backend: BackendConfig::Local {
                     command: None,
                     args: Vec::new(),
+                    run_as: None,
                     cols: default_cols(),
                     rows: default_rows(),
                     sysfs: default_sysfs(),
@@ -459,7 +465,7 @@ mod tests {
         c.validate().unwrap();
         let mut c = Config::default();
         c.hosts[0].backend =
-            BackendConfig::Local { command: None, args: vec![], cols: 0, rows: 25, sysfs: "/sys".into() };
+            BackendConfig::Local { command: None, args: vec![], run_as: None, cols: 0, rows: 25, sysfs: "/sys".into() };
         assert!(c.validate().unwrap_err().to_string().contains("terminal size 0x25"));
     }
 }

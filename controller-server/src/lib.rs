@@ -67,10 +67,13 @@ impl Running {
 
 /// Binds the listeners (port 0 works) and starts serving.
 pub async fn start(mut config: Config) -> anyhow::Result<Running> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let users =
-        Arc::new(UserStore::open(&config.data_dir.join("lantern.db")).context("cannot open the user database")?);
+    make_private_dir(&config.data_dir)?;
+    let database = config.data_dir.join("lantern.db");
+    let users = Arc::new(UserStore::open(&database).context("cannot open the user database")?);
+    // The database holds password hashes, sessions and the audit trail: the owner's only.
+    for file in ["lantern.db", "lantern.db-wal", "lantern.db-shm"] {
+        keep_private(&config.data_dir.join(file))?;
+    }
     let audit = Arc::new(AuditLog::open(&config.data_dir.join("lantern.db")).context("cannot open the audit trail")?);
 
     let site = TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -124,6 +127,30 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         server,
         plain_server,
     })
+}
+
+/// Makes the data directory (or narrows an existing one) so that only the controller's user
+/// may enter it: it holds the TLS key, the node signing key and the database.
+fn make_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Narrows a file to its owner (0600), if it exists.
+fn keep_private(file: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    if file.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make {} private", file.display()))?;
+    }
+    Ok(())
 }
 
 /// Starts the controller, prints where to go and the first-run password, and serves until

@@ -262,6 +262,13 @@ async fn only_administrators_manage_users_and_roles_set_what_a_user_may_do() {
     let (_, _, key) =
         api.call(Method::POST, key_uri, &[("cookie", &vera_cookie), ("x-csrf-token", &vera_csrf)], None).await;
     assert_eq!(key["control"], false);
+    // The local shell runs as the controller's own user: an operator only watches it unless an
+    // administrator grants more.
+    let (_, _, key) =
+        api.call(Method::POST, key_uri, &[("cookie", &otto_cookie), ("x-csrf-token", &otto_csrf)], None).await;
+    assert_eq!(key["control"], false);
+    let otto_id = api.state.users.list().unwrap().into_iter().find(|u| u.username == "otto").unwrap().id;
+    common::grant_all(&api, &admin, "local", otto_id).await;
     let (_, _, key) =
         api.call(Method::POST, key_uri, &[("cookie", &otto_cookie), ("x-csrf-token", &otto_csrf)], None).await;
     assert_eq!(key["control"], true);
@@ -603,6 +610,7 @@ async fn a_launch_gives_no_key_once_its_token_is_revoked_or_its_right_removed() 
     let admin = api.ready_session().await;
     let admin_headers = [("cookie", admin.0.as_str()), ("x-csrf-token", admin.1.as_str())];
     let (owner, _, _) = new_user(&api, &admin, "portal", "Operator").await;
+    common::grant_all(&api, &admin, "local", owner).await;
     let (_, _, made) =
         api.call(Method::POST, "/api/tokens", &admin_headers, Some(json!({"name": "portal", "user_id": owner}))).await;
     let bearer = format!("Bearer {}", made["token"].as_str().unwrap());
@@ -687,4 +695,25 @@ async fn a_peers_user_gets_a_local_account_an_administrator_can_narrow() {
     assert_eq!(status, StatusCode::OK);
     let (_, _, session) = b.call(Method::POST, "/api/login/token", &[], Some(json!({"token": issue().await}))).await;
     assert_eq!(session["role"], "ReadOnly", "narrowed here, whatever the peer says");
+}
+
+#[tokio::test]
+async fn only_administrators_read_the_trail_and_a_typed_secret_never_lands_in_it() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    // Someone types their password into the name field.
+    let (status, _, _) =
+        api.call(Method::POST, "/api/login", &[], Some(json!({"username": "hunter2-secret", "password": "x"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, otto_cookie, _) = new_user(&api, &admin, "otto", "Operator").await;
+    for path in ["/api/audit", "/api/audit/export", "/api/audit/verify"] {
+        let (status, _, _) = api.call(Method::GET, path, &[("cookie", &otto_cookie)], None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (status, _, _) = api.call(Method::GET, "/api/audit", &[("cookie", &admin.0)], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let trail = api.state.audit.all().unwrap();
+    assert!(trail.iter().all(|r| !r.actor.contains("hunter2") && !r.detail.contains("hunter2")), "{trail:?}");
+    let failed = trail.iter().find(|r| r.action == "login.failed").unwrap();
+    assert!(failed.actor.is_empty() && failed.detail.contains("\"name_known\":false"), "{failed:?}");
 }

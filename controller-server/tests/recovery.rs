@@ -23,6 +23,9 @@ async fn recovery_api() -> Api {
 /// An API token for a new user of `role`.
 async fn token_for(api: &Api, admin: &(String, String), name: &str, role: &str) -> String {
     let (id, _, _) = new_user(api, admin, name, role).await;
+    if role == "Operator" {
+        common::grant_all(api, admin, "local", id).await;
+    }
     let (status, _, made) = api
         .call(
             Method::POST,

@@ -48,6 +48,7 @@ impl Controller {
                 backend: BackendConfig::Local {
                     command: Some("/bin/bash".into()),
                     args: vec!["--norc".into(), "--noprofile".into()],
+                    run_as: None,
                     cols: 100,
                     rows: 30,
                     sysfs: "/sys".into(),

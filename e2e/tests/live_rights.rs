@@ -26,9 +26,14 @@ async fn user(controller: &Controller, admin: &ApiClient, name: &str, role: &str
         .await
         .expect("create user");
     assert_eq!(status, 200, "{made}");
+    let id = made["id"].as_i64().expect("id");
+    // The local shell is administrators' only by default: grant it, as an administrator would.
+    let all = json!({"view": true, "control": true, "power": true});
+    let (status, _) = admin.call("PUT", &format!("/api/hosts/local/access/{id}"), Some(all)).await.expect("grant");
+    assert_eq!(status, 204);
     let mut client = ApiClient::new(controller).expect("client");
     client.first_login(name, "temporary password", "a password of their own").await.expect("user logs in");
-    (made["id"].as_i64().expect("id"), client)
+    (id, client)
 }
 
 /// The link must end with "access withdrawn" within 5 s of the change.

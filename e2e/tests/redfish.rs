@@ -46,6 +46,7 @@ async fn dmtf_validator_passes_and_a_python_redfish_client_resets_a_qemu_guest()
                 backend: BackendConfig::Local {
                     command: Some("/bin/sh".into()),
                     args: vec![],
+                    run_as: None,
                     cols: 80,
                     rows: 24,
                     sysfs: sysfs.clone(),

@@ -31,6 +31,10 @@ async fn scenario(controller: &Controller, alice: &Browser, bob: &Browser) -> an
         .api("POST", "/api/users", json!({"username": "bob", "password": "temporary password", "role": "Operator"}))
         .await?;
     assert_eq!(created["status"], 200, "{created}");
+    // The local shell is administrators' only by default: alice lets bob control it.
+    let grant = json!({"view": true, "control": true, "power": false});
+    let path = format!("/api/hosts/local/access/{}", created["body"]["id"]);
+    assert_eq!(alice.api("PUT", &path, grant).await?["status"], 204);
     bob.client.goto(&controller.url).await?;
     bob.first_login_as("bob", "temporary password").await?;
 

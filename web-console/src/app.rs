@@ -86,8 +86,8 @@ pub fn App() -> impl IntoView {
             <Show when=move || session.get().is_some_and(|s| !s.must_change_password)>
                 <nav>
                     <button id="nav-hosts" on:click=move |_| page.set(Page::Hosts)>"Hosts"</button>
-                    <button id="nav-audit" on:click=move |_| page.set(Page::Audit)>"Audit"</button>
                     <Show when=move || session.get().is_some_and(|s| s.role == "Administrator")>
+                        <button id="nav-audit" on:click=move |_| page.set(Page::Audit)>"Audit"</button>
                         <button id="nav-users" on:click=move |_| page.set(Page::Users)>"Users"</button>
                     </Show>
                 </nav>

@@ -23,6 +23,7 @@ use crate::app::AppState;
 use crate::hosts::hub::Subscription;
 use crate::hosts::Host;
 use crate::web::guard::check_origin;
+use crate::web::login::Source;
 
 /// How often an idle link checks its key life.
 const POLL: Duration = Duration::from_secs(1);
@@ -51,6 +52,7 @@ impl Listener {
 pub async fn upgrade(
     State(state): State<AppState>,
     Extension(listener): Extension<Listener>,
+    source: Source,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -59,7 +61,8 @@ pub async fn upgrade(
         return err.into_response();
     }
     let span = tracing::info_span!("console", link = %rand::random::<u32>());
-    ws.max_message_size(MAX_PLAINTEXT + 1024).on_upgrade(move |socket| run(socket, state, listener).instrument(span))
+    ws.max_message_size(MAX_PLAINTEXT + 1024)
+        .on_upgrade(move |socket| run(socket, state, listener, source).instrument(span))
 }
 
 /// Lets the state machine claim keys from the store, and remembers who the link belongs to.
@@ -109,7 +112,7 @@ struct LinkStats {
     inputs_while_watching: u64,
 }
 
-async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
+async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source: Source) {
     let _open = state.link_guard();
     let stopping = state.stopping();
     tokio::pin!(stopping);
@@ -130,7 +133,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener) {
                 Some(Ok(WsMessage::Binary(bytes))) => {
                     stats.bytes_in += bytes.len() as u64;
                     match session.handle_record(&bytes, now(), &mut env) {
-                        Ok(events) => on_events(events, &mut session, &mut viewer, &env, &state, &mut stats, listener, now()).await,
+                        Ok(events) => on_events(events, &mut session, &mut viewer, &env, &state, &mut stats, (listener, &source), now()).await,
                         Err(err) => Err(err),
                     }
                 }
@@ -293,7 +296,7 @@ async fn on_events(
     env: &Env<'_>,
     state: &AppState,
     stats: &mut LinkStats,
-    listener: Listener,
+    (listener, source): (Listener, &Source),
     now_ms: u64,
 ) -> Result<(), SessionError> {
     for event in events {
@@ -309,12 +312,11 @@ async fn on_events(
                 };
                 tracing::info!(user = %binding.username, host = %host.id, suite = %info.suite, "console link established");
                 stats.suite = Some(info.suite.name());
-                state.audit(
-                    &binding.username,
-                    "console.open",
-                    &host.id,
-                    serde_json::json!({ "listener": listener.name(), "suite": info.suite.name(), "control": binding.control }),
-                );
+                let mut detail = source.audit();
+                detail["listener"] = listener.name().into();
+                detail["suite"] = info.suite.name().into();
+                detail["control"] = binding.control.into();
+                state.audit(&binding.username, "console.open", &host.id, detail);
                 let video = host.video.subscribe();
                 for update in video.start() {
                     session.send_video(update, now_ms)?;
@@ -419,7 +421,7 @@ async fn still_allowed(state: &AppState, binding: &KeyBinding) -> bool {
         if user.id != binding.user_id || user.must_change_password {
             return Ok(false);
         }
-        let rights = state.users.rights(&user, &binding.host_id)?;
+        let rights = state.rights(&user, &binding.host_id)?;
         Ok(rights.view && (rights.control || !binding.control))
     })
     .await;

@@ -167,11 +167,12 @@ impl HostRegistry {
         let hosts = configs
             .iter()
             .map(|c| match &c.backend {
-                BackendConfig::Local { command, args, cols, rows, .. } => local::spawn(local::LocalHost {
+                BackendConfig::Local { command, args, run_as, cols, rows, .. } => local::spawn(local::LocalHost {
                     id: c.id.clone(),
                     name: c.name.clone(),
                     command: command.clone(),
                     args: args.clone(),
+                    run_as: run_as.clone(),
                     cols: *cols,
                     rows: *rows,
                 }),

@@ -56,7 +56,7 @@ pub fn visible_ids(state: &AppState, caller: &Caller) -> Result<Vec<String>, Red
     caller.ready()?;
     let mut ids = Vec::new();
     for host in state.hosts.all() {
-        if state.users.rights(&caller.user, &host.id)?.view {
+        if state.rights(&caller.user, &host.id)?.view {
             ids.push(host.id.clone());
         }
     }
@@ -212,6 +212,7 @@ pub async fn reset_action_info(
 pub async fn reset(
     State(state): State<AppState>,
     caller: Caller,
+    source: crate::web::login::Source,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -221,7 +222,7 @@ pub async fn reset(
         return Err(RedfishError::insufficient_privilege());
     }
     let action = reset_action(&host, &json_object(&headers, &body)?)?;
-    match press_power_as(&state, &caller.user, &host.id, action, "redfish").await {
+    match press_power_as(&state, &caller.user, &host.id, action, ("redfish", &source)).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(PowerDenied::NoSuchHost) => Err(RedfishError::not_found("ComputerSystem", &id)),
         Err(PowerDenied::NotAllowed) => Err(RedfishError::insufficient_privilege()),

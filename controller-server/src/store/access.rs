@@ -19,11 +19,13 @@ impl HostRights {
     pub const ALL: Self = Self { view: true, control: true, power: true };
     pub const VIEW: Self = Self { view: true, control: false, power: false };
 
-    /// What a role may do on a host without an entry of its own.
-    pub fn default_for(role: Role) -> Self {
-        match role {
-            Role::Administrator | Role::Operator => Self::ALL,
-            Role::ReadOnly => Self::VIEW,
+    /// What a role may do on a host of `class` without an entry of its own.
+    pub fn default_for(role: Role, class: HostClass) -> Self {
+        match (role, class) {
+            (Role::Administrator, _) | (Role::Operator, HostClass::Managed) => Self::ALL,
+            // A shell on the controller's own machine reaches its database and keys: only an
+            // administrator's by default, and an explicit entry for anyone else.
+            (Role::Operator, HostClass::ControllerShell) | (Role::ReadOnly, _) => Self::VIEW,
         }
     }
 
@@ -31,6 +33,15 @@ impl HostRights {
     pub fn normalized(self) -> Self {
         Self { view: self.view || self.control || self.power, ..self }
     }
+}
+
+/// What kind of host, for the rights a role has there by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostClass {
+    /// A managed machine (a VM, a desktop, a server).
+    Managed,
+    /// A shell on the controller's own machine (the `local` backend).
+    ControllerShell,
 }
 
 /// One explicit entry of a host's access list.
@@ -51,8 +62,8 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS host_access (
 );";
 
 impl UserStore {
-    /// What `user` may do on `host_id`.
-    pub fn rights(&self, user: &User, host_id: &str) -> Result<HostRights, StoreError> {
+    /// What `user` may do on `host_id`, a host of `class`.
+    pub fn rights(&self, user: &User, host_id: &str, class: HostClass) -> Result<HostRights, StoreError> {
         if user.role == Role::Administrator {
             return Ok(HostRights::ALL);
         }
@@ -64,7 +75,7 @@ impl UserStore {
                 |r| Ok(HostRights { view: r.get(0)?, control: r.get(1)?, power: r.get(2)? }),
             )
             .optional()?;
-        Ok(entry.unwrap_or_else(|| HostRights::default_for(user.role)))
+        Ok(entry.unwrap_or_else(|| HostRights::default_for(user.role, class)))
     }
 
     /// Sets (or with `None` removes) `user_id`'s entry for `host_id`.
@@ -110,18 +121,27 @@ mod tests {
             store.by_id(store.create("vera", "a long password", Role::ReadOnly, false).unwrap()).unwrap().unwrap();
         let ops =
             store.by_id(store.create("otto", "a long password", Role::Operator, false).unwrap()).unwrap().unwrap();
-        assert_eq!(store.rights(&viewer, "local").unwrap(), HostRights::VIEW);
-        assert_eq!(store.rights(&ops, "local").unwrap(), HostRights::ALL);
+        let managed = HostClass::Managed;
+        assert_eq!(store.rights(&viewer, "local", managed).unwrap(), HostRights::VIEW);
+        assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::ALL);
+        assert_eq!(store.rights(&ops, "shell", HostClass::ControllerShell).unwrap(), HostRights::VIEW);
 
         store.set_rights(viewer.id, "lab", Some(HostRights { view: false, control: true, power: false })).unwrap();
         store.set_rights(ops.id, "local", Some(HostRights { view: false, control: false, power: false })).unwrap();
-        assert_eq!(store.rights(&viewer, "lab").unwrap(), HostRights { view: true, control: true, power: false });
-        assert_eq!(store.rights(&ops, "local").unwrap(), HostRights::default());
-        assert_eq!(store.rights(&ops, "lab").unwrap(), HostRights::ALL, "only the host with the entry changes");
+        assert_eq!(
+            store.rights(&viewer, "lab", managed).unwrap(),
+            HostRights { view: true, control: true, power: false }
+        );
+        assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::default());
+        assert_eq!(
+            store.rights(&ops, "lab", managed).unwrap(),
+            HostRights::ALL,
+            "only the host with the entry changes"
+        );
         assert_eq!(store.access_list("local").unwrap()[0].username, "otto");
 
         store.set_rights(ops.id, "local", None).unwrap();
-        assert_eq!(store.rights(&ops, "local").unwrap(), HostRights::ALL);
+        assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::ALL);
         assert!(store.delete(ops.id).is_ok());
         assert!(store.access_list("local").unwrap().is_empty());
     }

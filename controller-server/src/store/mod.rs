@@ -12,7 +12,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod users;
 
-pub use access::{AccessEntry, HostRights};
+pub use access::{AccessEntry, HostClass, HostRights};
 pub use audit::{AuditLog, AuditRecord, Verification};
 pub use events::{EventLog, HostEvent};
 pub use users::{Role, User, UserStore};

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::guard::Authenticated;
+use super::login::Source;
 use crate::app::AppState;
 use crate::console::KeyBinding;
 use crate::hosts::{PowerAction, PowerError};
@@ -38,7 +39,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
     let user = &auth.session.user;
     let mut visible = Vec::new();
     for host in state.hosts.all() {
-        let rights = state.users.rights(user, &host.id)?;
+        let rights = state.rights(user, &host.id)?;
         if rights.view {
             visible.push((host, rights));
         }
@@ -120,7 +121,7 @@ pub async fn console_key(
 pub fn visible_rights(state: &AppState, user: &crate::store::User, host_id: &str) -> Result<HostRights, ApiError> {
     let not_found = ApiError::new(StatusCode::NOT_FOUND, "no such host");
     state.hosts.get(host_id).ok_or(not_found)?;
-    let rights = state.users.rights(user, host_id)?;
+    let rights = state.rights(user, host_id)?;
     if !rights.view {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such host"));
     }
@@ -162,20 +163,23 @@ pub struct PowerRequest {
 pub async fn power(
     State(state): State<AppState>,
     auth: Authenticated,
+    source: Source,
     Path(host_id): Path<String>,
     Json(req): Json<PowerRequest>,
 ) -> Result<StatusCode, ApiError> {
     auth.require_password_changed()?;
-    press_power_as(&state, &auth.session.user, &host_id, req.action, "web").await.map_err(|denied| match denied {
-        PowerDenied::NoSuchHost => ApiError::new(StatusCode::NOT_FOUND, "no such host"),
-        PowerDenied::NotAllowed => ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"),
-        PowerDenied::Store(e) => e,
-        PowerDenied::Backend(e) => {
-            let status = match e {
-                PowerError::Unsupported | PowerError::Refused(_) => StatusCode::CONFLICT,
-                PowerError::Gone => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            ApiError::with_message(status, e.to_string())
+    press_power_as(&state, &auth.session.user, &host_id, req.action, ("web", &source)).await.map_err(|denied| {
+        match denied {
+            PowerDenied::NoSuchHost => ApiError::new(StatusCode::NOT_FOUND, "no such host"),
+            PowerDenied::NotAllowed => ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"),
+            PowerDenied::Store(e) => e,
+            PowerDenied::Backend(e) => {
+                let status = match e {
+                    PowerError::Unsupported | PowerError::Refused(_) => StatusCode::CONFLICT,
+                    PowerError::Gone => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                ApiError::with_message(status, e.to_string())
+            }
         }
     })?;
     Ok(StatusCode::ACCEPTED)
@@ -199,7 +203,7 @@ pub async fn press_power_as(
     user: &crate::store::User,
     host_id: &str,
     action: PowerAction,
-    via: &str,
+    (via, source): (&str, &Source),
 ) -> Result<(), PowerDenied> {
     let rights = match visible_rights(state, user, host_id) {
         Ok(rights) => rights,
@@ -212,7 +216,10 @@ pub async fn press_power_as(
     let host = state.hosts.get(host_id).ok_or(PowerDenied::NoSuchHost)?;
     host.press_power(action).await.map_err(PowerDenied::Backend)?;
     tracing::info!(user = %user.username, host = %host.id, action = ?action, via, "power");
-    state.audit(&user.username, "host.power", &host.id, serde_json::json!({ "action": action, "via": via }));
+    let mut detail = source.audit();
+    detail["action"] = serde_json::json!(action);
+    detail["via"] = via.into();
+    state.audit(&user.username, "host.power", &host.id, detail);
     let message = format!("Power action '{}' by {} ({via})", action.name(), user.username);
     if let Err(err) = state.events.record(&host.id, "info", &message) {
         tracing::error!(host = %host.id, error = %err, "event log write failed");

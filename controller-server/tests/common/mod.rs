@@ -41,6 +41,7 @@ pub async fn api_with(adjust: impl FnOnce(&mut Config)) -> Api {
             backend: BackendConfig::Local {
                 command: Some("/bin/cat".into()),
                 args: vec![],
+                run_as: None,
                 cols: 80,
                 rows: 24,
                 sysfs: dir.path().join("sys"),
@@ -167,4 +168,17 @@ pub async fn new_user(api: &Api, admin: &(String, String), name: &str, role: &st
         .await;
     assert_eq!(status, StatusCode::OK);
     (user["id"].as_i64().unwrap(), c, t)
+}
+
+/// Gives `user_id` every right on `host` (the `local` shell is administrators' only by default).
+pub async fn grant_all(api: &Api, admin: &(String, String), host: &str, user_id: i64) {
+    let (status, _, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/hosts/{host}/access/{user_id}"),
+            &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
+            Some(json!({"view": true, "control": true, "power": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }

@@ -28,6 +28,8 @@ pub struct LocalHost {
     pub name: String,
     pub command: Option<String>,
     pub args: Vec<String>,
+    /// Another user to run the program as (through `runuser`).
+    pub run_as: Option<String>,
     pub cols: u16,
     pub rows: u16,
 }
@@ -106,12 +108,26 @@ async fn run_once(config: &LocalHost, backend: &mut Backend) -> anyhow::Result<E
         pixel_height: 0,
     })?;
     let program = config.command.clone().or_else(|| std::env::var("SHELL").ok()).unwrap_or_else(|| "/bin/sh".into());
-    let mut cmd = CommandBuilder::new(&program);
+    let mut cmd = match &config.run_as {
+        Some(user) => {
+            let mut cmd = CommandBuilder::new("runuser");
+            cmd.args(["-u", user.as_str(), "--", program.as_str()]);
+            // Not the controller's home: the other user may not enter it.
+            cmd.cwd("/");
+            cmd.env("USER", user);
+            cmd.env_remove("HOME");
+            cmd
+        }
+        None => {
+            let mut cmd = CommandBuilder::new(&program);
+            if let Ok(home) = std::env::var("HOME") {
+                cmd.cwd(home);
+            }
+            cmd
+        }
+    };
     cmd.args(&config.args);
     cmd.env("TERM", "xterm-256color");
-    if let Ok(home) = std::env::var("HOME") {
-        cmd.cwd(home);
-    }
     let mut child = pty.slave.spawn_command(cmd)?;
     drop(pty.slave);
     let mut reader = pty.master.try_clone_reader()?;
@@ -225,6 +241,7 @@ mod tests {
             name: id.into(),
             command: Some("/bin/sh".into()),
             args: vec![],
+            run_as: None,
             cols: 80,
             rows: 24,
         })
@@ -325,5 +342,25 @@ mod tests {
         }
         wait_for_text(&host.video, "serial-42").await;
         assert!(String::from_utf8_lossy(&serial.subscribe().backlog).contains("serial-42"));
+    }
+
+    #[tokio::test]
+    async fn run_as_runs_the_program_as_that_user() {
+        // runuser needs root; the test machines run as root, a developer's may not.
+        if !std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n") {
+            eprintln!("skipped: run_as needs the controller to run as root");
+            return;
+        }
+        let host = spawn(LocalHost {
+            id: "as-nobody".into(),
+            name: "as-nobody".into(),
+            command: Some("/bin/sh".into()),
+            args: vec!["-c".into(), "echo \"I am $(id -un)\"; sleep 30".into()],
+            run_as: Some("nobody".into()),
+            cols: 80,
+            rows: 24,
+        });
+        let text = wait_for_text(&host.video, "I am ").await;
+        assert!(text.contains("I am nobody"), "{text}");
     }
 }
