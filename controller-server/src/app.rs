@@ -41,6 +41,8 @@ pub struct Inner {
     pub plain_ws_url: Option<String>,
     /// Origins besides the request's own that may make state-changing requests.
     pub trusted_origins: Vec<String>,
+    /// The HTTPS listener's port: a page of ours is on it, whichever name the browser used.
+    pub site_port: u16,
     pub csp: String,
     /// Whether some origin may frame our pages (then X-Frame-Options, which cannot name
     /// origins, is left out and the CSP decides).
@@ -84,9 +86,7 @@ impl AppState {
             tracing::warn!(web_root = %config.web_root.display(), "web console not built: no index.html");
         }
         let session_idle = Duration::from_secs(config.auth.session_idle_minutes * 60);
-        let port = config.listen.port();
-        let mut trusted_origins = vec![format!("https://{}", config.listen), format!("https://localhost:{port}")];
-        trusted_origins.extend(config.allowed_origins.iter().cloned());
+        let trusted_origins = config.allowed_origins.clone();
         Ok(Self(Arc::new(Inner {
             users: users.clone(),
             audit,
@@ -115,6 +115,7 @@ impl AppState {
             frameable: !config.frame_ancestors.is_empty(),
             plain_ws_url,
             trusted_origins,
+            site_port: config.listen.port(),
             logins: crate::web::login::LoginGate::new(config.login_policy()),
             node: crate::federation::Node::load_or_create(
                 config.node_id.clone(),

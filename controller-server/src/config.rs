@@ -50,7 +50,9 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsoleConfig {
-    /// Accepted cipher suites, most preferred first: `rc4-hmac-sha1`, `chacha20-poly1305`.
+    /// Accepted cipher suites, most preferred first (default `chacha20-poly1305`, then the
+    /// design's `rc4-hmac-sha1`, whose long-term keystream biases (RFC 7465) survive the
+    /// 3072-byte drop, and which is also the slower of the two in browsers).
     pub suites: Vec<String>,
     /// A console key must be used within this many seconds of being issued.
     pub key_ttl_seconds: u64,
@@ -241,7 +243,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
-            console_plain_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8081))),
+            // The plain listener is for LAN tools and relays: off unless configured.
+            console_plain_listen: None,
             console_public_plain_url: None,
             data_dir: PathBuf::from("data"),
             web_root: PathBuf::from("web-console/dist"),
@@ -276,7 +279,10 @@ impl Default for ConsoleConfig {
     fn default() -> Self {
         let schedule = KeySchedule::default();
         Self {
-            suites: CipherSuite::ALL.iter().map(|s| s.name().to_string()).collect(),
+            suites: [CipherSuite::ChaCha20Poly1305, CipherSuite::Rc4HmacSha1]
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect(),
             key_ttl_seconds: 60,
             key_life_seconds: u64::from(schedule.key_life_millis / 1000),
             epoch_bytes: schedule.epoch_bytes,
@@ -422,10 +428,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_prefer_rc4() {
+    fn defaults_are_valid_and_prefer_chacha_but_accept_rc4() {
         let c = Config::default();
         c.validate().unwrap();
-        assert_eq!(c.suites().unwrap()[0], CipherSuite::Rc4HmacSha1);
+        assert_eq!(c.suites().unwrap(), [CipherSuite::ChaCha20Poly1305, CipherSuite::Rc4HmacSha1]);
+    }
+
+    #[test]
+    fn the_plain_listener_runs_only_where_a_file_asks_for_it() {
+        let without: Config = toml::from_str("listen = \"127.0.0.1:9443\"").unwrap();
+        assert_eq!(without.console_plain_listen, None, "omitting the key disables it");
+        let with: Config = toml::from_str("console_plain_listen = \"127.0.0.1:8081\"").unwrap();
+        assert_eq!(with.console_plain_listen, Some(SocketAddr::from(([127, 0, 0, 1], 8081))));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod console;
 pub mod federation;
 pub mod health;
 pub mod hosts;
+pub mod quiet;
 pub mod recovery;
 pub mod redfish;
 pub mod secret;

@@ -116,7 +116,7 @@ async fn a_console_key_is_issued_uncached_bound_and_single_use() {
         .await;
     assert_eq!(status, StatusCode::OK, "{key}");
     assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
-    assert_eq!(key["suites"], json!(["rc4-hmac-sha1", "chacha20-poly1305"]));
+    assert_eq!(key["suites"], json!(["chacha20-poly1305", "rc4-hmac-sha1"]), "ChaCha20-Poly1305 preferred");
     assert_eq!(key["ws_path"], "/console/ws");
     let pms = base64::engine::general_purpose::STANDARD.decode(key["pms"].as_str().unwrap()).unwrap();
     assert_eq!(pms.len(), 32);
@@ -716,4 +716,56 @@ async fn only_administrators_read_the_trail_and_a_typed_secret_never_lands_in_it
     assert!(trail.iter().all(|r| !r.actor.contains("hunter2") && !r.detail.contains("hunter2")), "{trail:?}");
     let failed = trail.iter().find(|r| r.action == "login.failed").unwrap();
     assert!(failed.actor.is_empty() && failed.detail.contains("\"name_known\":false"), "{failed:?}");
+}
+
+#[tokio::test]
+async fn malformed_bodies_unknown_api_paths_and_huge_passwords_get_json_errors() {
+    let api = api().await;
+    let (cookie, csrf) = api.ready_session().await;
+    let auth = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str()), ("origin", ORIGIN)];
+    let cases = [
+        ("application/json", "{not json", StatusCode::BAD_REQUEST, "the body is not valid JSON"),
+        (
+            "text/plain",
+            "{}",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON (Content-Type: application/json)",
+        ),
+        (
+            "application/json",
+            r#"{"current_password": 12345678901}"#,
+            StatusCode::BAD_REQUEST,
+            "the body does not fit: a field has the wrong type or value",
+        ),
+        (
+            "application/json",
+            r#"{"current_password": "x"}"#,
+            StatusCode::BAD_REQUEST,
+            "the body does not fit: missing field `new_password`",
+        ),
+    ];
+    for (content_type, body, status, message) in cases {
+        let (got, _, answer) = api.call_raw(Method::POST, "/api/password", &auth, content_type, body).await;
+        assert_eq!((got, answer["error"].as_str()), (status, Some(message)), "{body}");
+        assert!(!answer.to_string().contains("12345678901"), "a value sent is never echoed");
+    }
+    let (status, headers, body) = api.call(Method::GET, "/api/no-such-thing", &[("cookie", &cookie)], None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("no such API endpoint")));
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
+    let huge = "p".repeat(1025);
+    let change = json!({"current_password": "correct horse battery", "new_password": huge});
+    let (status, _, body) = api.call(Method::POST, "/api/password", &auth, Some(change)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("passwords must be at most 1024 bytes"))
+    );
+    let (status, _, body) = api
+        .call(
+            Method::POST,
+            "/api/login",
+            &[("origin", ORIGIN)],
+            Some(json!({"username": "admin", "password": "p".repeat(1_000_000)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a 1 MB password is refused unhashed: {body}");
 }

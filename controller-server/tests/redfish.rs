@@ -309,3 +309,42 @@ async fn metadata_names_only_published_schemas_and_namespaces() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_oversized_body_gets_a_redfish_error() {
+    let api = redfish_api().await;
+    let huge = format!("{{\"UserName\": \"admin\", \"Password\": \"{}\"}}", "x".repeat(3 << 20));
+    let (status, _, body) =
+        api.call_raw(Method::POST, "/redfish/v1/SessionService/Sessions", &[], "application/json", &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(message_id(&body), "Base.1.18.GeneralError");
+}
+
+#[tokio::test]
+async fn accounts_say_when_they_are_locked_and_systems_say_how_their_console_opens() {
+    let api = api_with(|c| {
+        c.auth.failed_login_delay_ms = 1;
+        c.auth.failed_login_max_delay_ms = 1;
+        c.auth.lockout_after = 2;
+    })
+    .await;
+    let token = admin(&api).await;
+    let auth = [("x-auth-token", token.as_str())];
+    let new = json!({"UserName": "victim", "Password": "victim-password-1", "RoleId": "ReadOnly"});
+    let (status, headers, _) = api.call(Method::POST, "/redfish/v1/AccountService/Accounts", &auth, Some(new)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let account = headers[header::LOCATION].to_str().unwrap().to_string();
+    let (_, _, before) = api.call(Method::GET, &account, &auth, None).await;
+    assert_eq!(before["Locked"], false);
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("victim:wrong-password"));
+    for _ in 0..3 {
+        api.call(Method::GET, "/redfish/v1/Systems", &[("authorization", &basic)], None).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (_, _, after) = api.call(Method::GET, &account, &auth, None).await;
+    assert_eq!(after["Locked"], true, "{after}");
+
+    let (_, _, system) = api.call(Method::GET, "/redfish/v1/Systems/local", &auth, None).await;
+    assert_eq!(system["GraphicalConsole"]["ConnectTypesSupported"], json!(["Oem"]));
+    assert_eq!(system["Oem"]["Lantern"]["ConsoleKeyTarget"], "/api/hosts/local/console-key");
+}

@@ -12,7 +12,7 @@ async fn log_in_open_the_console_type_and_see_the_output() {
     scenario!(|_| {}, |controller, browser| {
         browser.first_login(&controller).await?;
         browser.open_console("local").await?;
-        assert_eq!(browser.text_of("status-suite").await?, "rc4-hmac-sha1");
+        assert_eq!(browser.text_of("status-suite").await?, "chacha20-poly1305", "the default suite");
 
         // Typing: the output line carries a value only the shell can compute.
         let m = marker();
@@ -158,7 +158,7 @@ async fn log_in_open_the_console_type_and_see_the_output() {
         ] {
             assert!(rows.contains(action), "{action} missing from:\n{rows}");
         }
-        assert!(rows.contains("\"suite\":\"rc4-hmac-sha1\"") && rows.contains("\"bytes_in\""), "{rows}");
+        assert!(rows.contains("\"suite\":\"chacha20-poly1305\"") && rows.contains("\"bytes_in\""), "{rows}");
         browser.client.find(Locator::Id("btn-verify")).await?.click().await?;
         e2e::wait_for("the chain check", Duration::from_secs(10), || async {
             let verdict = browser.text_of("audit-verdict").await.unwrap_or_default();

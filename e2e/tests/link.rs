@@ -231,16 +231,14 @@ async fn typing_loses_nothing_across_key_epochs_and_in_band_key_switches() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_can_require_chacha20_poly1305() {
-    scenario!(|c| c.console.suites = vec!["chacha20-poly1305".into()], |controller, browser| {
+async fn an_operator_can_require_the_designs_rc4_hmac_sha1() {
+    scenario!(|c| c.console.suites = vec!["rc4-hmac-sha1".into()], |controller, browser| {
         browser.first_login(&controller).await?;
         browser.open_console("local").await?;
-        assert_eq!(browser.text_of("status-suite").await?, "chacha20-poly1305");
+        assert_eq!(browser.text_of("status-suite").await?, "rc4-hmac-sha1");
         let m = marker();
-        browser.type_keys(&format!("echo chacha-{m}{}", key(Key::Enter))).await?;
-        browser
-            .wait_screen("output over chacha20-poly1305", WAIT, |t| t.lines().any(|l| l == format!("chacha-{m}")))
-            .await?;
+        browser.type_keys(&format!("echo rc4-{m}{}", key(Key::Enter))).await?;
+        browser.wait_screen("output over rc4-hmac-sha1", WAIT, |t| t.lines().any(|l| l == format!("rc4-{m}"))).await?;
         Ok(())
     });
 }

@@ -49,8 +49,11 @@ async fn open_console_links_end_within_5_s_of_losing_the_right() {
     let (controller, admin) = controller_and_admin().await;
     let url = controller.plain_ws();
 
-    // Demoted from Operator to ReadOnly: a link that may control ends; a fresh key may only watch.
-    let (otto, otto_client) = user(&controller, &admin, "otto", "Operator").await;
+    // Demoted from Administrator to ReadOnly (no entry of their own on the host, so the role
+    // decides): a link that may control ends; a fresh key may only watch.
+    let (otto, otto_client) = user(&controller, &admin, "otto", "Administrator").await;
+    let (status, _) = admin.call("PUT", &format!("/api/hosts/local/access/{otto}"), Some(json!(null))).await.unwrap();
+    assert_eq!(status, 204, "back to the role's defaults");
     let mut link = ConsoleClient::connect(&url, &otto_client.console_key("local").await.unwrap()).await.unwrap();
     let (status, _) =
         admin.call("PUT", &format!("/api/users/{otto}"), Some(json!({"role": "ReadOnly"}))).await.unwrap();

@@ -213,7 +213,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
     };
     match &outcome {
         Ok(()) => tracing::info!("console link closed"),
-        Err(err) => tracing::warn!(reason = %err, "console link ended"),
+        Err(err) => crate::quiet_warn!("console link ended", reason = %err, "console link ended"),
     }
     if let Some(binding) = &env.binding {
         let key = session.tx_position();

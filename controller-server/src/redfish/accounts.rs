@@ -1,7 +1,6 @@
 //! `SessionService` (`X-Auth-Token` sessions) and `AccountService` (the web console's users and
 //! roles, as Redfish accounts and roles).
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -81,7 +80,7 @@ pub async fn create_session(
     State(state): State<AppState>,
     source: Source,
     headers: HeaderMap,
-    body: Bytes,
+    super::auth::Body(body): super::auth::Body,
 ) -> Result<Response, RedfishError> {
     crate::web::guard::check_origin(&headers, &state).map_err(|_| RedfishError::insufficient_privilege())?;
     let body = json_object(&headers, &body)?;
@@ -150,7 +149,9 @@ pub async fn account_service(State(state): State<AppState>, caller: Caller) -> R
     })))
 }
 
-fn account_body(user: &User) -> Value {
+/// An account as Redfish shows it; `locked` says whether a login lock is in force for it (from
+/// at least one address).
+fn account_body(user: &User, locked: bool) -> Value {
     json!({
         "@odata.id": account_uri(user.id),
         "@odata.type": "#ManagerAccount.v1_10_0.ManagerAccount",
@@ -159,12 +160,16 @@ fn account_body(user: &User) -> Value {
         "UserName": user.username,
         "RoleId": user.role.as_str(),
         "Enabled": true,
-        "Locked": false,
+        "Locked": locked,
         "PasswordChangeRequired": user.must_change_password,
         "AccountTypes": ["Redfish", "WebUI"],
         "Password": null,
         "Links": { "Role": link(&format!("{ROLES}/{}", user.role.as_str())) },
     })
+}
+
+fn is_locked(state: &AppState, user: &User) -> Result<bool, RedfishError> {
+    Ok(state.users.locked_until(&user.username, crate::store::audit::now_ms())?.is_some())
 }
 
 pub async fn accounts(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
@@ -193,7 +198,8 @@ pub async fn account(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, RedfishError> {
-    Ok(resource(account_body(&visible_account(&state, &caller, &id)?)))
+    let user = visible_account(&state, &caller, &id)?;
+    Ok(resource(account_body(&user, is_locked(&state, &user)?)))
 }
 
 /// A string property of a request body, or the standard error. `secret` keeps the value out of
@@ -220,7 +226,8 @@ fn role_property(body: &Map<String, Value>) -> Result<Option<Role>, RedfishError
 
 fn password_property(body: &Map<String, Value>) -> Result<Option<String>, RedfishError> {
     let password = string_property(body, "Password", true)?;
-    if password.as_ref().is_some_and(|p| p.chars().count() < MIN_PASSWORD_LEN) {
+    let fits = |p: &String| p.chars().count() >= MIN_PASSWORD_LEN && p.len() <= crate::web::login::MAX_PASSWORD_BYTES;
+    if password.as_ref().is_some_and(|p| !fits(p)) {
         return Err(RedfishError::property_value_format("(hidden)", "Password"));
     }
     Ok(password)
@@ -245,7 +252,7 @@ pub async fn create_account(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    super::auth::Body(body): super::auth::Body,
 ) -> Result<Response, RedfishError> {
     caller.require_admin()?;
     let body = json_object(&headers, &body)?;
@@ -264,7 +271,7 @@ pub async fn create_account(
     let id = created.map_err(|_| RedfishError::already_exists("ManagerAccount", "UserName", &name))?;
     let user = state.users.by_id(id)?.ok_or_else(RedfishError::internal)?;
     state.audit(&caller.user.username, "user.create", &user.username, json!({ "role": user.role, "via": "redfish" }));
-    let mut response = (StatusCode::CREATED, resource(account_body(&user))).into_response();
+    let mut response = (StatusCode::CREATED, resource(account_body(&user, is_locked(&state, &user)?))).into_response();
     let location = HeaderValue::from_str(&account_uri(user.id)).map_err(|_| RedfishError::internal())?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
@@ -277,7 +284,7 @@ pub async fn update_account(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    super::auth::Body(body): super::auth::Body,
 ) -> Result<Response, RedfishError> {
     let own = id.parse::<i64>().ok() == Some(caller.user.id);
     let user = if own { caller.user.clone() } else { visible_account(&state, &caller, &id)? };
@@ -321,7 +328,7 @@ pub async fn update_account(
         state.audit(&caller.user.username, action, &user.username, json!({ "via": "redfish" }));
     }
     let updated = state.users.by_id(user.id)?.ok_or_else(|| RedfishError::not_found("ManagerAccount", &id))?;
-    Ok(resource(account_body(&updated)))
+    Ok(resource(account_body(&updated, is_locked(&state, &updated)?)))
 }
 
 pub async fn delete_account(

@@ -91,6 +91,24 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((name.to_string(), password.to_string()))
 }
 
+/// A request body as raw bytes, refused with a Redfish error body (not axum's plain text) when
+/// it is over the size limit or cannot be read.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = RedfishError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, RedfishError> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(RedfishError::body_too_large())
+            }
+            Err(_) => Err(RedfishError::malformed_json()),
+        }
+    }
+}
+
 /// A request body: it must be declared JSON (a form on a foreign page cannot declare it without
 /// a CORS preflight we never grant) and be one JSON object.
 pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, RedfishError> {

@@ -41,6 +41,17 @@ impl RedfishError {
         self
     }
 
+    /// A request body over the size limit.
+    pub fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "GeneralError",
+            "The request body is larger than the service accepts.".into(),
+            &[],
+            "Send a smaller request body.",
+        )
+    }
+
     pub fn not_found(kind: &str, name: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

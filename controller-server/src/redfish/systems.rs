@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -109,9 +108,17 @@ pub async fn system(
         "PowerState": power_state,
         "Status": status,
         "HostName": host.name,
+        // Our console is not KVM-over-IP but Lantern's own protocol, opened with a console key
+        // (or a launch) from the web API: say so, and where.
         "GraphicalConsole": {
             "ServiceEnabled": true,
-            "ConnectTypesSupported": ["KVMIP"],
+            "ConnectTypesSupported": ["Oem"],
+        },
+        "Oem": {
+            "Lantern": {
+                "ConsoleKeyTarget": format!("/api/hosts/{}/console-key", host.id),
+                "LaunchTarget": "/api/launches",
+            }
         },
         "LogServices": link(&format!("{uri}/LogServices")),
         "Links": {
@@ -152,7 +159,7 @@ pub async fn update(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    super::auth::Body(body): super::auth::Body,
 ) -> Result<Response, RedfishError> {
     let (host, rights) = visible_host(&state, &caller, &id)?;
     let body = json_object(&headers, &body)?;
@@ -215,7 +222,7 @@ pub async fn reset(
     source: crate::web::login::Source,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    super::auth::Body(body): super::auth::Body,
 ) -> Result<Response, RedfishError> {
     let (host, rights) = visible_host(&state, &caller, &id)?;
     if !rights.power {

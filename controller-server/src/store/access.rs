@@ -142,7 +142,14 @@ mod tests {
 
         store.set_rights(ops.id, "local", None).unwrap();
         assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::ALL);
-        assert!(store.delete(ops.id).is_ok());
-        assert!(store.access_list("local").unwrap().is_empty());
+        store.set_rights(ops.id, "local", Some(HostRights::VIEW)).unwrap();
+        let rows = |store: &UserStore| -> i64 {
+            // The table itself, not `access_list`, whose join would hide a deleted user's rows.
+            let db = store.db().unwrap();
+            db.query_row("SELECT COUNT(*) FROM host_access WHERE user_id = ?1", [ops.id], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(rows(&store), 1);
+        store.delete(ops.id).unwrap();
+        assert_eq!(rows(&store), 0, "a deleted user's entries go with them");
     }
 }

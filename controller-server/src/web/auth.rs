@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
 use super::guard::{check_origin, Authenticated};
 use super::login::{authenticate, LoginRefused, Source};
 use super::sessions::{cookie, WebSession};
@@ -44,7 +44,7 @@ pub async fn login(
     State(state): State<AppState>,
     source: Source,
     headers: HeaderMap,
-    Json(req): Json<LoginRequest>,
+    ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     // No session yet, so no CSRF token: the Origin check and the JSON body (which a foreign
     // form cannot send without a CORS preflight we never grant) stop login forgery.
@@ -92,7 +92,7 @@ pub struct PasswordChange {
 pub async fn change_password(
     State(state): State<AppState>,
     auth: Authenticated,
-    Json(req): Json<PasswordChange>,
+    ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<Json<SessionInfo>, ApiError> {
     super::users::check_password(&req.new_password)?;
     if req.new_password == req.current_password {

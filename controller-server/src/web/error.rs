@@ -38,3 +38,48 @@ impl From<crate::store::users::StoreError> for ApiError {
         ApiError::INTERNAL
     }
 }
+
+/// A JSON request body, refused like every other API error (`{"error": ...}`, 400 for a body
+/// that is not the JSON asked for, 413 for one over the size limit, 415 without the JSON
+/// content type) rather than with axum's plain-text rejection.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "the body must be JSON (Content-Type: application/json)",
+                ),
+                JsonRejection::JsonSyntaxError(_) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "the body is not valid JSON")
+                }
+                JsonRejection::JsonDataError(err) => {
+                    // serde names a missing or unknown field; for a wrong type it quotes the value
+                    // sent, which may be a password: say only that.
+                    let text = err.body_text();
+                    let reason = text.rsplit_once(": ").map_or(text.as_str(), |(_, r)| r);
+                    let reason = if reason.starts_with("missing field") || reason.starts_with("unknown field") {
+                        reason.split(" at line").next().unwrap_or(reason)
+                    } else {
+                        "a field has the wrong type or value"
+                    };
+                    ApiError::with_message(StatusCode::BAD_REQUEST, format!("the body does not fit: {reason}"))
+                }
+                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
+                }
+                _ => ApiError::new(StatusCode::BAD_REQUEST, "the body could not be read"),
+            }),
+        }
+    }
+}

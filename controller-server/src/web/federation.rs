@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::SessionInfo;
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
 use super::guard::{check_origin, Authenticated};
 use super::sessions::cookie;
 use crate::app::AppState;
@@ -31,7 +31,7 @@ pub struct TokenRequest {
 pub async fn issue(
     State(state): State<AppState>,
     auth: Authenticated,
-    Json(req): Json<TokenRequest>,
+    ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require_password_changed()?;
     let peer = state
@@ -56,7 +56,7 @@ pub struct TokenLogin {
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(req): Json<TokenLogin>,
+    ApiJson(req): ApiJson<TokenLogin>,
 ) -> Result<Response, ApiError> {
     check_origin(&headers, &state)?;
     let store = state.users.clone();

@@ -86,9 +86,54 @@ pub fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiErro
 }
 
 fn origin_allowed(origin: &str, headers: &HeaderMap, state: &AppState) -> bool {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if host.is_some_and(|h| origin == format!("https://{h}")) {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    same_site(origin, host, state.site_port) || state.trusted_origins.iter().any(|o| o == origin)
+}
+
+/// Whether `origin` is this controller's own site as the request reached it: the page on the
+/// HTTPS origin the request's `Host` names, or (for the plain console listener, reached on
+/// another port of the same name) that name on the HTTPS port. Nothing depends on the address
+/// the controller listens on, which a browser never sees (`0.0.0.0`, a proxy's).
+fn same_site(origin: &str, host: &str, site_port: u16) -> bool {
+    let Some(origin_host) = origin.strip_prefix("https://") else { return false };
+    if host.is_empty() {
+        return false;
+    }
+    if origin_host.eq_ignore_ascii_case(host) {
         return true;
     }
-    state.trusted_origins.iter().any(|o| o == origin)
+    let name = |authority: &str| -> String {
+        // "[::1]:8443" keeps its brackets; "host:port" loses the port.
+        match authority.rsplit_once(':') {
+            Some((name, port)) if !name.is_empty() && port.chars().all(|c| c.is_ascii_digit()) && !port.is_empty() => {
+                name.to_ascii_lowercase()
+            }
+            _ => authority.to_ascii_lowercase(),
+        }
+    };
+    let https_default = site_port == 443 && !origin_host.contains(':');
+    let on_site_port = https_default || origin_host.ends_with(&format!(":{site_port}"));
+    on_site_port && name(origin_host) == name(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_site;
+
+    #[test]
+    fn the_own_site_is_recognised_by_the_name_the_browser_used_not_the_listen_address() {
+        // The HTTPS listener itself.
+        assert!(same_site("https://ctl.example:8443", "ctl.example:8443", 8443));
+        // The plain listener, on another port of the same name: the page is on the HTTPS port.
+        assert!(same_site("https://ctl.example:8443", "ctl.example:8081", 8443));
+        assert!(same_site("https://CTL.example:8443", "ctl.example:8081", 8443));
+        assert!(same_site("https://[::1]:8443", "[::1]:8081", 8443));
+        assert!(same_site("https://ctl.example", "ctl.example:8081", 443));
+        // Not ours.
+        assert!(!same_site("https://evil.example:8443", "ctl.example:8081", 8443));
+        assert!(!same_site("https://ctl.example:9999", "ctl.example:8081", 8443));
+        assert!(!same_site("http://ctl.example:8443", "ctl.example:8081", 8443));
+        assert!(!same_site("https://ctl.example.evil:8443", "ctl.example:8081", 8443));
+        assert!(!same_site("https://ctl.example:8443", "", 8443));
+    }
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use base64::Engine;
 use serde::Serialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
 use super::guard::Authenticated;
 use super::login::Source;
 use crate::app::AppState;
@@ -165,7 +165,7 @@ pub async fn power(
     auth: Authenticated,
     source: Source,
     Path(host_id): Path<String>,
-    Json(req): Json<PowerRequest>,
+    ApiJson(req): ApiJson<PowerRequest>,
 ) -> Result<StatusCode, ApiError> {
     auth.require_password_changed()?;
     press_power_as(&state, &auth.session.user, &host_id, req.action, ("web", &source)).await.map_err(|denied| {
@@ -271,7 +271,7 @@ pub async fn set_recovery(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(host_id): Path<String>,
-    Json(req): Json<RecoverySwitch>,
+    ApiJson(req): ApiJson<RecoverySwitch>,
 ) -> Result<Json<crate::recovery::RecoveryStatus>, ApiError> {
     auth.require_password_changed()?;
     set_recovery_as(&state, &auth.session.user, &host_id, req.enabled, "web")?;

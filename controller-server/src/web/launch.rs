@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
 use super::guard::Authenticated;
 use super::hosts::{issue_key, visible_rights};
 use crate::app::AppState;
@@ -35,7 +35,7 @@ pub async fn create(
     State(state): State<AppState>,
     auth: Authenticated,
     headers: HeaderMap,
-    Json(req): Json<LaunchRequest>,
+    ApiJson(req): ApiJson<LaunchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require_password_changed()?;
     let user = &auth.session.user;

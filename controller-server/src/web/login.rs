@@ -265,7 +265,7 @@ pub async fn authenticate(
     // Wait for a turn at argon2, unless too many already wait.
     if gate.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
         gate.waiting.fetch_sub(1, Ordering::SeqCst);
-        tracing::warn!("login refused: too many logins at once");
+        crate::quiet_warn!("logins busy", "login refused: too many logins at once");
         return Ok(Err(LoginRefused::Busy { seconds: 1 }));
     }
     let permit = gate.argon2.acquire().await;
@@ -287,7 +287,9 @@ pub async fn authenticate(
             Ok(user)
         }
         Attempt::Refused { failures, delay, known } => {
-            tracing::info!(failures, "failed login");
+            if let Some(suppressed) = crate::quiet::allow("failed login") {
+                tracing::info!(failures, suppressed, "failed login");
+            }
             detail["failures"] = failures.into();
             detail["name_known"] = known.into();
             state.audit(named(known), "login.failed", "", detail);
@@ -299,7 +301,7 @@ pub async fn authenticate(
             detail["seconds"] = retry_after.as_secs().into();
             let action = if just_locked { "login.locked" } else { "login.refused-locked" };
             if just_locked {
-                tracing::warn!("login locked after repeated failures");
+                crate::quiet_warn!("login locked", "login locked after repeated failures");
             }
             state.audit(named(known), action, "", detail);
             Err(LoginRefused::Locked { seconds: retry_after.as_secs_f64().ceil().max(1.0) as u64 })

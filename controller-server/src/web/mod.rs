@@ -59,12 +59,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/audit/verify", get(audit::verify))
         .route("/api/hosts/{id}/console-key", post(hosts::console_key))
         .route("/console/ws", get(link::upgrade).layer(Extension(link::Listener::Tls)))
+        // An API path we do not have is an API error, not the page shell.
+        .route("/api/{*rest}", axum::routing::any(unknown_api))
+        .route("/api", axum::routing::any(unknown_api))
         .nest("/redfish", crate::redfish::router())
         .fallback_service(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         // One span per request; paths and methods only, never bodies or cookies.
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn unknown_api() -> error::ApiError {
+    error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such API endpoint")
 }
 
 /// The plain console listener: the console WebSocket and nothing else.

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
 use super::guard::Authenticated;
 use crate::app::AppState;
 use crate::store::audit::now_ms;
@@ -24,7 +24,7 @@ pub struct NewToken {
 pub async fn create(
     State(state): State<AppState>,
     auth: Authenticated,
-    Json(req): Json<NewToken>,
+    ApiJson(req): ApiJson<NewToken>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require_admin()?;
     if req.name.trim().is_empty() || req.name.len() > 100 {

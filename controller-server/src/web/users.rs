@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
 use super::guard::Authenticated;
 use crate::app::AppState;
 use crate::store::users::MIN_PASSWORD_LEN;
@@ -30,7 +30,7 @@ pub struct NewUser {
 pub async fn create(
     State(state): State<AppState>,
     auth: Authenticated,
-    Json(req): Json<NewUser>,
+    ApiJson(req): ApiJson<NewUser>,
 ) -> Result<Json<User>, ApiError> {
     auth.require_admin()?;
     if !valid_username(&req.username) {
@@ -62,7 +62,7 @@ pub async fn update(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<i64>,
-    Json(req): Json<UserChange>,
+    ApiJson(req): ApiJson<UserChange>,
 ) -> Result<Json<User>, ApiError> {
     auth.require_admin()?;
     let user = state.users.by_id(id)?.ok_or(NOT_FOUND)?;
@@ -119,7 +119,7 @@ pub async fn set_access(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((host, id)): Path<(String, i64)>,
-    Json(rights): Json<Option<HostRights>>,
+    ApiJson(rights): ApiJson<Option<HostRights>>,
 ) -> Result<StatusCode, ApiError> {
     auth.require_admin()?;
     state.hosts.get(&host).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
@@ -138,6 +138,9 @@ pub fn valid_username(name: &str) -> bool {
 pub(crate) fn check_password(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "passwords must be at least 10 characters"));
+    }
+    if password.len() > crate::web::login::MAX_PASSWORD_BYTES {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "passwords must be at most 1024 bytes"));
     }
     Ok(())
 }
