@@ -70,6 +70,12 @@ impl Deref for AppState {
 impl AppState {
     /// Needs a tokio runtime (host backends start here).
     pub fn new(config: &Config, users: Arc<UserStore>, audit: Arc<AuditLog>) -> anyhow::Result<Self> {
+        let node = crate::federation::Node::load_or_create(
+            config.node_id.clone(),
+            &config.node_key_file.clone().unwrap_or_else(|| config.data_dir.join("node-key")),
+        )?;
+        // Before the first record: every record from now on is anchored.
+        audit.anchor_with(node.audit_anchor());
         let events = Arc::new(crate::store::EventLog::open(&config.data_dir.join("lantern.db"))?);
         let hosts = HostRegistry::start(&config.hosts, &config.data_dir);
         for host in hosts.all() {
@@ -117,10 +123,7 @@ impl AppState {
             trusted_origins,
             site_port: config.listen.port(),
             logins: crate::web::login::LoginGate::new(config.login_policy()),
-            node: crate::federation::Node::load_or_create(
-                config.node_id.clone(),
-                &config.node_key_file.clone().unwrap_or_else(|| config.data_dir.join("node-key")),
-            )?,
+            node,
             peers: config.peers.clone(),
             trusted_nodes: config.peers.iter().map(|p| (p.id.clone(), p.public_key.clone())).collect(),
             session_idle,
@@ -170,6 +173,24 @@ impl AppState {
     /// Waits until every console link has closed.
     pub async fn links_closed(&self) {
         let _ = self.open_links.subscribe().wait_for(|open| *open == 0).await;
+    }
+
+    /// Records a security action before it takes effect: when the trail cannot take the
+    /// record, the action is refused (503) rather than done unrecorded.
+    pub fn audit_first(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), crate::web::error::ApiError> {
+        self.audit.record(actor, action, target, detail).map(|_| ()).map_err(|err| {
+            tracing::error!(error = %err, action, "audit trail write failed; action refused");
+            crate::web::error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the audit trail cannot be written, so the action is refused",
+            )
+        })
     }
 
     /// Adds a record to the audit trail. A failure to write is logged loudly; the action it

@@ -92,6 +92,15 @@ impl Node {
         Self { id, key: SigningKey::from_bytes(&seed) }
     }
 
+    /// What signs this node's audit checkpoints: the same key, which never enters the database.
+    pub fn audit_anchor(&self) -> crate::store::audit::Anchor {
+        crate::store::audit::Anchor::new(self.id.clone(), self.key.clone())
+    }
+
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
     /// The public key peers put in their configuration, base64url.
     pub fn public_key(&self) -> String {
         B64.encode(self.key.verifying_key().as_bytes())

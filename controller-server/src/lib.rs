@@ -3,6 +3,7 @@
 //!
 //! Protocol decisions live in the `shared` crate; this crate does the I/O around them.
 
+pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod console;

@@ -82,19 +82,34 @@ fn audit(config: &Config, action: AuditAction) -> anyhow::Result<()> {
     anyhow::ensure!(path.exists(), "no database at {}", path.display());
     let log = AuditLog::open(&path)?;
     match action {
-        AuditAction::Verify => match log.verify()? {
-            Verification::Intact { records, last_hash } => {
-                println!("audit trail intact: {records} records, last hash {last_hash}");
-                Ok(())
+        AuditAction::Verify => {
+            // The node key checks the checkpoints; it lives beside the database, not in it.
+            let key_file = config.node_key_file.clone().unwrap_or_else(|| config.data_dir.join("node-key"));
+            anyhow::ensure!(key_file.exists(), "no node key at {}", key_file.display());
+            let node = controller_server::federation::Node::load_or_create(config.node_id.clone(), &key_file)?;
+            match log.verify(&node.verifying_key())? {
+                Verification::Intact { records, last_hash, checkpoints } => {
+                    println!("audit trail intact: {records} records, {checkpoints} signed checkpoints, last hash {last_hash}");
+                    Ok(())
+                }
+                Verification::Broken { problems } => {
+                    for p in &problems {
+                        println!("audit trail broken at record {}: {}", p.id, p.reason);
+                    }
+                    std::process::exit(1);
+                }
             }
-            Verification::Broken { id, reason } => {
-                println!("audit trail broken at record {id}: {reason}");
-                std::process::exit(1);
-            }
-        },
+        }
         AuditAction::Export => {
-            for record in log.all()? {
-                println!("{}", serde_json::to_string(&record)?);
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            log.for_each(|record| {
+                serde_json::to_writer(&mut out, &record)
+                    .map_err(|_| controller_server::store::users::StoreError::Task)?;
+                writeln!(out).map_err(|_| controller_server::store::users::StoreError::Task)
+            })?;
+            for c in log.checkpoints()? {
+                writeln!(out, "{}", serde_json::json!({ "checkpoint": c }))?;
             }
             Ok(())
         }

@@ -86,6 +86,11 @@ impl KeyStore {
         Ok((grant.pms, grant.binding))
     }
 
+    /// Withdraws one unclaimed key (one the audit trail could not record).
+    pub fn withdraw(&self, key_id: &KeyId) {
+        self.lock().live.remove(key_id);
+    }
+
     /// Drops every unclaimed key of a web session (at logout).
     pub fn revoke_session(&self, web_session: &str) {
         self.lock().live.retain(|_, g| g.binding.web_session != web_session);

@@ -9,12 +9,13 @@ use serde_json::{json, Map, Value};
 use super::auth::{json_object, Caller, AUTH_TOKEN};
 use super::error::RedfishError;
 use super::{collection_body, link, resource, status};
+use crate::accounts::{self, AccountError, Actor};
 use crate::app::AppState;
 use crate::store::users::MIN_PASSWORD_LEN;
 use crate::store::{Role, User};
 use crate::web::login::{authenticate, LoginRefused, Source};
+use crate::web::principal::Credential;
 use crate::web::sessions::WebSession;
-use crate::web::users::valid_username;
 
 const SESSIONS: &str = "/redfish/v1/SessionService/Sessions";
 const ACCOUNTS: &str = "/redfish/v1/AccountService/Accounts";
@@ -154,7 +155,7 @@ pub async fn account_service(State(state): State<AppState>, caller: Caller) -> R
 fn account_body(user: &User, locked: bool) -> Value {
     json!({
         "@odata.id": account_uri(user.id),
-        "@odata.type": "#ManagerAccount.v1_10_0.ManagerAccount",
+        "@odata.type": "#ManagerAccount.v1_11_0.ManagerAccount",
         "Id": user.id.to_string(),
         "Name": "User Account",
         "UserName": user.username,
@@ -165,6 +166,11 @@ fn account_body(user: &User, locked: bool) -> Value {
         "AccountTypes": ["Redfish", "WebUI"],
         "Password": null,
         "Links": { "Role": link(&format!("{ROLES}/{}", user.role.as_str())) },
+        "Actions": {
+            "#ManagerAccount.ChangePassword": {
+                "target": format!("{}/Actions/ManagerAccount.ChangePassword", account_uri(user.id)),
+            },
+        },
     })
 }
 
@@ -246,6 +252,27 @@ fn only_properties(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), Re
     }
 }
 
+fn actor(caller: &Caller) -> Actor<'_> {
+    Actor { user: &caller.user, via: "redfish" }
+}
+
+/// How an account service refusal reads in Redfish.
+fn refused(err: AccountError, property_value: &str) -> RedfishError {
+    match err {
+        AccountError::NotFound => RedfishError::not_found("ManagerAccount", property_value),
+        AccountError::NameTaken => RedfishError::already_exists("ManagerAccount", "UserName", property_value),
+        AccountError::BadName => RedfishError::property_value_format(property_value, "UserName"),
+        AccountError::PasswordTooShort | AccountError::PasswordTooLong | AccountError::PasswordUnchanged => {
+            RedfishError::property_value_format("(hidden)", "Password")
+        }
+        AccountError::LastAdministrator => RedfishError::property_value_not_in_list(property_value, "RoleId"),
+        AccountError::OwnAccount | AccountError::WrongCurrentPassword => RedfishError::insufficient_privilege(),
+        AccountError::Throttled(seconds) => RedfishError::locked(seconds),
+        AccountError::AuditUnavailable => RedfishError::unavailable(5),
+        AccountError::Store(err) => err.into(),
+    }
+}
+
 /// `POST .../Accounts` with `UserName`, `Password` and `RoleId` (administrators). As in the
 /// web console, the new user must choose their own password at first login.
 pub async fn create_account(
@@ -258,27 +285,20 @@ pub async fn create_account(
     let body = json_object(&headers, &body)?;
     only_properties(&body, &["UserName", "Password", "RoleId"])?;
     let name = string_property(&body, "UserName", false)?.ok_or_else(|| RedfishError::property_missing("UserName"))?;
-    if !valid_username(&name) {
-        return Err(RedfishError::property_value_format(&name, "UserName"));
-    }
     let password = password_property(&body)?.ok_or_else(|| RedfishError::property_missing("Password"))?;
     let role = role_property(&body)?.ok_or_else(|| RedfishError::property_missing("RoleId"))?;
-    let store = state.users.clone();
-    let new_name = name.clone();
-    let created = tokio::task::spawn_blocking(move || store.create(&new_name, &password, role, true))
-        .await
-        .map_err(|_| RedfishError::internal())?;
-    let id = created.map_err(|_| RedfishError::already_exists("ManagerAccount", "UserName", &name))?;
-    let user = state.users.by_id(id)?.ok_or_else(RedfishError::internal)?;
-    state.audit(&caller.user.username, "user.create", &user.username, json!({ "role": user.role, "via": "redfish" }));
+    let user =
+        accounts::create(&state, &actor(&caller), name.clone(), password, role).await.map_err(|e| refused(e, &name))?;
     let mut response = (StatusCode::CREATED, resource(account_body(&user, is_locked(&state, &user)?))).into_response();
     let location = HeaderValue::from_str(&account_uri(user.id)).map_err(|_| RedfishError::internal())?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }
 
-/// `PATCH` an account: anyone their own `Password`; administrators anyone's `Password` (the
-/// user must then choose a new one) and `RoleId`.
+/// `PATCH` an account: administrators anyone's `RoleId`, and anyone else's `Password` (the
+/// user must then choose a new one). One's own `Password` needs the current one: a Basic request
+/// carries it, and an account that must replace its first-run password may; otherwise use the
+/// `ManagerAccount.ChangePassword` action with `SessionAccountPassword`.
 pub async fn update_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -296,39 +316,50 @@ pub async fn update_account(
         caller.require_admin()?;
     }
     if let Some(role) = role {
-        if user.role == Role::Administrator && role != Role::Administrator && state.users.count_admins()? <= 1 {
-            return Err(RedfishError::property_value_not_in_list(role.as_str(), "RoleId"));
-        }
-        state.users.set_role(user.id, role)?;
-        state.audit(
-            &caller.user.username,
-            "user.role",
-            &user.username,
-            json!({ "from": user.role, "to": role, "via": "redfish" }),
-        );
+        accounts::set_role(&state, &actor(&caller), user.id, role).await.map_err(|e| refused(e, role.as_str()))?;
     }
     if let Some(password) = password {
-        let store = state.users.clone();
-        let user_id = user.id;
-        tokio::task::spawn_blocking(move || {
-            if own {
-                store.set_password(user_id, &password)
-            } else {
-                store.reset_password(user_id, &password)
+        let proven = matches!(caller.credential, Credential::RedfishBasic) || caller.user.must_change_password;
+        match (own, proven) {
+            (true, true) => {
+                accounts::set_own_password(&state, &actor(&caller), password, caller.session_id.clone()).await
             }
-        })
-        .await
-        .map_err(|_| RedfishError::internal())??;
-        // A new password ends the account's other sessions; the one that changed it goes on.
-        if let (true, Some(session)) = (own, caller.session_id.clone()) {
-            let store = state.users.clone();
-            crate::store::off_runtime(move || store.carry_session_over_password_change(&session)).await?;
+            (true, false) => return Err(RedfishError::insufficient_privilege()),
+            (false, _) => accounts::reset_password(&state, &actor(&caller), user.id, password).await,
         }
-        let action = if own { "user.password" } else { "user.password-reset" };
-        state.audit(&caller.user.username, action, &user.username, json!({ "via": "redfish" }));
+        .map_err(|e| refused(e, &id))?;
     }
     let updated = state.users.by_id(user.id)?.ok_or_else(|| RedfishError::not_found("ManagerAccount", &id))?;
     Ok(resource(account_body(&updated, is_locked(&state, &updated)?)))
+}
+
+/// `POST .../Accounts/{id}/Actions/ManagerAccount.ChangePassword` with `NewPassword` and
+/// `SessionAccountPassword` (the caller's current password): one's own password, from a session.
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    source: Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    super::auth::Body(body): super::auth::Body,
+) -> Result<Response, RedfishError> {
+    if id.parse::<i64>().ok() != Some(caller.user.id) {
+        // Someone else's: an administrator resets it with PATCH.
+        visible_account(&state, &caller, &id)?;
+        return Err(RedfishError::insufficient_privilege());
+    }
+    let body = json_object(&headers, &body)?;
+    if let Some(unknown) = body.keys().find(|k| !["NewPassword", "SessionAccountPassword"].contains(&k.as_str())) {
+        return Err(RedfishError::property_unknown(unknown));
+    }
+    let new =
+        string_property(&body, "NewPassword", true)?.ok_or_else(|| RedfishError::property_missing("NewPassword"))?;
+    let current = string_property(&body, "SessionAccountPassword", true)?
+        .ok_or_else(|| RedfishError::property_missing("SessionAccountPassword"))?;
+    accounts::change_own_password(&state, &actor(&caller), &source, current, new, caller.session_id.clone())
+        .await
+        .map_err(|e| refused(e, &id))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn delete_account(
@@ -338,12 +369,11 @@ pub async fn delete_account(
 ) -> Result<Response, RedfishError> {
     caller.require_admin()?;
     let user = visible_account(&state, &caller, &id)?;
-    if user.id == caller.user.id || (user.role == Role::Administrator && state.users.count_admins()? <= 1) {
+    accounts::delete(&state, &actor(&caller), user.id).await.map_err(|e| match e {
         // Deleting oneself or the last administrator would lock everyone out.
-        return Err(RedfishError::insufficient_privilege());
-    }
-    state.users.delete(user.id)?;
-    state.audit(&caller.user.username, "user.delete", &user.username, json!({ "via": "redfish" }));
+        AccountError::LastAdministrator | AccountError::OwnAccount => RedfishError::insufficient_privilege(),
+        other => refused(other, &id),
+    })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

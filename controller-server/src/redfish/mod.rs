@@ -58,6 +58,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/AccountService", get(accounts::account_service))
         .route("/v1/AccountService/Accounts", get(accounts::accounts).post(accounts::create_account))
         .route(
+            "/v1/AccountService/Accounts/{id}/Actions/ManagerAccount.ChangePassword",
+            axum::routing::post(accounts::change_password),
+        )
+        .route(
             "/v1/AccountService/Accounts/{id}",
             get(accounts::account).patch(accounts::update_account).delete(accounts::delete_account),
         )

@@ -30,7 +30,7 @@ pub const SCHEMAS: &[(&str, &[&str])] = &[
     ("Session", &["Session", "Session.v1_6_0"]),
     ("AccountService", &["AccountService", "AccountService.v1_12_0"]),
     ("ManagerAccountCollection", &["ManagerAccountCollection"]),
-    ("ManagerAccount", &["ManagerAccount", "ManagerAccount.v1_10_0"]),
+    ("ManagerAccount", &["ManagerAccount", "ManagerAccount.v1_11_0"]),
     ("RoleCollection", &["RoleCollection"]),
     ("Role", &["Role", "Role.v1_3_1"]),
     ("Resource", &["Resource", "Resource.v1_0_0"]),

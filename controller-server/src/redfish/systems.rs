@@ -233,6 +233,9 @@ pub async fn reset(
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(PowerDenied::NoSuchHost) => Err(RedfishError::not_found("ComputerSystem", &id)),
         Err(PowerDenied::NotAllowed) => Err(RedfishError::insufficient_privilege()),
+        Err(PowerDenied::Store(e)) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+            Err(RedfishError::unavailable(5))
+        }
         Err(PowerDenied::Store(_)) => Err(RedfishError::internal()),
         Err(PowerDenied::Backend(PowerError::Refused(reason))) => {
             tracing::info!(host = %host.id, %reason, "reset refused");

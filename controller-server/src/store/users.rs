@@ -299,6 +299,27 @@ impl UserStore {
         Ok(())
     }
 
+    /// Sets a role unless that would leave no administrator; false when it would. One
+    /// statement, so concurrent demotions cannot both pass the check.
+    pub fn set_role_keeping_an_administrator(&self, user_id: i64, role: Role) -> Result<bool, StoreError> {
+        let changed = self.db()?.execute(
+            "UPDATE users SET role = ?1 WHERE id = ?2 AND (?1 = 'Administrator' OR role != 'Administrator'
+                 OR (SELECT COUNT(*) FROM users WHERE role = 'Administrator') > 1)",
+            params![role.as_str(), user_id],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Deletes a user unless they are the last administrator; false then.
+    pub fn delete_keeping_an_administrator(&self, user_id: i64) -> Result<bool, StoreError> {
+        let deleted = self.db()?.execute(
+            "DELETE FROM users WHERE id = ?1 AND (role != 'Administrator'
+                 OR (SELECT COUNT(*) FROM users WHERE role = 'Administrator') > 1)",
+            params![user_id],
+        )?;
+        Ok(deleted == 1)
+    }
+
     pub fn delete(&self, user_id: i64) -> Result<(), StoreError> {
         self.db()?.execute("DELETE FROM users WHERE id = ?1", params![user_id])?;
         Ok(())

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::guard::Authenticated;
 use crate::app::AppState;
+use crate::store::users::StoreError;
 use crate::store::{AuditRecord, Verification};
 
 const MAX_PAGE: u32 = 200;
@@ -32,33 +33,55 @@ pub async fn page(
     Ok(Json(state.audit.page(q.before, q.limit.unwrap_or(50).clamp(1, MAX_PAGE))?))
 }
 
-/// The whole trail as JSON lines, oldest first, for safekeeping elsewhere.
+/// The whole trail as JSON lines, oldest first, then its signed checkpoints, for safekeeping
+/// elsewhere. Streamed: read from the database a page at a time as the client takes it.
 pub async fn export(State(state): State<AppState>, auth: Authenticated) -> Result<impl IntoResponse, ApiError> {
     auth.require_admin()?;
-    let mut body = String::new();
-    for record in state.audit.all()? {
-        body.push_str(&serde_json::to_string(&record).map_err(|_| ApiError::INTERNAL)?);
-        body.push('\n');
-    }
+    let (lines, receiver) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(16);
+    let audit = state.audit.clone();
+    tokio::task::spawn_blocking(move || {
+        let send = |line: Result<String, std::io::Error>| lines.blocking_send(line).map_err(|_| StoreError::Task);
+        let written = audit.for_each(|record| send(Ok(export_line(&record))));
+        let written = written.and_then(|()| {
+            audit.checkpoints()?.iter().try_for_each(|c| send(Ok(export_line(&serde_json::json!({ "checkpoint": c })))))
+        });
+        if let Err(err) = written {
+            // The client sees a cut-off body rather than a trail that looks whole.
+            let _ = lines.blocking_send(Err(std::io::Error::other(err.to_string())));
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|line| (line, r)) });
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-ndjson"),
             (header::CONTENT_DISPOSITION, "attachment; filename=\"lantern-audit.jsonl\""),
         ],
-        body,
+        axum::body::Body::from_stream(stream),
     ))
+}
+
+fn export_line(value: &impl serde::Serialize) -> String {
+    let mut line = serde_json::to_string(value).unwrap_or_default();
+    line.push('\n');
+    line
 }
 
 pub async fn verify(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, ApiError> {
     auth.require_admin()?;
-    Ok(Json(verification_json(&state.audit.verify()?)))
+    let (audit, key) = (state.audit.clone(), state.node.verifying_key());
+    let verdict = crate::store::off_runtime(move || audit.verify(&key)).await?;
+    Ok(Json(verification_json(&verdict)))
 }
 
 pub fn verification_json(v: &Verification) -> Value {
     match v {
-        Verification::Intact { records, last_hash } => {
-            json!({ "intact": true, "records": records, "last_hash": last_hash })
+        Verification::Intact { records, last_hash, checkpoints } => {
+            json!({ "intact": true, "records": records, "last_hash": last_hash, "checkpoints": checkpoints })
         }
-        Verification::Broken { id, reason } => json!({ "intact": false, "record": id, "reason": reason }),
+        Verification::Broken { problems } => {
+            let listed: Vec<Value> = problems.iter().map(|p| json!({ "record": p.id, "reason": p.reason })).collect();
+            // The first problem also at the top, for the page's one-line verdict.
+            json!({ "intact": false, "record": problems.first().map(|p| p.id), "reason": problems.first().map(|p| p.reason.clone()), "problems": listed })
+        }
     }
 }

@@ -92,31 +92,15 @@ pub struct PasswordChange {
 pub async fn change_password(
     State(state): State<AppState>,
     auth: Authenticated,
+    source: Source,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<Json<SessionInfo>, ApiError> {
-    super::users::check_password(&req.new_password)?;
-    if req.new_password == req.current_password {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the new password must differ from the current one"));
-    }
-    let store = state.users.clone();
-    let username = auth.session.user.username.clone();
-    let user_id = auth.session.user.id;
-    let updated = tokio::task::spawn_blocking(move || {
-        if store.verify(&username, &req.current_password)?.is_none() {
-            return Ok(None);
-        }
-        store.set_password(user_id, &req.new_password)?;
-        store.by_id(user_id)
-    })
-    .await
-    .map_err(|_| ApiError::INTERNAL)??;
-    let Some(user) = updated else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "the current password is wrong"));
-    };
-    tracing::info!(user = %user.username, "password changed");
-    state.audit(&user.username, "user.password", &user.username, serde_json::json!({}));
-    // A new password ends every other session of the account; this one goes on.
-    let (store, id) = (state.users.clone(), auth.session.id.clone());
-    crate::store::off_runtime(move || store.carry_session_over_password_change(&id)).await?;
+    let actor = crate::accounts::Actor { user: &auth.session.user, via: "web" };
+    // An API token changes nothing it did not prove: the current password is needed either way.
+    let keep =
+        matches!(auth.session.credential, super::principal::Credential::Cookie(_)).then(|| auth.session.id.clone());
+    let user =
+        crate::accounts::change_own_password(&state, &actor, &source, req.current_password, req.new_password, keep)
+            .await?;
     Ok(Json(SessionInfo::from(&WebSession { user, ..auth.session })))
 }

@@ -40,7 +40,7 @@ impl From<crate::store::users::StoreError> for ApiError {
 }
 
 /// A JSON request body, refused like every other API error (`{"error": ...}`, 400 for a body
-/// that is not the JSON asked for, 413 for one over the size limit, 415 without the JSON
+/// that is not JSON, 422 for JSON that is not what was asked for, 413 for one over the size limit, 415 without the JSON
 /// content type) rather than with axum's plain-text rejection.
 pub struct ApiJson<T>(pub T);
 
@@ -73,7 +73,7 @@ where
                     } else {
                         "a field has the wrong type or value"
                     };
-                    ApiError::with_message(StatusCode::BAD_REQUEST, format!("the body does not fit: {reason}"))
+                    ApiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, format!("the body does not fit: {reason}"))
                 }
                 other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
@@ -81,5 +81,24 @@ where
                 _ => ApiError::new(StatusCode::BAD_REQUEST, "the body could not be read"),
             }),
         }
+    }
+}
+
+impl From<crate::accounts::AccountError> for ApiError {
+    fn from(err: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as E;
+        let status = match &err {
+            E::NotFound => StatusCode::NOT_FOUND,
+            E::NameTaken | E::LastAdministrator | E::OwnAccount => StatusCode::CONFLICT,
+            E::BadName | E::PasswordTooShort | E::PasswordTooLong | E::PasswordUnchanged => StatusCode::BAD_REQUEST,
+            E::WrongCurrentPassword => StatusCode::FORBIDDEN,
+            E::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            E::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store(store) => {
+                tracing::error!(error = %store, "store failure");
+                return ApiError::INTERNAL;
+            }
+        };
+        ApiError::with_message(status, err.to_string())
     }
 }

@@ -133,13 +133,13 @@ pub fn issue_key(state: &AppState, binding: KeyBinding) -> Result<ConsoleKey, Ap
     let host = state.hosts.get(&binding.host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
     let (username, control) = (binding.username.clone(), binding.control);
     let (key_id, pms) = state.keys.issue(binding);
+    let detail = serde_json::json!({ "key": format!("{key_id:?}"), "control": control });
+    // A key the trail does not know of is withdrawn before anyone sees it.
+    if let Err(refused) = state.audit_first(&username, "console.key", &host.id, detail) {
+        state.keys.withdraw(&key_id);
+        return Err(refused);
+    }
     tracing::info!(user = %username, host = %host.id, key = ?key_id, control, "console key issued");
-    state.audit(
-        &username,
-        "console.key",
-        &host.id,
-        serde_json::json!({ "key": format!("{key_id:?}"), "control": control }),
-    );
     Ok(ConsoleKey {
         key_id: key_id.to_hex(),
         pms: base64::engine::general_purpose::STANDARD.encode(pms.expose()),
@@ -214,12 +214,13 @@ pub async fn press_power_as(
         return Err(PowerDenied::NotAllowed);
     }
     let host = state.hosts.get(host_id).ok_or(PowerDenied::NoSuchHost)?;
-    host.press_power(action).await.map_err(PowerDenied::Backend)?;
-    tracing::info!(user = %user.username, host = %host.id, action = ?action, via, "power");
+    // Recorded before the button is pressed; not pressed if the trail cannot take it.
     let mut detail = source.audit();
     detail["action"] = serde_json::json!(action);
     detail["via"] = via.into();
-    state.audit(&user.username, "host.power", &host.id, detail);
+    state.audit_first(&user.username, "host.power", &host.id, detail).map_err(PowerDenied::Store)?;
+    host.press_power(action).await.map_err(PowerDenied::Backend)?;
+    tracing::info!(user = %user.username, host = %host.id, action = ?action, via, "power");
     let message = format!("Power action '{}' by {} ({via})", action.name(), user.username);
     if let Err(err) = state.events.record(&host.id, "info", &message) {
         tracing::error!(host = %host.id, error = %err, "event log write failed");

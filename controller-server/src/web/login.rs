@@ -261,6 +261,30 @@ pub async fn authenticate(
     password: String,
     source: &Source,
 ) -> Result<Result<User, LoginRefused>, ApiError> {
+    check(state, username, password, source, Purpose::Login).await
+}
+
+/// Why a password is being checked: a login is audited as one; a check of the current password
+/// (before it is changed) is throttled the same way, and the change it allows is what the trail
+/// records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Login,
+    CurrentPassword,
+}
+
+/// [`authenticate`] for `purpose`.
+pub async fn check(
+    state: &AppState,
+    username: String,
+    password: String,
+    source: &Source,
+    purpose: Purpose,
+) -> Result<Result<User, LoginRefused>, ApiError> {
+    let prefix = match purpose {
+        Purpose::Login => "login",
+        Purpose::CurrentPassword => "password-check",
+    };
     let gate = &state.logins;
     // Wait for a turn at argon2, unless too many already wait.
     if gate.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
@@ -282,8 +306,17 @@ pub async fn authenticate(
     let mut detail = source.audit();
     Ok(match attempt {
         Attempt::Ok(user) => {
-            tracing::info!(user = %user.username, "login");
-            state.audit(&user.username, "login.ok", "", detail);
+            if purpose == Purpose::Login {
+                tracing::info!(user = %user.username, "login");
+                // A login the trail cannot record does not happen.
+                if state.audit.record(&user.username, "login.ok", "", detail).is_err() {
+                    tracing::error!("audit trail write failed; login refused");
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "the audit trail cannot be written, so logins are refused",
+                    ));
+                }
+            }
             Ok(user)
         }
         Attempt::Refused { failures, delay, known } => {
@@ -292,18 +325,18 @@ pub async fn authenticate(
             }
             detail["failures"] = failures.into();
             detail["name_known"] = known.into();
-            state.audit(named(known), "login.failed", "", detail);
+            state.audit(named(known), &format!("{prefix}.failed"), "", detail);
             tokio::time::sleep(delay).await;
             Err(LoginRefused::Wrong)
         }
         Attempt::Held { retry_after, just_locked, known } => {
             detail["name_known"] = known.into();
             detail["seconds"] = retry_after.as_secs().into();
-            let action = if just_locked { "login.locked" } else { "login.refused-locked" };
+            let action = if just_locked { format!("{prefix}.locked") } else { format!("{prefix}.refused-locked") };
             if just_locked {
                 crate::quiet_warn!("login locked", "login locked after repeated failures");
             }
-            state.audit(named(known), action, "", detail);
+            state.audit(named(known), &action, "", detail);
             Err(LoginRefused::Locked { seconds: retry_after.as_secs_f64().ceil().max(1.0) as u64 })
         }
     })

@@ -35,12 +35,12 @@ pub async fn create(
         .by_id(req.user_id.unwrap_or(auth.session.user.id))?
         .ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such user"))?;
     let (token, id) = state.users.create_token(owner.id, req.name.trim(), now_ms())?;
-    state.audit(
-        &auth.session.user.username,
-        "token.create",
-        &owner.username,
-        json!({ "id": id, "name": req.name.trim() }),
-    );
+    let detail = json!({ "id": id, "name": req.name.trim() });
+    // A token the trail does not know of must not exist: take it back and refuse.
+    if let Err(refused) = state.audit_first(&auth.session.user.username, "token.create", &owner.username, detail) {
+        state.users.revoke_token(id)?;
+        return Err(refused);
+    }
     Ok(Json(json!({ "id": id, "token": token, "user": owner.username })))
 }
 
@@ -55,9 +55,10 @@ pub async fn revoke(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     auth.require_admin()?;
-    if !state.users.revoke_token(id)? {
+    if !state.users.tokens()?.iter().any(|t| t.id == id) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such token"));
     }
-    state.audit(&auth.session.user.username, "token.revoke", "", json!({ "id": id }));
+    state.audit_first(&auth.session.user.username, "token.revoke", "", json!({ "id": id }))?;
+    state.users.revoke_token(id)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiJson};
 use super::guard::Authenticated;
+use crate::accounts::{self, Actor};
 use crate::app::AppState;
-use crate::store::users::MIN_PASSWORD_LEN;
 use crate::store::{AccessEntry, HostRights, Role, User};
 
 const NOT_FOUND: ApiError = ApiError::new(StatusCode::NOT_FOUND, "no such user");
@@ -26,6 +26,10 @@ pub struct NewUser {
     role: Role,
 }
 
+fn actor(auth: &Authenticated) -> Actor<'_> {
+    Actor { user: &auth.session.user, via: "web" }
+}
+
 /// Creates a user, who must choose a password of their own at first login.
 pub async fn create(
     State(state): State<AppState>,
@@ -33,22 +37,7 @@ pub async fn create(
     ApiJson(req): ApiJson<NewUser>,
 ) -> Result<Json<User>, ApiError> {
     auth.require_admin()?;
-    if !valid_username(&req.username) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "user names are 1 to 64 letters, digits, '.', '_', '-' or '@'",
-        ));
-    }
-    check_password(&req.password)?;
-    let store = state.users.clone();
-    let (name, password, role) = (req.username.clone(), req.password, req.role);
-    let created = tokio::task::spawn_blocking(move || store.create(&name, &password, role, true))
-        .await
-        .map_err(|_| ApiError::INTERNAL)?;
-    let id = created.map_err(|_| ApiError::new(StatusCode::CONFLICT, "that user name is taken"))?;
-    let user = state.users.by_id(id)?.ok_or(ApiError::INTERNAL)?;
-    state.audit(&auth.session.user.username, "user.create", &user.username, json!({ "role": user.role }));
-    Ok(Json(user))
+    Ok(Json(accounts::create(&state, &actor(&auth), req.username, req.password, req.role).await?))
 }
 
 #[derive(Deserialize)]
@@ -65,24 +54,17 @@ pub async fn update(
     ApiJson(req): ApiJson<UserChange>,
 ) -> Result<Json<User>, ApiError> {
     auth.require_admin()?;
-    let user = state.users.by_id(id)?.ok_or(NOT_FOUND)?;
-    let actor = auth.session.user.username.clone();
+    let mut user = state.users.by_id(id)?.ok_or(NOT_FOUND)?;
+    if let Some(password) = &req.reset_password {
+        accounts::check_password(password)?;
+    }
     if let Some(role) = req.role {
-        if user.role == Role::Administrator && role != Role::Administrator && state.users.count_admins()? <= 1 {
-            return Err(ApiError::new(StatusCode::CONFLICT, "the last administrator cannot be demoted"));
-        }
-        state.users.set_role(id, role)?;
-        state.audit(&actor, "user.role", &user.username, json!({ "from": user.role, "to": role }));
+        user = accounts::set_role(&state, &actor(&auth), id, role).await?;
     }
     if let Some(password) = req.reset_password {
-        check_password(&password)?;
-        let store = state.users.clone();
-        tokio::task::spawn_blocking(move || store.reset_password(id, &password))
-            .await
-            .map_err(|_| ApiError::INTERNAL)??;
-        state.audit(&actor, "user.password-reset", &user.username, json!({}));
+        user = accounts::reset_password(&state, &actor(&auth), id, password).await?;
     }
-    Ok(Json(state.users.by_id(id)?.ok_or(NOT_FOUND)?))
+    Ok(Json(user))
 }
 
 pub async fn delete(
@@ -91,15 +73,7 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     auth.require_admin()?;
-    let user = state.users.by_id(id)?.ok_or(NOT_FOUND)?;
-    if user.id == auth.session.user.id {
-        return Err(ApiError::new(StatusCode::CONFLICT, "you cannot delete yourself"));
-    }
-    if user.role == Role::Administrator && state.users.count_admins()? <= 1 {
-        return Err(ApiError::new(StatusCode::CONFLICT, "the last administrator cannot be deleted"));
-    }
-    state.users.delete(id)?;
-    state.audit(&auth.session.user.username, "user.delete", &user.username, json!({}));
+    accounts::delete(&state, &actor(&auth), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -124,23 +98,9 @@ pub async fn set_access(
     auth.require_admin()?;
     state.hosts.get(&host).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
     let user = state.users.by_id(id)?.ok_or(NOT_FOUND)?;
+    // Recorded before it takes effect; refused if the trail cannot take it.
+    let detail = json!({ "user": user.username, "rights": rights });
+    state.audit_first(&auth.session.user.username, "host.access", &host, detail)?;
     state.users.set_rights(id, &host, rights)?;
-    state.audit(&auth.session.user.username, "host.access", &host, json!({ "user": user.username, "rights": rights }));
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The one rule for a password a user or an administrator sets.
-/// User names: 1 to 64 letters, digits, '.', '_', '-' or '@' (safe in URLs and logs).
-pub fn valid_username(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
-}
-
-pub(crate) fn check_password(password: &str) -> Result<(), ApiError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "passwords must be at least 10 characters"));
-    }
-    if password.len() > crate::web::login::MAX_PASSWORD_BYTES {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "passwords must be at most 1024 bytes"));
-    }
-    Ok(())
 }

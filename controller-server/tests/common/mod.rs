@@ -28,7 +28,17 @@ pub async fn api() -> Api {
     api_with(|_| {}).await
 }
 
+/// The API over a database file in its data directory (`lantern.db`), as a running controller
+/// keeps it, so a test can reach into the file.
+pub async fn api_on_disk() -> Api {
+    build(|_| {}, true).await
+}
+
 pub async fn api_with(adjust: impl FnOnce(&mut Config)) -> Api {
+    build(adjust, false).await
+}
+
+async fn build(adjust: impl FnOnce(&mut Config), on_disk: bool) -> Api {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("index.html"), format!("<html><body>{}</body></html>", "app ".repeat(100))).unwrap();
     let config = Config {
@@ -51,9 +61,15 @@ pub async fn api_with(adjust: impl FnOnce(&mut Config)) -> Api {
     };
     let mut config = config;
     adjust(&mut config);
-    let users = Arc::new(UserStore::in_memory().unwrap());
+    let (users, audit) = if on_disk {
+        let db = dir.path().join("lantern.db");
+        (UserStore::open(&db).unwrap(), AuditLog::open(&db).unwrap())
+    } else {
+        (UserStore::in_memory().unwrap(), AuditLog::in_memory().unwrap())
+    };
+    let users = Arc::new(users);
     let password = users.ensure_first_admin().unwrap().unwrap();
-    let audit = Arc::new(AuditLog::in_memory().unwrap());
+    let audit = Arc::new(audit);
     let state = AppState::new(&config, users, audit).unwrap();
     Api { app: router(state.clone()), state, password, _dir: dir }
 }
