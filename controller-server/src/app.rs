@@ -93,7 +93,7 @@ impl AppState {
         }
         let session_idle = Duration::from_secs(config.auth.session_idle_minutes * 60);
         let trusted_origins = config.allowed_origins.clone();
-        Ok(Self(Arc::new(Inner {
+        let state = Self(Arc::new(Inner {
             users: users.clone(),
             audit,
             sessions: WebSessions::new(users.clone(), SessionKind::Web, session_idle),
@@ -129,7 +129,9 @@ impl AppState {
             session_idle,
             shutting_down: tokio::sync::watch::channel(false).0,
             open_links: Arc::new(tokio::sync::watch::channel(0).0),
-        })))
+        }));
+        tokio::spawn(housekeeping(Arc::downgrade(&state.0)));
+        Ok(state)
     }
 
     pub fn session_idle(&self) -> Duration {
@@ -198,6 +200,23 @@ impl AppState {
     pub fn audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
         if let Err(err) = self.audit.record(actor, action, target, detail) {
             tracing::error!(error = %err, action, "audit trail write failed");
+        }
+    }
+}
+
+/// Every so often: expired console keys are dropped (and their PMS wiped) and idle sessions
+/// deleted, whether or not anyone asks for a new one. Ends with the state.
+async fn housekeeping(state: std::sync::Weak<Inner>) {
+    let mut every = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        every.tick().await;
+        let Some(state) = state.upgrade() else { return };
+        state.keys.prune();
+        let (users, idle) = (state.users.clone(), state.session_idle);
+        drop(state);
+        let pruned = crate::store::off_runtime(move || users.prune_sessions(idle, crate::store::audit::now_ms())).await;
+        if let Err(err) = pruned {
+            tracing::error!(error = %err, "cannot prune idle sessions");
         }
     }
 }

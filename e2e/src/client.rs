@@ -123,6 +123,22 @@ impl ConsoleClient {
         }
     }
 
+    /// Sends one message to the controller.
+    pub async fn send(&mut self, message: shared::wire::AppMessage) -> anyhow::Result<()> {
+        let now = self.now();
+        self.session.send(message, now)?;
+        self.flush().await
+    }
+
+    /// Closes the link as the applet does.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        let now = self.now();
+        self.session.close(now);
+        self.flush().await?;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async { while self.ws.next().await.is_some() {} }).await;
+        Ok(())
+    }
+
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }

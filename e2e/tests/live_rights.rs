@@ -134,3 +134,36 @@ async fn sessions_survive_a_restart_and_the_console_reopens() {
     let key = again.console_key("local").await.unwrap();
     ConsoleClient::connect(&controller.plain_ws(), &key).await.expect("the console reopens");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refresh_requests_costs_one_full_frame_a_second() {
+    let (controller, admin) = controller_and_admin().await;
+    let mut link = ConsoleClient::connect(&controller.plain_ws(), &admin.console_key("local").await.unwrap())
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        link.send(shared::wire::AppMessage::RefreshRequest).await.unwrap();
+    }
+    // Count the video the flood brings back over the next 1.5 s (the shell is idle).
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    let mut video = 0;
+    while let Ok(Ok(events)) = link.next_events(deadline).await {
+        video += events
+            .iter()
+            .filter(|e| matches!(e, shared::session::ClientEvent::Message(shared::wire::AppMessage::Video(_))))
+            .count();
+    }
+    assert!(video <= 3, "{video} video updates for 100 refresh requests");
+    link.close().await.unwrap();
+    let closed = e2e::wait_for("the link's close record", Duration::from_secs(10), || async {
+        let trail = controller.running.state.audit.page(None, 20)?;
+        Ok(match trail.into_iter().find(|r| r.action == "console.close") {
+            Some(r) => Ok(r),
+            None => Err("no console.close yet".to_string()),
+        })
+    })
+    .await
+    .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&closed.detail).unwrap();
+    assert!(detail["refreshes_ignored"].as_u64().unwrap() >= 95, "{detail}");
+}

@@ -33,8 +33,32 @@ struct Grant {
 #[derive(Default)]
 struct Keys {
     live: HashMap<KeyId, Grant>,
-    /// Claimed keys, kept a while so that a reuse is reported as such.
+    /// Claimed and expired keys, kept a while so that a reuse or a late use is reported as such.
     used: HashMap<KeyId, Instant>,
+    /// Expired, never claimed: told apart from reused ones.
+    expired: HashMap<KeyId, Instant>,
+}
+
+impl Keys {
+    fn prune(&mut self, now: Instant) {
+        let expired: Vec<KeyId> = self.live.iter().filter(|(_, g)| now >= g.expires_at).map(|(id, _)| *id).collect();
+        for id in expired {
+            // The PMS is wiped as the grant drops.
+            self.live.remove(&id);
+            self.expired.insert(id, now);
+        }
+        self.used.retain(|_, at| now < *at + REMEMBER);
+        self.expired.retain(|_, at| now < *at + REMEMBER);
+        for remembered in [&mut self.used, &mut self.expired] {
+            if remembered.len() > MAX_REMEMBERED {
+                let mut by_age: Vec<(Instant, KeyId)> = remembered.iter().map(|(id, at)| (*at, *id)).collect();
+                by_age.sort_by_key(|(at, _)| *at);
+                for (_, id) in &by_age[..remembered.len() - MAX_REMEMBERED] {
+                    remembered.remove(id);
+                }
+            }
+        }
+    }
 }
 
 pub struct KeyStore {
@@ -45,6 +69,10 @@ pub struct KeyStore {
 /// How long a claimed or expired key id is remembered, to tell "reused" and "expired" from
 /// "unknown".
 const REMEMBER: Duration = Duration::from_secs(3600);
+/// Unclaimed keys one web session may hold; asking for more drops its oldest.
+pub const MAX_KEYS_PER_SESSION: usize = 16;
+/// Key ids remembered as used, at most (the oldest are forgotten first).
+const MAX_REMEMBERED: usize = 100_000;
 
 impl KeyStore {
     pub fn new(ttl: Duration) -> Self {
@@ -61,10 +89,33 @@ impl KeyStore {
         let pms = Pms::from_bytes(rand::random());
         let now = Instant::now();
         let mut keys = self.lock();
-        keys.live.retain(|_, g| now < g.expires_at + REMEMBER);
-        keys.used.retain(|_, at| now < *at + REMEMBER);
+        keys.prune(now);
+        // One session asking for key after key holds at most a few at a time.
+        let mut own: Vec<(Instant, KeyId)> = keys
+            .live
+            .iter()
+            .filter(|(_, g)| g.binding.web_session == binding.web_session)
+            .map(|(id, g)| (g.expires_at, *id))
+            .collect();
+        if own.len() >= MAX_KEYS_PER_SESSION {
+            own.sort_by_key(|(at, _)| *at);
+            for (_, id) in &own[..=own.len() - MAX_KEYS_PER_SESSION] {
+                keys.live.remove(id);
+            }
+        }
         keys.live.insert(key_id, Grant { pms: pms.clone(), binding, expires_at: now + self.ttl });
         (key_id, pms)
+    }
+
+    /// Drops expired keys (their ids are remembered as expired) and forgets old ids; run on a
+    /// timer so that keys nobody claims do not wait for the next issue.
+    pub fn prune(&self) {
+        self.lock().prune(Instant::now());
+    }
+
+    /// Unclaimed keys held now.
+    pub fn live_count(&self) -> usize {
+        self.lock().live.len()
     }
 
     /// Takes a key out of the store. `expected` is the binding of the link a fresh key is meant
@@ -74,6 +125,9 @@ impl KeyStore {
         let mut keys = self.lock();
         if keys.used.contains_key(key_id) {
             return Err(Alert::new(AlertCode::ReusedKey));
+        }
+        if keys.expired.contains_key(key_id) {
+            return Err(Alert::new(AlertCode::ExpiredKey));
         }
         let grant = keys.live.remove(key_id).ok_or(Alert::new(AlertCode::UnknownKey))?;
         keys.used.insert(*key_id, now);
@@ -142,6 +196,24 @@ mod tests {
         assert_eq!(store.claim(&id, Some(&binding("local"))).unwrap_err().code, AlertCode::KeyNotForThisSession);
         let (id, _) = store.issue(binding("local"));
         assert!(store.claim(&id, Some(&binding("local"))).is_ok());
+    }
+
+    #[test]
+    fn expired_keys_are_dropped_on_the_timer_and_still_reported_as_expired() {
+        let store = KeyStore::new(Duration::from_millis(0));
+        let (id, _) = store.issue(binding("local"));
+        store.prune();
+        assert_eq!(store.live_count(), 0, "the PMS is gone without anyone claiming it");
+        assert_eq!(store.claim(&id, None).unwrap_err().code, AlertCode::ExpiredKey);
+    }
+
+    #[test]
+    fn one_session_holds_a_bounded_number_of_keys() {
+        let store = KeyStore::new(Duration::from_secs(60));
+        let ids: Vec<KeyId> = (0..MAX_KEYS_PER_SESSION + 10).map(|_| store.issue(binding("local")).0).collect();
+        assert_eq!(store.live_count(), MAX_KEYS_PER_SESSION);
+        assert!(store.claim(ids.last().unwrap(), None).is_ok(), "the newest is kept");
+        assert_eq!(store.claim(&ids[0], None).unwrap_err().code, AlertCode::UnknownKey, "the oldest went");
     }
 
     #[test]

@@ -25,6 +25,9 @@ use crate::hosts::Host;
 use crate::web::guard::check_origin;
 use crate::web::login::Source;
 
+/// A viewer gets a full frame on request at most this often.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
 /// How often an idle link checks its key life.
 const POLL: Duration = Duration::from_secs(1);
 /// How often an open link asks the store whether its user may still use it: a user who loses
@@ -98,6 +101,8 @@ struct Viewer {
     /// This link's id among the host's viewers.
     id: u32,
     presence: tokio::sync::watch::Receiver<u64>,
+    /// When this viewer last asked for a full frame.
+    last_refresh: Option<Instant>,
 }
 
 /// What the audit trail records about a link when it ends.
@@ -110,6 +115,8 @@ struct LinkStats {
     refused_inputs: u64,
     /// Input sent while another viewer held the keyboard and mouse.
     inputs_while_watching: u64,
+    /// Refresh requests beyond one a second.
+    refreshes_ignored: u64,
 }
 
 async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source: Source) {
@@ -151,7 +158,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
             },
             event = next_host_event(&mut viewer) => match event {
                 HostEvent::Video(payload) => session.send_video(&payload, now()),
-                HostEvent::Lagged => resync(&mut session, &mut viewer, now()),
+                HostEvent::Lagged => resync(&mut session, &mut viewer, now()).await,
                 HostEvent::Serial(bytes) => session.send(AppMessage::Serial(bytes.to_vec()), now()),
                 // A serial stream has no full frame to restart from: say what was lost.
                 HostEvent::SerialLagged(n) => {
@@ -229,6 +236,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
                 "renewals": stats.renewals,
                 "refused_inputs": stats.refused_inputs,
                 "inputs_while_watching": stats.inputs_while_watching,
+                "refreshes_ignored": stats.refreshes_ignored,
                 "generation": key.map(|k| k.generation),
                 "epoch": key.map(|k| k.epoch),
                 "reason": reason,
@@ -317,7 +325,7 @@ async fn on_events(
                 detail["suite"] = info.suite.name().into();
                 detail["control"] = binding.control.into();
                 state.audit(&binding.username, "console.open", &host.id, detail);
-                let video = host.video.subscribe();
+                let video = subscribe(&host).await?;
                 for update in video.start() {
                     session.send_video(update, now_ms)?;
                 }
@@ -329,7 +337,7 @@ async fn on_events(
                 presence.borrow_and_update();
                 session.send(AppMessage::Presence(sharing.view(id)), now_ms)?;
                 // The serial console streams only once the applet opens it.
-                *viewer = Some(Viewer { host, video, serial: None, status, sharing, id, presence });
+                *viewer = Some(Viewer { host, video, serial: None, status, sharing, id, presence, last_refresh: None });
             }
             ServerEvent::Message(AppMessage::Input(input)) => {
                 let Some(v) = may_type(env, viewer, state, stats) else { continue };
@@ -358,7 +366,17 @@ async fn on_events(
                     record_handover(state, &v.host.id, v.sharing.give(v.id, to));
                 }
             }
-            ServerEvent::Message(AppMessage::RefreshRequest) => resync(session, viewer, now_ms)?,
+            ServerEvent::Message(AppMessage::RefreshRequest) => {
+                // A full frame costs an encode: one a second per viewer at most, the rest ignored
+                // (the one let through brings the viewer up to date anyway).
+                let Some(v) = viewer.as_mut() else { continue };
+                if v.last_refresh.is_some_and(|at| at.elapsed() < REFRESH_EVERY) {
+                    stats.refreshes_ignored += 1;
+                    continue;
+                }
+                v.last_refresh = Some(Instant::now());
+                resync(session, viewer, now_ms).await?
+            }
             ServerEvent::Message(AppMessage::SerialOpen) => {
                 let Some(v) = viewer else { continue };
                 let (Some(hub), None) = (&v.host.serial, &v.serial) else { continue };
@@ -440,15 +458,22 @@ fn record_handover(state: &AppState, host_id: &str, handover: Option<Handover>) 
 }
 
 /// Starts the viewer over from a full frame (after it lagged, or on request).
-fn resync(session: &mut ServerSession, viewer: &mut Option<Viewer>, now_ms: u64) -> Result<(), SessionError> {
+async fn resync(session: &mut ServerSession, viewer: &mut Option<Viewer>, now_ms: u64) -> Result<(), SessionError> {
     if let Some(v) = viewer {
         tracing::info!(host = %v.host.id, "viewer fell behind the video; starting it over from a full frame");
-        v.video = v.host.video.subscribe();
+        v.video = subscribe(&v.host).await?;
         for update in v.video.start() {
             session.send_video(update, now_ms)?;
         }
     }
     Ok(())
+}
+
+/// Joins the host's video. Joining encodes a full frame (a deflate of the whole screen) under
+/// the hub's lock: on the blocking pool, not on a runtime worker.
+async fn subscribe(host: &Arc<Host>) -> Result<Subscription, SessionError> {
+    let hub = host.video.clone();
+    tokio::task::spawn_blocking(move || hub.subscribe()).await.map_err(|_| SessionError::Closed)
 }
 
 enum HostEvent {

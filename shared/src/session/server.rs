@@ -4,6 +4,7 @@ use super::record_layer::{GenerationSecrets, KeyPosition, RecordLayer};
 use super::{bind, handshake, rekey_transcript, LinkInfo, SessionError};
 use crate::crypto::derive::{confirmation_key, ConfirmationKey, Prover};
 use crate::crypto::{CipherSuite, Direction, KeyChain, Pms};
+use crate::wire::message::MAX_SERIAL_INPUT;
 use crate::wire::handshake::KeySchedule;
 use crate::wire::{
     Alert, AlertCode, AppMessage, ClientHello, ControlMessage, HandshakeMessage, KeyId, Message, Nonce, ServerHello,
@@ -267,6 +268,11 @@ impl ServerSession {
     ) -> Result<Vec<ServerEvent>, SessionError> {
         let (message, _) = e.layer.open(record, now_ms)?;
         let control = match message.into_app() {
+            // Serial input goes to a port that takes a few bytes at a time: a larger message is
+            // not typing, and queueing it would let a viewer make the controller hold any amount.
+            Ok(AppMessage::Serial(bytes)) if bytes.len() > MAX_SERIAL_INPUT => {
+                return Err(SessionError::Unexpected("serial input message larger than 4 KiB"))
+            }
             Ok(app) => return Ok(vec![ServerEvent::Message(app)]),
             Err(control) => control,
         };

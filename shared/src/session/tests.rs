@@ -278,3 +278,17 @@ fn the_controller_closes_a_link_whose_key_life_ran_out() {
     let alert = s.take_outgoing();
     assert_eq!(c.handle_record(&alert[0], 60_001).unwrap_err().code(), AlertCode::KeyLifeExpired);
 }
+
+#[test]
+fn serial_input_over_4_kib_ends_the_link_and_4_kib_passes() {
+    let (mut c, mut s, mut env) = pair(CipherSuite::ChaCha20Poly1305);
+    let limit = crate::wire::message::MAX_SERIAL_INPUT;
+    c.send(AppMessage::Serial(vec![b'x'; limit]), 1).unwrap();
+    let (_, seen) = pump(&mut c, &mut s, &mut env, 1).unwrap();
+    assert_eq!(seen, vec![ServerEvent::Message(AppMessage::Serial(vec![b'x'; limit]))]);
+    c.send(AppMessage::Serial(vec![b'x'; limit + 1]), 2).unwrap();
+    assert_eq!(
+        pump(&mut c, &mut s, &mut env, 2).unwrap_err(),
+        SessionError::Unexpected("serial input message larger than 4 KiB")
+    );
+}

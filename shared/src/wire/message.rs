@@ -8,6 +8,8 @@ use crate::crypto::derive::PROOF_LEN;
 const MAX_KEY_NAME: usize = 32;
 /// Largest paste carried in one message; the applet splits longer pastes.
 pub const MAX_PASTE: usize = 16 << 10;
+/// Largest serial input message a viewer may send (the applet sends pastes in pieces of this).
+pub const MAX_SERIAL_INPUT: usize = 4 << 10;
 const MAX_STATUS_TEXT: usize = 256;
 /// Viewers listed in one presence message; more are left out of the list (not of the host).
 pub const MAX_VIEWERS: usize = 64;

@@ -13,7 +13,7 @@ use shared::video::frame::Framebuffer;
 use shared::video::text::{self, Damage, TextScreen};
 use shared::video::tiles::StreamDecoder;
 use shared::video::{cursor, Mode};
-use shared::wire::message::MAX_PASTE;
+use shared::wire::message::{MAX_PASTE, MAX_SERIAL_INPUT};
 use shared::wire::{
     AppMessage, DecodeError, InputEvent, KeyEvent, KeyId, Modifiers, PointerEvent, Presence, SpecialKey,
 };
@@ -384,7 +384,7 @@ impl Console {
     /// Types `text` on the host's serial port, in pieces the protocol allows.
     pub fn serial_paste(&self, text: &str) {
         let bytes = self.0.borrow().serial.paste(text);
-        for piece in bytes.chunks(MAX_PASTE) {
+        for piece in bytes.chunks(MAX_SERIAL_INPUT) {
             self.send(AppMessage::Serial(piece.to_vec()));
         }
     }
