@@ -54,6 +54,8 @@ pub struct Inner {
     pub peers: Vec<crate::config::PeerConfig>,
     pub trusted_nodes: std::collections::HashMap<String, String>,
     session_idle: Duration,
+    /// How long a new console socket has for its handshake.
+    pub console_handshake: Duration,
     /// Set once the controller is stopping: listeners stop accepting, console links close.
     shutting_down: tokio::sync::watch::Sender<bool>,
     /// How many console links are open.
@@ -127,6 +129,7 @@ impl AppState {
             peers: config.peers.clone(),
             trusted_nodes: config.peers.iter().map(|p| (p.id.clone(), p.public_key.clone())).collect(),
             session_idle,
+            console_handshake: Duration::from_secs(config.limits.console_handshake_seconds.max(1)),
             shutting_down: tokio::sync::watch::channel(false).0,
             open_links: Arc::new(tokio::sync::watch::channel(0).0),
         }));

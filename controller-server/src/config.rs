@@ -42,6 +42,7 @@ pub struct Config {
     pub peers: Vec<PeerConfig>,
     pub console: ConsoleConfig,
     pub auth: AuthConfig,
+    pub limits: LimitsConfig,
     pub health: HealthConfig,
     /// Managed hosts. Default: the embedded `local` host.
     pub hosts: Vec<HostConfig>,
@@ -67,6 +68,45 @@ pub struct ConsoleConfig {
     /// A viewer who asks for the keyboard and mouse gets them once the holder has been idle
     /// this long (at once, if the holder already was).
     pub control_idle_seconds: u64,
+}
+
+/// What a connection may cost.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Open connections at most, per listener.
+    pub max_connections: usize,
+    /// Open connections at most from one address, per listener.
+    pub max_connections_per_address: usize,
+    /// Seconds a client has for its TLS handshake ...
+    pub tls_handshake_seconds: u64,
+    /// ... for a request's headers ...
+    pub header_read_seconds: u64,
+    /// ... and for the console handshake (hello and key confirmation) on a new WebSocket.
+    pub console_handshake_seconds: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_connections_per_address: 64,
+            tls_handshake_seconds: 10,
+            header_read_seconds: 10,
+            console_handshake_seconds: 10,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn listener(&self) -> crate::limits::Limits {
+        crate::limits::Limits {
+            connections: self.max_connections.max(1),
+            per_address: self.max_connections_per_address.max(1),
+            tls_handshake: std::time::Duration::from_secs(self.tls_handshake_seconds.max(1)),
+            header_read: std::time::Duration::from_secs(self.header_read_seconds.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,6 +297,7 @@ impl Default for Config {
             peers: Vec::new(),
             console: ConsoleConfig::default(),
             auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
             health: HealthConfig::default(),
             hosts: vec![HostConfig {
                 recovery: None,

@@ -10,6 +10,7 @@ pub mod console;
 pub mod federation;
 pub mod health;
 pub mod hosts;
+pub mod limits;
 pub mod quiet;
 pub mod recovery;
 pub mod redfish;
@@ -36,6 +37,7 @@ pub struct Running {
     pub first_password: Option<String>,
     pub state: AppState,
     handle: axum_server::Handle,
+    plain_handle: axum_server::Handle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     plain_server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -53,6 +55,7 @@ impl Running {
     pub fn shutdown(&self) {
         self.state.shutdown();
         self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        self.plain_handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
     }
 
     /// Waits until both listeners have stopped and every console link has closed.
@@ -83,8 +86,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     config.listen = site.local_addr()?;
     let plain = match config.console_plain_listen {
         Some(addr) => {
-            let listener =
-                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+            listener.set_nonblocking(true)?;
             config.console_plain_listen = Some(listener.local_addr()?);
             Some(listener)
         }
@@ -103,29 +106,26 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     }
     state.audit("controller", "controller.start", "", serde_json::json!({"listen": config.listen.to_string()}));
 
+    let limits = config.limits.listener();
+    let plain_handle = axum_server::Handle::new();
     let plain_server = plain.map(|listener| {
         let router = web::plain_console_router(state.clone());
-        let stopping = state.stopping();
+        let handle = plain_handle.clone();
         tokio::spawn(async move {
-            let serve = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(stopping);
-            if let Err(err) = serve.await {
+            if let Err(err) = limits::serve(listener, router, limits, None, handle).await {
                 tracing::error!(error = %err, "plain console listener failed");
             }
         })
     });
     let handle = axum_server::Handle::new();
-    let server = tokio::spawn(
-        axum_server::from_tcp_rustls(site, tls)
-            .handle(handle.clone())
-            .serve(web::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>()),
-    );
+    let server = tokio::spawn(limits::serve(site, web::router(state.clone()), limits, Some(tls), handle.clone()));
     Ok(Running {
         site: config.listen,
         plain: config.console_plain_listen,
         first_password,
         state,
         handle,
+        plain_handle,
         server,
         plain_server,
     })
@@ -167,11 +167,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(password) = &running.first_password {
         println!("First-run administrator: user admin, password {password} (you must change it at first login)");
     }
-    let (handle, state) = (running.handle.clone(), running.state.clone());
+    let (handle, plain_handle, state) = (running.handle.clone(), running.plain_handle.clone(), running.state.clone());
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         state.shutdown();
         handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        plain_handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
     });
     running.wait().await
 }

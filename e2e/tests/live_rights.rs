@@ -138,9 +138,8 @@ async fn sessions_survive_a_restart_and_the_console_reopens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_refresh_requests_costs_one_full_frame_a_second() {
     let (controller, admin) = controller_and_admin().await;
-    let mut link = ConsoleClient::connect(&controller.plain_ws(), &admin.console_key("local").await.unwrap())
-        .await
-        .unwrap();
+    let mut link =
+        ConsoleClient::connect(&controller.plain_ws(), &admin.console_key("local").await.unwrap()).await.unwrap();
     for _ in 0..100 {
         link.send(shared::wire::AppMessage::RefreshRequest).await.unwrap();
     }

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use shared::crypto::Pms;
 use shared::session::{KeyPurpose, ServerEnv, ServerEvent, ServerSession, SessionError};
-use shared::wire::record::MAX_PLAINTEXT;
 use shared::wire::{Alert, AlertCode, AppMessage, InputEvent, KeyId, Nonce, SpecialKey};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::Instrument;
@@ -24,6 +23,9 @@ use crate::hosts::hub::Subscription;
 use crate::hosts::Host;
 use crate::web::guard::check_origin;
 use crate::web::login::Source;
+
+/// The largest WebSocket message a client may send: a sealed paste with room to spare.
+const MAX_CLIENT_MESSAGE: usize = 64 << 10;
 
 /// A viewer gets a full frame on request at most this often.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
@@ -64,7 +66,10 @@ pub async fn upgrade(
         return err.into_response();
     }
     let span = tracing::info_span!("console", link = %rand::random::<u32>());
-    ws.max_message_size(MAX_PLAINTEXT + 1024)
+    // The applet sends input, pastes (16 KiB at most) and key switches: nothing near the 16 MiB
+    // a WebSocket frame may otherwise carry.
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| run(socket, state, listener, source).instrument(span))
 }
 
@@ -134,8 +139,16 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
     let mut stats = LinkStats::default();
     // Why we are ending the link, when it is our decision (for the WebSocket close frame).
     let mut farewell: Option<Farewell> = None;
+    // A socket that never says hello, or never proves its key, is closed at this deadline.
+    let handshake_ends = tokio::time::Instant::now() + state.console_handshake;
     let outcome: Result<(), SessionError> = loop {
         let step = tokio::select! {
+            () = tokio::time::sleep_until(handshake_ends), if !session.is_established() => {
+                let alert = Alert::with_message(AlertCode::ProtocolViolation, "no console handshake in time");
+                farewell = Some(Farewell { code: close_code::POLICY, reason: alert.message.clone() });
+                session.close(alert, now());
+                Ok(())
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Binary(bytes))) => {
                     stats.bytes_in += bytes.len() as u64;
@@ -268,6 +281,7 @@ mod close_code {
     pub const NORMAL: u16 = 1000;
     pub const AWAY: u16 = 1001;
     pub const PROTOCOL: u16 = 1002;
+    pub const POLICY: u16 = 1008;
 }
 
 /// Longest time we wait for the peer's half of the closing handshake.

@@ -4,8 +4,8 @@ use super::record_layer::{GenerationSecrets, KeyPosition, RecordLayer};
 use super::{bind, handshake, rekey_transcript, LinkInfo, SessionError};
 use crate::crypto::derive::{confirmation_key, ConfirmationKey, Prover};
 use crate::crypto::{CipherSuite, Direction, KeyChain, Pms};
-use crate::wire::message::MAX_SERIAL_INPUT;
 use crate::wire::handshake::KeySchedule;
+use crate::wire::message::MAX_SERIAL_INPUT;
 use crate::wire::{
     Alert, AlertCode, AppMessage, ClientHello, ControlMessage, HandshakeMessage, KeyId, Message, Nonce, ServerHello,
     PROTOCOL_VERSION,
