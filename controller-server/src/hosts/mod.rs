@@ -93,7 +93,13 @@ pub enum PowerError {
     Gone,
     #[error("{0}")]
     Refused(String),
+    #[error("the host's backend did not answer within {} s", POWER_TIMEOUT.as_secs())]
+    Timeout,
 }
+
+/// How long a power request may take: starting a machine included, a backend that has not
+/// answered by then is stuck.
+pub const POWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The backend's ends of a host's channels.
 pub struct Backend {
@@ -151,8 +157,11 @@ impl Host {
             return Err(PowerError::Unsupported);
         }
         let (done, answer) = oneshot::channel();
-        power.send(PowerRequest { action, done }).await.map_err(|_| PowerError::Gone)?;
-        answer.await.map_err(|_| PowerError::Gone)?.map_err(PowerError::Refused)
+        let asked = async {
+            power.send(PowerRequest { action, done }).await.map_err(|_| PowerError::Gone)?;
+            answer.await.map_err(|_| PowerError::Gone)?.map_err(PowerError::Refused)
+        };
+        tokio::time::timeout(POWER_TIMEOUT, asked).await.map_err(|_| PowerError::Timeout)?
     }
 }
 
@@ -247,5 +256,26 @@ pub async fn wait_for_power_on(
             },
             event = input.recv() => if event.is_none() { return false },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_power_request_the_backend_never_answers_ends_at_its_deadline() {
+        let status = HostStatus { state: shared::wire::message::HostState::Running, text: "on".into() };
+        let (host, mut backend) = Host::new("h", "h", "qemu", PowerAction::ALL, false, status);
+        // A stuck backend: it takes the request and never answers.
+        let stuck = tokio::spawn(async move {
+            let request = backend.power.recv().await;
+            std::future::pending::<()>().await;
+            drop(request);
+        });
+        let started = tokio::time::Instant::now();
+        assert!(matches!(host.press_power(PowerAction::Reset).await, Err(PowerError::Timeout)));
+        assert_eq!(started.elapsed(), POWER_TIMEOUT);
+        stuck.abort();
     }
 }

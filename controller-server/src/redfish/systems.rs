@@ -244,7 +244,7 @@ pub async fn reset(
         Err(PowerDenied::Backend(PowerError::Unsupported)) => {
             Err(RedfishError::action_parameter_not_in_list(action.name(), "ResetType", RESET))
         }
-        Err(PowerDenied::Backend(PowerError::Gone)) => Err(RedfishError::unavailable(5)),
+        Err(PowerDenied::Backend(PowerError::Gone | PowerError::Timeout)) => Err(RedfishError::unavailable(5)),
     }
 }
 

@@ -177,6 +177,7 @@ pub async fn power(
                 let status = match e {
                     PowerError::Unsupported | PowerError::Refused(_) => StatusCode::CONFLICT,
                     PowerError::Gone => StatusCode::SERVICE_UNAVAILABLE,
+                    PowerError::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 };
                 ApiError::with_message(status, e.to_string())
             }

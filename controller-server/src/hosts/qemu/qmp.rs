@@ -17,7 +17,15 @@ pub enum QmpError {
     Json(#[from] serde_json::Error),
     #[error("QEMU refused {command}: {message}")]
     Refused { command: String, message: String },
+    #[error("QMP did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("QMP sent a line longer than 1 MiB")]
+    TooLong,
 }
+
+/// A QEMU that stops answering is stuck, not busy: every reply has this long.
+const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const MAX_LINE: u64 = 1 << 20;
 
 pub struct Qmp {
     reader: BufReader<OwnedReadHalf>,
@@ -47,17 +55,48 @@ impl Qmp {
         Ok(reply["return"].clone())
     }
 
-    /// The next message that is not an asynchronous event.
+    /// The next message that is not an asynchronous event, within [`REPLY_TIMEOUT`].
     async fn reply(&mut self) -> Result<Value, QmpError> {
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line).await? == 0 {
-                return Err(QmpError::Closed);
+        tokio::time::timeout(REPLY_TIMEOUT, async {
+            loop {
+                let mut line = String::new();
+                let read = tokio::io::AsyncReadExt::take(&mut self.reader, MAX_LINE).read_line(&mut line).await?;
+                if read == 0 {
+                    return Err(QmpError::Closed);
+                }
+                if !line.ends_with('\n') {
+                    return Err(QmpError::TooLong);
+                }
+                let value: Value = serde_json::from_str(&line)?;
+                if value.get("event").is_none() {
+                    return Ok(value);
+                }
             }
-            let value: Value = serde_json::from_str(&line)?;
-            if value.get("event").is_none() {
-                return Ok(value);
-            }
-        }
+        })
+        .await
+        .map_err(|_| QmpError::Timeout(REPLY_TIMEOUT))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_qemu_that_stops_answering_is_given_up_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qmp.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            socket.write_all(b"{\"QMP\": {}}\n").await.unwrap();
+            // Takes qmp_capabilities and never answers.
+            std::future::pending::<()>().await;
+            drop(socket);
+        });
+        let started = tokio::time::Instant::now();
+        assert!(matches!(Qmp::connect(&path).await, Err(QmpError::Timeout(_))));
+        assert_eq!(started.elapsed(), REPLY_TIMEOUT);
+        server.abort();
     }
 }
