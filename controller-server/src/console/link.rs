@@ -339,7 +339,11 @@ async fn on_events(
                 detail["suite"] = info.suite.name().into();
                 detail["control"] = binding.control.into();
                 state.audit(&binding.username, "console.open", &host.id, detail);
-                let video = subscribe(&host).await?;
+                // A viewer's first picture goes out with its handshake, as before: joining here,
+                // inline, keeps it in the same flush (off the runtime it arrived late enough for a
+                // page to see the link connected with an empty screen). Refreshes, which a viewer
+                // can repeat, go to the blocking pool.
+                let video = host.video.subscribe();
                 for update in video.start() {
                     session.send_video(update, now_ms)?;
                 }

@@ -108,18 +108,9 @@ pub async fn system(
         "PowerState": power_state,
         "Status": status,
         "HostName": host.name,
-        // Our console is not KVM-over-IP but Lantern's own protocol, opened with a console key
-        // (or a launch) from the web API: say so, and where.
-        "GraphicalConsole": {
-            "ServiceEnabled": true,
-            "ConnectTypesSupported": ["Oem"],
-        },
-        "Oem": {
-            "Lantern": {
-                "ConsoleKeyTarget": format!("/api/hosts/{}/console-key", host.id),
-                "LaunchTarget": "/api/launches",
-            }
-        },
+        // No GraphicalConsole: Redfish has no way to open ours (Lantern's own protocol, opened
+        // with a console key or a launch from the web API), and saying `ServiceEnabled` for a
+        // service nobody can reach here would not be true.
         "LogServices": link(&format!("{uri}/LogServices")),
         "Links": {
             "Chassis": [link(&super::chassis::chassis_uri(&host.id))],
