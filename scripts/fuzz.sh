@@ -14,7 +14,11 @@ trap 'rm -f "$log"' EXIT
 for target in $(cargo fuzz list); do
   echo "fuzzing $target for ${seconds}s"
   # cargo fuzz exits non-zero when a target crashes: show why and fail.
-  if ! cargo fuzz run -O "$target" -- -max_total_time="$seconds" >"$log" 2>&1; then
+  # Seeds (valid sessions, committed under fuzz/seeds/) give a target that starts from arbitrary
+  # bytes a way past its first checks; what it learns goes to fuzz/corpus/.
+  seeds=()
+  [[ -d "seeds/$target" ]] && seeds=("corpus/$target" "seeds/$target") && mkdir -p "corpus/$target"
+  if ! cargo fuzz run -O "$target" "${seeds[@]}" -- -max_total_time="$seconds" >"$log" 2>&1; then
     tail -n 60 "$log"
     exit 1
   fi
