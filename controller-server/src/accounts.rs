@@ -62,7 +62,7 @@ pub fn valid_username(name: &str) -> bool {
 }
 
 /// Writes the record of a change about to be made; refuses the change if it cannot.
-fn audit_first(
+async fn audit_first(
     state: &AppState,
     actor: &Actor<'_>,
     action: &str,
@@ -70,10 +70,7 @@ fn audit_first(
     mut detail: serde_json::Value,
 ) -> Result<(), AccountError> {
     detail["via"] = actor.via.into();
-    state.audit.record(&actor.user.username, action, target, detail).map(|_| ()).map_err(|err| {
-        tracing::error!(error = %err, action, "audit trail write failed; change refused");
-        AccountError::AuditUnavailable
-    })
+    state.audit_first(&actor.user.username, action, target, detail).await.map_err(|_| AccountError::AuditUnavailable)
 }
 
 /// A new user, who must choose a password of their own at first login.
@@ -96,7 +93,7 @@ pub async fn create(
     if taken {
         return Err(AccountError::NameTaken);
     }
-    audit_first(state, actor, "user.create", &name, serde_json::json!({ "role": role }))?;
+    audit_first(state, actor, "user.create", &name, serde_json::json!({ "role": role })).await?;
     let store = state.users.clone();
     let created = off_runtime(move || match store.create(&name, &password, role, true) {
         Ok(id) => store.by_id(id),
@@ -111,7 +108,8 @@ pub async fn create(
 /// Sets a user's role. The last administrator keeps theirs, even against concurrent demotions.
 pub async fn set_role(state: &AppState, actor: &Actor<'_>, user_id: i64, role: Role) -> Result<User, AccountError> {
     let user = lookup(state, user_id).await?;
-    audit_first(state, actor, "user.role", &user.username, serde_json::json!({ "from": user.role, "to": role }))?;
+    audit_first(state, actor, "user.role", &user.username, serde_json::json!({ "from": user.role, "to": role }))
+        .await?;
     let store = state.users.clone();
     if !off_runtime(move || store.set_role_keeping_an_administrator(user_id, role)).await? {
         return Err(AccountError::LastAdministrator);
@@ -129,7 +127,7 @@ pub async fn reset_password(
 ) -> Result<User, AccountError> {
     check_password(&password)?;
     let user = lookup(state, user_id).await?;
-    audit_first(state, actor, "user.password-reset", &user.username, serde_json::json!({}))?;
+    audit_first(state, actor, "user.password-reset", &user.username, serde_json::json!({})).await?;
     let store = state.users.clone();
     off_runtime(move || store.reset_password(user_id, &password)).await?;
     lookup(state, user_id).await
@@ -172,7 +170,7 @@ pub async fn set_own_password(
 ) -> Result<User, AccountError> {
     check_password(&new)?;
     let user_id = actor.user.id;
-    audit_first(state, actor, "user.password", &actor.user.username, serde_json::json!({}))?;
+    audit_first(state, actor, "user.password", &actor.user.username, serde_json::json!({})).await?;
     let store = state.users.clone();
     off_runtime(move || {
         store.set_password(user_id, &new)?;
@@ -194,7 +192,7 @@ pub async fn delete(state: &AppState, actor: &Actor<'_>, user_id: i64) -> Result
     if user.id == actor.user.id {
         return Err(AccountError::OwnAccount);
     }
-    audit_first(state, actor, "user.delete", &user.username, serde_json::json!({}))?;
+    audit_first(state, actor, "user.delete", &user.username, serde_json::json!({})).await?;
     let store = state.users.clone();
     if !off_runtime(move || store.delete_keeping_an_administrator(user_id)).await? {
         return Err(AccountError::LastAdministrator);

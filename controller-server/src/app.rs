@@ -181,15 +181,19 @@ impl AppState {
     }
 
     /// Records a security action before it takes effect: when the trail cannot take the
-    /// record, the action is refused (503) rather than done unrecorded.
-    pub fn audit_first(
+    /// record, the action is refused (503) rather than done unrecorded. The write runs on the
+    /// blocking pool.
+    pub async fn audit_first(
         &self,
         actor: &str,
         action: &str,
         target: &str,
         detail: serde_json::Value,
     ) -> Result<(), crate::web::error::ApiError> {
-        self.audit.record(actor, action, target, detail).map(|_| ()).map_err(|err| {
+        let (audit, actor, action_name, target) =
+            (self.audit.clone(), actor.to_string(), action.to_string(), target.to_string());
+        let written = crate::store::off_runtime(move || audit.record(&actor, &action_name, &target, detail)).await;
+        written.map(|_| ()).map_err(|err| {
             tracing::error!(error = %err, action, "audit trail write failed; action refused");
             crate::web::error::ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,

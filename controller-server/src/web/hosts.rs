@@ -113,7 +113,7 @@ pub async fn console_key(
         control: rights.control && !q.view_only,
         credential: auth.session.credential.clone(),
     };
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(issue_key(&state, binding)?)))
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(issue_key(&state, binding).await?)))
 }
 
 /// The user's rights on a host they may view; "no such host" otherwise, so that a host one
@@ -129,13 +129,13 @@ pub fn visible_rights(state: &AppState, user: &crate::store::User, host_id: &str
 }
 
 /// Issues a console key for `binding` and says how to use it.
-pub fn issue_key(state: &AppState, binding: KeyBinding) -> Result<ConsoleKey, ApiError> {
+pub async fn issue_key(state: &AppState, binding: KeyBinding) -> Result<ConsoleKey, ApiError> {
     let host = state.hosts.get(&binding.host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
     let (username, control) = (binding.username.clone(), binding.control);
     let (key_id, pms) = state.keys.issue(binding);
     let detail = serde_json::json!({ "key": format!("{key_id:?}"), "control": control });
     // A key the trail does not know of is withdrawn before anyone sees it.
-    if let Err(refused) = state.audit_first(&username, "console.key", &host.id, detail) {
+    if let Err(refused) = state.audit_first(&username, "console.key", &host.id, detail).await {
         state.keys.withdraw(&key_id);
         return Err(refused);
     }
@@ -219,7 +219,7 @@ pub async fn press_power_as(
     let mut detail = source.audit();
     detail["action"] = serde_json::json!(action);
     detail["via"] = via.into();
-    state.audit_first(&user.username, "host.power", &host.id, detail).map_err(PowerDenied::Store)?;
+    state.audit_first(&user.username, "host.power", &host.id, detail).await.map_err(PowerDenied::Store)?;
     host.press_power(action).await.map_err(PowerDenied::Backend)?;
     tracing::info!(user = %user.username, host = %host.id, action = ?action, via, "power");
     let message = format!("Power action '{}' by {} ({via})", action.name(), user.username);

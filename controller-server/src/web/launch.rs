@@ -119,7 +119,7 @@ pub async fn console_key(State(state): State<AppState>, headers: HeaderMap) -> R
         control: grant.control,
         credential,
     };
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(issue_key(&state, binding)?)))
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(issue_key(&state, binding).await?)))
 }
 
 fn escape(text: &str) -> String {

@@ -309,8 +309,7 @@ pub async fn check(
             if purpose == Purpose::Login {
                 tracing::info!(user = %user.username, "login");
                 // A login the trail cannot record does not happen.
-                if state.audit.record(&user.username, "login.ok", "", detail).is_err() {
-                    tracing::error!("audit trail write failed; login refused");
+                if state.audit_first(&user.username, "login.ok", "", detail).await.is_err() {
                     return Err(ApiError::new(
                         axum::http::StatusCode::SERVICE_UNAVAILABLE,
                         "the audit trail cannot be written, so logins are refused",

@@ -37,7 +37,8 @@ pub async fn create(
     let (token, id) = state.users.create_token(owner.id, req.name.trim(), now_ms())?;
     let detail = json!({ "id": id, "name": req.name.trim() });
     // A token the trail does not know of must not exist: take it back and refuse.
-    if let Err(refused) = state.audit_first(&auth.session.user.username, "token.create", &owner.username, detail) {
+    if let Err(refused) = state.audit_first(&auth.session.user.username, "token.create", &owner.username, detail).await
+    {
         state.users.revoke_token(id)?;
         return Err(refused);
     }
@@ -58,7 +59,7 @@ pub async fn revoke(
     if !state.users.tokens()?.iter().any(|t| t.id == id) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such token"));
     }
-    state.audit_first(&auth.session.user.username, "token.revoke", "", json!({ "id": id }))?;
+    state.audit_first(&auth.session.user.username, "token.revoke", "", json!({ "id": id })).await?;
     state.users.revoke_token(id)?;
     Ok(StatusCode::NO_CONTENT)
 }

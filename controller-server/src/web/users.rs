@@ -100,7 +100,7 @@ pub async fn set_access(
     let user = state.users.by_id(id)?.ok_or(NOT_FOUND)?;
     // Recorded before it takes effect; refused if the trail cannot take it.
     let detail = json!({ "user": user.username, "rights": rights });
-    state.audit_first(&auth.session.user.username, "host.access", &host, detail)?;
+    state.audit_first(&auth.session.user.username, "host.access", &host, detail).await?;
     state.users.set_rights(id, &host, rights)?;
     Ok(StatusCode::NO_CONTENT)
 }
