@@ -153,7 +153,15 @@ impl ClientSession {
         let State::Established(e) = &mut self.state else {
             return Err(SessionError::Closed);
         };
-        let record = e.layer.seal(&message.into(), now_ms)?;
+        // Input is padded: an observer of the link must not tell a keystroke from a pointer
+        // move, nor learn how long a paste was (beyond a factor of two).
+        let padded = matches!(message, AppMessage::Input(_));
+        let message: Message = message.into();
+        let record = if padded {
+            e.layer.seal_padded(&message, crate::wire::message::padded_size(&message), now_ms)?
+        } else {
+            e.layer.seal(&message, now_ms)?
+        };
         self.outgoing.push(record);
         Ok(())
     }

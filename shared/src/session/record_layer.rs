@@ -125,6 +125,14 @@ impl RecordLayer {
         self.seal_plaintext(body, now_ms)
     }
 
+    /// Seals `message` padded to `size` bytes of plaintext, so the record's length says nothing
+    /// about what it carries (see [`crate::wire::message::padded_size`]).
+    pub fn seal_padded(&mut self, message: &Message, size: usize, now_ms: u64) -> Result<Vec<u8>, SessionError> {
+        let mut body = Vec::with_capacity(size);
+        message.encode_padded(size, &mut body);
+        self.seal_plaintext(body, now_ms)
+    }
+
     /// Seals a video payload that was encoded once for every viewer.
     pub fn seal_video(&mut self, payload: &[u8], now_ms: u64) -> Result<Vec<u8>, SessionError> {
         let mut body = Vec::with_capacity(payload.len() + 1 + 20);

@@ -292,3 +292,48 @@ fn serial_input_over_4_kib_ends_the_link_and_4_kib_passes() {
         SessionError::Unexpected("serial input message larger than 4 KiB")
     );
 }
+
+#[test]
+fn input_records_are_padded_so_their_length_says_nothing() {
+    use crate::wire::{KeyEvent, Modifiers};
+    let (mut c, mut s, mut env) = pair(CipherSuite::ChaCha20Poly1305);
+    let inputs = [
+        AppMessage::Input(InputEvent::Key(KeyEvent {
+            key: "a".into(),
+            code: "KeyA".into(),
+            down: true,
+            modifiers: Modifiers::default(),
+        })),
+        AppMessage::Input(InputEvent::Key(KeyEvent {
+            key: "Enter".into(),
+            code: "Enter".into(),
+            down: false,
+            modifiers: Modifiers::default(),
+        })),
+        AppMessage::Input(InputEvent::Pointer(crate::wire::message::PointerEvent { x: 1000, y: 700, buttons: 1 })),
+        AppMessage::Input(InputEvent::Paste("x".repeat(10))),
+    ];
+    let mut sizes = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        c.send(input.clone(), i as u64).unwrap();
+        let records = c.take_outgoing();
+        sizes.push(records[0].len());
+        for r in records {
+            assert_eq!(s.handle_record(&r, i as u64, &mut env).unwrap(), vec![ServerEvent::Message(input.clone())]);
+        }
+    }
+    assert!(sizes.windows(2).all(|w| w[0] == w[1]), "a key, Enter, a click and a short paste look alike: {sizes:?}");
+    // Pastes go in power-of-two sizes from 1 KiB.
+    let mut sized = |n: usize| {
+        c.send(AppMessage::Input(InputEvent::Paste("y".repeat(n))), 9).unwrap();
+        c.take_outgoing()[0].len()
+    };
+    let (short, long, longer) = (sized(100), sized(1000), sized(1100));
+    assert_eq!(short, long);
+    assert!(longer > long);
+    let mut plain = Vec::new();
+    crate::wire::Message::from(inputs[0].clone()).encode(&mut plain);
+    // header (7) + plaintext + ChaCha20-Poly1305 tag (16)
+    eprintln!("a keystroke record: {} bytes unpadded, {} padded", 7 + plain.len() + 16, sizes[0]);
+    let _ = pump(&mut c, &mut s, &mut env, 10);
+}

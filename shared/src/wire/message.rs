@@ -21,6 +21,26 @@ pub enum Channel {
     Video = 1,
     Input = 2,
     Serial = 3,
+    /// A message with zero bytes after it, so that records do not tell its size.
+    Padded = 4,
+}
+
+/// The plaintext size of a padded keystroke or pointer record: every one looks the same.
+pub const PADDED_INPUT: usize = 64;
+
+/// The plaintext size a padded `message` takes: [`PADDED_INPUT`] for keys and pointer events,
+/// and for a paste the next power of two from 1 KiB (what it reveals is its length to within a
+/// factor of two).
+pub fn padded_size(message: &Message) -> usize {
+    let mut plain = Vec::new();
+    message.encode(&mut plain);
+    // channel (1) + inner length (2) + the message
+    let needed = 3 + plain.len();
+    if needed <= PADDED_INPUT {
+        PADDED_INPUT
+    } else {
+        needed.next_power_of_two().max(1024)
+    }
 }
 
 /// Everything a sealed record can carry.
@@ -187,6 +207,20 @@ impl From<AppMessage> for Message {
 }
 
 impl Message {
+    /// Encodes the message inside a padded container of `size` bytes (at least what it needs):
+    /// channel `Padded`, the inner message's length (u16), the inner message, then zeros.
+    pub fn encode_padded(&self, size: usize, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.put_u8(Channel::Padded as u8);
+        let mut inner = Vec::new();
+        self.encode(&mut inner);
+        // Inner messages are input, at most a 16 KiB paste: they fit a u16.
+        out.put_u16(u16::try_from(inner.len()).unwrap_or(u16::MAX));
+        out.put_bytes(&inner);
+        let used = out.len() - start;
+        out.resize(start + used.max(size), 0);
+    }
+
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Message::Control(c) => {
@@ -215,6 +249,18 @@ impl Message {
             1 => Message::Video(r.rest().to_vec()),
             2 => Message::Input(InputEvent::decode(&mut r)?),
             3 => Message::Serial(r.rest().to_vec()),
+            4 => {
+                let len = usize::from(r.u16("padded length")?);
+                let inner = r.bytes(len, "padded message")?;
+                if r.rest().iter().any(|&b| b != 0) {
+                    return Err(DecodeError::Invalid { field: "padding", reason: "padding must be zeros" });
+                }
+                // Padding holds one plain message, never another container.
+                if inner.first() == Some(&(Channel::Padded as u8)) {
+                    return Err(DecodeError::Invalid { field: "padded message", reason: "nested padding" });
+                }
+                return Message::decode(inner);
+            }
             other => return Err(DecodeError::Unknown { field: "channel", value: other }),
         };
         r.finish("channel message")?;
