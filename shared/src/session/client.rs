@@ -5,8 +5,8 @@ use super::{bind, handshake, rekey_transcript, LinkInfo, SessionError};
 use crate::crypto::derive::{confirmation_key, ConfirmationKey, Prover};
 use crate::crypto::{CipherSuite, Direction, KeyChain, Pms};
 use crate::wire::{
-    Alert, AlertCode, AppMessage, ClientHello, ControlMessage, HandshakeMessage, KeyId, Message, Nonce, ServerHello,
-    PROTOCOL_VERSION,
+    Alert, AlertCode, AppMessage, ClientHello, ControlMessage, HandshakeMessage, InputEvent, KeyId, Message, Nonce,
+    ServerHello, PROTOCOL_VERSION,
 };
 
 /// What the page handed the applet.
@@ -70,9 +70,37 @@ enum Rekey {
     },
 }
 
+/// Keystroke timing obscured the way OpenSSH 9.5's `ObscureKeystrokeTiming` does: while the
+/// user types, keystrokes go out on a fixed tick, one padded record per tick, and a padded
+/// chaff record goes out on every tick without one, until `linger_ms` after the last key. An
+/// observer sees a steady stream of same-sized records, not when keys were pressed. The first
+/// key of a burst goes at once, so typing is no slower to start; later ones wait for their tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeystrokeTiming {
+    pub tick_ms: u64,
+    pub linger_ms: u64,
+}
+
+impl Default for KeystrokeTiming {
+    fn default() -> Self {
+        // OpenSSH's default interval; about a second of chaff after the last key.
+        Self { tick_ms: 20, linger_ms: 1000 }
+    }
+}
+
+/// A burst of typing under [`KeystrokeTiming`].
+struct Typing {
+    next_tick: u64,
+    until: u64,
+}
+
 pub struct ClientSession {
     state: State,
     outgoing: Vec<Vec<u8>>,
+    timing: Option<KeystrokeTiming>,
+    typing: Option<Typing>,
+    /// Keystrokes waiting for their tick, in order.
+    waiting: std::collections::VecDeque<Message>,
 }
 
 impl ClientSession {
@@ -85,7 +113,52 @@ impl ClientSession {
             suites: config.suites.clone(),
         })
         .encode();
-        Self { outgoing: vec![hello.clone()], state: State::AwaitServerHello { config, nonce, hello } }
+        Self {
+            outgoing: vec![hello.clone()],
+            state: State::AwaitServerHello { config, nonce, hello },
+            timing: None,
+            typing: None,
+            waiting: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Obscures keystroke timing from now on (or, with `None`, sends each key at once).
+    pub fn set_keystroke_timing(&mut self, timing: Option<KeystrokeTiming>) {
+        self.timing = timing;
+    }
+
+    /// When [`ClientSession::poll_typing`] is next due, while a burst of typing lasts.
+    pub fn typing_tick_in_ms(&self, now_ms: u64) -> Option<u64> {
+        self.typing.as_ref().map(|t| t.next_tick.saturating_sub(now_ms))
+    }
+
+    /// On the typing tick: sends the next waiting keystroke, or chaff; ends the burst once
+    /// nothing waits and the linger time is over. Call it when `typing_tick_in_ms` says.
+    pub fn poll_typing(&mut self, now_ms: u64) -> Result<(), SessionError> {
+        let (Some(timing), Some(typing)) = (self.timing, self.typing.as_mut()) else { return Ok(()) };
+        if now_ms < typing.next_tick {
+            return Ok(());
+        }
+        let message = match self.waiting.pop_front() {
+            Some(message) => message,
+            None if now_ms < typing.until => Message::Control(ControlMessage::Chaff),
+            None => {
+                self.typing = None;
+                return Ok(());
+            }
+        };
+        // One record per tick, however late the tick came: a late timer must not burst.
+        typing.next_tick = (typing.next_tick + timing.tick_ms).max(now_ms + 1);
+        self.seal_padded(&message, now_ms)
+    }
+
+    fn seal_padded(&mut self, message: &Message, now_ms: u64) -> Result<(), SessionError> {
+        let State::Established(e) = &mut self.state else {
+            return Err(SessionError::Closed);
+        };
+        let record = e.layer.seal_padded(message, crate::wire::message::padded_size(message), now_ms)?;
+        self.outgoing.push(record);
+        Ok(())
     }
 
     /// Records to send, in order.
@@ -155,8 +228,24 @@ impl ClientSession {
         };
         // Input is padded: an observer of the link must not tell a keystroke from a pointer
         // move, nor learn how long a paste was (beyond a factor of two).
+        let keystroke =
+            matches!(message, AppMessage::Input(InputEvent::Key(_) | InputEvent::Special(_) | InputEvent::Paste(_)));
         let padded = matches!(message, AppMessage::Input(_));
         let message: Message = message.into();
+        if let (true, Some(timing)) = (keystroke, self.timing) {
+            match &mut self.typing {
+                // Within a burst: the key waits for its tick.
+                Some(typing) => {
+                    typing.until = now_ms + timing.linger_ms;
+                    self.waiting.push_back(message);
+                    return Ok(());
+                }
+                // The first key of a burst goes now, and starts the tick.
+                None => {
+                    self.typing = Some(Typing { next_tick: now_ms + timing.tick_ms, until: now_ms + timing.linger_ms })
+                }
+            }
+        }
         let record = if padded {
             e.layer.seal_padded(&message, crate::wire::message::padded_size(&message), now_ms)?
         } else {
@@ -181,8 +270,15 @@ impl ClientSession {
         Ok(())
     }
 
-    /// Closes politely: tells the controller and stops.
+    /// Closes politely: sends the keystrokes still waiting for their tick, tells the
+    /// controller, and stops.
     pub fn close(&mut self, now_ms: u64) {
+        while let Some(message) = self.waiting.pop_front() {
+            if self.seal_padded(&message, now_ms).is_err() {
+                break;
+            }
+        }
+        self.typing = None;
         if let State::Established(e) = &mut self.state {
             if let Ok(r) = e.layer.seal(&Message::Control(ControlMessage::Alert(Alert::new(AlertCode::Closed))), now_ms)
             {

@@ -20,7 +20,7 @@ pub mod client;
 mod record_layer;
 pub mod server;
 
-pub use client::{ClientConfig, ClientEvent, ClientSession};
+pub use client::{ClientConfig, ClientEvent, ClientSession, KeystrokeTiming};
 pub use record_layer::KeyPosition;
 pub use server::{KeyPurpose, ServerConfig, ServerEnv, ServerEvent, ServerSession};
 

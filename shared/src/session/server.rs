@@ -277,6 +277,7 @@ impl ServerSession {
             Err(control) => control,
         };
         match control {
+            ControlMessage::Chaff => Ok(vec![]),
             ControlMessage::Alert(alert) if alert.code == AlertCode::Closed => Ok(vec![ServerEvent::PeerClosed(alert)]),
             ControlMessage::Alert(alert) => Err(SessionError::PeerClosed(alert)),
             ControlMessage::RekeyReady { key_id, client_nonce } => {

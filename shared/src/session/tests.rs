@@ -337,3 +337,100 @@ fn input_records_are_padded_so_their_length_says_nothing() {
     eprintln!("a keystroke record: {} bytes unpadded, {} padded", 7 + plain.len() + 16, sizes[0]);
     let _ = pump(&mut c, &mut s, &mut env, 10);
 }
+
+#[test]
+fn obscured_typing_sends_one_same_sized_record_per_tick_and_loses_no_key() {
+    use crate::session::KeystrokeTiming;
+    let (mut c, mut s, mut env) = pair(CipherSuite::ChaCha20Poly1305);
+    c.set_keystroke_timing(Some(KeystrokeTiming { tick_ms: 20, linger_ms: 100 }));
+    // Three keys in quick succession at t = 1000, 1003, 1005.
+    let keys = ['a', 'b', 'c'];
+    let mut records: Vec<(u64, Vec<u8>)> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let now = 1000 + [0, 3, 5][i];
+        c.send(key(*k), now).unwrap();
+        records.extend(c.take_outgoing().into_iter().map(|r| (now, r)));
+    }
+    assert_eq!(records.len(), 1, "the first key goes at once, the others wait for their tick");
+    // The tick runs until the burst ends.
+    let mut now = 1000;
+    while let Some(wait) = c.typing_tick_in_ms(now) {
+        now += wait.max(1);
+        c.poll_typing(now).unwrap();
+        records.extend(c.take_outgoing().into_iter().map(|r| (now, r)));
+        assert!(now < 2000, "the burst ends");
+    }
+    let times: Vec<u64> = records.iter().map(|(t, _)| *t).collect();
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 20), "a record every tick, nothing between: {times:?}");
+    assert!(records.iter().all(|(_, r)| r.len() == records[0].1.len()), "keys and chaff look alike");
+    // Two queued keys, then chaff until 100 ms after the last key (1005 + 100).
+    assert_eq!(records.len(), 1 + 5);
+    let mut seen = Vec::new();
+    for (t, r) in &records {
+        seen.extend(s.handle_record(r, *t, &mut env).unwrap());
+    }
+    assert_eq!(seen, keys.iter().map(|k| ServerEvent::Message(key(*k))).collect::<Vec<_>>(), "chaff is dropped");
+    let _ = pump(&mut c, &mut s, &mut env, now);
+}
+
+#[test]
+fn closing_sends_the_keys_still_waiting_for_their_tick() {
+    use crate::session::KeystrokeTiming;
+    let (mut c, mut s, mut env) = pair(CipherSuite::ChaCha20Poly1305);
+    c.set_keystroke_timing(Some(KeystrokeTiming::default()));
+    c.send(key('x'), 1).unwrap();
+    c.send(key('y'), 2).unwrap();
+    c.close(3);
+    let mut seen = Vec::new();
+    for r in c.take_outgoing() {
+        seen.extend(s.handle_record(&r, 3, &mut env).unwrap());
+    }
+    assert_eq!(seen[..2], [ServerEvent::Message(key('x')), ServerEvent::Message(key('y'))]);
+}
+
+#[test]
+fn what_obscured_typing_costs_in_bytes() {
+    use crate::session::KeystrokeTiming;
+    // One isolated keystroke (down and up 50 ms apart), then ten seconds of typing at five
+    // keys a second, with the default timing; bytes on the wire against sending each at once.
+    let cost = |timing: Option<KeystrokeTiming>, presses: &[u64]| -> usize {
+        let (mut c, _, _) = pair(CipherSuite::ChaCha20Poly1305);
+        c.set_keystroke_timing(timing);
+        let mut events: Vec<u64> = presses.iter().flat_map(|&t| [t, t + 50]).collect();
+        events.sort_unstable();
+        let mut bytes = 0;
+        let mut now = 0;
+        let mut next = events.into_iter().peekable();
+        loop {
+            let tick = c.typing_tick_in_ms(now).map(|w| now + w.max(1));
+            match (next.peek().copied(), tick) {
+                (Some(t), Some(k)) if k < t => {
+                    now = k;
+                    c.poll_typing(now).unwrap();
+                }
+                (Some(t), _) => {
+                    now = t;
+                    next.next();
+                    c.send(key('k'), now).unwrap();
+                }
+                (None, Some(k)) => {
+                    now = k;
+                    c.poll_typing(now).unwrap();
+                }
+                (None, None) => break,
+            }
+            bytes += c.take_outgoing().iter().map(Vec::len).sum::<usize>();
+        }
+        bytes
+    };
+    let one = [0];
+    let typing: Vec<u64> = (0..50).map(|i| i * 200).collect();
+    let timing = Some(KeystrokeTiming::default());
+    let (one_plain, one_obscured) = (cost(None, &one), cost(timing, &one));
+    let (typing_plain, typing_obscured) = (cost(None, &typing), cost(timing, &typing));
+    eprintln!(
+        "one keystroke: {one_plain} B sent at once, {one_obscured} B obscured; \
+         10 s of typing at 5 keys/s: {typing_plain} B at once, {typing_obscured} B obscured"
+    );
+    assert!(one_obscured > one_plain && typing_obscured > typing_plain);
+}

@@ -82,6 +82,9 @@ pub enum ControlMessage {
     /// The applet opens the host's serial console: the controller sends its backlog, then the
     /// output as it comes. Links that never ask carry no serial traffic.
     SerialOpen,
+    /// Nothing: sent (padded like a keystroke) on the typing tick when no key is waiting, so
+    /// that the records' timing does not tell when keys were pressed. The receiver drops it.
+    Chaff,
 }
 
 /// One host's viewers, as one of them sees it.
@@ -346,6 +349,7 @@ impl ControlMessage {
                 out.put_u32(*to);
             }
             ControlMessage::SerialOpen => out.put_u8(12),
+            ControlMessage::Chaff => out.put_u8(13),
         }
     }
 
@@ -398,6 +402,7 @@ impl ControlMessage {
             10 => ControlMessage::RequestControl,
             11 => ControlMessage::GiveControl { to: r.u32("give control to")? },
             12 => ControlMessage::SerialOpen,
+            13 => ControlMessage::Chaff,
             other => return Err(DecodeError::Unknown { field: "control type", value: other }),
         })
     }

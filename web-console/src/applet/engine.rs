@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use shared::crypto::{CipherSuite, Pms};
-use shared::session::{ClientConfig, ClientEvent, ClientSession};
+use shared::session::{ClientConfig, ClientEvent, ClientSession, KeystrokeTiming};
 use shared::video::frame::Framebuffer;
 use shared::video::text::{self, Damage, TextScreen};
 use shared::video::tiles::StreamDecoder;
@@ -182,6 +182,8 @@ struct Inner {
     /// The link was closed because the page was left, and is to be opened again if the page
     /// comes back (from the browser's back/forward cache).
     left_page: bool,
+    /// A typing tick is scheduled (keystroke timing is obscured while the user types).
+    typing_tick_pending: bool,
 }
 
 type EventListener = Closure<dyn FnMut(web_sys::Event)>;
@@ -220,6 +222,7 @@ impl Console {
             _input_listeners: Vec::new(),
             page_listeners: Vec::new(),
             left_page: false,
+            typing_tick_pending: false,
         })));
         console.listen_for_input(&canvas)?;
         console.listen_for_page_leave()?;
@@ -252,8 +255,10 @@ impl Console {
         self.drop_link();
         let ws = WebSocket::new(&key.url)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let session =
+        let mut session =
             ClientSession::new(ClientConfig { key_id: key.key_id, pms: key.pms, suites: key.suites }, random_nonce()?);
+        // Keys go out on a steady tick while the user types, with chaff between them.
+        session.set_keystroke_timing(Some(KeystrokeTiming::default()));
         let weak = Rc::downgrade(&self.0);
         let onopen = Closure::<dyn FnMut()>::new({
             let weak = weak.clone();
@@ -341,6 +346,40 @@ impl Console {
             let _ = link.session.send(message, now);
         }
         self.flush();
+        self.schedule_typing_tick();
+    }
+
+    /// Sets the next typing tick, while the session has a burst of typing going.
+    fn schedule_typing_tick(&self) {
+        let now = self.now();
+        let wait = {
+            let mut inner = self.0.borrow_mut();
+            if inner.typing_tick_pending {
+                return;
+            }
+            let Some(wait) = inner.link.as_ref().and_then(|l| l.session.typing_tick_in_ms(now)) else { return };
+            inner.typing_tick_pending = true;
+            wait
+        };
+        let weak = Rc::downgrade(&self.0);
+        let scheduled = set_timeout(i32::try_from(wait).unwrap_or(i32::MAX), move || with(&weak, |c| c.typing_tick()));
+        if scheduled.is_err() {
+            self.0.borrow_mut().typing_tick_pending = false;
+        }
+    }
+
+    /// The typing tick: the next waiting key, or chaff, goes out.
+    fn typing_tick(&self) {
+        let now = self.now();
+        {
+            let mut inner = self.0.borrow_mut();
+            inner.typing_tick_pending = false;
+            if let Some(link) = inner.link.as_mut().filter(|l| l.established) {
+                let _ = link.session.poll_typing(now);
+            }
+        }
+        self.flush();
+        self.schedule_typing_tick();
     }
 
     /// Shows the host's serial console on `canvas`, and sends what is typed there to the
