@@ -103,11 +103,22 @@ fn audit(config: &Config, action: AuditAction) -> anyhow::Result<()> {
         AuditAction::Export => {
             use std::io::Write;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            log.for_each(|record| {
-                serde_json::to_writer(&mut out, &record)
-                    .map_err(|_| controller_server::store::users::StoreError::Task)?;
-                writeln!(out).map_err(|_| controller_server::store::users::StoreError::Task)
-            })?;
+            // Writing can fail (a closed pipe): report that, not a store failure.
+            let mut write_error = None;
+            let read = log.for_each(|record| {
+                let written = serde_json::to_writer(&mut out, &record).map_err(std::io::Error::from);
+                match written.and_then(|()| writeln!(out)) {
+                    Ok(()) => Ok(()),
+                    Err(err) => {
+                        write_error = Some(err);
+                        Err(controller_server::store::users::StoreError::Task)
+                    }
+                }
+            });
+            if let Some(err) = write_error {
+                return Err(anyhow::Error::from(err).context("cannot write the export"));
+            }
+            read?;
             for c in log.checkpoints()? {
                 writeln!(out, "{}", serde_json::json!({ "checkpoint": c }))?;
             }

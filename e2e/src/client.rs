@@ -103,10 +103,11 @@ impl ConsoleClient {
     /// Opens `url` (a `ws://` console URL) with `key` as the console-key API gave it, and waits
     /// until the link is established at both ends (the controller's first message arrived).
     pub async fn connect(url: &str, key: &Value) -> anyhow::Result<Self> {
-        let key_id = hex_bytes(key["key_id"].as_str().context("key_id")?)?;
+        let key_id =
+            KeyId::from_hex(key["key_id"].as_str().context("key_id")?).context("key_id is not 32 hex digits")?;
         let pms = base64::engine::general_purpose::STANDARD.decode(key["pms"].as_str().context("pms")?)?;
         let config = ClientConfig {
-            key_id: KeyId(key_id.try_into().map_err(|_| anyhow::anyhow!("key id is not 16 bytes"))?),
+            key_id,
             pms: Pms::from_slice(&pms).context("pms is not 32 bytes")?,
             suites: vec![CipherSuite::ChaCha20Poly1305, CipherSuite::Rc4HmacSha1],
         };
@@ -184,11 +185,4 @@ impl ConsoleClient {
             }
         }
     }
-}
-
-fn hex_bytes(text: &str) -> anyhow::Result<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        bail!("not hex: {text}");
-    }
-    (0..text.len() / 2).map(|i| Ok(u8::from_str_radix(text.get(i * 2..i * 2 + 2).context("hex")?, 16)?)).collect()
 }

@@ -40,6 +40,24 @@ where
     }
 }
 
+/// Starts a backend's driver on its own task under [`supervise`]: `drive` makes one run from
+/// the backend's configuration and channels.
+pub fn spawn<C: Send + Sync + 'static>(
+    config: C,
+    id: String,
+    mut backend: Backend,
+    drive: for<'a> fn(&'a C, &'a mut Backend) -> BoxFuture<'a, ()>,
+) {
+    let config = std::sync::Arc::new(config);
+    tokio::spawn(async move {
+        supervise(&id, &mut backend, move |backend| {
+            let config = config.clone();
+            async move { drive(&config, backend).await }.boxed()
+        })
+        .await
+    });
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     let text = panic
         .downcast_ref::<&str>()

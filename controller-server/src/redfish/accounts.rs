@@ -232,8 +232,9 @@ fn role_property(body: &Map<String, Value>) -> Result<Option<Role>, RedfishError
 
 fn password_property(body: &Map<String, Value>) -> Result<Option<String>, RedfishError> {
     let password = string_property(body, "Password", true)?;
-    let fits = |p: &String| p.chars().count() >= MIN_PASSWORD_LEN && p.len() <= crate::web::login::MAX_PASSWORD_BYTES;
-    if password.as_ref().is_some_and(|p| !fits(p)) {
+    // The account service's one rule, checked here so a bad password is refused before anything
+    // in the same request changes.
+    if password.as_deref().is_some_and(|p| accounts::check_password(p).is_err()) {
         return Err(RedfishError::property_value_format("(hidden)", "Password"));
     }
     Ok(password)

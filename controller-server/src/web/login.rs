@@ -359,8 +359,7 @@ pub async fn authenticate_basic(
     if let Some((user_id, credential)) = remembered {
         let store = state.users.clone();
         let current = crate::store::off_runtime(move || store.credentialed_user(user_id)).await?;
-        if let Some((user, now_credential)) = current.filter(|(_, c)| *c == credential) {
-            let _ = now_credential;
+        if let Some((user, _)) = current.filter(|(_, c)| *c == credential) {
             return Ok(Ok(user));
         }
     }

@@ -41,15 +41,8 @@ const NO_NMI: &str = "the local host has no NMI";
 
 pub fn spawn(config: LocalHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, mut backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, true, starting);
-    let config = Arc::new(config);
-    tokio::spawn(async move {
-        super::supervisor::supervise(&config.id.clone(), &mut backend, move |backend| {
-            let config = config.clone();
-            async move { drive(&config, backend).await }.boxed()
-        })
-        .await
-    });
+    let (host, backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, true, starting);
+    super::supervisor::spawn(config, host.id.clone(), backend, |config, backend| drive(config, backend).boxed());
     host
 }
 

@@ -48,15 +48,8 @@ pub struct QemuHost {
 
 pub fn spawn(config: QemuHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, mut backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, config.serial, starting);
-    let config = Arc::new(config);
-    tokio::spawn(async move {
-        super::supervisor::supervise(&config.id.clone(), &mut backend, move |backend| {
-            let config = config.clone();
-            async move { drive(&config, backend).await }.boxed()
-        })
-        .await
-    });
+    let (host, backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, config.serial, starting);
+    super::supervisor::spawn(config, host.id.clone(), backend, |config, backend| drive(config, backend).boxed());
     host
 }
 

@@ -63,22 +63,17 @@ impl std::fmt::Display for Target {
 
 pub fn spawn(config: VncHost) -> Arc<Host> {
     let connecting = HostStatus { state: HostState::NoSignal, text: format!("connecting to {}", config.address) };
-    let (host, mut backend) = Host::new(&config.id, &config.name, "vnc", &[], false, connecting);
-    let config = Arc::new(config);
-    tokio::spawn(async move {
-        super::supervisor::supervise(&config.id.clone(), &mut backend, move |b| {
-            let config = config.clone();
-            async move {
-                let display = Display {
-                    id: &config.id,
-                    target: Target::Tcp(config.address.clone()),
-                    password_file: config.password_file.clone(),
-                };
-                display.drive(&b.video, &mut b.input, &b.status).await
-            }
-            .boxed()
-        })
-        .await
+    let (host, backend) = Host::new(&config.id, &config.name, "vnc", &[], false, connecting);
+    super::supervisor::spawn(config, host.id.clone(), backend, |config, backend| {
+        async move {
+            let display = Display {
+                id: &config.id,
+                target: Target::Tcp(config.address.clone()),
+                password_file: config.password_file.clone(),
+            };
+            display.drive(&backend.video, &mut backend.input, &backend.status).await
+        }
+        .boxed()
     });
     host
 }
