@@ -22,6 +22,8 @@ pub struct Inner {
     pub users: Arc<UserStore>,
     pub audit: Arc<AuditLog>,
     pub events: Arc<crate::store::EventLog>,
+    /// The one writer of the audit trail and the event logs.
+    pub journal: crate::store::Journal,
     pub sessions: WebSessions,
     /// Redfish sessions (`X-Auth-Token`), apart from the web's cookie sessions.
     pub redfish_sessions: WebSessions,
@@ -79,12 +81,13 @@ impl AppState {
         // Before the first record: every record from now on is anchored.
         audit.anchor_with(node.audit_anchor());
         let events = Arc::new(crate::store::EventLog::open(&config.data_dir.join("lantern.db"))?);
+        let journal = crate::store::Journal::start(audit.clone(), events.clone())?;
         let hosts = HostRegistry::start(&config.hosts, &config.data_dir);
         for host in hosts.all() {
-            tokio::spawn(log_status_changes(host.clone(), events.clone()));
+            tokio::spawn(log_status_changes(host.clone(), journal.clone()));
         }
-        let health = start_health(config, &events);
-        let recoveries = start_recovery(config, &hosts, &events, &audit)?;
+        let health = start_health(config, &journal);
+        let recoveries = start_recovery(config, &hosts, &events, &journal)?;
         let plain_ws_url = config
             .console_public_plain_url
             .clone()
@@ -117,6 +120,7 @@ impl AppState {
                 .collect(),
             hosts,
             events,
+            journal,
             link_config: ServerConfig { suites: config.suites()?, schedule: config.schedule() },
             web_root: config.web_root.clone(),
             csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref(), &config.frame_ancestors),
@@ -181,8 +185,8 @@ impl AppState {
     }
 
     /// Records a security action before it takes effect: when the trail cannot take the
-    /// record, the action is refused (503) rather than done unrecorded. The write runs on the
-    /// blocking pool.
+    /// record, the action is refused (503) rather than done unrecorded. The write is the
+    /// journal's, off the runtime, in turn with every other record.
     pub async fn audit_first(
         &self,
         actor: &str,
@@ -190,9 +194,7 @@ impl AppState {
         target: &str,
         detail: serde_json::Value,
     ) -> Result<(), crate::web::error::ApiError> {
-        let (audit, actor, action_name, target) =
-            (self.audit.clone(), actor.to_string(), action.to_string(), target.to_string());
-        let written = crate::store::off_runtime(move || audit.record(&actor, &action_name, &target, detail)).await;
+        let written = self.journal.audit_first(crate::store::AuditEntry::new(actor, action, target, detail)).await;
         written.map(|_| ()).map_err(|err| {
             tracing::error!(error = %err, action, "audit trail write failed; action refused");
             crate::web::error::ApiError::new(
@@ -202,12 +204,26 @@ impl AppState {
         })
     }
 
-    /// Adds a record to the audit trail. A failure to write is logged loudly; the action it
-    /// describes has already happened.
-    pub fn audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
-        if let Err(err) = self.audit.record(actor, action, target, detail) {
-            tracing::error!(error = %err, action, "audit trail write failed");
-        }
+    /// Adds a record to the audit trail of something that has already happened: queued to
+    /// the journal, whose failure to write it is logged loudly.
+    pub async fn audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
+        self.journal.audit(crate::store::AuditEntry::new(actor, action, target, detail)).await;
+    }
+
+    /// Reads the audit trail or the event logs once every record made before the call is
+    /// written (an action's own record is on the page that follows it); off the runtime.
+    pub async fn read_journal<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&AuditLog, &crate::store::EventLog) -> Result<T, crate::store::users::StoreError> + Send + 'static,
+    ) -> Result<T, crate::store::users::StoreError> {
+        self.journal.flush().await;
+        let (audit, events) = (self.audit.clone(), self.events.clone());
+        crate::store::off_runtime(move || read(&audit, &events)).await
+    }
+
+    /// Adds an event to a host's event log (queued to the journal).
+    pub async fn event(&self, host: &str, severity: &str, message: &str) {
+        self.journal.event(crate::store::EventEntry::new(host, severity, message)).await;
     }
 }
 
@@ -243,7 +259,7 @@ fn start_recovery(
     config: &Config,
     hosts: &HostRegistry,
     events: &Arc<crate::store::EventLog>,
-    audit: &Arc<AuditLog>,
+    journal: &crate::store::Journal,
 ) -> anyhow::Result<std::collections::HashMap<String, Arc<crate::recovery::Recovery>>> {
     let mut recoveries = std::collections::HashMap::new();
     for host_config in &config.hosts {
@@ -254,7 +270,7 @@ fn start_recovery(
         };
         let timer = Arc::new(crate::recovery::Recovery::new(recovery, enabled));
         let captures = crate::recovery::captures_dir(&config.data_dir, &host.id);
-        tokio::spawn(crate::recovery::run(host, timer.clone(), events.clone(), audit.clone(), captures));
+        tokio::spawn(crate::recovery::run(host, timer.clone(), journal.clone(), captures));
         recoveries.insert(host_config.id.clone(), timer);
     }
     Ok(recoveries)
@@ -263,7 +279,7 @@ fn start_recovery(
 /// Starts sampling the sensors of every host whose backend has some.
 fn start_health(
     config: &Config,
-    events: &Arc<crate::store::EventLog>,
+    journal: &crate::store::Journal,
 ) -> std::collections::HashMap<String, Arc<crate::health::Health>> {
     let every = Duration::from_secs(config.health.interval_seconds.max(1));
     let mut health = std::collections::HashMap::new();
@@ -273,14 +289,14 @@ fn start_health(
             _ => continue,
         };
         let sensors = Arc::new(crate::health::Health::new(config.health.history));
-        tokio::spawn(crate::health::sample(host.id.clone(), source, sensors.clone(), events.clone(), every));
+        tokio::spawn(crate::health::sample(host.id.clone(), source, sensors.clone(), journal.clone(), every));
         health.insert(host.id.clone(), sensors);
     }
     health
 }
 
 /// Writes every status of a host, from the first, into its event log.
-async fn log_status_changes(host: Arc<crate::hosts::Host>, events: Arc<crate::store::EventLog>) {
+async fn log_status_changes(host: Arc<crate::hosts::Host>, journal: crate::store::Journal) {
     use shared::wire::message::HostState;
     let mut status = host.status.clone();
     loop {
@@ -292,9 +308,7 @@ async fn log_status_changes(host: Arc<crate::hosts::Host>, events: Arc<crate::st
             };
             (severity, s.text.clone())
         };
-        if let Err(err) = events.record(&host.id, severity, &message) {
-            tracing::error!(host = %host.id, error = %err, "event log write failed");
-        }
+        journal.event(crate::store::EventEntry::new(&host.id, severity, &message)).await;
         if status.changed().await.is_err() {
             return;
         }

@@ -58,7 +58,8 @@ impl Running {
         self.plain_handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
     }
 
-    /// Waits until both listeners have stopped and every console link has closed.
+    /// Waits until both listeners have stopped, every console link has closed and every
+    /// record is written.
     pub async fn stopped(&mut self) {
         if !self.server.is_finished() {
             let _ = (&mut self.server).await;
@@ -67,6 +68,7 @@ impl Running {
             let _ = plain.await;
         }
         self.state.links_closed().await;
+        self.state.journal.flush().await;
     }
 }
 
@@ -97,14 +99,16 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let state = AppState::new(&config, users.clone(), audit)?;
     let first_password = users.ensure_first_admin()?;
     if first_password.is_some() {
-        state.audit(
-            "controller",
-            "user.create",
-            "admin",
-            serde_json::json!({"role": "Administrator", "first_run": true}),
-        );
+        state
+            .audit(
+                "controller",
+                "user.create",
+                "admin",
+                serde_json::json!({"role": "Administrator", "first_run": true}),
+            )
+            .await;
     }
-    state.audit("controller", "controller.start", "", serde_json::json!({"listen": config.listen.to_string()}));
+    state.audit("controller", "controller.start", "", serde_json::json!({"listen": config.listen.to_string()})).await;
 
     let limits = config.limits.listener();
     let plain_handle = axum_server::Handle::new();

@@ -17,7 +17,7 @@ use shared::wire::message::HostState;
 
 use crate::config::RecoveryConfig;
 use crate::hosts::{Host, PowerAction};
-use crate::store::{AuditLog, EventLog};
+use crate::store::{AuditEntry, EventEntry, Journal};
 
 /// What the timer says at a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,13 +175,7 @@ pub fn capture_screen(host: &Host, dir: &Path) -> Result<String, String> {
 }
 
 /// Runs a host's timer for as long as the controller runs.
-pub async fn run(
-    host: Arc<Host>,
-    recovery: Arc<Recovery>,
-    events: Arc<EventLog>,
-    audit: Arc<AuditLog>,
-    captures: PathBuf,
-) {
+pub async fn run(host: Arc<Host>, recovery: Arc<Recovery>, journal: Journal, captures: PathBuf) {
     let Some(mut beats) = host.heartbeats.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         tracing::error!(host = %host.id, "recovery timer started twice");
         return;
@@ -204,30 +198,31 @@ pub async fn run(
             }
             _ = ticks.tick() => {
                 let verdict = recovery.timer().check(Instant::now());
-                act(&host, &recovery, verdict, &events, &audit, &captures).await;
+                act(&host, &recovery, verdict, &journal, &captures).await;
             }
         }
     }
 }
 
-async fn act(host: &Host, recovery: &Recovery, verdict: Verdict, events: &EventLog, audit: &AuditLog, captures: &Path) {
+async fn act(host: &Host, recovery: &Recovery, verdict: Verdict, journal: &Journal, captures: &Path) {
     let log = |severity: &str, message: &str, attachment: Option<&str>| {
         tracing::warn!(host = %host.id, message, "recovery");
-        if let Err(err) = events.record_with(&host.id, severity, message, attachment) {
-            tracing::error!(host = %host.id, error = %err, "event log write failed");
-        }
+        journal.event(EventEntry::new(&host.id, severity, message).with_attachment(attachment))
     };
     let status = recovery.status();
     match verdict {
         Verdict::Wait => {}
-        Verdict::GiveUp => log(
-            "critical",
-            &format!(
-                "Automatic recovery: no heartbeat for {} s, but {} resets in {} s already; not resetting again",
-                status.timeout_seconds, status.max_resets, status.window_seconds
-            ),
-            None,
-        ),
+        Verdict::GiveUp => {
+            log(
+                "critical",
+                &format!(
+                    "Automatic recovery: no heartbeat for {} s, but {} resets in {} s already; not resetting again",
+                    status.timeout_seconds, status.max_resets, status.window_seconds
+                ),
+                None,
+            )
+            .await
+        }
         Verdict::Reset { count } => {
             let capture = capture_screen(host, captures);
             if let Err(reason) = &capture {
@@ -237,13 +232,11 @@ async fn act(host: &Host, recovery: &Recovery, verdict: Verdict, events: &EventL
                 "Automatic recovery: no heartbeat for {} s; resetting the host ({count} of {} allowed in {} s)",
                 status.timeout_seconds, status.max_resets, status.window_seconds
             );
-            log("critical", &message, capture.as_deref().ok());
+            log("critical", &message, capture.as_deref().ok()).await;
             let detail = serde_json::json!({ "reset": count, "capture": capture.as_deref().ok() });
-            if let Err(err) = audit.record("controller", "host.recovery", &host.id, detail) {
-                tracing::error!(error = %err, "audit trail write failed");
-            }
+            journal.audit(AuditEntry::new("controller", "host.recovery", &host.id, detail)).await;
             if let Err(err) = host.press_power(PowerAction::Reset).await {
-                log("critical", &format!("Automatic recovery: the reset failed: {err}"), None);
+                log("critical", &format!("Automatic recovery: the reset failed: {err}"), None).await;
             }
         }
     }

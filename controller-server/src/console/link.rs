@@ -193,14 +193,14 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
             }
             _ = poll.tick() => {
                 if let Some(v) = &viewer {
-                    record_handover(&state, &v.host.id, v.sharing.tick());
+                    record_handover(&state, &v.host.id, v.sharing.tick()).await;
                 }
                 match (&env.binding, last_check.elapsed() >= RECHECK) {
                     (Some(binding), true) => {
                         last_check = Instant::now();
                         if !still_allowed(&state, binding).await {
                             tracing::info!(user = %binding.username, host = %binding.host_id, "console access withdrawn");
-                            state.audit(&binding.username, "console.revoked", &binding.host_id, serde_json::json!({}));
+                            state.audit(&binding.username, "console.revoked", &binding.host_id, serde_json::json!({})).await;
                             let alert = Alert::new(AlertCode::AccessRevoked);
                             farewell = Some(Farewell::from(&alert));
                             session.close(alert, now());
@@ -225,7 +225,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
         }
     };
     if let Some(v) = &viewer {
-        record_handover(&state, &v.host.id, v.sharing.leave(v.id));
+        record_handover(&state, &v.host.id, v.sharing.leave(v.id)).await;
     }
     let reason = match &outcome {
         Ok(()) => "closed".to_string(),
@@ -237,24 +237,26 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
     }
     if let Some(binding) = &env.binding {
         let key = session.tx_position();
-        state.audit(
-            &binding.username,
-            "console.close",
-            &binding.host_id,
-            serde_json::json!({
-                "listener": listener.name(),
-                "suite": stats.suite,
-                "bytes_in": stats.bytes_in,
-                "bytes_out": stats.bytes_out,
-                "renewals": stats.renewals,
-                "refused_inputs": stats.refused_inputs,
-                "inputs_while_watching": stats.inputs_while_watching,
-                "refreshes_ignored": stats.refreshes_ignored,
-                "generation": key.map(|k| k.generation),
-                "epoch": key.map(|k| k.epoch),
-                "reason": reason,
-            }),
-        );
+        state
+            .audit(
+                &binding.username,
+                "console.close",
+                &binding.host_id,
+                serde_json::json!({
+                    "listener": listener.name(),
+                    "suite": stats.suite,
+                    "bytes_in": stats.bytes_in,
+                    "bytes_out": stats.bytes_out,
+                    "renewals": stats.renewals,
+                    "refused_inputs": stats.refused_inputs,
+                    "inputs_while_watching": stats.inputs_while_watching,
+                    "refreshes_ignored": stats.refreshes_ignored,
+                    "generation": key.map(|k| k.generation),
+                    "epoch": key.map(|k| k.epoch),
+                    "reason": reason,
+                }),
+            )
+            .await;
     }
     let farewell = match (&outcome, farewell) {
         (_, Some(farewell)) => farewell,
@@ -338,7 +340,7 @@ async fn on_events(
                 detail["listener"] = listener.name().into();
                 detail["suite"] = info.suite.name().into();
                 detail["control"] = binding.control.into();
-                state.audit(&binding.username, "console.open", &host.id, detail);
+                state.audit(&binding.username, "console.open", &host.id, detail).await;
                 // A viewer's first picture goes out with its handshake, as before: joining here,
                 // inline, keeps it in the same flush (off the runtime it arrived late enough for a
                 // page to see the link connected with an empty screen). Refreshes, which a viewer
@@ -351,24 +353,24 @@ async fn on_events(
                 session.send(AppMessage::HostStatus(status.borrow_and_update().clone()), now_ms)?;
                 let mut presence = sharing.subscribe();
                 let (id, handover) = sharing.join(&binding.username, &binding.web_session, binding.control);
-                record_handover(state, &host.id, handover);
+                record_handover(state, &host.id, handover).await;
                 presence.borrow_and_update();
                 session.send(AppMessage::Presence(sharing.view(id)), now_ms)?;
                 // The serial console streams only once the applet opens it.
                 *viewer = Some(Viewer { host, video, serial: None, status, sharing, id, presence, last_refresh: None });
             }
             ServerEvent::Message(AppMessage::Input(input)) => {
-                let Some(v) = may_type(env, viewer, state, stats) else { continue };
+                let Some(v) = may_type(env, viewer, state, stats).await else { continue };
                 if let InputEvent::Special(SpecialKey::CtrlAltDel) = &input {
                     if let Some(b) = &env.binding {
-                        state.audit(&b.username, "console.ctrl-alt-del", &b.host_id, serde_json::json!({}));
+                        state.audit(&b.username, "console.ctrl-alt-del", &b.host_id, serde_json::json!({})).await;
                     }
                 }
                 // Bounded: a stuck host slows this link rather than growing memory.
                 let _ = v.host.input.send(input).await;
             }
             ServerEvent::Message(AppMessage::Serial(bytes)) => {
-                let Some(v) = may_type(env, viewer, state, stats) else { continue };
+                let Some(v) = may_type(env, viewer, state, stats).await else { continue };
                 if let Some(port) = &v.host.serial_input {
                     // A port that cannot keep up drops keystrokes rather than stall the link.
                     let _ = port.try_send(bytes);
@@ -376,12 +378,12 @@ async fn on_events(
             }
             ServerEvent::Message(AppMessage::RequestControl) => {
                 if let Some(v) = viewer {
-                    record_handover(state, &v.host.id, v.sharing.request(v.id));
+                    record_handover(state, &v.host.id, v.sharing.request(v.id)).await;
                 }
             }
             ServerEvent::Message(AppMessage::GiveControl { to }) => {
                 if let Some(v) = viewer {
-                    record_handover(state, &v.host.id, v.sharing.give(v.id, to));
+                    record_handover(state, &v.host.id, v.sharing.give(v.id, to)).await;
                 }
             }
             ServerEvent::Message(AppMessage::RefreshRequest) => {
@@ -404,7 +406,7 @@ async fn on_events(
                 }
                 v.serial = Some(start.updates);
                 if let Some(b) = &env.binding {
-                    state.audit(&b.username, "console.serial-open", &b.host_id, serde_json::json!({}));
+                    state.audit(&b.username, "console.serial-open", &b.host_id, serde_json::json!({})).await;
                 }
             }
             ServerEvent::Message(_) => {
@@ -423,7 +425,7 @@ async fn on_events(
 
 /// The viewer, if this link may send keys now: its key allows control and its viewer holds
 /// the keyboard. Refusals are counted (the first one of a view-only link is audited).
-fn may_type<'v>(
+async fn may_type<'v>(
     env: &Env<'_>,
     viewer: &'v mut Option<Viewer>,
     state: &AppState,
@@ -434,7 +436,9 @@ fn may_type<'v>(
         // A viewer's input goes nowhere; the first refusal of a link is audited and the count
         // goes into the close record.
         if stats.refused_inputs == 0 {
-            state.audit(&b.username, "console.input-refused", &b.host_id, serde_json::json!({ "reason": "view only" }));
+            state
+                .audit(&b.username, "console.input-refused", &b.host_id, serde_json::json!({ "reason": "view only" }))
+                .await;
         }
         stats.refused_inputs += 1;
         return None;
@@ -468,10 +472,10 @@ async fn still_allowed(state: &AppState, binding: &KeyBinding) -> bool {
 }
 
 /// Control changed hands: the audit trail says who got it, from whom and why.
-fn record_handover(state: &AppState, host_id: &str, handover: Option<Handover>) {
+async fn record_handover(state: &AppState, host_id: &str, handover: Option<Handover>) {
     if let Some(h) = handover {
         tracing::info!(host = %host_id, to = %h.to, reason = h.reason, "console control changed hands");
-        state.audit(&h.to, "console.control", host_id, serde_json::json!({ "from": h.from, "reason": h.reason }));
+        state.audit(&h.to, "console.control", host_id, serde_json::json!({ "from": h.from, "reason": h.reason })).await;
     }
 }
 

@@ -210,7 +210,7 @@ pub async fn sample(
     host: String,
     source: Source,
     health: Arc<Health>,
-    events: Arc<crate::store::EventLog>,
+    journal: crate::store::Journal,
     every: Duration,
 ) {
     let mut ticks = tokio::time::interval(every);
@@ -224,9 +224,7 @@ pub async fn sample(
         };
         for change in health.record(crate::store::audit::now_ms(), readings) {
             tracing::info!(%host, sensor = %change.name, to = ?change.to, "sensor level changed");
-            if let Err(err) = events.record(&host, change.to.severity(), &change.message()) {
-                tracing::error!(%host, error = %err, "event log write failed");
-            }
+            journal.event(crate::store::EventEntry::new(&host, change.to.severity(), &change.message())).await;
         }
     }
 }

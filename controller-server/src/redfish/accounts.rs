@@ -104,7 +104,7 @@ pub async fn create_session(
         .await
         .map_err(|_| RedfishError::internal())?
         .ok_or_else(|| RedfishError::unauthorized(SESSIONS))?;
-    state.audit(&session.user.username, "redfish.session", &session.id, json!({}));
+    state.audit(&session.user.username, "redfish.session", &session.id, json!({})).await;
     let location = format!("{SESSIONS}/{}", session.id);
     let mut response = (StatusCode::CREATED, resource(session_body(&session))).into_response();
     let headers = response.headers_mut();
@@ -123,7 +123,7 @@ pub async fn delete_session(
         return Err(RedfishError::not_found("Session", &id));
     }
     if let Some(ended) = state.redfish_sessions.end(&id).await.map_err(|_| RedfishError::internal())? {
-        state.audit(&caller.user.username, "redfish.logout", &ended.id, json!({ "user": ended.user.username }));
+        state.audit(&caller.user.username, "redfish.logout", &ended.id, json!({ "user": ended.user.username })).await;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -21,6 +21,7 @@ const PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;
 
 /// Which log a request is about.
+#[derive(Clone)]
 enum Log {
     /// A host's event log.
     Host(String),
@@ -69,29 +70,32 @@ impl Log {
         }
     }
 
-    fn count(&self, state: &AppState) -> Result<u64, RedfishError> {
-        Ok(match self {
-            Log::Host(host) => state.events.count(host)?,
-            Log::Audit => state.audit.count()?,
-        })
-    }
-
-    fn window(&self, state: &AppState, skip: u64, top: u32) -> Result<Vec<Entry>, RedfishError> {
-        Ok(match self {
-            Log::Host(host) => state.events.window(host, skip, top)?.into_iter().map(Entry::from).collect(),
-            Log::Audit => state.audit.window(skip, top)?.into_iter().map(Entry::from).collect(),
-        })
+    /// How many entries the log holds, and the page of them from `skip`.
+    async fn window(&self, state: &AppState, skip: u64, top: u32) -> Result<(u64, Vec<Entry>), RedfishError> {
+        let log = self.clone();
+        let read = state.read_journal(move |audit, events| {
+            Ok(match log {
+                Log::Host(host) => {
+                    (events.count(&host)?, events.window(&host, skip, top)?.into_iter().map(Entry::from).collect())
+                }
+                Log::Audit => (audit.count()?, audit.window(skip, top)?.into_iter().map(Entry::from).collect()),
+            })
+        });
+        Ok(read.await?)
     }
 
     /// The entry named `entry`, or the standard "not found".
-    fn find(&self, state: &AppState, entry: &str) -> Result<Entry, RedfishError> {
+    async fn find(&self, state: &AppState, entry: &str) -> Result<Entry, RedfishError> {
         let not_found = || RedfishError::not_found("LogEntry", entry);
         let id = entry.parse::<i64>().map_err(|_| not_found())?;
-        let found: Option<Entry> = match self {
-            Log::Host(host) => state.events.get(host, id)?.map(Entry::from),
-            Log::Audit => state.audit.get(id)?.map(Entry::from),
-        };
-        found.ok_or_else(not_found)
+        let log = self.clone();
+        let found = state.read_journal(move |audit, events| {
+            Ok(match log {
+                Log::Host(host) => events.get(&host, id)?.map(Entry::from),
+                Log::Audit => audit.get(id)?.map(Entry::from),
+            })
+        });
+        found.await?.ok_or_else(not_found)
     }
 
     fn service(&self) -> Value {
@@ -148,7 +152,7 @@ impl Log {
         body
     }
 
-    fn entries(&self, state: &AppState, paging: &Paging) -> Result<Value, RedfishError> {
+    async fn entries(&self, state: &AppState, paging: &Paging) -> Result<Value, RedfishError> {
         let top =
             match paging.top.as_deref() {
                 None => PAGE,
@@ -163,8 +167,7 @@ impl Log {
                 .map_err(|_| RedfishError::query_parameter_out_of_range(text, "$skip", "0 or more"))?,
         };
         let uri = format!("{}/Entries", self.service_uri());
-        let total = self.count(state)?;
-        let page = self.window(state, skip, top)?;
+        let (total, page) = self.window(state, skip, top).await?;
         let mut body = json!({
             "@odata.id": uri,
             "@odata.type": "#LogEntryCollection.LogEntryCollection",
@@ -219,7 +222,7 @@ pub async fn entries(
     Path(id): Path<String>,
     Query(paging): Query<Paging>,
 ) -> Result<Response, RedfishError> {
-    Ok(resource(host_log(&state, &caller, &id)?.entries(&state, &paging)?))
+    Ok(resource(host_log(&state, &caller, &id)?.entries(&state, &paging).await?))
 }
 
 pub async fn entry(
@@ -228,7 +231,7 @@ pub async fn entry(
     Path((id, entry)): Path<(String, String)>,
 ) -> Result<Response, RedfishError> {
     let log = host_log(&state, &caller, &id)?;
-    Ok(resource(log.entry(&log.find(&state, &entry)?)))
+    Ok(resource(log.entry(&log.find(&state, &entry).await?)))
 }
 
 /// The file kept with an entry (the screen at an automatic reset).
@@ -239,7 +242,7 @@ pub async fn attachment(
 ) -> Result<Response, RedfishError> {
     let log = host_log(&state, &caller, &id)?;
     let not_found = || RedfishError::not_found("LogEntry attachment", &entry);
-    let name = log.find(&state, &entry)?.attachment.ok_or_else(not_found)?;
+    let name = log.find(&state, &entry).await?.attachment.ok_or_else(not_found)?;
     let (content_type, bytes) = crate::web::hosts::read_capture(&state, &id, &name).map_err(|_| not_found())?;
     Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], bytes).into_response())
 }
@@ -265,7 +268,7 @@ pub async fn audit_entries(
 ) -> Result<Response, RedfishError> {
     // The trail names every user, address and action: for administrators only.
     caller.require_admin()?;
-    Ok(resource(Log::Audit.entries(&state, &paging)?))
+    Ok(resource(Log::Audit.entries(&state, &paging).await?))
 }
 
 pub async fn audit_entry(
@@ -275,5 +278,5 @@ pub async fn audit_entry(
 ) -> Result<Response, RedfishError> {
     // The trail names every user, address and action: for administrators only.
     caller.require_admin()?;
-    Ok(resource(Log::Audit.entry(&Log::Audit.find(&state, &entry)?)))
+    Ok(resource(Log::Audit.entry(&Log::Audit.find(&state, &entry).await?)))
 }

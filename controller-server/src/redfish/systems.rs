@@ -178,6 +178,7 @@ pub async fn update(
         return Err(RedfishError::insufficient_privilege());
     }
     crate::web::hosts::set_recovery_as(&state, &caller.user, &host.id, enabled, "redfish")
+        .await
         .map_err(|_| RedfishError::internal())?;
     system(State(state), caller, Path(id)).await
 }

@@ -1,4 +1,5 @@
-//! Persistence: one SQLite database in the data directory, one connection per store.
+//! Persistence: one SQLite database in the data directory, one connection per store; the
+//! audit trail and the event logs are written by one writer thread ([`Journal`]).
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ pub mod access;
 pub mod audit;
 pub mod events;
 pub mod federated;
+pub mod journal;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -15,6 +17,7 @@ pub mod users;
 pub use access::{AccessEntry, HostClass, HostRights};
 pub use audit::{AuditLog, AuditRecord, Verification};
 pub use events::{EventLog, HostEvent};
+pub use journal::{AuditEntry, EventEntry, Journal};
 pub use users::{Role, User, UserStore};
 
 /// How long a connection waits for another's write to finish.

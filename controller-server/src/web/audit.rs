@@ -30,7 +30,8 @@ pub async fn page(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
     auth.require_admin()?;
-    Ok(Json(state.audit.page(q.before, q.limit.unwrap_or(50).clamp(1, MAX_PAGE))?))
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    Ok(Json(state.read_journal(move |audit, _| audit.page(q.before, limit)).await?))
 }
 
 /// The whole trail as JSON lines, oldest first, then its signed checkpoints, for safekeeping
@@ -38,6 +39,8 @@ pub async fn page(
 pub async fn export(State(state): State<AppState>, auth: Authenticated) -> Result<impl IntoResponse, ApiError> {
     auth.require_admin()?;
     let (lines, receiver) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(16);
+    // Everything recorded before the request is in the export.
+    state.journal.flush().await;
     let audit = state.audit.clone();
     tokio::task::spawn_blocking(move || {
         let send = |line: Result<String, std::io::Error>| lines.blocking_send(line).map_err(|_| StoreError::Task);
@@ -68,8 +71,8 @@ fn export_line(value: &impl serde::Serialize) -> String {
 
 pub async fn verify(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, ApiError> {
     auth.require_admin()?;
-    let (audit, key) = (state.audit.clone(), state.node.verifying_key());
-    let verdict = crate::store::off_runtime(move || audit.verify(&key)).await?;
+    let key = state.node.verifying_key();
+    let verdict = state.read_journal(move |audit, _| audit.verify(&key)).await?;
     Ok(Json(verification_json(&verdict)))
 }
 

@@ -74,7 +74,7 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Resul
     if let Some(session) = state.sessions.end(&auth.session.id).await? {
         state.keys.revoke_session(&session.id);
         tracing::info!(user = %session.user.username, "logout");
-        state.audit(&session.user.username, "logout", "", serde_json::json!({}));
+        state.audit(&session.user.username, "logout", "", serde_json::json!({})).await;
     }
     Ok(([(header::SET_COOKIE, cookie("", state.session_idle()))], StatusCode::NO_CONTENT))
 }

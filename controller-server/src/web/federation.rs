@@ -41,7 +41,7 @@ pub async fn issue(
         .ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such peer"))?;
     let user = &auth.session.user;
     let token = state.node.issue(&peer.id, &user.username, user.role, now_ms());
-    state.audit(&user.username, "session.token", &peer.id, json!({ "role": user.role }));
+    state.audit(&user.username, "session.token", &peer.id, json!({ "role": user.role })).await;
     let url = format!("{}/#sso={token}", peer.url.trim_end_matches('/'));
     Ok(Json(json!({ "token": token, "url": url, "expires_in_ms": crate::federation::TOKEN_LIFE_MS })))
 }
@@ -70,7 +70,7 @@ pub async fn login(
     let claims = match verified {
         Ok(claims) => claims,
         Err(err) => {
-            state.audit("", "login.token-refused", "", json!({ "reason": err.to_string() }));
+            state.audit("", "login.token-refused", "", json!({ "reason": err.to_string() })).await;
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, err.message()));
         }
     };
@@ -84,7 +84,7 @@ pub async fn login(
         "login.token",
         "",
         json!({ "issuer": claims.iss, "claimed_role": claims.role, "role_cap": role, "role": user.role.at_most(role) }),
-    );
+    ).await;
     let (token, session) = state.sessions.create(user.id, Some(role)).await?.ok_or(ApiError::UNAUTHORIZED)?;
     Ok(([(header::SET_COOKIE, cookie(&token, state.session_idle()))], Json(SessionInfo::from(&session)))
         .into_response())

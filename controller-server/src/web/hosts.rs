@@ -223,9 +223,7 @@ pub async fn press_power_as(
     host.press_power(action).await.map_err(PowerDenied::Backend)?;
     tracing::info!(user = %user.username, host = %host.id, action = ?action, via, "power");
     let message = format!("Power action '{}' by {} ({via})", action.name(), user.username);
-    if let Err(err) = state.events.record(&host.id, "info", &message) {
-        tracing::error!(host = %host.id, error = %err, "event log write failed");
-    }
+    state.event(&host.id, "info", &message).await;
     Ok(())
 }
 
@@ -244,7 +242,8 @@ pub async fn events(
 ) -> Result<Json<Vec<crate::store::HostEvent>>, ApiError> {
     auth.require_password_changed()?;
     visible_rights(&state, &auth.session.user, &host_id)?;
-    Ok(Json(state.events.page(&host_id, q.before, q.limit.unwrap_or(50).clamp(1, 200))?))
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    Ok(Json(state.read_journal(move |_, events| events.page(&host_id, q.before, limit)).await?))
 }
 
 fn no_recovery() -> ApiError {
@@ -276,12 +275,13 @@ pub async fn set_recovery(
     ApiJson(req): ApiJson<RecoverySwitch>,
 ) -> Result<Json<crate::recovery::RecoveryStatus>, ApiError> {
     auth.require_password_changed()?;
-    set_recovery_as(&state, &auth.session.user, &host_id, req.enabled, "web")?;
+    set_recovery_as(&state, &auth.session.user, &host_id, req.enabled, "web").await?;
     Ok(Json(state.recoveries.get(&host_id).ok_or_else(no_recovery)?.status()))
 }
 
-/// Switches a host's recovery for `user` if they may power it; audited and kept.
-pub fn set_recovery_as(
+/// Switches a host's recovery for `user` if they may power it; audited first (switching it
+/// off is what an intruder would do before hanging a host) and kept.
+pub async fn set_recovery_as(
     state: &AppState,
     user: &crate::store::User,
     host_id: &str,
@@ -293,15 +293,13 @@ pub fn set_recovery_as(
     if !rights.power {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"));
     }
+    let detail = serde_json::json!({ "enabled": enabled, "via": via });
+    state.audit_first(&user.username, "host.recovery-switch", host_id, detail).await?;
+    let (events, host, value) = (state.events.clone(), host_id.to_string(), if enabled { "on" } else { "off" });
+    crate::store::off_runtime(move || events.set_setting(&host, "recovery", value)).await?;
     recovery.set_enabled(enabled);
-    state.events.set_setting(host_id, "recovery", if enabled { "on" } else { "off" })?;
-    state.audit(&user.username, "host.recovery-switch", host_id, serde_json::json!({ "enabled": enabled, "via": via }));
     let word = if enabled { "on" } else { "off" };
-    state.events.record(
-        host_id,
-        "info",
-        &format!("Automatic recovery switched {word} by {} ({via})", user.username),
-    )?;
+    state.event(host_id, "info", &format!("Automatic recovery switched {word} by {} ({via})", user.username)).await;
     Ok(())
 }
 

@@ -52,7 +52,9 @@ pub async fn create(
         creator: auth.session.credential.clone(),
     };
     let id = state.launches.create(grant, Duration::from_secs(ttl));
-    state.audit(&user.username, "console.launch", &req.host, json!({ "control": req.control, "ttl_seconds": ttl }));
+    state
+        .audit(&user.username, "console.launch", &req.host, json!({ "control": req.control, "ttl_seconds": ttl }))
+        .await;
     let path = format!("/launch/{id}");
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     Ok(Json(json!({ "url": format!("https://{host}{path}"), "path": path, "expires_in_ms": ttl * 1000 })))
@@ -67,7 +69,7 @@ pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Resp
             return (StatusCode::GONE, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response();
         }
     };
-    state.audit(&grant.username, "console.launch-open", &grant.host_id, json!({ "session": session_id }));
+    state.audit(&grant.username, "console.launch-open", &grant.host_id, json!({ "session": session_id })).await;
     let host_name = state.hosts.get(&grant.host_id).map(|h| h.name.clone()).unwrap_or_default();
     // Every value placed here is from us: a base64url secret, a configured host name (escaped).
     let body = format!(

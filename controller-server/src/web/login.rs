@@ -324,7 +324,7 @@ pub async fn check(
             }
             detail["failures"] = failures.into();
             detail["name_known"] = known.into();
-            state.audit(named(known), &format!("{prefix}.failed"), "", detail);
+            state.audit(named(known), &format!("{prefix}.failed"), "", detail).await;
             tokio::time::sleep(delay).await;
             Err(LoginRefused::Wrong)
         }
@@ -335,7 +335,7 @@ pub async fn check(
             if just_locked {
                 crate::quiet_warn!("login locked", "login locked after repeated failures");
             }
-            state.audit(named(known), &action, "", detail);
+            state.audit(named(known), &action, "", detail).await;
             Err(LoginRefused::Locked { seconds: retry_after.as_secs_f64().ceil().max(1.0) as u64 })
         }
     })

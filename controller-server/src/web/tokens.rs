@@ -10,6 +10,7 @@ use super::error::{ApiError, ApiJson};
 use super::guard::Authenticated;
 use crate::app::AppState;
 use crate::store::audit::now_ms;
+use crate::store::off_runtime;
 use crate::store::tokens::TokenInfo;
 
 #[derive(Deserialize)]
@@ -34,12 +35,14 @@ pub async fn create(
         .users
         .by_id(req.user_id.unwrap_or(auth.session.user.id))?
         .ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such user"))?;
-    let (token, id) = state.users.create_token(owner.id, req.name.trim(), now_ms())?;
+    let (store, owner_id, name) = (state.users.clone(), owner.id, req.name.trim().to_string());
+    let (token, id) = off_runtime(move || store.create_token(owner_id, &name, now_ms())).await?;
     let detail = json!({ "id": id, "name": req.name.trim() });
     // A token the trail does not know of must not exist: take it back and refuse.
     if let Err(refused) = state.audit_first(&auth.session.user.username, "token.create", &owner.username, detail).await
     {
-        state.users.revoke_token(id)?;
+        let store = state.users.clone();
+        off_runtime(move || store.revoke_token(id)).await?;
         return Err(refused);
     }
     Ok(Json(json!({ "id": id, "token": token, "user": owner.username })))
@@ -60,6 +63,7 @@ pub async fn revoke(
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such token"));
     }
     state.audit_first(&auth.session.user.username, "token.revoke", "", json!({ "id": id })).await?;
-    state.users.revoke_token(id)?;
+    let store = state.users.clone();
+    off_runtime(move || store.revoke_token(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -101,6 +101,7 @@ pub async fn set_access(
     // Recorded before it takes effect; refused if the trail cannot take it.
     let detail = json!({ "user": user.username, "rights": rights });
     state.audit_first(&auth.session.user.username, "host.access", &host, detail).await?;
-    state.users.set_rights(id, &host, rights)?;
+    let store = state.users.clone();
+    crate::store::off_runtime(move || store.set_rights(id, &host, rights)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
