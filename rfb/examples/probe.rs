@@ -1,5 +1,7 @@
 //! Connects to an RFB server, keeps asking for updates and prints what arrives: a quick way
-//! to see how a server behaves. Usage: cargo run -p rfb --example probe -- 127.0.0.1:5900 [seconds]
+//! to see how a server behaves. Usage: cargo run -p rfb --example probe -- 127.0.0.1:5900
+//! [seconds] [record-file]; with a file, what the server sent is kept there, for the `replay`
+//! example and the replay test's fixture.
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let address = args.next().unwrap_or_else(|| "127.0.0.1:5900".into());
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let mut record = args.next().map(std::fs::File::create).transpose()?;
     let mut stream = TcpStream::connect(&address)?;
     stream.set_read_timeout(Some(Duration::from_millis(200)))?;
     let mut client = Client::new(Config { password: None, shared: true, ..Default::default() });
@@ -24,6 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => return Err(e.into()),
         };
         bytes += n;
+        if let Some(file) = &mut record {
+            file.write_all(&buf[..n])?;
+        }
         for event in client.feed(&buf[..n])? {
             match &event {
                 Event::UpdateDone => client.request_update(true),
