@@ -4,7 +4,8 @@
 # (e.g. --config lantern.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+# trunk finds wasm-opt (binaryen 123, installed by setup.sh) on the PATH.
+export PATH="$HOME/.cargo/bin:$PWD/target/tools/binaryen/node_modules/.bin:$PATH"
 scripts/setup.sh
 trunk build --offline --release
 cargo build --release -p controller-server

@@ -5,7 +5,8 @@
 # fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+# trunk finds wasm-opt (binaryen 123, installed by setup.sh) on the PATH.
+export PATH="$HOME/.cargo/bin:$PWD/target/tools/binaryen/node_modules/.bin:$PATH"
 scripts/setup.sh --tests
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -27,8 +28,8 @@ say "lints"
 cargo clippy --workspace --exclude web-console --all-targets -- -D warnings
 cargo clippy -p web-console -p shared --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-say "web console build"
-trunk build --offline
+say "web console build (release, as served: the tests load what users get)"
+trunk build --offline --release
 
 say "test guest for the QEMU tests"
 scripts/guest-image.sh

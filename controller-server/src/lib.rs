@@ -16,6 +16,7 @@ pub mod recovery;
 pub mod redfish;
 pub mod secret;
 pub mod store;
+pub mod sync;
 pub mod tls;
 pub mod web;
 

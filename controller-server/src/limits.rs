@@ -3,6 +3,7 @@
 //! [`serve`], so neither can be held open by clients that connect and say nothing, or send a
 //! header a byte at a time.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -51,7 +52,7 @@ impl Gate {
 
     /// A place for a connection from `addr`, if there is one.
     pub fn admit(&self, addr: IpAddr) -> Option<Slot> {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = self.counts.locked();
         let from_there = counts.by_address.get(&addr).copied().unwrap_or(0);
         if counts.total >= self.limits.connections || from_there >= self.limits.per_address {
             return None;
@@ -63,7 +64,7 @@ impl Gate {
 
     /// Connections open now.
     pub fn open(&self) -> usize {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner()).total
+        self.counts.locked().total
     }
 }
 
@@ -75,7 +76,7 @@ pub struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = self.counts.locked();
         counts.total = counts.total.saturating_sub(1);
         if let Some(n) = counts.by_address.get_mut(&self.addr) {
             *n -= 1;

@@ -3,6 +3,7 @@
 //! kind of warning is written at most [`PER_MINUTE`] times a minute; the rest are counted and
 //! the count is written with the next one let through.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ pub fn allow(kind: &'static str) -> Option<u64> {
 }
 
 fn allow_at(kind: &'static str, now: Instant) -> Option<u64> {
-    let mut windows = WINDOWS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut windows = WINDOWS.locked();
     let window = windows.get_or_insert_with(HashMap::new).entry(kind).or_default();
     if window.started.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(60)) {
         window.started = Some(now);

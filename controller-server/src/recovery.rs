@@ -7,6 +7,7 @@
 //! a host without an agent is never reset, and a reset host is not reset again until it has
 //! come back and missed the timer anew. Powering a host off disarms it.
 
+use crate::sync::Locked;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -130,7 +131,7 @@ impl Recovery {
     }
 
     fn timer(&self) -> std::sync::MutexGuard<'_, DeadMan> {
-        self.timer.lock().unwrap_or_else(|e| e.into_inner())
+        self.timer.locked()
     }
 
     pub fn status(&self) -> RecoveryStatus {
@@ -176,7 +177,7 @@ pub fn capture_screen(host: &Host, dir: &Path) -> Result<String, String> {
 
 /// Runs a host's timer for as long as the controller runs.
 pub async fn run(host: Arc<Host>, recovery: Arc<Recovery>, journal: Journal, captures: PathBuf) {
-    let Some(mut beats) = host.heartbeats.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+    let Some(mut beats) = host.heartbeats.locked().take() else {
         tracing::error!(host = %host.id, "recovery timer started twice");
         return;
     };

@@ -10,6 +10,7 @@
 //! canvas (p50/p95), then our figures as ratios of noVNC's best lossless encoding (ZRLE or
 //! Tight without JPEG, whichever sent fewer bytes).
 
+use controller_server::sync::Locked;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -549,7 +550,7 @@ impl Counter {
         let (count, target) = (bytes.clone(), upstream.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let Some(to) = *target.lock().unwrap_or_else(|e| e.into_inner()) else { continue };
+                let Some(to) = *target.locked() else { continue };
                 let count = count.clone();
                 let record = record.clone();
                 tokio::spawn(async move {
@@ -567,7 +568,7 @@ impl Counter {
                             }
                             if let Some(file) = &record {
                                 use std::io::Write;
-                                let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+                                let mut file = file.locked();
                                 if file.write_all(&buf[..n]).is_err() {
                                     break;
                                 }
@@ -583,7 +584,7 @@ impl Counter {
     }
 
     fn forward_to(&self, to: SocketAddr) {
-        *self.upstream.lock().unwrap_or_else(|e| e.into_inner()) = Some(to);
+        *self.upstream.locked() = Some(to);
     }
 }
 

@@ -164,7 +164,7 @@ impl ConsoleClient {
                 Some(Ok(_)) => continue,
             };
             let now = self.now();
-            let handled = self.session.handle_record(&bytes, now);
+            let handled = self.session.handle_record(bytes.into(), now);
             self.flush().await?;
             return Ok(match handled {
                 Ok(events) => Ok(events),

@@ -7,10 +7,11 @@ use shared::session::{ClientConfig, ClientSession};
 use shared::wire::KeyId;
 
 fuzz_target!(|data: &[u8]| {
-    let config = ClientConfig { key_id: KeyId([1; 16]), pms: Pms::from_bytes([7; 32]), suites: CipherSuite::ALL.to_vec() };
+    let config =
+        ClientConfig { key_id: KeyId([1; 16]), pms: Pms::from_bytes([7; 32]), suites: CipherSuite::ALL.to_vec() };
     let mut session = ClientSession::new(config, [3; 32]);
     for (i, record) in data.split(|&b| b == 0xff).enumerate() {
-        let _ = session.handle_record(record, i as u64);
+        let _ = session.handle_record(record.to_vec(), i as u64);
         let _ = session.take_outgoing();
     }
 });

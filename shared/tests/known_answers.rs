@@ -123,11 +123,11 @@ fn rc4_hmac_record_matches_the_reference() {
         let keys = traffic_keys(chain.key(), &binding, Direction::ClientToServer, 0);
         let mut sealer = Rc4HmacSha1::new(&keys.enc[..16], &keys.mac);
         let mut body = v.hex("plaintext");
-        sealer.seal(v.num("seq"), &v.hex("header"), &mut body);
+        sealer.seal(v.num("seq"), &v.hex("header"), &mut body, 0);
         assert_eq!(body, v.hex("body"));
 
         let mut opener = Rc4HmacSha1::new(&keys.enc[..16], &keys.mac);
-        opener.open(v.num("seq"), &v.hex("header"), &mut body).unwrap();
+        opener.open(v.num("seq"), &v.hex("header"), &mut body, 0).unwrap();
         assert_eq!(body, v.hex("plaintext"));
     }
 }

@@ -105,27 +105,27 @@ proptest! {
     ) {
         let header = [0x17, 0, 0, 0, 0, 0, 0];
         let mut body = plaintext.clone();
-        sealers(suite, pms, Direction::ClientToServer).seal(seq, &header, &mut body);
+        sealers(suite, pms, Direction::ClientToServer).seal(seq, &header, &mut body, 0);
         let sealed = body.clone();
 
         let mut ok = sealed.clone();
-        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &header, &mut ok).is_ok());
+        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &header, &mut ok, 0).is_ok());
         prop_assert_eq!(&ok, &plaintext);
 
         let mut wrong_seq = sealed.clone();
-        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq.wrapping_add(1), &header, &mut wrong_seq).is_err());
+        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq.wrapping_add(1), &header, &mut wrong_seq, 0).is_err());
         let mut wrong_dir = sealed.clone();
-        prop_assert!(sealers(suite, pms, Direction::ServerToClient).open(seq, &header, &mut wrong_dir).is_err());
+        prop_assert!(sealers(suite, pms, Direction::ServerToClient).open(seq, &header, &mut wrong_dir, 0).is_err());
         if other_pms != pms {
             let mut wrong_key = sealed.clone();
-            prop_assert!(sealers(suite, other_pms, Direction::ClientToServer).open(seq, &header, &mut wrong_key).is_err());
+            prop_assert!(sealers(suite, other_pms, Direction::ClientToServer).open(seq, &header, &mut wrong_key, 0).is_err());
         }
         let mut flipped = sealed.clone();
         let at = flip.0 % flipped.len();
         flipped[at] ^= flip.1.max(1);
-        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &header, &mut flipped).is_err());
+        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &header, &mut flipped, 0).is_err());
         let mut wrong_header = sealed;
-        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &[0x17, 0, 1, 0, 0, 0, 0], &mut wrong_header).is_err());
+        prop_assert!(sealers(suite, pms, Direction::ClientToServer).open(seq, &[0x17, 0, 1, 0, 0, 0, 0], &mut wrong_header, 0).is_err());
     }
 }
 

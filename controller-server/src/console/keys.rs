@@ -3,6 +3,7 @@
 //! The web server issues a key over TLS and the console server claims it when the applet
 //! names it; both live in this process, so the PMS never crosses a network but the page's TLS.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -152,7 +153,7 @@ impl KeyStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Keys> {
         // A panic while holding this lock cannot leave the maps inconsistent: keep going.
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+        self.keys.locked()
     }
 }
 

@@ -6,6 +6,7 @@
 //! body and sends in an `Authorization: Launch ...` header to fetch console keys. No cookie is
 //! involved, so it works inside a cross-site frame; the secret never appears in a URL.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -96,7 +97,7 @@ impl LaunchStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Maps> {
-        self.maps.lock().unwrap_or_else(|e| e.into_inner())
+        self.maps.locked()
     }
 }
 

@@ -5,5 +5,6 @@ pub mod keys;
 pub mod launch;
 pub mod link;
 pub mod sharing;
+pub mod viewer;
 
 pub use keys::{KeyBinding, KeyStore};

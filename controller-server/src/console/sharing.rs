@@ -6,6 +6,7 @@
 //! by itself once the holder has been idle for the configured time. When the holder leaves,
 //! control goes to whoever asked, else to the longest-watching viewer allowed to control.
 
+use crate::sync::Locked;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -172,7 +173,7 @@ impl Sharing {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod hwmon;
 
+use crate::sync::Locked;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -140,7 +141,7 @@ impl Health {
     /// Takes one sample, taken at `at_ms`, and says which sensors changed level. A sensor seen
     /// for the first time reports a change only if it is not normal.
     pub fn record(&self, at_ms: i64, readings: Vec<Reading>) -> Vec<LevelChange> {
-        let mut tracks = self.tracks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tracks = self.tracks.locked();
         let mut changes = Vec::new();
         for reading in readings {
             if !reading.value.is_finite() {
@@ -172,7 +173,7 @@ impl Health {
     }
 
     pub fn sensors(&self) -> Vec<Sensor> {
-        let tracks = self.tracks.lock().unwrap_or_else(|e| e.into_inner());
+        let tracks = self.tracks.locked();
         tracks
             .values()
             .map(|t| Sensor {

@@ -6,6 +6,7 @@
 //! A host may switch between text and graphics (a "no signal" notice between two pictures).
 //! A graphical host's pointer shape is kept too, so a viewer who joins later gets it.
 
+use crate::sync::Locked;
 use std::sync::{Arc, Mutex};
 
 use shared::video::cursor::Cursor;
@@ -160,7 +161,7 @@ impl VideoHub {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 }
 

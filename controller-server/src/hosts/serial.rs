@@ -2,6 +2,7 @@
 //! bounded backlog so that a viewer who opens the console later sees what came before, and
 //! fanned out to every viewer as they arrive.
 
+use crate::sync::Locked;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -61,7 +62,7 @@ impl SerialHub {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 }
 

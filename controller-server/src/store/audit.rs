@@ -10,6 +10,7 @@
 //! still end where, and hash as, the checkpoints say: a rewritten trail, a truncated tail and a
 //! forged checkpoint are each named.
 
+use crate::sync::Locked;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -135,7 +136,7 @@ impl AuditLog {
 
     /// From now on every record is anchored with a checkpoint signed by `anchor`.
     pub fn anchor_with(&self, anchor: Anchor) {
-        *self.anchor.lock().unwrap_or_else(|e| e.into_inner()) = Some(anchor);
+        *self.anchor.locked() = Some(anchor);
     }
 
     fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
@@ -166,7 +167,7 @@ impl AuditLog {
             "INSERT INTO audit (id, at, actor, action, target, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![id, at, actor, action, target, detail, prev, hash],
         )?;
-        let anchor = self.anchor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let anchor = self.anchor.locked().clone();
         if let Some(anchor) = anchor {
             use ed25519_dalek::Signer;
             let signature = anchor.key.sign(&Checkpoint::signed_bytes(&anchor.node, id, &hash, at));

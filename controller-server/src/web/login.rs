@@ -18,6 +18,7 @@
 //!   minute (by a keyed hash of the name and password, never the password), so a script's
 //!   requests do not each cost an argon2 run.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -162,7 +163,7 @@ impl LoginGate {
 
     /// The lock and slow-down state of `name`, made on first use.
     fn name_state(&self, name: &str, now: i64) -> Arc<Mutex<NameState>> {
-        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = self.names.locked();
         if names.len() >= MAX_NAMES && !names.contains_key(name) {
             let idle = i64::try_from(self.policy.lock_for.as_millis()).unwrap_or(i64::MAX);
             names.retain(|_, s| {
@@ -182,7 +183,7 @@ impl LoginGate {
         now: i64,
     ) -> Result<Attempt, StoreError> {
         let state = self.name_state(name, now);
-        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = state.locked();
         let (user, hash) = store.login_target(name)?;
         let known = user.is_some();
         let mut strikes = store.strikes(name, source)?;
@@ -199,9 +200,9 @@ impl LoginGate {
         }
         let ok = password.len() <= MAX_PASSWORD_BYTES && {
             self.verifications.fetch_add(1, Ordering::Relaxed);
-            let mut blocks = self.memory.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+            let mut blocks = self.memory.locked().pop().unwrap_or_default();
             let ok = verify_password_in(&hash, password, &mut blocks);
-            self.memory.lock().unwrap_or_else(|e| e.into_inner()).push(blocks);
+            self.memory.locked().push(blocks);
             ok
         };
         match (user, ok) {
@@ -353,7 +354,7 @@ pub async fn authenticate_basic(
     let key = state.logins.basic_key(&username, &password);
     let now = now_ms();
     let remembered = {
-        let basic = state.logins.basic.lock().unwrap_or_else(|e| e.into_inner());
+        let basic = state.logins.basic.locked();
         basic.get(&key).filter(|r| r.until > now).map(|r| (r.user_id, r.credential))
     };
     if let Some((user_id, credential)) = remembered {
@@ -367,7 +368,7 @@ pub async fn authenticate_basic(
     if let Ok(user) = &outcome {
         let (store, id) = (state.users.clone(), user.id);
         if let Some((_, credential)) = crate::store::off_runtime(move || store.credentialed_user(id)).await? {
-            let mut basic = state.logins.basic.lock().unwrap_or_else(|e| e.into_inner());
+            let mut basic = state.logins.basic.locked();
             basic.retain(|_, r| r.until > now);
             if basic.len() < MAX_BASIC_REMEMBERED {
                 basic.insert(key, Remembered { user_id: id, credential, until: now + BASIC_REMEMBERED_MS });

@@ -18,9 +18,9 @@ pub fn cipher_pair(suite: CipherSuite) -> (RecordCipher, RecordCipher) {
 /// Seals `plaintext` as record `seq` and opens it again: what one record costs both ends.
 pub fn seal_open(sealer: &mut RecordCipher, opener: &mut RecordCipher, seq: u64, plaintext: &[u8]) -> usize {
     let mut body = plaintext.to_vec();
-    sealer.seal(seq, &HEADER, &mut body);
+    sealer.seal(seq, &HEADER, &mut body, 0);
     // The pair is keyed alike and kept in step, so this cannot fail.
-    opener.open(seq, &HEADER, &mut body).expect("round trip");
+    opener.open(seq, &HEADER, &mut body, 0).expect("round trip");
     body.len()
 }
 

@@ -17,22 +17,25 @@ impl ChaChaCipher {
         Self { aead: ChaCha20Poly1305::new(key.into()) }
     }
 
-    pub fn seal(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) {
-        // Only fails for plaintexts above 256 GiB; records are capped far below that.
+    /// Encrypts `record[start..]` in place and appends the tag.
+    pub fn seal(&mut self, seq: u64, header: &[u8], record: &mut Vec<u8>, start: usize) {
+        let body = record.get_mut(start..).unwrap_or_default();
         let tag = self
             .aead
-            .encrypt_inout_detached(&nonce(seq), header, body.as_mut_slice().into())
+            .encrypt_inout_detached(&nonce(seq), header, body.into())
             .expect("record is below the AEAD length limit");
-        body.extend_from_slice(&tag);
+        record.extend_from_slice(&tag);
     }
 
-    pub fn open(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) -> Result<(), IntegrityError> {
-        let ct_len = body.len().checked_sub(Self::TAG_LEN).ok_or(IntegrityError)?;
-        let tag = Tag::try_from(&body[ct_len..]).map_err(|_| IntegrityError)?;
-        self.aead
-            .decrypt_inout_detached(&nonce(seq), header, body[..ct_len].as_mut().into(), &tag)
-            .map_err(|_| IntegrityError)?;
-        body.truncate(ct_len);
+    /// Checks the tag at the end of `record[start..]`, then decrypts the rest in place and
+    /// drops the tag; on a bad tag `record` is left as it was.
+    pub fn open(&mut self, seq: u64, header: &[u8], record: &mut Vec<u8>, start: usize) -> Result<(), IntegrityError> {
+        let end = record.len().checked_sub(Self::TAG_LEN).filter(|&end| end >= start).ok_or(IntegrityError)?;
+        let (body, tag) = record.split_at_mut(end);
+        let tag = Tag::try_from(&*tag).map_err(|_| IntegrityError)?;
+        let body = body.get_mut(start..).ok_or(IntegrityError)?;
+        self.aead.decrypt_inout_detached(&nonce(seq), header, body.into(), &tag).map_err(|_| IntegrityError)?;
+        record.truncate(end);
         Ok(())
     }
 }

@@ -30,19 +30,23 @@ impl Rc4HmacSha1 {
         Self { rc4: keyed_rc4_drop(enc_key), keyed_mac }
     }
 
-    pub fn seal(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) {
+    /// Encrypts `record[start..]` in place and appends the tag.
+    pub fn seal(&mut self, seq: u64, header: &[u8], record: &mut Vec<u8>, start: usize) {
+        let body = record.get_mut(start..).unwrap_or_default();
         self.rc4.apply_keystream(body);
         let tag = self.mac(seq, header, body).finalize().into_bytes();
-        body.extend_from_slice(&tag);
+        record.extend_from_slice(&tag);
     }
 
-    pub fn open(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) -> Result<(), IntegrityError> {
-        let ct_len = body.len().checked_sub(Self::TAG_LEN).ok_or(IntegrityError)?;
-        let (ct, tag) = body.split_at(ct_len);
-        // verify_slice compares in constant time.
-        self.mac(seq, header, ct).verify_slice(tag).map_err(|_| IntegrityError)?;
-        body.truncate(ct_len);
+    /// Checks the tag at the end of `record[start..]`, then decrypts the rest in place and
+    /// drops the tag; on a bad tag `record` and the keystream are left as they were.
+    pub fn open(&mut self, seq: u64, header: &[u8], record: &mut Vec<u8>, start: usize) -> Result<(), IntegrityError> {
+        let end = record.len().checked_sub(Self::TAG_LEN).filter(|&end| end >= start).ok_or(IntegrityError)?;
+        let (body, tag) = record.split_at_mut(end);
+        let body = body.get_mut(start..).ok_or(IntegrityError)?;
+        self.mac(seq, header, body).verify_slice(tag).map_err(|_| IntegrityError)?;
         self.rc4.apply_keystream(body);
+        record.truncate(end);
         Ok(())
     }
 

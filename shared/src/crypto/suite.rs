@@ -71,20 +71,22 @@ impl RecordCipher {
         }
     }
 
-    /// Encrypts `plaintext` in place into the record body and appends the tag.
-    /// `header` is the clear record header; it and `seq` are authenticated, not sent.
-    pub fn seal(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) {
+    /// Encrypts `record[start..]` in place and appends the tag: a record is built once, its
+    /// clear header in front, and never copied to be sealed. `header` (the clear record
+    /// header) and `seq` are authenticated, not encrypted.
+    pub fn seal(&mut self, seq: u64, header: &[u8], record: &mut Vec<u8>, start: usize) {
         match self {
-            Self::Rc4HmacSha1(c) => c.seal(seq, header, body),
-            Self::ChaCha20Poly1305(c) => c.seal(seq, header, body),
+            Self::Rc4HmacSha1(c) => c.seal(seq, header, record, start),
+            Self::ChaCha20Poly1305(c) => c.seal(seq, header, record, start),
         }
     }
 
-    /// Checks the tag, then decrypts in place, leaving the plaintext.
-    pub fn open(&mut self, seq: u64, header: &[u8], body: &mut Vec<u8>) -> Result<(), IntegrityError> {
+    /// Checks the tag at the end of `record[start..]`, then decrypts in place and drops the
+    /// tag. A record that fails leaves the cipher's state as it was.
+    pub fn open(&mut self, seq: u64, header: &[u8], record: &mut Vec<u8>, start: usize) -> Result<(), IntegrityError> {
         match self {
-            Self::Rc4HmacSha1(c) => c.open(seq, header, body),
-            Self::ChaCha20Poly1305(c) => c.open(seq, header, body),
+            Self::Rc4HmacSha1(c) => c.open(seq, header, record, start),
+            Self::ChaCha20Poly1305(c) => c.open(seq, header, record, start),
         }
     }
 }

@@ -288,9 +288,10 @@ impl ClientSession {
         self.state = State::Closed;
     }
 
-    /// Feeds one received record. An error is final: the session is closed and any alert for
-    /// the controller is queued.
-    pub fn handle_record(&mut self, record: &[u8], now_ms: u64) -> Result<Vec<ClientEvent>, SessionError> {
+    /// Feeds one received record (opened in its own buffer, so a video update in it is not
+    /// copied). An error is final: the session is closed and any alert for the controller is
+    /// queued.
+    pub fn handle_record(&mut self, record: Vec<u8>, now_ms: u64) -> Result<Vec<ClientEvent>, SessionError> {
         if self.is_closed() {
             return Err(SessionError::Closed);
         }
@@ -316,10 +317,10 @@ impl ClientSession {
         self.state = State::Closed;
     }
 
-    fn step(&mut self, record: &[u8], now_ms: u64) -> Result<Vec<ClientEvent>, SessionError> {
+    fn step(&mut self, record: Vec<u8>, now_ms: u64) -> Result<Vec<ClientEvent>, SessionError> {
         match core::mem::replace(&mut self.state, State::Closed) {
             State::AwaitServerHello { config, nonce, hello } => {
-                let server_hello = match handshake(record)? {
+                let server_hello = match handshake(&record)? {
                     HandshakeMessage::ServerHello(h) => h,
                     HandshakeMessage::Alert(a) => return Err(SessionError::Refused(a)),
                     _ => return Err(SessionError::Unexpected("expected ServerHello")),
@@ -332,13 +333,13 @@ impl ClientSession {
                     GenerationSecrets { pms: config.pms, suite, generation: 0, client_nonce: nonce, server_nonce };
                 let confirm = confirmation_key(KeyChain::new(secrets.pms.clone()).key(), &secrets.binding());
                 let mut transcript = hello;
-                transcript.extend_from_slice(record);
+                transcript.extend_from_slice(&record);
                 self.state =
                     State::AwaitServerFinished { secrets, schedule: LinkInfo { suite, schedule }, transcript, confirm };
                 Ok(Vec::new())
             }
             State::AwaitServerFinished { secrets, schedule: info, transcript, confirm } => {
-                let proof = match handshake(record)? {
+                let proof = match handshake(&record)? {
                     HandshakeMessage::Finished(p) => p,
                     HandshakeMessage::Alert(a) => return Err(SessionError::Refused(a)),
                     _ => return Err(SessionError::Unexpected("expected Finished")),
@@ -369,7 +370,7 @@ impl ClientSession {
     fn established(
         &mut self,
         e: &mut Established,
-        record: &[u8],
+        record: Vec<u8>,
         now_ms: u64,
     ) -> Result<Vec<ClientEvent>, SessionError> {
         let (message, switched) = e.layer.open(record, now_ms)?;

@@ -10,7 +10,7 @@ use crate::crypto::derive::{traffic_keys, Binding};
 use crate::crypto::{CipherSuite, Direction, KeyChain, Pms, RecordCipher};
 use crate::wire::handshake::KeySchedule;
 use crate::wire::message::Channel;
-use crate::wire::record::{Record, RecordHeader, MAX_PLAINTEXT};
+use crate::wire::record::{Record, RecordHeader, MAX_PLAINTEXT, SEALED_HEADER_LEN};
 use crate::wire::{Message, Nonce};
 
 use super::SessionError;
@@ -120,41 +120,46 @@ impl RecordLayer {
     }
 
     pub fn seal(&mut self, message: &Message, now_ms: u64) -> Result<Vec<u8>, SessionError> {
-        let mut body = Vec::new();
-        message.encode(&mut body);
-        self.seal_plaintext(body, now_ms)
+        self.seal_with(64, now_ms, |body| message.encode(body))
     }
 
     /// Seals `message` padded to `size` bytes of plaintext, so the record's length says nothing
     /// about what it carries (see [`crate::wire::message::padded_size`]).
     pub fn seal_padded(&mut self, message: &Message, size: usize, now_ms: u64) -> Result<Vec<u8>, SessionError> {
-        let mut body = Vec::with_capacity(size);
-        message.encode_padded(size, &mut body);
-        self.seal_plaintext(body, now_ms)
+        self.seal_with(size, now_ms, |body| message.encode_padded(size, body))
     }
 
-    /// Seals a video payload that was encoded once for every viewer.
+    /// Seals a video payload that was encoded once for every viewer: copied once, into the
+    /// record that goes to the socket.
     pub fn seal_video(&mut self, payload: &[u8], now_ms: u64) -> Result<Vec<u8>, SessionError> {
-        let mut body = Vec::with_capacity(payload.len() + 1 + 20);
-        body.push(Channel::Video as u8);
-        body.extend_from_slice(payload);
-        self.seal_plaintext(body, now_ms)
+        self.seal_with(payload.len() + 1, now_ms, |body| {
+            body.push(Channel::Video as u8);
+            body.extend_from_slice(payload);
+        })
     }
 
-    fn seal_plaintext(&mut self, mut body: Vec<u8>, now_ms: u64) -> Result<Vec<u8>, SessionError> {
-        if body.len() > MAX_PLAINTEXT {
-            return Err(SessionError::TooLarge);
-        }
+    /// Builds a record in one buffer: the clear header, then the plaintext `write` puts after
+    /// it, encrypted in place, then the tag.
+    fn seal_with(
+        &mut self,
+        size_hint: usize,
+        now_ms: u64,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Vec<u8>, SessionError> {
         if self.tx.epoch_due(&self.schedule, now_ms) {
             self.tx.advance(now_ms)?;
         }
         let header = self.tx.header().encode();
-        self.tx.bytes_in_epoch += body.len() as u64;
-        self.tx.cipher.seal(self.tx_seq, &header, &mut body);
-        self.tx_seq += 1;
-        let mut record = Vec::with_capacity(header.len() + body.len());
+        let mut record = Vec::with_capacity(header.len() + size_hint + self.tx.secrets.suite.tag_len());
         record.extend_from_slice(&header);
-        record.extend_from_slice(&body);
+        write(&mut record);
+        let plaintext = record.len() - header.len();
+        if plaintext > MAX_PLAINTEXT {
+            return Err(SessionError::TooLarge);
+        }
+        self.tx.bytes_in_epoch += plaintext as u64;
+        self.tx.cipher.seal(self.tx_seq, &header, &mut record, header.len());
+        self.tx_seq += 1;
         Ok(record)
     }
 
@@ -164,10 +169,14 @@ impl RecordLayer {
     /// Nothing changes until the record has proven itself: a record that fails its tag (or names
     /// a generation or epoch it may not) leaves the layer exactly as it was, so a forged record
     /// cannot move the keys, the epoch or the sequence number.
-    pub fn open(&mut self, record: &[u8], now_ms: u64) -> Result<(Message, bool), SessionError> {
-        let Record::Sealed { header, header_bytes, body } = Record::parse(record)? else {
+    ///
+    /// The record is opened in its own buffer: a video update in it is handed on without a copy.
+    pub fn open(&mut self, mut record: Vec<u8>, now_ms: u64) -> Result<(Message, bool), SessionError> {
+        let Record::Sealed { header, header_bytes, .. } = Record::parse(&record)? else {
             return Err(SessionError::Unexpected("handshake record after the keys were confirmed"));
         };
+        let header_bytes: [u8; SEALED_HEADER_LEN] =
+            header_bytes.try_into().map_err(|_| SessionError::Unexpected("short record header"))?;
         // Which keys the header asks for: the current ones, the armed next generation, or the
         // current generation's next epoch. The latter two are built aside and kept only if the
         // record opens under them.
@@ -191,15 +200,15 @@ impl RecordLayer {
         } else {
             return Err(SessionError::Epoch("record sealed under an out-of-order key epoch"));
         }
-        let mut plaintext = body.to_vec();
+        let (seq, start) = (self.rx_seq, SEALED_HEADER_LEN);
         match (&mut candidate, switched) {
-            (Some(next), _) => next.cipher.open(self.rx_seq, header_bytes, &mut plaintext)?,
+            (Some(next), _) => next.cipher.open(seq, &header_bytes, &mut record, start)?,
             (None, true) => match &mut self.pending_rx {
-                Some(next) => next.cipher.open(self.rx_seq, header_bytes, &mut plaintext)?,
+                Some(next) => next.cipher.open(seq, &header_bytes, &mut record, start)?,
                 None => return Err(SessionError::Epoch("record sealed under an unknown key generation")),
             },
             // Both ciphers check the tag before they touch their state.
-            (None, false) => self.rx.cipher.open(self.rx_seq, header_bytes, &mut plaintext)?,
+            (None, false) => self.rx.cipher.open(seq, &header_bytes, &mut record, start)?,
         }
         // The record is authentic: commit what it asked for.
         if switched {
@@ -211,8 +220,8 @@ impl RecordLayer {
             self.rx = next;
         }
         self.rx_seq += 1;
-        self.rx.bytes_in_epoch += plaintext.len() as u64;
-        Ok((Message::decode(&plaintext)?, switched))
+        self.rx.bytes_in_epoch += (record.len() - start) as u64;
+        Ok((Message::decode_in(record, start)?, switched))
     }
 
     /// From now on seal under `secrets` (a new generation).
@@ -255,6 +264,28 @@ mod tests {
     }
 
     #[test]
+    fn a_video_record_is_built_in_one_buffer_and_opened_in_it() {
+        for suite in CipherSuite::ALL {
+            let mut secrets = secrets();
+            secrets.suite = suite;
+            let schedule = KeySchedule { epoch_bytes: 1 << 24, epoch_millis: 60_000, key_life_millis: 60_000 };
+            let mut sender = RecordLayer::new(secrets.clone(), Direction::ServerToClient, schedule, 0);
+            let mut receiver = RecordLayer::new(secrets, Direction::ClientToServer, schedule, 0);
+            let payload: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+            let record = sender.seal_video(&payload, 0).unwrap();
+            // Sized once for header, channel, payload and tag: never grown, so never copied.
+            assert_eq!(record.capacity(), SEALED_HEADER_LEN + 1 + payload.len() + suite.tag_len());
+            assert_eq!(record.len(), record.capacity());
+            let at = record.as_ptr() as usize;
+            let (opened, _) = receiver.open(record, 0).unwrap();
+            let Message::Video(update) = opened else { panic!("a video message") };
+            assert_eq!(&*update, &payload[..]);
+            // The update is read where it was decrypted, inside the record's own buffer.
+            assert_eq!(update.as_ptr() as usize, at + SEALED_HEADER_LEN + 1);
+        }
+    }
+
+    #[test]
     fn a_sender_that_overstays_its_byte_budget_is_refused() {
         let lax = KeySchedule { epoch_bytes: 1 << 20, epoch_millis: 60_000, key_life_millis: 60_000 };
         let strict = KeySchedule { epoch_bytes: 256, ..lax };
@@ -264,7 +295,7 @@ mod tests {
         let mut result = Ok((message.clone(), false));
         for _ in 0..4 {
             let record = sender.seal(&message, 0).unwrap();
-            result = receiver.open(&record, 0);
+            result = receiver.open(record, 0);
             if result.is_err() {
                 break;
             }
@@ -329,10 +360,10 @@ mod tamper {
                     let at = at % forged.len();
                     forged[at] ^= flip;
                     let before = observable(&receiver);
-                    prop_assert!(receiver.open(&forged, 0).is_err());
+                    prop_assert!(receiver.open(forged, 0).is_err());
                     prop_assert_eq!(observable(&receiver), before);
                 }
-                let (opened, _) = receiver.open(&record, 0).unwrap();
+                let (opened, _) = receiver.open(record, 0).unwrap();
                 prop_assert_eq!(opened, message);
             }
         }

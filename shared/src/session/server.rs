@@ -145,11 +145,11 @@ impl ServerSession {
         self.fail(&SessionError::Refused(alert), now_ms);
     }
 
-    /// Feeds one received record. An error is final: the session is closed and the alert for
+    /// Feeds one received record (opened in its own buffer). An error is final: the session is closed and the alert for
     /// the applet is queued.
     pub fn handle_record(
         &mut self,
-        record: &[u8],
+        record: Vec<u8>,
         now_ms: u64,
         env: &mut dyn ServerEnv,
     ) -> Result<Vec<ServerEvent>, SessionError> {
@@ -185,18 +185,23 @@ impl ServerSession {
         self.state = State::Closed;
     }
 
-    fn step(&mut self, record: &[u8], now_ms: u64, env: &mut dyn ServerEnv) -> Result<Vec<ServerEvent>, SessionError> {
+    fn step(
+        &mut self,
+        record: Vec<u8>,
+        now_ms: u64,
+        env: &mut dyn ServerEnv,
+    ) -> Result<Vec<ServerEvent>, SessionError> {
         match core::mem::replace(&mut self.state, State::Closed) {
             State::AwaitClientHello => {
-                let hello = match handshake(record)? {
+                let hello = match handshake(&record)? {
                     HandshakeMessage::ClientHello(h) => h,
                     _ => return Err(SessionError::Unexpected("expected ClientHello")),
                 };
-                self.on_client_hello(hello, record, env)?;
+                self.on_client_hello(hello, &record, env)?;
                 Ok(Vec::new())
             }
             State::AwaitClientFinished { key_id, secrets, info, transcript, confirm } => {
-                let proof = match handshake(record)? {
+                let proof = match handshake(&record)? {
                     HandshakeMessage::Finished(p) => p,
                     HandshakeMessage::Alert(a) => return Err(SessionError::PeerClosed(a)),
                     _ => return Err(SessionError::Unexpected("expected Finished")),
@@ -262,7 +267,7 @@ impl ServerSession {
     fn established(
         &mut self,
         e: &mut Established,
-        record: &[u8],
+        record: Vec<u8>,
         now_ms: u64,
         env: &mut dyn ServerEnv,
     ) -> Result<Vec<ServerEvent>, SessionError> {

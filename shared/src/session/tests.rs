@@ -62,10 +62,10 @@ fn pump(
             return Ok((ce, se));
         }
         for r in to_server {
-            se.extend(s.handle_record(&r, now, env)?);
+            se.extend(s.handle_record(r, now, env)?);
         }
         for r in to_client {
-            ce.extend(c.handle_record(&r, now)?);
+            ce.extend(c.handle_record(r, now)?);
         }
     }
 }
@@ -82,7 +82,7 @@ fn both_suites_carry_messages_both_ways() {
         s.send_video(b"frame", 1).unwrap();
         let (ce, se) = pump(&mut c, &mut s, &mut env, 1).unwrap();
         assert_eq!(se, vec![ServerEvent::Message(key('a'))]);
-        assert_eq!(ce, vec![ClientEvent::Message(AppMessage::Video(b"frame".to_vec()))]);
+        assert_eq!(ce, vec![ClientEvent::Message(AppMessage::Video(b"frame".to_vec().into()))]);
         assert_eq!(c.link_info().unwrap().suite, suite);
     }
 }
@@ -119,7 +119,7 @@ fn unknown_and_reused_keys_are_refused_with_their_reason() {
         assert_eq!(err.code(), code);
         // The client learns why from the alert the server queued.
         for r in s.take_outgoing() {
-            assert_eq!(c.handle_record(&r, 0).unwrap_err().code(), code);
+            assert_eq!(c.handle_record(r, 0).unwrap_err().code(), code);
         }
         assert!(c.is_closed() && s.is_closed());
     }
@@ -159,7 +159,7 @@ fn tampered_replayed_reordered_and_dropped_records_close_the_link() {
                     records[0].truncate(n - 1);
                 }
             }
-            let result: Result<Vec<_>, _> = records.iter().map(|r| c.handle_record(r, 1)).collect();
+            let result: Result<Vec<_>, _> = records.iter().map(|r| c.handle_record(r.clone(), 1)).collect();
             assert_eq!(result.unwrap_err(), SessionError::Integrity, "{suite} {attack}");
             assert!(c.is_closed());
         }
@@ -171,7 +171,7 @@ fn a_record_cannot_be_reflected_to_its_sender() {
     let (mut c, _s, _env) = pair(CipherSuite::ChaCha20Poly1305);
     c.send(key('x'), 1).unwrap();
     let records = c.take_outgoing();
-    assert_eq!(c.handle_record(&records[0], 1).unwrap_err(), SessionError::Integrity);
+    assert_eq!(c.handle_record(records[0].clone(), 1).unwrap_err(), SessionError::Integrity);
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn a_record_that_skips_key_epochs_is_refused() {
     c.send(key('a'), 1).unwrap();
     let mut r = c.take_outgoing().remove(0);
     r[6] = 5;
-    assert!(matches!(s.handle_record(&r, 1, &mut env).unwrap_err(), SessionError::Epoch(_)));
+    assert!(matches!(s.handle_record(r, 1, &mut env).unwrap_err(), SessionError::Epoch(_)));
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn a_switch_to_a_pms_the_server_does_not_share_is_aborted_and_the_link_survives(
     assert!(matches!(se[0], ServerEvent::RekeyRefused(_)));
     s.send_video(b"still here", 6).unwrap();
     let (ce, _) = pump(&mut c, &mut s, &mut env, 6).unwrap();
-    assert_eq!(ce, vec![ClientEvent::Message(AppMessage::Video(b"still here".to_vec()))]);
+    assert_eq!(ce, vec![ClientEvent::Message(AppMessage::Video(b"still here".to_vec().into()))]);
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn the_controller_closes_a_link_whose_key_life_ran_out() {
     assert!(c.renewal_due(40_001));
     assert_eq!(s.poll(60_001), Err(SessionError::KeyLifeExpired));
     let alert = s.take_outgoing();
-    assert_eq!(c.handle_record(&alert[0], 60_001).unwrap_err().code(), AlertCode::KeyLifeExpired);
+    assert_eq!(c.handle_record(alert[0].clone(), 60_001).unwrap_err().code(), AlertCode::KeyLifeExpired);
 }
 
 #[test]
@@ -319,7 +319,7 @@ fn input_records_are_padded_so_their_length_says_nothing() {
         let records = c.take_outgoing();
         sizes.push(records[0].len());
         for r in records {
-            assert_eq!(s.handle_record(&r, i as u64, &mut env).unwrap(), vec![ServerEvent::Message(input.clone())]);
+            assert_eq!(s.handle_record(r, i as u64, &mut env).unwrap(), vec![ServerEvent::Message(input.clone())]);
         }
     }
     assert!(sizes.windows(2).all(|w| w[0] == w[1]), "a key, Enter, a click and a short paste look alike: {sizes:?}");
@@ -367,7 +367,7 @@ fn obscured_typing_sends_one_same_sized_record_per_tick_and_loses_no_key() {
     assert_eq!(records.len(), 1 + 5);
     let mut seen = Vec::new();
     for (t, r) in &records {
-        seen.extend(s.handle_record(r, *t, &mut env).unwrap());
+        seen.extend(s.handle_record(r.clone(), *t, &mut env).unwrap());
     }
     assert_eq!(seen, keys.iter().map(|k| ServerEvent::Message(key(*k))).collect::<Vec<_>>(), "chaff is dropped");
     let _ = pump(&mut c, &mut s, &mut env, now);
@@ -383,7 +383,7 @@ fn closing_sends_the_keys_still_waiting_for_their_tick() {
     c.close(3);
     let mut seen = Vec::new();
     for r in c.take_outgoing() {
-        seen.extend(s.handle_record(&r, 3, &mut env).unwrap());
+        seen.extend(s.handle_record(r, 3, &mut env).unwrap());
     }
     assert_eq!(seen[..2], [ServerEvent::Message(key('x')), ServerEvent::Message(key('y'))]);
 }

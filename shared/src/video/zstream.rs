@@ -6,6 +6,7 @@
 //! Used by the graphics stream ([`super::tiles::StreamEncoder`]) and by RFB decoders that keep
 //! a zlib stream per connection (ZRLE).
 
+#[cfg(feature = "encode")]
 use miniz_oxide::deflate::core::{compress_to_output, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush};
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
@@ -23,11 +24,13 @@ pub enum InflateError {
     TooLarge,
 }
 
-/// The sending end of a raw deflate stream.
+/// The sending end of a raw deflate stream (the controller's; behind the `encode` feature).
+#[cfg(feature = "encode")]
 pub struct Deflater {
     compressor: Box<CompressorOxide>,
 }
 
+#[cfg(feature = "encode")]
 impl Deflater {
     /// A new stream at `level` (0 to 10).
     pub fn new(level: u8) -> Self {
@@ -103,7 +106,7 @@ impl Inflater {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "encode"))]
 mod tests {
     use super::*;
 

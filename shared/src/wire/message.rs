@@ -43,13 +43,56 @@ pub fn padded_size(message: &Message) -> usize {
     }
 }
 
+/// A video update as it arrived: the opened record it came in, read from `start` on, so an
+/// update (up to megabytes of a full frame) is never copied out of its record.
+#[derive(Clone, Default)]
+pub struct Payload {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Payload {
+    /// The bytes of `buf` from `start` on (none if `start` is past its end).
+    pub fn new(buf: Vec<u8>, start: usize) -> Self {
+        let start = start.min(buf.len());
+        Self { buf, start }
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(buf: Vec<u8>) -> Self {
+        Self { buf, start: 0 }
+    }
+}
+
+impl core::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Payload {}
+
+impl core::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Payload({} bytes)", self.len())
+    }
+}
+
 /// Everything a sealed record can carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Control(ControlMessage),
     /// An encoded video update (see [`crate::video`]); opaque here so the controller can encode
     /// once per host and seal per viewer.
-    Video(Vec<u8>),
+    Video(Payload),
     Input(InputEvent),
     Serial(Vec<u8>),
 }
@@ -182,7 +225,7 @@ pub enum SpecialKey {
 /// rest (alerts and the key switch) itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppMessage {
-    Video(Vec<u8>),
+    Video(Payload),
     Input(InputEvent),
     Serial(Vec<u8>),
     RefreshRequest,
@@ -215,11 +258,14 @@ impl Message {
     pub fn encode_padded(&self, size: usize, out: &mut Vec<u8>) {
         let start = out.len();
         out.put_u8(Channel::Padded as u8);
-        let mut inner = Vec::new();
-        self.encode(&mut inner);
+        // The inner message is written in place, its length filled in after.
+        out.put_u16(0);
+        self.encode(out);
         // Inner messages are input, at most a 16 KiB paste: they fit a u16.
-        out.put_u16(u16::try_from(inner.len()).unwrap_or(u16::MAX));
-        out.put_bytes(&inner);
+        let inner = u16::try_from(out.len() - start - 3).unwrap_or(u16::MAX);
+        if let Some(length) = out.get_mut(start + 1..start + 3) {
+            length.copy_from_slice(&inner.to_be_bytes());
+        }
         let used = out.len() - start;
         out.resize(start + used.max(size), 0);
     }
@@ -245,11 +291,20 @@ impl Message {
         }
     }
 
+    /// Decodes the message in `record[start..]` (an opened record): a video update stays in
+    /// the record's buffer, other messages are read out of it.
+    pub fn decode_in(record: Vec<u8>, start: usize) -> Result<Self, DecodeError> {
+        match record.get(start) {
+            Some(&channel) if channel == Channel::Video as u8 => Ok(Message::Video(Payload::new(record, start + 1))),
+            _ => Message::decode(record.get(start..).unwrap_or_default()),
+        }
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         let msg = match r.u8("channel")? {
             0 => Message::Control(ControlMessage::decode(&mut r)?),
-            1 => Message::Video(r.rest().to_vec()),
+            1 => Message::Video(r.rest().to_vec().into()),
             2 => Message::Input(InputEvent::decode(&mut r)?),
             3 => Message::Serial(r.rest().to_vec()),
             4 => {
@@ -519,7 +574,7 @@ mod tests {
         round_trip(Message::Control(ControlMessage::GiveControl { to: 42 }));
         round_trip(Message::Control(ControlMessage::SerialOpen));
         round_trip(Message::Control(ControlMessage::GiveControl { to: 42 }));
-        round_trip(Message::Video(vec![1, 2, 3]));
+        round_trip(Message::Video(vec![1, 2, 3].into()));
         round_trip(Message::Serial(b"login: ".to_vec()));
         round_trip(Message::Input(InputEvent::Key(KeyEvent {
             down: true,

@@ -4,7 +4,9 @@
 
 pub mod engine;
 pub mod font;
+pub mod input;
 pub mod js_api;
+pub mod page;
 pub mod painter;
 pub mod serial;
 

@@ -65,10 +65,6 @@ impl SerialConsole {
         }
     }
 
-    pub fn is_attached(&self) -> bool {
-        self.painter.is_some()
-    }
-
     pub fn text(&self) -> String {
         self.terminal.snapshot().text()
     }

@@ -4,6 +4,7 @@
 
 pub mod keymap;
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
@@ -374,7 +375,7 @@ impl Publisher {
     /// Queues a frame, replacing one still waiting (whose changes it takes on).
     fn publish(&self, frame: &Framebuffer, hints: &[Copy], reported: &[Rect]) {
         let (slot, wake) = &*self.shared;
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = slot.locked();
         match &mut slot.pending {
             Some(waiting) => {
                 waiting.frame.clone_from(frame);
@@ -406,7 +407,7 @@ impl Publisher {
 
     fn stop(&self) {
         let (slot, wake) = &*self.shared;
-        slot.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        slot.locked().closed = true;
         wake.notify_one();
     }
 }
@@ -420,7 +421,7 @@ impl Drop for Publisher {
 /// The next frame to publish, waiting for one; `None` once closed with nothing waiting.
 fn next_job(shared: &(Mutex<Slot>, Condvar)) -> Option<Pending> {
     let (slot, wake) = shared;
-    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let mut slot = slot.locked();
     loop {
         if let Some(job) = slot.pending.take() {
             return Some(job);
@@ -428,7 +429,7 @@ fn next_job(shared: &(Mutex<Slot>, Condvar)) -> Option<Pending> {
         if slot.closed {
             return None;
         }
-        slot = wake.wait(slot).unwrap_or_else(|e| e.into_inner());
+        slot = crate::sync::wait(wake, slot);
     }
 }
 
