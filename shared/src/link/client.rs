@@ -386,7 +386,11 @@ impl ClientLink {
         }
     }
 
+    /// Input for the host. The mouse means nothing on a text screen: its events go nowhere.
     pub fn send_input(&mut self, event: InputEvent, now_ms: u64) {
+        if matches!(event, InputEvent::Pointer(_)) && !self.screen.is_graphical() {
+            return;
+        }
         self.send(AppMessage::Input(event), now_ms);
     }
 

@@ -406,3 +406,11 @@ fn a_page_left_for_the_back_forward_cache_closes_its_link_and_reopens_on_return(
         Some(&ClientAction::NeedKey { request: KeyRequest::Reconnect, after_ms: 0 })
     );
 }
+
+#[test]
+fn the_mouse_means_nothing_on_a_text_screen() {
+    let mut both = Both::new();
+    both.applet.send_input(InputEvent::Pointer(crate::wire::PointerEvent { x: 1, y: 1, buttons: 1 }), 1);
+    both.run(1);
+    assert_eq!(std::iter::from_fn(|| both.link.next_action()).count(), 0);
+}
