@@ -3,7 +3,6 @@
 //! [`serve`], so neither can be held open by clients that connect and say nothing, or send a
 //! header a byte at a time.
 
-use crate::sync::Locked;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +14,8 @@ use std::time::Duration;
 use axum_server::accept::Accept;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::sync::Locked;
 
 /// Limits for one listener.
 #[derive(Debug, Clone, Copy)]

@@ -3,10 +3,11 @@
 //! kind of warning is written at most [`PER_MINUTE`] times a minute; the rest are counted and
 //! the count is written with the next one let through.
 
-use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::sync::Locked;
 
 pub const PER_MINUTE: u32 = 20;
 

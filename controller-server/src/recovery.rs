@@ -7,7 +7,6 @@
 //! a host without an agent is never reset, and a reset host is not reset again until it has
 //! come back and missed the timer anew. Powering a host off disarms it.
 
-use crate::sync::Locked;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,6 +18,7 @@ use shared::wire::message::HostState;
 use crate::config::RecoveryConfig;
 use crate::hosts::{Host, PowerAction};
 use crate::store::{AuditEntry, EventEntry, Journal};
+use crate::sync::Locked;
 
 /// What the timer says at a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,6 @@
 //! canvas (p50/p95), then our figures as ratios of noVNC's best lossless encoding (ZRLE or
 //! Tight without JPEG, whichever sent fewer bytes).
 
-use controller_server::sync::Locked;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use controller_server::config::{BackendConfig, HostConfig};
+use controller_server::sync::Locked;
 use e2e::browser::Browser;
 use e2e::xvnc::Xvnc;
 use e2e::{wait_for, workspace_root, Controller};

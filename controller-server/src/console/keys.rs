@@ -3,13 +3,15 @@
 //! The web server issues a key over TLS and the console server claims it when the applet
 //! names it; both live in this process, so the PMS never crosses a network but the page's TLS.
 
-use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use shared::crypto::Pms;
-use shared::wire::{Alert, AlertCode, KeyId};
+use shared::session::{KeyPurpose, ServerEnv};
+use shared::wire::{Alert, AlertCode, KeyId, Nonce};
+
+use crate::sync::Locked;
 
 /// Who a key was issued to, and for what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,58 @@ pub struct KeyBinding {
     pub control: bool,
     /// How the caller who asked proved who they are: checked again while the link lasts.
     pub credential: crate::web::principal::Credential,
+}
+
+/// The key store as a link sees it: it claims keys for the link and remembers who the link
+/// belongs to (a renewal must be for the same user, host and web session).
+pub struct LinkKeys<'a> {
+    keys: &'a KeyStore,
+    pub binding: Option<KeyBinding>,
+}
+
+impl<'a> LinkKeys<'a> {
+    pub fn new(keys: &'a KeyStore) -> Self {
+        Self { keys, binding: None }
+    }
+}
+
+impl ServerEnv for LinkKeys<'_> {
+    fn claim_key(&mut self, key_id: &KeyId, purpose: KeyPurpose) -> Result<Pms, Alert> {
+        let expected = match purpose {
+            KeyPurpose::Open => None,
+            KeyPurpose::Rekey => Some(self.binding.as_ref().ok_or(Alert::new(AlertCode::ProtocolViolation))?),
+        };
+        let (pms, binding) = self.keys.claim(key_id, expected)?;
+        self.binding = Some(binding);
+        Ok(pms)
+    }
+
+    fn nonce(&mut self) -> Nonce {
+        rand::random()
+    }
+}
+
+impl KeyBinding {
+    /// Whether the link's owner may still watch its host (and control it, if the key allows
+    /// control), as the store says now. A store that cannot tell ends the link: fail closed.
+    pub async fn still_allowed(&self, state: &crate::app::AppState) -> bool {
+        let (state, binding) = (state.clone(), self.clone());
+        let checked = crate::store::off_runtime(move || {
+            let Some(user) = crate::web::principal::current_user(&state, &binding.credential)? else {
+                return Ok(false);
+            };
+            if user.id != binding.user_id || user.must_change_password {
+                return Ok(false);
+            }
+            let rights = state.rights(&user, &binding.host_id)?;
+            Ok(rights.view && (rights.control || !binding.control))
+        })
+        .await;
+        checked.unwrap_or_else(|err| {
+            tracing::error!(error = %err, "cannot check a console link's rights");
+            false
+        })
+    }
 }
 
 struct Grant {

@@ -6,12 +6,12 @@
 //! body and sends in an `Authorization: Launch ...` header to fetch console keys. No cookie is
 //! involved, so it works inside a cross-site frame; the secret never appears in a URL.
 
-use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::secret::{hex, random_token, sha256 as digest};
+use crate::sync::Locked;
 
 /// What a launch grants. It is checked again at every key request: the user's current rights,
 /// and whether the credential that asked for it still stands.

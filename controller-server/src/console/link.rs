@@ -10,14 +10,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use shared::crypto::Pms;
 use shared::link::{Farewell, LinkAudit, ServerAction, ServerLink, ServerLinkConfig};
-use shared::session::{KeyPurpose, ServerEnv};
-use shared::wire::{Alert, AlertCode, KeyId, Nonce};
+use shared::wire::{Alert, AlertCode};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::keys::{KeyBinding, KeyStore};
+use super::keys::LinkKeys;
 use super::sharing::Handover;
 use super::viewer::{self, HostEvent, Viewer};
 use crate::app::AppState;
@@ -64,32 +62,10 @@ pub async fn upgrade(
         .on_upgrade(move |socket| run(socket, state, listener, source).instrument(span))
 }
 
-/// Lets the link claim keys from the store, and remembers who the link belongs to.
-struct Env<'a> {
-    keys: &'a KeyStore,
-    binding: Option<KeyBinding>,
-}
-
-impl ServerEnv for Env<'_> {
-    fn claim_key(&mut self, key_id: &KeyId, purpose: KeyPurpose) -> Result<Pms, Alert> {
-        let expected = match purpose {
-            KeyPurpose::Open => None,
-            KeyPurpose::Rekey => Some(self.binding.as_ref().ok_or(Alert::new(AlertCode::ProtocolViolation))?),
-        };
-        let (pms, binding) = self.keys.claim(key_id, expected)?;
-        self.binding = Some(binding);
-        Ok(pms)
-    }
-
-    fn nonce(&mut self) -> Nonce {
-        rand::random()
-    }
-}
-
 /// The link's world: who it belongs to, where it came from, the host it watches.
 struct Pump<'a> {
     state: &'a AppState,
-    env: Env<'a>,
+    env: LinkKeys<'a>,
     viewer: Option<Viewer>,
     listener: Listener,
     source: &'a Source,
@@ -105,7 +81,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
     let mut stop_seen = false;
     let handshake_ms = u64::try_from(state.console_handshake.as_millis()).unwrap_or(u64::MAX);
     let mut link = ServerLink::new(ServerLinkConfig::new(state.link_config.clone(), handshake_ms), 0);
-    let env = Env { keys: &state.keys, binding: None };
+    let env = LinkKeys::new(&state.keys);
     let mut pump = Pump {
         state: &state,
         env,
@@ -211,7 +187,7 @@ impl Pump<'_> {
             }
             ServerAction::CheckAccess => {
                 if let Some(binding) = &self.env.binding {
-                    if !still_allowed(state, binding).await {
+                    if !binding.still_allowed(state).await {
                         tracing::info!(user = %binding.username, host = %binding.host_id, "console access withdrawn");
                         link.revoke(self.now());
                     }
@@ -301,25 +277,6 @@ impl Pump<'_> {
         });
         self.state.audit(&binding.username, "console.close", &binding.host_id, detail).await;
     }
-}
-
-/// Whether the link's owner may still watch its host (and control it, if the key allows
-/// control), as the store says now. A store that cannot tell ends the link: fail closed.
-async fn still_allowed(state: &AppState, binding: &KeyBinding) -> bool {
-    let (state, binding) = (state.clone(), binding.clone());
-    let checked = crate::store::off_runtime(move || {
-        let Some(user) = crate::web::principal::current_user(&state, &binding.credential)? else { return Ok(false) };
-        if user.id != binding.user_id || user.must_change_password {
-            return Ok(false);
-        }
-        let rights = state.rights(&user, &binding.host_id)?;
-        Ok(rights.view && (rights.control || !binding.control))
-    })
-    .await;
-    checked.unwrap_or_else(|err| {
-        tracing::error!(error = %err, "cannot check a console link's rights");
-        false
-    })
 }
 
 /// Longest time we wait for the peer's half of the closing handshake.

@@ -6,12 +6,13 @@
 //! by itself once the holder has been idle for the configured time. When the holder leaves,
 //! control goes to whoever asked, else to the longest-watching viewer allowed to control.
 
-use crate::sync::Locked;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use shared::wire::{Presence, Viewer};
 use tokio::sync::watch;
+
+use crate::sync::Locked;
 
 /// A change of hands, for the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,6 @@
 //! A host may switch between text and graphics (a "no signal" notice between two pictures).
 //! A graphical host's pointer shape is kept too, so a viewer who joins later gets it.
 
-use crate::sync::Locked;
 use std::sync::{Arc, Mutex};
 
 use shared::video::cursor::Cursor;
@@ -14,6 +13,8 @@ use shared::video::frame::{Framebuffer, Rect};
 use shared::video::text::{self, TextScreen};
 use shared::video::tiles::{self, Copy, StreamEncoder};
 use tokio::sync::broadcast;
+
+use crate::sync::Locked;
 
 /// Updates a slow viewer may fall behind by before it is resynchronised with a full frame.
 /// The ring holds this many updates whether or not anyone lags, and a graphics update can be

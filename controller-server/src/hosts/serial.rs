@@ -2,11 +2,12 @@
 //! bounded backlog so that a viewer who opens the console later sees what came before, and
 //! fanned out to every viewer as they arrive.
 
-use crate::sync::Locked;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
+
+use crate::sync::Locked;
 
 /// Past output kept for new viewers.
 pub const BACKLOG: usize = 64 << 10;

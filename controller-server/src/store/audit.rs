@@ -10,7 +10,6 @@
 //! still end where, and hash as, the checkpoints say: a rewritten trail, a truncated tail and a
 //! forged checkpoint are each named.
 
-use crate::sync::Locked;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -20,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::users::StoreError;
 use crate::secret::hex;
+use crate::sync::Locked;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {

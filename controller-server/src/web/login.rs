@@ -18,7 +18,6 @@
 //!   minute (by a keyed hash of the name and password, never the password), so a script's
 //!   requests do not each cost an argon2 run.
 
-use crate::sync::Locked;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -35,6 +34,7 @@ use crate::app::AppState;
 use crate::store::audit::now_ms;
 use crate::store::users::{verify_password_in, LoginPolicy, StoreError, Strikes};
 use crate::store::{User, UserStore};
+use crate::sync::Locked;
 
 /// argon2 runs at once, at most (each takes 19 MiB while it runs).
 pub const CONCURRENT_VERIFICATIONS: usize = 2;

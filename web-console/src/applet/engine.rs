@@ -14,7 +14,7 @@ use shared::video::text::Damage;
 use shared::wire::{InputEvent, KeyId};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BinaryType, HtmlCanvasElement, MessageEvent, WebSocket};
+use web_sys::HtmlCanvasElement;
 
 pub use shared::link::{KeyRequest, Status};
 
@@ -22,6 +22,7 @@ use super::font::Font;
 use super::input::{self, EventListener, InputSink};
 use super::page::{self, Interval, PageListeners};
 use super::painter::Painter;
+use super::socket::{Socket, SocketEvents};
 
 /// What the page hands the applet to open (or renew) a link.
 pub struct ConsoleKey {
@@ -40,21 +41,6 @@ impl ConsoleKey {
 pub type KeyFuture = Pin<Box<dyn Future<Output = Result<ConsoleKey, String>>>>;
 pub type KeyProvider = Rc<dyn Fn(KeyRequest) -> KeyFuture>;
 pub type StatusListener = Rc<dyn Fn(&Status)>;
-
-/// The WebSocket of the current link, with its handlers.
-struct Socket {
-    ws: WebSocket,
-    _handlers: [Closure<dyn FnMut(JsValue)>; 4],
-}
-
-impl Socket {
-    fn close(self) {
-        for clear in [WebSocket::set_onopen, WebSocket::set_onmessage, WebSocket::set_onclose, WebSocket::set_onerror] {
-            clear(&self.ws, None);
-        }
-        let _ = self.ws.close();
-    }
-}
 
 struct Inner {
     link: ClientLink,
@@ -139,48 +125,15 @@ impl Console {
     pub fn connect(&self, key: ConsoleKey) -> Result<(), JsValue> {
         self.drop_socket();
         let (url, key) = key.into_link_key();
-        let ws = WebSocket::new(&url)?;
-        ws.set_binary_type(BinaryType::Arraybuffer);
-        let handlers = self.socket_handlers(&ws);
-        for (set, handler) in
-            [WebSocket::set_onopen, WebSocket::set_onmessage, WebSocket::set_onclose, WebSocket::set_onerror]
-                .into_iter()
-                .zip(&handlers)
-        {
-            set(&ws, Some(handler.as_ref().unchecked_ref()));
-        }
+        let socket = Socket::open(&url, self.weak())?;
         let nonce = page::random_nonce()?;
         {
             let mut inner = self.0.borrow_mut();
             inner.link.connect(key, nonce);
-            inner.socket = Some(Socket { ws, _handlers: handlers });
+            inner.socket = Some(socket);
         }
         self.notify();
         Ok(())
-    }
-
-    /// Open, message, close, error: each hands on to the console while it lives.
-    fn socket_handlers(&self, ws: &WebSocket) -> [Closure<dyn FnMut(JsValue)>; 4] {
-        let (open, message, close) = (self.weak(), self.weak(), self.weak());
-        let (error, ws) = (self.weak(), ws.clone());
-        [
-            Closure::new(move |_: JsValue| open.with(|c| c.flush())),
-            Closure::new(move |ev: JsValue| {
-                let data = ev.dyn_into::<MessageEvent>().map(|m| m.data());
-                if let Ok(buf) = data.and_then(|d| d.dyn_into::<js_sys::ArrayBuffer>()) {
-                    let bytes = js_sys::Uint8Array::new(&buf).to_vec();
-                    message.with(|c| c.on_record(bytes));
-                }
-            }),
-            Closure::new(move |_: JsValue| close.with(|c| c.on_close())),
-            // A socket refused before it opens (blocked by the page's CSP, for one) may report
-            // only an error and never a close event; one that is already closed is closed.
-            Closure::new(move |_: JsValue| {
-                if ws.ready_state() == WebSocket::CLOSED {
-                    error.with(|c| c.on_close());
-                }
-            }),
-        ]
     }
 
     /// Switches the open link to a fresh key, in-band.
@@ -355,7 +308,7 @@ impl Console {
                 }
                 _ => {
                     if let Some(socket) = self.0.borrow().socket.as_ref() {
-                        let _ = socket.ws.close();
+                        socket.request_close();
                     }
                 }
             }
@@ -364,16 +317,11 @@ impl Console {
 
     /// Sends whatever the link queued, once the socket is open.
     fn flush(&self) {
-        let (ws, records) = {
-            let mut inner = self.0.borrow_mut();
-            let Some(ws) = inner.socket.as_ref().map(|s| s.ws.clone()) else { return };
-            if ws.ready_state() != WebSocket::OPEN {
-                return;
-            }
-            (ws, inner.link.take_outgoing())
-        };
-        for record in records {
-            let _ = ws.send_with_u8_array(&record);
+        let mut guard = self.0.borrow_mut();
+        let inner = &mut *guard;
+        let Some(socket) = inner.socket.as_ref().filter(|s| s.is_open()) else { return };
+        for record in inner.link.take_outgoing() {
+            socket.send(&record);
         }
     }
 
@@ -462,6 +410,20 @@ impl WeakConsole {
         if let Some(rc) = self.0.upgrade() {
             f(&Console(rc));
         }
+    }
+}
+
+impl SocketEvents for WeakConsole {
+    fn opened(&self) {
+        self.with(|c| c.flush());
+    }
+
+    fn record(&self, bytes: Vec<u8>) {
+        self.with(|c| c.on_record(bytes));
+    }
+
+    fn closed(&self) {
+        self.with(|c| c.on_close());
     }
 }
 

@@ -9,6 +9,7 @@ pub mod js_api;
 pub mod page;
 pub mod painter;
 pub mod serial;
+pub mod socket;
 
 pub use engine::{Console, ConsoleKey, KeyRequest, Status};
 

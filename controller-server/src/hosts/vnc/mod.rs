@@ -4,7 +4,6 @@
 
 pub mod keymap;
 
-use crate::sync::Locked;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,6 +20,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use zeroize::Zeroizing;
 
 use super::{Host, VideoHub};
+
+use crate::sync::Locked;
 
 /// At most this many frames a second go to viewers: the next update is asked for no sooner.
 const FRAME_INTERVAL: Duration = Duration::from_millis(1000 / 30);
