@@ -414,3 +414,78 @@ fn the_mouse_means_nothing_on_a_text_screen() {
     both.run(1);
     assert_eq!(std::iter::from_fn(|| both.link.next_action()).count(), 0);
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::video::text::{encode_delta, encode_full, Cell};
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// The host's screen changes one cell.
+        Edit { row: u16, col: u16, ch: char },
+        /// The viewer misses an update and is told it lagged.
+        Lose,
+        /// Time passes (key epochs move on).
+        Wait(u16),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            8 => (0u16..25, 0u16..80, proptest::char::range('!', '~')).prop_map(|(row, col, ch)| Step::Edit { row, col, ch }),
+            1 => Just(Step::Lose),
+            1 => (1u16..5000).prop_map(Step::Wait),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the host shows, whichever updates a viewer misses and however the keys
+        /// move on, the applet's screen ends as the host's, through both links.
+        #[test]
+        fn the_applets_screen_follows_the_host_through_both_links(steps in proptest::collection::vec(step(), 1..60)) {
+            let schedule = KeySchedule { epoch_bytes: 512, epoch_millis: 2_000, key_life_millis: 600_000 };
+            let config = ServerLinkConfig::new(ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule }, 10_000);
+            let mut both = Both { applet: ClientLink::new(), link: ServerLink::new(config, 0), keys: Keys(HashMap::from([([1; 16], Pms::from_bytes([1; 32]))])) };
+            both.applet.connect(link_key(1), [3; 32]);
+            both.run(0);
+            both.link.next_action();
+            let mut host = TextScreen::clamped(80, 25);
+            both.link.attach(true, [&encode_full(&host)[..]], status("up"), presence(1), 0);
+            both.run(0);
+            let (mut now, mut shown) = (0u64, host.clone());
+            for step in steps {
+                match step {
+                    Step::Edit { row, col, ch } => {
+                        host.set(row, col, Cell { ch, ..Cell::default() });
+                        if let Some(update) = encode_delta(&shown, &host) {
+                            both.link.video(&update, now);
+                        }
+                        shown = host.clone();
+                    }
+                    Step::Lose => {
+                        host.set(0, 0, Cell { ch: '#', ..Cell::default() });
+                        shown = host.clone();
+                        both.link.video_lagged();
+                    }
+                    Step::Wait(ms) => {
+                        now += u64::from(ms);
+                        both.link.poll(now);
+                        both.applet.tick(now);
+                    }
+                }
+                // The pump: a refresh is a fresh join, a full frame of what the host shows now.
+                while let Some(action) = both.link.next_action() {
+                    if action == ServerAction::Refresh {
+                        both.link.restart_video([&encode_full(&host)[..]], now).unwrap();
+                    }
+                }
+                both.run(now);
+                while both.applet.next_action().is_some() {}
+            }
+            prop_assert!(!both.link.is_over() && both.applet.is_established());
+            prop_assert_eq!(both.applet.screen().text(), host.text());
+        }
+    }
+}
