@@ -57,6 +57,55 @@ pub struct LiveSession {
 /// not be.
 const TOUCH_EVERY_MS: i64 = 15_000;
 
+/// A session with its user, as the store reads both (`?1` is the kind).
+const SESSION_ROWS: &str = "SELECT s.id, s.csrf, s.created_at, s.last_seen, s.role_cap, s.credential = u.credential,
+            u.id, u.username, u.role, u.must_change_password
+     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.kind = ?1";
+
+struct SessionRow {
+    id: String,
+    csrf: String,
+    created_at: i64,
+    last_seen: i64,
+    role_cap: Option<String>,
+    same_credential: bool,
+    user_id: i64,
+    username: String,
+    role: String,
+    must_change_password: bool,
+}
+
+impl SessionRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            csrf: r.get(1)?,
+            created_at: r.get(2)?,
+            last_seen: r.get(3)?,
+            role_cap: r.get(4)?,
+            same_credential: r.get(5)?,
+            user_id: r.get(6)?,
+            username: r.get(7)?,
+            role: r.get(8)?,
+            must_change_password: r.get(9)?,
+        })
+    }
+
+    /// The session and when it was last seen, if it still stands; else its id, to delete: its
+    /// user's password changed since, it sat idle too long, or its user's role is unknown.
+    fn live(self, idle: Duration, now_ms: i64) -> Result<(LiveSession, i64), String> {
+        let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        let Some(role) = Role::parse(&self.role) else { return Err(self.id) };
+        if !self.same_credential || now_ms.saturating_sub(self.last_seen) >= idle_ms {
+            return Err(self.id);
+        }
+        let role = self.role_cap.as_deref().and_then(Role::parse).map_or(role, |cap| role.at_most(cap));
+        let user =
+            User { id: self.user_id, username: self.username, role, must_change_password: self.must_change_password };
+        Ok((LiveSession { id: self.id, user, csrf: self.csrf, created_at: self.created_at }, self.last_seen))
+    }
+}
+
 impl UserStore {
     /// Opens a session for `user_id`. `role_cap` bounds the role the session acts with (a peer's
     /// user arrives with at most the role their token and the peer's configuration allow).
@@ -127,42 +176,16 @@ impl UserStore {
     ) -> Result<Option<(LiveSession, i64)>, StoreError> {
         let db = self.db()?;
         let row = db
-            .query_row(
-                &format!(
-                    "SELECT s.id, s.csrf, s.created_at, s.last_seen, s.role_cap, s.credential = u.credential,
-                            u.id, u.username, u.role, u.must_change_password
-                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.kind = ?1 AND {condition}"
-                ),
-                params![kind.as_str(), key],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, bool>(5)?,
-                        r.get::<_, i64>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, String>(8)?,
-                        r.get::<_, bool>(9)?,
-                    ))
-                },
-            )
+            .query_row(&format!("{SESSION_ROWS} AND {condition}"), params![kind.as_str(), key], SessionRow::read)
             .optional()?;
-        let Some((id, csrf, created_at, last_seen, cap, same_credential, user_id, username, role, must)) = row else {
-            return Ok(None);
-        };
-        let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
-        let role = Role::parse(&role);
-        if !same_credential || now_ms.saturating_sub(last_seen) >= idle_ms || role.is_none() {
-            db.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
-            return Ok(None);
+        let Some(row) = row else { return Ok(None) };
+        match row.live(idle, now_ms) {
+            Ok(live) => Ok(Some(live)),
+            Err(stale) => {
+                db.execute("DELETE FROM sessions WHERE id = ?1", params![stale])?;
+                Ok(None)
+            }
         }
-        let role = role.unwrap_or(Role::ReadOnly);
-        let role = cap.as_deref().and_then(Role::parse).map_or(role, |cap| role.at_most(cap));
-        let user = User { id: user_id, username, role, must_change_password: must };
-        Ok(Some((LiveSession { id, user, csrf, created_at }, last_seen)))
     }
 
     /// Ends a session by its id; returns it if it was live.
@@ -179,16 +202,19 @@ impl UserStore {
         idle: Duration,
         now_ms: i64,
     ) -> Result<Vec<LiveSession>, StoreError> {
-        let ids: Vec<String> = {
-            let db = self.db()?;
-            let mut stmt = db.prepare("SELECT id FROM sessions WHERE kind = ?1 ORDER BY created_at, id")?;
-            let rows = stmt.query_map(params![kind.as_str()], |r| r.get(0))?;
+        let db = self.db()?;
+        let rows: Vec<SessionRow> = {
+            let mut stmt = db.prepare(&format!("{SESSION_ROWS} ORDER BY s.created_at, s.id"))?;
+            let rows = stmt.query_map(params![kind.as_str()], SessionRow::read)?;
             rows.collect::<Result<_, _>>()?
         };
-        let mut live = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(s) = self.session_by_id(kind, &id, idle, now_ms)? {
-                live.push(s);
+        let mut live = Vec::with_capacity(rows.len());
+        for row in rows {
+            match row.live(idle, now_ms) {
+                Ok((session, _)) => live.push(session),
+                Err(stale) => {
+                    db.execute("DELETE FROM sessions WHERE id = ?1", params![stale])?;
+                }
             }
         }
         Ok(live)
