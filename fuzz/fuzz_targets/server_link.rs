@@ -75,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
                 link.attach(rest.first().is_some_and(|b| b & 1 == 1), [rest], status, Presence::default(), now);
             }
             12 => {
-                let _ = link.restart_video([rest], now);
+                link.restart_video([rest], now);
             }
             13 => link.serial_opened(rest, now),
             14 => link.refuse(Alert::new(AlertCode::HostUnavailable), now),

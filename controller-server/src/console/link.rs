@@ -92,7 +92,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
         started: Instant::now(),
     };
     while !link.is_over() {
-        let wake = pump.started + Duration::from_millis(link.next_poll(pump.now()));
+        let wake = pump.started + Duration::from_millis(link.next_poll());
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {
                 link.poll(pump.now());
@@ -174,7 +174,7 @@ impl Pump<'_> {
                 let Some(v) = self.viewer.as_mut() else { return };
                 tracing::info!(host = %v.host.id, "starting the viewer over from a full frame");
                 if v.resubscribe().await.is_ok() {
-                    let _ = link.restart_video(v.video.start(), now);
+                    link.restart_video(v.video.start(), now);
                 }
             }
             ServerAction::RequestControl => {

@@ -113,6 +113,9 @@ pub struct ServerLink {
     config: ServerLinkConfig,
     phase: Phase,
     handshake_ends: u64,
+    /// When the regular poll (key life) is due: a time, not a delay, so a link kept busy by
+    /// the host's video is still polled on schedule.
+    poll_due: u64,
     next_check: u64,
     last_refresh: Option<u64>,
     serial_open: bool,
@@ -132,6 +135,7 @@ impl ServerLink {
         Self {
             session: ServerSession::new(config.session.clone()),
             handshake_ends: now_ms.saturating_add(config.handshake_ms),
+            poll_due: now_ms.saturating_add(config.poll_every_ms),
             next_check: u64::MAX,
             config,
             phase: Phase::Handshake,
@@ -176,12 +180,11 @@ impl ServerLink {
         self.session.tx_position()
     }
 
-    /// When the link wants [`ServerLink::poll`] called next.
-    pub fn next_poll(&self, now_ms: u64) -> u64 {
-        let regular = now_ms.saturating_add(self.config.poll_every_ms);
+    /// When the link wants [`ServerLink::poll`] called next, however busy it is meanwhile.
+    pub fn next_poll(&self) -> u64 {
         match self.phase {
-            Phase::Handshake => regular.min(self.handshake_ends),
-            _ => regular.min(self.next_check),
+            Phase::Handshake => self.poll_due.min(self.handshake_ends),
+            _ => self.poll_due.min(self.next_check),
         }
     }
 
@@ -226,6 +229,9 @@ impl ServerLink {
         if self.is_closed() {
             return;
         }
+        if now_ms >= self.poll_due {
+            self.poll_due = now_ms.saturating_add(self.config.poll_every_ms);
+        }
         if self.phase == Phase::Handshake && now_ms >= self.handshake_ends {
             let alert = Alert::with_message(AlertCode::ProtocolViolation, "no console handshake in time");
             self.close_with(close_code::POLICY, alert, now_ms);
@@ -259,7 +265,7 @@ impl ServerLink {
         self.phase = Phase::Attached { control };
         self.next_check = now_ms.saturating_add(self.config.recheck_every_ms);
         let sent = self
-            .restart_video(picture, now_ms)
+            .send_picture(picture, now_ms)
             .and_then(|()| self.session.send(AppMessage::HostStatus(status), now_ms))
             .and_then(|()| self.session.send(AppMessage::Presence(presence), now_ms));
         if self.check(sent, now_ms) {
@@ -283,15 +289,17 @@ impl ServerLink {
     }
 
     /// The updates of a fresh join (a full frame first), after [`ServerAction::Refresh`].
-    pub fn restart_video<'a>(
+    pub fn restart_video<'a>(&mut self, updates: impl IntoIterator<Item = &'a [u8]>, now_ms: u64) {
+        let sent = self.send_picture(updates, now_ms);
+        self.check(sent, now_ms);
+    }
+
+    fn send_picture<'a>(
         &mut self,
         updates: impl IntoIterator<Item = &'a [u8]>,
         now_ms: u64,
     ) -> Result<(), SessionError> {
-        for update in updates {
-            self.session.send_video(update, now_ms)?;
-        }
-        Ok(())
+        updates.into_iter().try_for_each(|update| self.session.send_video(update, now_ms))
     }
 
     /// The adapter joined the host's serial output (after [`ServerAction::OpenSerial`]): what
