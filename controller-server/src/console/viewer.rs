@@ -38,7 +38,7 @@ pub enum HostEvent {
 
 impl Viewer {
     /// Joins `host`'s video (its first picture is in `video.start()`) and status, and its
-    /// viewers as `name`; returns the viewer and who got control by its joining.
+    /// viewers as the key's user; returns the viewer and who got control by its joining.
     pub fn join(
         host: Arc<Host>,
         sharing: Arc<Sharing>,

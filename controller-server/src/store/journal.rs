@@ -86,17 +86,15 @@ impl Journal {
     /// Queues the record of something that has already happened. A failure to write it is
     /// logged loudly by the writer.
     pub async fn audit(&self, entry: AuditEntry) {
-        let action = entry.action.clone();
-        if self.queue.send(Entry::Audit(entry, None)).await.is_err() {
-            tracing::error!(action, "audit trail writer is gone; record lost");
+        if let Err(mpsc::error::SendError(Entry::Audit(lost, _))) = self.queue.send(Entry::Audit(entry, None)).await {
+            tracing::error!(action = %lost.action, "audit trail writer is gone; record lost");
         }
     }
 
     /// Queues a host event.
     pub async fn event(&self, entry: EventEntry) {
-        let host = entry.host.clone();
-        if self.queue.send(Entry::Event(entry)).await.is_err() {
-            tracing::error!(host, "event log writer is gone; event lost");
+        if let Err(mpsc::error::SendError(Entry::Event(lost))) = self.queue.send(Entry::Event(entry)).await {
+            tracing::error!(host = %lost.host, "event log writer is gone; event lost");
         }
     }
 

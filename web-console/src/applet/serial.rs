@@ -20,20 +20,17 @@ pub struct SerialConsole {
     /// What the canvas shows, to paint only what changed.
     shown: TextScreen,
     painter: Option<Painter>,
-    /// Bytes received, for the status.
-    pub bytes: u64,
 }
 
 impl Default for SerialConsole {
     fn default() -> Self {
-        Self { terminal: Terminal::new(COLS, ROWS), shown: TextScreen::clamped(COLS, ROWS), painter: None, bytes: 0 }
+        Self { terminal: Terminal::new(COLS, ROWS), shown: TextScreen::clamped(COLS, ROWS), painter: None }
     }
 }
 
 impl SerialConsole {
     pub fn feed(&mut self, bytes: &[u8]) {
         self.terminal.feed(bytes);
-        self.bytes += bytes.len() as u64;
         if self.painter.is_some() {
             self.repaint();
         }
@@ -59,7 +56,6 @@ impl SerialConsole {
     /// Starts over (the controller re-sends its backlog when the console is reopened).
     pub fn reset(&mut self) {
         self.terminal = Terminal::new(COLS, ROWS);
-        self.bytes = 0;
         if self.painter.is_some() {
             self.repaint();
         }
