@@ -36,8 +36,8 @@ pub struct Inner {
     pub keys: KeyStore,
     pub launches: crate::console::launch::LaunchStore,
     pub hosts: HostRegistry,
-    /// Each host's viewers and who holds its keyboard and mouse.
-    pub sharing: std::collections::HashMap<String, Arc<crate::console::sharing::Sharing>>,
+    /// Enrolled agents, their links and their directives.
+    pub agents: crate::agents::Agents,
     pub link_config: ServerConfig,
     pub web_root: PathBuf,
     pub plain_ws_url: Option<String>,
@@ -82,11 +82,15 @@ impl AppState {
         audit.anchor_with(node.audit_anchor());
         let events = Arc::new(crate::store::EventLog::open(&config.data_dir.join("lantern.db"))?);
         let journal = crate::store::Journal::start(audit.clone(), events.clone())?;
-        let hosts = HostRegistry::start(&config.hosts, &config.data_dir);
+        let control_idle = Duration::from_secs(config.console.control_idle_seconds);
+        let hosts = HostRegistry::start(&config.hosts, &config.data_dir, control_idle);
         for host in hosts.all() {
-            tokio::spawn(log_status_changes(host.clone(), journal.clone()));
+            tokio::spawn(log_status_changes(host, journal.clone()));
         }
         let health = start_health(config, &journal);
+        let agent_store = Arc::new(crate::store::agents::AgentStore::open(&config.data_dir.join("lantern.db"))?);
+        let agents =
+            crate::agents::Agents::start(config.agents.clone(), agent_store, &node, &hosts, config.health.history, journal.clone())?;
         let recoveries = start_recovery(config, &hosts, &events, &journal)?;
         let plain_ws_url = config
             .console_public_plain_url
@@ -110,15 +114,8 @@ impl AppState {
             launches: crate::console::launch::LaunchStore::new(Duration::from_secs(
                 config.console.launch_session_minutes * 60,
             )),
-            sharing: hosts
-                .all()
-                .iter()
-                .map(|h| {
-                    let idle = Duration::from_secs(config.console.control_idle_seconds);
-                    (h.id.clone(), Arc::new(crate::console::sharing::Sharing::new(idle)))
-                })
-                .collect(),
             hosts,
+            agents,
             events,
             journal,
             link_config: ServerConfig { suites: config.suites()?, schedule: config.schedule() },
@@ -157,6 +154,11 @@ impl AppState {
             _ => crate::store::HostClass::Managed,
         };
         self.users.rights(user, host_id, class)
+    }
+
+    /// The host's sensors: sampled here (`local`), or reported by its agent.
+    pub fn health_of(&self, host_id: &str) -> Option<Arc<crate::health::Health>> {
+        self.health.get(host_id).cloned().or_else(|| self.agents.slot(host_id).map(|s| s.health.clone()))
     }
 
     /// Starts stopping the controller.
@@ -296,7 +298,7 @@ fn start_health(
 }
 
 /// Writes every status of a host, from the first, into its event log.
-async fn log_status_changes(host: Arc<crate::hosts::Host>, journal: crate::store::Journal) {
+pub(crate) async fn log_status_changes(host: Arc<crate::hosts::Host>, journal: crate::store::Journal) {
     use shared::wire::message::HostState;
     let mut status = host.status.clone();
     loop {

@@ -44,6 +44,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub health: HealthConfig,
+    pub agents: AgentsConfig,
     /// Managed hosts. Default: the embedded `local` host.
     pub hosts: Vec<HostConfig>,
 }
@@ -122,6 +123,62 @@ pub struct AuthConfig {
     pub lockout_after: u32,
     /// ... for this many seconds.
     pub lockout_seconds: u64,
+}
+
+/// Agents: `lantern-agent` on managed machines dials out to `/agent/link` on the HTTPS port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// The URL agents are told to dial in the enrolment command (default: this listener's
+    /// address); set it to the name agents reach the controller by.
+    pub public_url: Option<String>,
+    /// An enrolment token is valid this long.
+    pub enrolment_minutes: u64,
+    /// An agent is pinged this often, and dropped when an answer takes longer than
+    /// `ping_timeout_seconds` (a half-open link).
+    pub ping_seconds: u64,
+    pub ping_timeout_seconds: u64,
+    /// The association is refreshed this often.
+    pub refresh_seconds: u64,
+    /// A directive ends after this long, or once it printed this many bytes.
+    pub directive_timeout_seconds: u64,
+    pub directive_max_output_bytes: u64,
+    /// Commands an administrator saved, offered on every agent host's directives page.
+    pub saved: Vec<SavedDirective>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedDirective {
+    pub name: String,
+    pub command: String,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            enrolment_minutes: 60,
+            ping_seconds: 15,
+            ping_timeout_seconds: 10,
+            refresh_seconds: 24 * 3600,
+            directive_timeout_seconds: 600,
+            directive_max_output_bytes: 64 << 20,
+            saved: Vec::new(),
+        }
+    }
+}
+
+impl AgentsConfig {
+    pub fn link(&self) -> agent_link::ControllerConfig {
+        agent_link::ControllerConfig {
+            handshake_ms: 10_000,
+            ping_every_ms: self.ping_seconds.max(1) * 1000,
+            ping_timeout_ms: self.ping_timeout_seconds.max(1) * 1000,
+            refresh_every_ms: self.refresh_seconds.max(1) * 1000,
+            refresh_timeout_ms: 30_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -299,6 +356,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             health: HealthConfig::default(),
+            agents: AgentsConfig::default(),
             hosts: vec![HostConfig {
                 recovery: None,
                 id: "local".into(),

@@ -97,6 +97,23 @@ impl Node {
         crate::store::audit::Anchor::new(self.id.clone(), self.key.clone())
     }
 
+    /// The controller's X25519 static key for agents' Noise handshakes, derived from the node
+    /// key (so it needs no file of its own and changes only with it), and the node key's proof
+    /// that it is this controller's.
+    pub fn agent_identity(&self) -> (agent_link::StaticSecret, agent_link::NodeProof) {
+        use sha2::Digest;
+        let derived: [u8; 32] =
+            sha2::Sha256::new().chain_update(b"lantern agent static key").chain_update(self.key.to_bytes()).finalize().into();
+        let secret = agent_link::StaticSecret::from_bytes(derived);
+        let proof = agent_link::NodeProof::sign(&self.key, &secret.public());
+        (secret, proof)
+    }
+
+    /// What agents pin: the SHA-256 of the node's public key.
+    pub fn pin(&self) -> agent_link::Pin {
+        agent_link::Pin::of(self.key.verifying_key().as_bytes())
+    }
+
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()
     }

@@ -4,6 +4,7 @@
 //! Protocol decisions live in the `shared` crate; this crate does the I/O around them.
 
 pub mod accounts;
+pub mod agents;
 pub mod app;
 pub mod config;
 pub mod console;

@@ -2,7 +2,7 @@
 //! the data behind each of them is consistent between statements (its critical sections are a
 //! few assignments), so the next user goes on instead of every later caller panicking too.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub trait Locked<T> {
     /// The lock, whether or not an earlier holder panicked.
@@ -12,6 +12,21 @@ pub trait Locked<T> {
 impl<T> Locked<T> for Mutex<T> {
     fn locked(&self) -> MutexGuard<'_, T> {
         self.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The same for a read-write lock.
+pub trait LockedRw<T> {
+    fn locked_read(&self) -> RwLockReadGuard<'_, T>;
+    fn locked_write(&self) -> RwLockWriteGuard<'_, T>;
+}
+
+impl<T> LockedRw<T> for RwLock<T> {
+    fn locked_read(&self) -> RwLockReadGuard<'_, T> {
+        self.read().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn locked_write(&self) -> RwLockWriteGuard<'_, T> {
+        self.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -204,7 +204,7 @@ impl Pump<'_> {
         let (state, now) = (self.state, self.now());
         let Some(binding) = self.env.binding.clone() else { return };
         let (Some(host), Some(sharing)) =
-            (state.hosts.get(&binding.host_id), state.sharing.get(&binding.host_id).cloned())
+            (state.hosts.get(&binding.host_id), state.hosts.sharing(&binding.host_id))
         else {
             return link.refuse(Alert::new(AlertCode::HostUnavailable), now);
         };

@@ -90,6 +90,35 @@ pub struct Reading {
     pub thresholds: Thresholds,
 }
 
+impl Reading {
+    /// A reading an agent sent (thousandths of the unit; kinds by number); `None` for a kind
+    /// the controller does not show.
+    pub fn from_agent(reading: &agent_link::SensorReading) -> Option<Reading> {
+        let kind = match reading.kind {
+            0 => SensorKind::Temperature,
+            1 => SensorKind::Fan,
+            2 => SensorKind::Voltage,
+            3 => SensorKind::Power,
+            _ => return None,
+        };
+        let milli = |v: i64| v as f64 / 1000.0;
+        // The id becomes part of a URL: keep it to safe characters.
+        let id: String =
+            reading.id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(64).collect();
+        (!id.is_empty()).then(|| Reading {
+            id,
+            name: reading.name.chars().take(100).collect(),
+            kind,
+            value: milli(reading.milli),
+            thresholds: Thresholds {
+                upper_caution: reading.warning_milli.map(milli),
+                upper_critical: reading.critical_milli.map(milli),
+                ..Thresholds::default()
+            },
+        })
+    }
+}
+
 /// A sensor as shown: its last reading, level and past readings (oldest first, Unix ms).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sensor {

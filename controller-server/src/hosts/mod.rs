@@ -165,17 +165,30 @@ impl Host {
     }
 }
 
+/// The hosts the controller manages: the configured ones from the start, agents' as they
+/// enrol and until they are revoked. Each host has its sharing (who watches, who holds the
+/// keyboard) beside it.
 pub struct HostRegistry {
-    hosts: Vec<Arc<Host>>,
+    hosts: std::sync::RwLock<Vec<Registered>>,
+    control_idle: std::time::Duration,
 }
+
+struct Registered {
+    host: Arc<Host>,
+    sharing: Arc<crate::console::sharing::Sharing>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("host id {0:?} is taken")]
+pub struct HostTaken(pub String);
 
 impl HostRegistry {
     /// Starts every configured backend. Needs a running tokio runtime. Backends keep their
     /// sockets under `data_dir`.
-    pub fn start(configs: &[HostConfig], data_dir: &std::path::Path) -> Self {
-        let hosts = configs
-            .iter()
-            .map(|c| match &c.backend {
+    pub fn start(configs: &[HostConfig], data_dir: &std::path::Path, control_idle: std::time::Duration) -> Self {
+        let registry = Self { hosts: std::sync::RwLock::new(Vec::new()), control_idle };
+        for c in configs {
+            let host = match &c.backend {
                 BackendConfig::Local { command, args, run_as, cols, rows, .. } => local::spawn(local::LocalHost {
                     id: c.id.clone(),
                     name: c.name.clone(),
@@ -201,17 +214,43 @@ impl HostRegistry {
                     args: args.clone(),
                     run_dir: qemu::run_dir(data_dir, &c.id),
                 }),
-            })
-            .collect();
-        Self { hosts }
+            };
+            // The configuration's ids were checked unique when it was read.
+            let _ = registry.add(host);
+        }
+        registry
+    }
+
+    /// Adds a host made at run time; its id must be free.
+    pub fn add(&self, host: Arc<Host>) -> Result<(), HostTaken> {
+        let mut hosts = crate::sync::LockedRw::locked_write(&self.hosts);
+        if hosts.iter().any(|r| r.host.id == host.id) {
+            return Err(HostTaken(host.id.clone()));
+        }
+        let sharing = Arc::new(crate::console::sharing::Sharing::new(self.control_idle));
+        hosts.push(Registered { host, sharing });
+        Ok(())
+    }
+
+    /// Removes a host made at run time (a revoked agent's).
+    pub fn remove(&self, id: &str) -> Option<Arc<Host>> {
+        let mut hosts = crate::sync::LockedRw::locked_write(&self.hosts);
+        let at = hosts.iter().position(|r| r.host.id == id)?;
+        Some(hosts.remove(at).host)
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Host>> {
-        self.hosts.iter().find(|h| h.id == id).cloned()
+        crate::sync::LockedRw::locked_read(&self.hosts).iter().find(|r| r.host.id == id).map(|r| r.host.clone())
     }
 
-    pub fn all(&self) -> &[Arc<Host>] {
-        &self.hosts
+    /// Who watches the host and who holds its keyboard and mouse.
+    pub fn sharing(&self, id: &str) -> Option<Arc<crate::console::sharing::Sharing>> {
+        crate::sync::LockedRw::locked_read(&self.hosts).iter().find(|r| r.host.id == id).map(|r| r.sharing.clone())
+    }
+
+    /// Every host now, in the order they were added.
+    pub fn all(&self) -> Vec<Arc<Host>> {
+        crate::sync::LockedRw::locked_read(&self.hosts).iter().map(|r| r.host.clone()).collect()
     }
 }
 

@@ -28,7 +28,7 @@ pub async fn chassis(
     let (host, _) = visible_host(&state, &caller, &id)?;
     let uri = chassis_uri(&host.id);
     let (power_state, mut status) = power_and_status(&host);
-    if let Some(worst) = state.health.get(&host.id).and_then(|h| h.sensors().iter().map(|s| s.level).max()) {
+    if let Some(worst) = state.health_of(&host.id).and_then(|h| h.sensors().iter().map(|s| s.level).max()) {
         status["Health"] = json!(health_word(worst));
     }
     Ok(resource(json!({
@@ -56,8 +56,7 @@ pub async fn sensors(
     let (host, _) = visible_host(&state, &caller, &id)?;
     let uri = format!("{}/Sensors", chassis_uri(&host.id));
     let members: Vec<String> = state
-        .health
-        .get(&host.id)
+        .health_of(&host.id)
         .map(|h| h.sensors().iter().map(|s| format!("{uri}/{}", s.reading.id)).collect())
         .unwrap_or_default();
     Ok(resource(collection_body(&uri, "SensorCollection", "Sensors", &members)))
@@ -69,7 +68,7 @@ pub async fn sensor(
     Path((id, sensor)): Path<(String, String)>,
 ) -> Result<Response, RedfishError> {
     let (host, _) = visible_host(&state, &caller, &id)?;
-    let found = state.health.get(&host.id).and_then(|h| h.sensor(&sensor));
+    let found = state.health_of(&host.id).and_then(|h| h.sensor(&sensor));
     let found = found.ok_or_else(|| RedfishError::not_found("Sensor", &sensor))?;
     Ok(resource(sensor_body(&format!("{}/Sensors/{sensor}", chassis_uri(&host.id)), &found)))
 }

@@ -1,5 +1,6 @@
 //! Per-host rights: who may view a host's console, who may control it (type, point, paste,
-//! Ctrl-Alt-Del), and who may power it. A user's role gives defaults; an entry for a host
+//! Ctrl-Alt-Del), who may power it, and who may run directives (commands) on an agent's
+//! machine. A user's role gives defaults; an entry for a host
 //! replaces them there. Administrators always have every right.
 
 use rusqlite::{params, OptionalExtension};
@@ -13,25 +14,33 @@ pub struct HostRights {
     pub view: bool,
     pub control: bool,
     pub power: bool,
+    /// Directives: commands run on the machine by its agent. Absent in older API bodies.
+    #[serde(default)]
+    pub run: bool,
 }
 
 impl HostRights {
-    pub const ALL: Self = Self { view: true, control: true, power: true };
-    pub const VIEW: Self = Self { view: true, control: false, power: false };
+    pub const ALL: Self = Self { view: true, control: true, power: true, run: true };
+    pub const VIEW: Self = Self { view: true, control: false, power: false, run: false };
+    /// An operator's default on a managed machine: everything but directives, which run
+    /// commands on it as its agent's user and so are granted host by host.
+    pub const OPERATE: Self = Self { view: true, control: true, power: true, run: false };
 
     /// What a role may do on a host of `class` without an entry of its own.
     pub fn default_for(role: Role, class: HostClass) -> Self {
         match (role, class) {
-            (Role::Administrator, _) | (Role::Operator, HostClass::Managed) => Self::ALL,
+            (Role::Administrator, _) => Self::ALL,
+            (Role::Operator, HostClass::Managed) => Self::OPERATE,
             // A shell on the controller's own machine reaches its database and keys: only an
             // administrator's by default, and an explicit entry for anyone else.
             (Role::Operator, HostClass::ControllerShell) | (Role::ReadOnly, _) => Self::VIEW,
         }
     }
 
-    /// Control and power imply view: a right to act on a screen one cannot see makes no sense.
+    /// Control, power and run imply view: a right to act on a host one cannot see makes no
+    /// sense.
     pub fn normalized(self) -> Self {
-        Self { view: self.view || self.control || self.power, ..self }
+        Self { view: self.view || self.control || self.power || self.run, ..self }
     }
 }
 
@@ -58,8 +67,19 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS host_access (
     can_view INTEGER NOT NULL,
     can_control INTEGER NOT NULL,
     can_power INTEGER NOT NULL,
+    can_run INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, host_id)
 );";
+
+/// Databases made before directives lack the `run` right's column.
+pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
+    let present: bool =
+        db.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('host_access') WHERE name = 'can_run'", [], |r| r.get(0))?;
+    if !present {
+        db.execute("ALTER TABLE host_access ADD COLUMN can_run INTEGER NOT NULL DEFAULT 0", [])?;
+    }
+    Ok(())
+}
 
 impl UserStore {
     /// What `user` may do on `host_id`, a host of `class`.
@@ -70,9 +90,9 @@ impl UserStore {
         let entry = self
             .db()?
             .query_row(
-                "SELECT can_view, can_control, can_power FROM host_access WHERE user_id = ?1 AND host_id = ?2",
+                "SELECT can_view, can_control, can_power, can_run FROM host_access WHERE user_id = ?1 AND host_id = ?2",
                 params![user.id, host_id],
-                |r| Ok(HostRights { view: r.get(0)?, control: r.get(1)?, power: r.get(2)? }),
+                |r| Ok(HostRights { view: r.get(0)?, control: r.get(1)?, power: r.get(2)?, run: r.get(3)? }),
             )
             .optional()?;
         Ok(entry.unwrap_or_else(|| HostRights::default_for(user.role, class)))
@@ -83,9 +103,10 @@ impl UserStore {
         let db = self.db()?;
         match rights.map(HostRights::normalized) {
             Some(r) => db.execute(
-                "INSERT INTO host_access (user_id, host_id, can_view, can_control, can_power) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (user_id, host_id) DO UPDATE SET can_view = ?3, can_control = ?4, can_power = ?5",
-                params![user_id, host_id, r.view, r.control, r.power],
+                "INSERT INTO host_access (user_id, host_id, can_view, can_control, can_power, can_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (user_id, host_id) DO UPDATE SET can_view = ?3, can_control = ?4, can_power = ?5, can_run = ?6",
+                params![user_id, host_id, r.view, r.control, r.power, r.run],
             )?,
             None => db.execute("DELETE FROM host_access WHERE user_id = ?1 AND host_id = ?2", params![user_id, host_id])?,
         };
@@ -96,14 +117,14 @@ impl UserStore {
     pub fn access_list(&self, host_id: &str) -> Result<Vec<AccessEntry>, StoreError> {
         let db = self.db()?;
         let mut stmt = db.prepare(
-            "SELECT a.user_id, u.username, a.can_view, a.can_control, a.can_power
+            "SELECT a.user_id, u.username, a.can_view, a.can_control, a.can_power, a.can_run
              FROM host_access a JOIN users u ON u.id = a.user_id WHERE a.host_id = ?1 ORDER BY u.username",
         )?;
         let rows = stmt.query_map(params![host_id], |r| {
             Ok(AccessEntry {
                 user_id: r.get(0)?,
                 username: r.get(1)?,
-                rights: HostRights { view: r.get(2)?, control: r.get(3)?, power: r.get(4)? },
+                rights: HostRights { view: r.get(2)?, control: r.get(3)?, power: r.get(4)?, run: r.get(5)? },
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -123,19 +144,19 @@ mod tests {
             store.by_id(store.create("otto", "a long password", Role::Operator, false).unwrap()).unwrap().unwrap();
         let managed = HostClass::Managed;
         assert_eq!(store.rights(&viewer, "local", managed).unwrap(), HostRights::VIEW);
-        assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::ALL);
+        assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::OPERATE, "directives are granted");
         assert_eq!(store.rights(&ops, "shell", HostClass::ControllerShell).unwrap(), HostRights::VIEW);
 
-        store.set_rights(viewer.id, "lab", Some(HostRights { view: false, control: true, power: false })).unwrap();
-        store.set_rights(ops.id, "local", Some(HostRights { view: false, control: false, power: false })).unwrap();
+        store.set_rights(viewer.id, "lab", Some(HostRights { view: false, control: true, power: false, run: false })).unwrap();
+        store.set_rights(ops.id, "local", Some(HostRights { view: false, control: false, power: false, run: false })).unwrap();
         assert_eq!(
             store.rights(&viewer, "lab", managed).unwrap(),
-            HostRights { view: true, control: true, power: false }
+            HostRights { view: true, control: true, power: false, run: false }
         );
         assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::default());
         assert_eq!(
             store.rights(&ops, "lab", managed).unwrap(),
-            HostRights::ALL,
+            HostRights::OPERATE,
             "only the host with the entry changes"
         );
         assert_eq!(store.access_list("local").unwrap()[0].username, "otto");

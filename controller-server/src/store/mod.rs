@@ -6,6 +6,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub mod access;
+pub mod agents;
 pub mod audit;
 pub mod events;
 pub mod federated;

@@ -159,6 +159,7 @@ impl UserStore {
             super::sessions::SCHEMA,
             super::federated::SCHEMA
         ))?;
+        super::access::migrate(&db)?;
         let decoy_hash = hash_password(&random_password())?;
         db.execute_batch(STRIKES_SCHEMA)?;
         Ok(Self { db: Mutex::new(db), decoy_hash })

@@ -360,6 +360,6 @@ pub async fn sensors(
 ) -> Result<Json<Sensors>, ApiError> {
     auth.require_password_changed()?;
     visible_rights(&state, &auth.session.user, &host_id)?;
-    let health = state.health.get(&host_id);
+    let health = state.health_of(&host_id);
     Ok(Json(Sensors { available: health.is_some(), sensors: health.map(|h| h.sensors()).unwrap_or_default() }))
 }

@@ -1,5 +1,6 @@
 //! The HTTPS site: pages, the JSON API and the console WebSocket, built in one router.
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod error;
@@ -59,6 +60,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/audit/verify", get(audit::verify))
         .route("/api/hosts/{id}/console-key", post(hosts::console_key))
         .route("/console/ws", get(link::upgrade).layer(Extension(link::Listener::Tls)))
+        .route("/agent/link", get(crate::agents::socket::upgrade))
+        .route("/api/agents", get(agents::list))
+        .route("/api/agents/enrolments", post(agents::enrol))
+        .route("/api/agents/{host}", delete(agents::revoke))
+        .route("/api/directives/saved", get(agents::saved))
+        .route("/api/hosts/{id}/directives", get(agents::directives).post(agents::run))
+        .route("/api/hosts/{id}/directives/{n}", get(agents::directive))
+        .route("/api/hosts/{id}/directives/{n}/output", get(agents::output))
+        .route("/api/hosts/{id}/directives/{n}/cancel", post(agents::cancel))
         // An API path we do not have is an API error, not the page shell.
         .route("/api/{*rest}", axum::routing::any(unknown_api))
         .route("/api", axum::routing::any(unknown_api))

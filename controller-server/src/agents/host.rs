@@ -1,0 +1,161 @@
+//! An agent's host: a text console that is a login shell on the machine (its pseudo-terminal's
+//! bytes come over the agent's console stream and are emulated here, as the `local` backend
+//! does with its own), the same bytes as the serial console, and power through the OS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_link::PowerVerb;
+use futures_util::FutureExt;
+use shared::terminal::{key_bytes, paste_bytes, Terminal};
+use shared::wire::message::{HostState, HostStatus};
+use shared::wire::InputEvent;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{Command, LiveLink};
+use crate::hosts::{Backend, Host, PowerAction};
+
+/// What the OS can do: reboot (the Reset button) and shut down. It cannot power a machine on.
+const POWER_ACTIONS: &[PowerAction] = &[PowerAction::Shutdown, PowerAction::Reset];
+const COLS: u16 = 80;
+const ROWS: u16 = 25;
+/// Screen updates are gathered for this long before they are published.
+const COALESCE: Duration = Duration::from_millis(12);
+/// A console whose shell ended is opened again after this long.
+const REOPEN: Duration = Duration::from_secs(1);
+
+struct AgentHost {
+    id: String,
+    link: watch::Receiver<Option<LiveLink>>,
+}
+
+pub fn spawn(id: &str, name: &str, link: watch::Receiver<Option<LiveLink>>) -> Arc<Host> {
+    let offline = HostStatus { state: HostState::NoSignal, text: "agent not connected".into() };
+    let (host, backend) = Host::new(id, name, "agent", POWER_ACTIONS, true, offline);
+    let config = AgentHost { id: id.to_string(), link };
+    crate::hosts::supervisor::spawn(config, host.id.clone(), backend, |config, backend| drive(config, backend).boxed());
+    host
+}
+
+async fn drive(config: &AgentHost, backend: &mut Backend) {
+    let mut link = config.link.clone();
+    loop {
+        let live = link.borrow_and_update().clone();
+        let carry_on = match live {
+            None => offline(backend, &mut link).await,
+            Some(live) => online(&config.id, &live, backend, &mut link).await,
+        };
+        if !carry_on {
+            return;
+        }
+    }
+}
+
+/// No agent: a screen that says so, keys go nowhere, power requests are refused, until the
+/// link changes. False when the controller is stopping.
+async fn offline(backend: &mut Backend, link: &mut watch::Receiver<Option<LiveLink>>) -> bool {
+    let Backend { video, input, power, status, serial_input, .. } = backend;
+    video.publish(crate::hosts::notice_screen(COLS, ROWS, &["The agent is not connected."]));
+    let _ = status.send(HostStatus { state: HostState::NoSignal, text: "agent not connected".into() });
+    loop {
+        tokio::select! {
+            changed = link.changed() => return changed.is_ok(),
+            event = input.recv() => if event.is_none() { return false },
+            bytes = serial_input.recv() => if bytes.is_none() { return false },
+            request = power.recv() => match request {
+                Some(request) => request.answer(Err("the agent is not connected".into())),
+                None => return false,
+            },
+        }
+    }
+}
+
+/// The agent is connected: its console runs until the link changes. False when stopping.
+async fn online(id: &str, live: &LiveLink, backend: &mut Backend, link: &mut watch::Receiver<Option<LiveLink>>) -> bool {
+    let Backend { video, input, power, status, serial, serial_input, .. } = backend;
+    let _ = status.send(HostStatus { state: HostState::Running, text: "agent connected".into() });
+    loop {
+        let (output, mut console) = mpsc::channel(64);
+        let (opened, answer) = oneshot::channel();
+        let _ = live.commands.send(Command::Console { cols: COLS, rows: ROWS, output, opened }).await;
+        let stream = match answer.await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(err)) => {
+                tracing::warn!(host = %id, error = %err, "the agent's console did not open");
+                None
+            }
+            Err(_) => None,
+        };
+        let mut terminal = Terminal::new(COLS, ROWS);
+        video.publish(terminal.snapshot());
+        let mut dirty = false;
+        let flush = tokio::time::sleep(COALESCE);
+        tokio::pin!(flush);
+        loop {
+            tokio::select! {
+                changed = link.changed() => return changed.is_ok(),
+                bytes = console.recv(), if stream.is_some() => match bytes {
+                    Some(bytes) => {
+                        serial.publish(&bytes);
+                        terminal.feed(&bytes);
+                        if !dirty {
+                            dirty = true;
+                            flush.as_mut().reset(tokio::time::Instant::now() + COALESCE);
+                        }
+                    }
+                    // The shell ended: a new one a moment later, as a machine's getty would.
+                    None => break,
+                },
+                event = input.recv() => {
+                    let Some(event) = event else { return false };
+                    let modes = terminal.modes();
+                    let bytes = match event {
+                        InputEvent::Key(k) => key_bytes(&k, modes),
+                        InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
+                        InputEvent::Pointer(_) | InputEvent::Special(_) => None,
+                    };
+                    if let (Some(bytes), Some(stream)) = (bytes, stream) {
+                        let _ = live.commands.try_send(Command::Input { stream, bytes });
+                    }
+                },
+                bytes = serial_input.recv() => {
+                    let Some(bytes) = bytes else { return false };
+                    if let Some(stream) = stream {
+                        let _ = live.commands.try_send(Command::Input { stream, bytes });
+                    }
+                },
+                request = power.recv() => {
+                    let Some(request) = request else { return false };
+                    let verb = match request.action {
+                        PowerAction::Reset => PowerVerb::Reboot,
+                        PowerAction::Shutdown => PowerVerb::Shutdown,
+                        _ => {
+                            request.answer(Err("an agent's machine powers only through its OS: reboot or shut down".into()));
+                            continue;
+                        }
+                    };
+                    let (done, result) = oneshot::channel();
+                    if live.commands.send(Command::Power { verb, done }).await.is_err() {
+                        request.answer(Err("the agent is not connected".into()));
+                        continue;
+                    }
+                    tokio::spawn(async move {
+                        let answer = result.await.unwrap_or_else(|_| Err("the agent disconnected".into()));
+                        request.answer(answer);
+                    });
+                },
+                () = &mut flush, if dirty => {
+                    dirty = false;
+                    video.publish(terminal.snapshot());
+                },
+            }
+        }
+        if dirty {
+            video.publish(terminal.snapshot());
+        }
+        tokio::select! {
+            changed = link.changed() => return changed.is_ok(),
+            () = tokio::time::sleep(REOPEN) => {}
+        }
+    }
+}
