@@ -3,7 +3,8 @@
 # Usage: scripts/setup.sh [--tests]   (--tests also installs what the tests drive: Chromium and
 # ChromeDriver, QEMU, busybox and cpio for the test guest, TigerVNC's Xvnc with xterm,
 # xdotool, xwd and xsetroot for the desktop test, and DMTF's Redfish service validator and Redfish
-# client library from PyPI in target/redfish/venv)
+# client library from PyPI in target/redfish/venv, nftables and iproute2 for the agents' network
+# namespace)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -22,6 +23,9 @@ if [[ "${1:-}" == "--tests" ]]; then
   command -v xdotool >/dev/null || missing+=(xdotool)
   command -v xwd >/dev/null || missing+=(x11-apps)
   command -v xsetroot >/dev/null || missing+=(x11-xserver-utils)
+  # The agents' test puts an agent in a network namespace whose firewall drops inbound traffic.
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v ip >/dev/null || missing+=(iproute2)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

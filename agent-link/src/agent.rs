@@ -211,7 +211,9 @@ impl AgentLink {
             }
             Frame::Power { request, verb } => self.actions.push_back(AgentAction::Power { request, verb }),
             Frame::Ready { epoch, psk } => {
-                if epoch <= self.associations.current.epoch || self.staged.is_some() {
+                // A second offer replaces a first whose acknowledgement never went (the store
+                // failed, and the controller gave up on it).
+                if epoch <= self.associations.current.epoch {
                     return Err(LinkError::Protocol(format!("a refresh to epoch {epoch} out of turn")));
                 }
                 self.associations.stage(Association { epoch, psk: Psk::from_bytes(psk) });

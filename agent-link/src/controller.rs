@@ -230,9 +230,13 @@ impl ControllerLink {
     }
 
     fn last_heard(&mut self, now: u64) {
-        // Any frame shows the agent alive: the next ping is an interval after it.
+        // Any frame shows the agent alive, so an outstanding ping is answered. Pings still go
+        // out every interval however busy the agent is: they are what tells the agent, which
+        // may send all the time and hear nothing else, that the controller is there.
         self.ping = None;
-        self.next_ping = now + self.config.ping_every_ms;
+        if self.next_ping == u64::MAX {
+            self.next_ping = now + self.config.ping_every_ms;
+        }
     }
 
     fn frame(&mut self, frame: Frame) -> Result<(), LinkError> {
@@ -302,9 +306,12 @@ impl ControllerLink {
                     self.close(LinkError::Silent(self.config.ping_every_ms + self.config.ping_timeout_ms));
                     return;
                 }
-                if self.ping.is_none() && now >= self.next_ping {
+                if now >= self.next_ping {
                     self.ping_nonce += 1;
-                    self.ping = Some((self.ping_nonce, now + self.config.ping_timeout_ms));
+                    self.next_ping = now + self.config.ping_every_ms;
+                    if self.ping.is_none() {
+                        self.ping = Some((self.ping_nonce, now + self.config.ping_timeout_ms));
+                    }
                     self.try_send(&Frame::Ping(self.ping_nonce));
                 }
                 self.poll_refresh(now);
@@ -343,7 +350,7 @@ impl ControllerLink {
         match self.state {
             State::AwaitingAgent { .. } | State::AwaitingHello => Some(self.started_at + self.config.handshake_ms),
             State::Open => {
-                let ping = self.ping.map_or(self.next_ping, |(_, deadline)| deadline);
+                let ping = self.ping.map_or(self.next_ping, |(_, deadline)| deadline.min(self.next_ping));
                 let refresh = match &self.refresh {
                     Some(r) if !r.acknowledged => r.deadline,
                     Some(_) => u64::MAX,

@@ -61,8 +61,8 @@ pub struct SensorReading {
     /// 0 temperature (°C), 1 fan (RPM), 2 voltage (V), 3 power (W), 4 current (A).
     pub kind: u8,
     pub milli: i64,
-    pub warning_milli: Option<i64>,
-    pub critical_milli: Option<i64>,
+    /// Lower critical, lower caution, upper caution, upper critical; any may be missing.
+    pub thresholds: [Option<i64>; 4],
 }
 
 /// What the controller may ask the machine's power to do, through its operating system.
@@ -267,8 +267,9 @@ impl Frame {
                     put_str(&mut out, &reading.name);
                     out.put_u8(reading.kind);
                     out.put_u64(reading.milli as u64);
-                    put_opt_i64(&mut out, reading.warning_milli);
-                    put_opt_i64(&mut out, reading.critical_milli);
+                    for bound in reading.thresholds {
+                        put_opt_i64(&mut out, bound);
+                    }
                 }
             }
             Frame::Power { request, verb } => {
@@ -388,8 +389,12 @@ impl Frame {
                         name: text(&mut r, "sensor name")?,
                         kind: r.u8("sensor kind")?,
                         milli: r.u64("reading")? as i64,
-                        warning_milli: opt_i64(&mut r, "warning threshold")?,
-                        critical_milli: opt_i64(&mut r, "critical threshold")?,
+                        thresholds: [
+                            opt_i64(&mut r, "threshold")?,
+                            opt_i64(&mut r, "threshold")?,
+                            opt_i64(&mut r, "threshold")?,
+                            opt_i64(&mut r, "threshold")?,
+                        ],
                     });
                 }
                 Frame::Sensors(readings)

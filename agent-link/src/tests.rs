@@ -309,6 +309,21 @@ fn pings_keep_a_live_link_and_find_a_silent_one() {
 }
 
 #[test]
+fn a_busy_agent_still_hears_the_controllers_pings() {
+    let (c, a) = enrolled_pair();
+    let mut pair = connect(&c, &a, 0);
+    let stream = pair.controller.open_stream(OpenKind::Console { cols: 80, rows: 25 }).unwrap();
+    pair.pump();
+    // The agent talks every 100 ms for half a minute; the controller has nothing to say.
+    for t in (100..30_000).step_by(100) {
+        pair.agent.send_output(stream, OutputChannel::Stdout, b"x");
+        pair.controller.output_consumed(stream, 1);
+        pair.advance(t);
+    }
+    assert!(pair.connected(), "{:?}", pair.agent_closed());
+}
+
+#[test]
 fn directive_output_is_held_to_the_window_until_the_controller_takes_it() {
     let (c, a) = enrolled_pair();
     let mut pair = connect(&c, &a, 0);
@@ -560,8 +575,7 @@ fn every_frame_round_trips() {
             name: "CPU".into(),
             kind: 0,
             milli: -5_000,
-            warning_milli: Some(80_000),
-            critical_milli: None,
+            thresholds: [None, Some(-10_000), Some(80_000), None],
         }]),
         Frame::Power { request: 3, verb: PowerVerb::Shutdown },
         Frame::PowerDone { request: 3, error: Some("no".into()) },

@@ -89,8 +89,14 @@ impl AppState {
         }
         let health = start_health(config, &journal);
         let agent_store = Arc::new(crate::store::agents::AgentStore::open(&config.data_dir.join("lantern.db"))?);
-        let agents =
-            crate::agents::Agents::start(config.agents.clone(), agent_store, &node, &hosts, config.health.history, journal.clone())?;
+        let agents = crate::agents::Agents::start(
+            config.agents.clone(),
+            agent_store,
+            &node,
+            &hosts,
+            config.health.history,
+            journal.clone(),
+        )?;
         let recoveries = start_recovery(config, &hosts, &events, &journal)?;
         let plain_ws_url = config
             .console_public_plain_url

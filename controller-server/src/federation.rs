@@ -102,8 +102,11 @@ impl Node {
     /// that it is this controller's.
     pub fn agent_identity(&self) -> (agent_link::StaticSecret, agent_link::NodeProof) {
         use sha2::Digest;
-        let derived: [u8; 32] =
-            sha2::Sha256::new().chain_update(b"lantern agent static key").chain_update(self.key.to_bytes()).finalize().into();
+        let derived: [u8; 32] = sha2::Sha256::new()
+            .chain_update(b"lantern agent static key")
+            .chain_update(self.key.to_bytes())
+            .finalize()
+            .into();
         let secret = agent_link::StaticSecret::from_bytes(derived);
         let proof = agent_link::NodeProof::sign(&self.key, &secret.public());
         (secret, proof)

@@ -71,7 +71,12 @@ async fn offline(backend: &mut Backend, link: &mut watch::Receiver<Option<LiveLi
 }
 
 /// The agent is connected: its console runs until the link changes. False when stopping.
-async fn online(id: &str, live: &LiveLink, backend: &mut Backend, link: &mut watch::Receiver<Option<LiveLink>>) -> bool {
+async fn online(
+    id: &str,
+    live: &LiveLink,
+    backend: &mut Backend,
+    link: &mut watch::Receiver<Option<LiveLink>>,
+) -> bool {
     let Backend { video, input, power, status, serial, serial_input, .. } = backend;
     let _ = status.send(HostStatus { state: HostState::Running, text: "agent connected".into() });
     loop {

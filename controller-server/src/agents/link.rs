@@ -59,7 +59,9 @@ pub async fn run(state: AppState, mut socket: WebSocket, first: Vec<u8>, source:
     let known = match off_runtime(move || store.agent(&lookup)).await {
         Ok(Some((known, false))) => known,
         Ok(Some((known, true))) => {
-            state.event(&known.host_id, "warning", &format!("a revoked agent tried to connect from {}", source.key())).await;
+            state
+                .event(&known.host_id, "warning", &format!("a revoked agent tried to connect from {}", source.key()))
+                .await;
             link.refuse("the agent was revoked");
             return super::socket::close(socket, &LinkError::Handshake("the agent was revoked")).await;
         }
@@ -69,7 +71,8 @@ pub async fn run(state: AppState, mut socket: WebSocket, first: Vec<u8>, source:
         }
         Err(err) => {
             tracing::error!(error = %err, "cannot read the agents' store");
-            return super::socket::close(socket, &LinkError::Closed("the controller cannot read its store".into())).await;
+            return super::socket::close(socket, &LinkError::Closed("the controller cannot read its store".into()))
+                .await;
         }
     };
     let slot = match agents.slot_for(&known.host_id, &known.name, &state.hosts) {
@@ -167,7 +170,8 @@ impl Pump<'_> {
                     link.cancel(*stream);
                 }
             }
-            Command::Console { cols, rows, output, opened } => match link.open_stream(OpenKind::Console { cols, rows }) {
+            Command::Console { cols, rows, output, opened } => match link.open_stream(OpenKind::Console { cols, rows })
+            {
                 Ok(stream) => {
                     self.routes.insert(stream, Route::Console(output));
                     let _ = opened.send(Ok(stream));
@@ -216,12 +220,20 @@ impl Pump<'_> {
         while let Some(action) = link.next_action() {
             match action {
                 ControllerAction::Connected { epoch, version, facts } => {
-                    let generation =
-                        self.state.agents.connected(&self.slot, self.commands.clone(), epoch, &version, &facts, now_ms());
+                    let generation = self.state.agents.connected(
+                        &self.slot,
+                        self.commands.clone(),
+                        epoch,
+                        &version,
+                        &facts,
+                        now_ms(),
+                    );
                     self.generation = Some(generation);
                     self.seen(Some(version.clone()), Some(facts)).await;
                     let host = self.slot.host.id.clone();
-                    self.state.event(&host, "info", &format!("agent connected (version {version}, association {epoch})")).await;
+                    self.state
+                        .event(&host, "info", &format!("agent connected (version {version}, association {epoch})"))
+                        .await;
                 }
                 ControllerAction::Facts(facts) => {
                     self.slot.info.locked().facts = Some((&facts).into());
@@ -248,12 +260,11 @@ impl Pump<'_> {
                     Some(Route::Console(_)) | None => {}
                 },
                 ControllerAction::Sensors(readings) => {
-                    {
-                        let health = &self.slot.health;
-                        let changes = health.record(now_ms(), readings.iter().filter_map(crate::health::Reading::from_agent).collect());
-                        for change in changes {
-                            self.state.event(&self.slot.host.id, change.to.severity(), &change.message()).await;
-                        }
+                    let health = &self.slot.health;
+                    let changes =
+                        health.record(now_ms(), readings.iter().filter_map(sensors::wire::from_wire).collect());
+                    for change in changes {
+                        self.state.event(&self.slot.host.id, change.to.severity(), &change.message()).await;
                     }
                 }
                 ControllerAction::Heartbeat => {
@@ -289,7 +300,9 @@ impl Pump<'_> {
                 tracing::info!(host = %host, epoch, "association refresh offered");
                 self.crash_after_send = Some("ready");
             }
-            RefreshStep::Acknowledged { epoch } => tracing::info!(host = %host, epoch, "association refresh acknowledged"),
+            RefreshStep::Acknowledged { epoch } => {
+                tracing::info!(host = %host, epoch, "association refresh acknowledged")
+            }
             RefreshStep::Confirmed { epoch } => {
                 self.crash_after_send = Some("confirm");
                 self.slot.info.locked().epoch = Some(epoch);
@@ -297,7 +310,11 @@ impl Pump<'_> {
             }
             RefreshStep::Abandoned { epoch } => {
                 self.state
-                    .event(&host, "warning", &format!("association refresh to generation {epoch} not acknowledged; the last good one stays"))
+                    .event(
+                        &host,
+                        "warning",
+                        &format!("association refresh to generation {epoch} not acknowledged; the last good one stays"),
+                    )
                     .await;
             }
         }

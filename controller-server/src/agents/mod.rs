@@ -33,14 +33,33 @@ use crate::sync::Locked;
 /// What the controller asks of a running agent's link.
 pub enum Command {
     /// Runs a directive; `opened` says whether it reached the agent.
-    Directive { directive: Arc<directives::Directive>, kind: OpenKind, opened: oneshot::Sender<Result<(), String>> },
-    Cancel { directive: u64 },
+    Directive {
+        directive: Arc<directives::Directive>,
+        kind: OpenKind,
+        opened: oneshot::Sender<Result<(), String>>,
+    },
+    Cancel {
+        directive: u64,
+    },
     /// Opens the console; its output goes to `output` until the stream ends.
-    Console { cols: u16, rows: u16, output: mpsc::Sender<Vec<u8>>, opened: oneshot::Sender<Result<u32, String>> },
-    Input { stream: u32, bytes: Vec<u8> },
-    Power { verb: PowerVerb, done: oneshot::Sender<Result<(), String>> },
+    Console {
+        cols: u16,
+        rows: u16,
+        output: mpsc::Sender<Vec<u8>>,
+        opened: oneshot::Sender<Result<u32, String>>,
+    },
+    Input {
+        stream: u32,
+        bytes: Vec<u8>,
+    },
+    Power {
+        verb: PowerVerb,
+        done: oneshot::Sender<Result<(), String>>,
+    },
     /// Ends the link (revoked, or replaced by a newer connection of the same agent).
-    Close { reason: &'static str },
+    Close {
+        reason: &'static str,
+    },
 }
 
 /// A running agent's link, as its host and the API see it.
@@ -147,11 +166,20 @@ impl Agents {
     }
 
     /// A new connection of `host_id`'s agent takes over from any older one.
-    pub fn connected(&self, slot: &Slot, commands: mpsc::Sender<Command>, epoch: u64, version: &str, facts: &Facts, now: i64) -> u64 {
+    pub fn connected(
+        &self,
+        slot: &Slot,
+        commands: mpsc::Sender<Command>,
+        epoch: u64,
+        version: &str,
+        facts: &Facts,
+        now: i64,
+    ) -> u64 {
         let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let older = slot.link.send_replace(Some(LiveLink { generation, commands }));
         if let Some(older) = older {
-            let _ = older.commands.try_send(Command::Close { reason: "replaced by a newer connection of the same agent" });
+            let _ =
+                older.commands.try_send(Command::Close { reason: "replaced by a newer connection of the same agent" });
         }
         *slot.info.locked() = AgentInfo {
             connected: true,

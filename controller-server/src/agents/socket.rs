@@ -89,7 +89,12 @@ async fn enrol(state: AppState, mut socket: WebSocket, first: Vec<u8>, source: S
     let _ = socket.send(WsMessage::Close(None)).await;
 }
 
-async fn enrol_steps(state: &AppState, socket: &mut WebSocket, first: Vec<u8>, source: &Source) -> Result<(), LinkError> {
+async fn enrol_steps(
+    state: &AppState,
+    socket: &mut WebSocket,
+    first: Vec<u8>,
+    source: &Source,
+) -> Result<(), LinkError> {
     let agents = &state.agents;
     let (mut enrolment, token_id) = ControllerEnrolment::accept(&first)?;
     let (store, lookup) = (agents.store.clone(), token_id.clone());
@@ -112,7 +117,8 @@ async fn enrol_steps(state: &AppState, socket: &mut WebSocket, first: Vec<u8>, s
         return Err(LinkError::Closed("the audit trail cannot be written".into()));
     }
     let (store, id, first_generation) = (agents.store.clone(), agent_id.clone(), association.clone());
-    let admitted = off_runtime(move || Ok(store.admit(&token_id, &id, &agent_public, &first_generation, now_ms()))).await;
+    let admitted =
+        off_runtime(move || Ok(store.admit(&token_id, &id, &agent_public, &first_generation, now_ms()))).await;
     let admitted = match admitted {
         Ok(Ok(admitted)) => admitted,
         Ok(Err(err @ (AgentStoreError::TokenUnusable | AgentStoreError::HostTaken(_)))) => {

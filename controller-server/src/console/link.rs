@@ -203,8 +203,7 @@ impl Pump<'_> {
     async fn join(&mut self, link: &mut ServerLink, info: shared::session::LinkInfo) {
         let (state, now) = (self.state, self.now());
         let Some(binding) = self.env.binding.clone() else { return };
-        let (Some(host), Some(sharing)) =
-            (state.hosts.get(&binding.host_id), state.hosts.sharing(&binding.host_id))
+        let (Some(host), Some(sharing)) = (state.hosts.get(&binding.host_id), state.hosts.sharing(&binding.host_id))
         else {
             return link.refuse(Alert::new(AlertCode::HostUnavailable), now);
         };

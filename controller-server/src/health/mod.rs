@@ -5,7 +5,7 @@
 //! The `local` backend reads Linux hwmon and thermal zones (`hwmon`); backends without sensors
 //! report none, which the UI and Redfish show as "not available".
 
-pub mod hwmon;
+pub use sensors::{hwmon, Level, Reading, SensorKind, Thresholds};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -15,109 +15,6 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::sync::Locked;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SensorKind {
-    Temperature,
-    Fan,
-    Voltage,
-    Power,
-}
-
-impl SensorKind {
-    /// The unit of readings, as Redfish's `ReadingUnits` (UCUM) spells it.
-    pub fn unit(self) -> &'static str {
-        match self {
-            SensorKind::Temperature => "Cel",
-            SensorKind::Fan => "RPM",
-            SensorKind::Voltage => "V",
-            SensorKind::Power => "W",
-        }
-    }
-}
-
-/// Where a reading stops being normal. Any bound may be missing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Thresholds {
-    pub lower_critical: Option<f64>,
-    pub lower_caution: Option<f64>,
-    pub upper_caution: Option<f64>,
-    pub upper_critical: Option<f64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Ok,
-    Warning,
-    Critical,
-}
-
-impl Level {
-    /// The event log's word for it.
-    pub fn severity(self) -> &'static str {
-        match self {
-            Level::Ok => "info",
-            Level::Warning => "warning",
-            Level::Critical => "critical",
-        }
-    }
-}
-
-impl Thresholds {
-    pub fn level(&self, value: f64) -> Level {
-        let above = |bound: Option<f64>| bound.is_some_and(|b| value >= b);
-        let below = |bound: Option<f64>| bound.is_some_and(|b| value <= b);
-        if above(self.upper_critical) || below(self.lower_critical) {
-            Level::Critical
-        } else if above(self.upper_caution) || below(self.lower_caution) {
-            Level::Warning
-        } else {
-            Level::Ok
-        }
-    }
-}
-
-/// One reading of one sensor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reading {
-    /// Stable across samples and restarts; safe in a URL.
-    pub id: String,
-    pub name: String,
-    pub kind: SensorKind,
-    pub value: f64,
-    pub thresholds: Thresholds,
-}
-
-impl Reading {
-    /// A reading an agent sent (thousandths of the unit; kinds by number); `None` for a kind
-    /// the controller does not show.
-    pub fn from_agent(reading: &agent_link::SensorReading) -> Option<Reading> {
-        let kind = match reading.kind {
-            0 => SensorKind::Temperature,
-            1 => SensorKind::Fan,
-            2 => SensorKind::Voltage,
-            3 => SensorKind::Power,
-            _ => return None,
-        };
-        let milli = |v: i64| v as f64 / 1000.0;
-        // The id becomes part of a URL: keep it to safe characters.
-        let id: String =
-            reading.id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(64).collect();
-        (!id.is_empty()).then(|| Reading {
-            id,
-            name: reading.name.chars().take(100).collect(),
-            kind,
-            value: milli(reading.milli),
-            thresholds: Thresholds {
-                upper_caution: reading.warning_milli.map(milli),
-                upper_critical: reading.critical_milli.map(milli),
-                ..Thresholds::default()
-            },
-        })
-    }
-}
 
 /// A sensor as shown: its last reading, level and past readings (oldest first, Unix ms).
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -74,7 +74,9 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS host_access (
 /// Databases made before directives lack the `run` right's column.
 pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
     let present: bool =
-        db.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('host_access') WHERE name = 'can_run'", [], |r| r.get(0))?;
+        db.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('host_access') WHERE name = 'can_run'", [], |r| {
+            r.get(0)
+        })?;
     if !present {
         db.execute("ALTER TABLE host_access ADD COLUMN can_run INTEGER NOT NULL DEFAULT 0", [])?;
     }
@@ -147,8 +149,12 @@ mod tests {
         assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::OPERATE, "directives are granted");
         assert_eq!(store.rights(&ops, "shell", HostClass::ControllerShell).unwrap(), HostRights::VIEW);
 
-        store.set_rights(viewer.id, "lab", Some(HostRights { view: false, control: true, power: false, run: false })).unwrap();
-        store.set_rights(ops.id, "local", Some(HostRights { view: false, control: false, power: false, run: false })).unwrap();
+        store
+            .set_rights(viewer.id, "lab", Some(HostRights { view: false, control: true, power: false, run: false }))
+            .unwrap();
+        store
+            .set_rights(ops.id, "local", Some(HostRights { view: false, control: false, power: false, run: false }))
+            .unwrap();
         assert_eq!(
             store.rights(&viewer, "lab", managed).unwrap(),
             HostRights { view: true, control: true, power: false, run: false }

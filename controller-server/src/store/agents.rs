@@ -202,7 +202,15 @@ impl AgentStore {
         tx.execute(
             "INSERT INTO agents (agent_id, host_id, name, public_key, epoch, psk, enrolled_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![agent_id, host_id, name, agent_public.to_vec(), first.epoch as i64, first.psk.as_bytes().to_vec(), now_ms],
+            params![
+                agent_id,
+                host_id,
+                name,
+                agent_public.to_vec(),
+                first.epoch as i64,
+                first.psk.as_bytes().to_vec(),
+                now_ms
+            ],
         )?;
         tx.commit()?;
         Ok(Enrolment { psk: psk.try_into().map_err(|_| AgentStoreError::TokenUnusable)?, host_id, name })
@@ -231,7 +239,9 @@ impl AgentStore {
                 },
             )
             .optional()?;
-        let Some((public, epoch, psk, previous_epoch, previous_psk, host_id, name, revoked)) = row else { return Ok(None) };
+        let Some((public, epoch, psk, previous_epoch, previous_psk, host_id, name, revoked)) = row else {
+            return Ok(None);
+        };
         let association = |epoch: i64, psk: Vec<u8>| -> Option<Association> {
             Some(Association { epoch: u64::try_from(epoch).ok()?, psk: Psk::from_bytes(psk.try_into().ok()?) })
         };
@@ -239,7 +249,8 @@ impl AgentStore {
             return Ok(None);
         };
         let previous = previous_epoch.zip(previous_psk).and_then(|(e, p)| association(e, p));
-        let known = KnownAgent { agent_public, associations: ControllerAssociations { current, previous }, host_id, name };
+        let known =
+            KnownAgent { agent_public, associations: ControllerAssociations { current, previous }, host_id, name };
         Ok(Some((known, revoked)))
     }
 
@@ -260,7 +271,13 @@ impl AgentStore {
     }
 
     /// The agent connected or told its facts.
-    pub fn seen(&self, agent_id: &str, now_ms: i64, version: Option<&str>, facts: Option<&Facts>) -> Result<(), StoreError> {
+    pub fn seen(
+        &self,
+        agent_id: &str,
+        now_ms: i64,
+        version: Option<&str>,
+        facts: Option<&Facts>,
+    ) -> Result<(), StoreError> {
         let facts = facts.and_then(|f| serde_json::to_string(&FactsRow::from(f)).ok());
         self.db()?.execute(
             "UPDATE agents SET last_seen = ?2, version = COALESCE(?3, version), facts = COALESCE(?4, facts) WHERE agent_id = ?1",
@@ -273,11 +290,9 @@ impl AgentStore {
     pub fn revoke(&self, host_id: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
         let db = self.db()?;
         let agent_id: Option<String> = db
-            .query_row(
-                "SELECT agent_id FROM agents WHERE host_id = ?1 AND revoked_at IS NULL",
-                params![host_id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT agent_id FROM agents WHERE host_id = ?1 AND revoked_at IS NULL", params![host_id], |r| {
+                r.get(0)
+            })
             .optional()?;
         if agent_id.is_some() {
             db.execute("UPDATE agents SET revoked_at = ?2 WHERE host_id = ?1", params![host_id, now_ms])?;
@@ -329,14 +344,23 @@ mod tests {
         assert_eq!((found.host_id.as_str(), found.psk), ("web-1", token(1).psk()));
         store.admit(token(1).id(), "a1", &[9; 32], &first(), 20).unwrap();
         assert!(store.enrolment(token(1).id(), 30).unwrap().is_none(), "used");
-        assert!(matches!(store.admit(token(1).id(), "a2", &[8; 32], &first(), 30), Err(AgentStoreError::TokenUnusable)));
+        assert!(matches!(
+            store.admit(token(1).id(), "a2", &[8; 32], &first(), 30),
+            Err(AgentStoreError::TokenUnusable)
+        ));
         // Expired.
         store.create_enrolment(&token(2), "web-2", "Web 2", "admin", 0, 1_000).unwrap();
         assert!(store.enrolment(token(2).id(), 1_000).unwrap().is_none());
-        assert!(matches!(store.admit(token(2).id(), "a3", &[7; 32], &first(), 1_000), Err(AgentStoreError::TokenUnusable)));
+        assert!(matches!(
+            store.admit(token(2).id(), "a3", &[7; 32], &first(), 1_000),
+            Err(AgentStoreError::TokenUnusable)
+        ));
         let (known, revoked) = store.agent("a1").unwrap().unwrap();
         assert!(!revoked);
-        assert_eq!((known.host_id.as_str(), known.agent_public, known.associations.current.epoch), ("web-1", [9; 32], 1));
+        assert_eq!(
+            (known.host_id.as_str(), known.agent_public, known.associations.current.epoch),
+            ("web-1", [9; 32], 1)
+        );
     }
 
     #[test]
@@ -365,7 +389,13 @@ mod tests {
         associations.commit(Association { epoch: 2, psk: Psk::from_bytes([4; 32]) });
         store.commit_associations("a1", &associations).unwrap();
         assert_eq!(store.agent("a1").unwrap().unwrap().0.associations, associations);
-        let facts = Facts { hostname: "web-1".into(), os: "Debian".into(), kernel: "6.1".into(), uptime_s: 5, addresses: vec![] };
+        let facts = Facts {
+            hostname: "web-1".into(),
+            os: "Debian".into(),
+            kernel: "6.1".into(),
+            uptime_s: 5,
+            addresses: vec![],
+        };
         store.seen("a1", 50, Some("0.1.0"), Some(&facts)).unwrap();
         let row = &store.list().unwrap()[0];
         assert_eq!((row.last_seen, row.version.as_deref(), row.epoch), (Some(50), Some("0.1.0"), 2));

@@ -62,15 +62,19 @@ pub async fn enrol(
     let expires_at = now_ms() + i64::try_from(minutes * 60_000).unwrap_or(i64::MAX);
     let detail = json!({ "token": token.id(), "name": name, "expires_at": expires_at });
     state.audit_first(&auth.session.user.username, "agent.enrolment.create", &host_id, detail).await?;
-    let (store, t, h, n, by) = (state.agents.store.clone(), token.clone(), host_id.clone(), name.clone(), auth.session.user.username.clone());
+    let (store, t, h, n, by) =
+        (state.agents.store.clone(), token.clone(), host_id.clone(), name.clone(), auth.session.user.username.clone());
     let made = off_runtime(move || Ok(store.create_enrolment(&t, &h, &n, &by, now_ms(), expires_at))).await?;
     match made {
         Ok(()) => {}
-        Err(err @ AgentStoreError::HostTaken(_)) => return Err(ApiError::with_message(StatusCode::CONFLICT, err.to_string())),
+        Err(err @ AgentStoreError::HostTaken(_)) => {
+            return Err(ApiError::with_message(StatusCode::CONFLICT, err.to_string()))
+        }
         Err(AgentStoreError::Store(err)) => return Err(err.into()),
         Err(err) => return Err(ApiError::with_message(StatusCode::CONFLICT, err.to_string())),
     }
-    let url = state.agents.config.public_url.clone().unwrap_or_else(|| format!("https://localhost:{}", state.site_port));
+    let url =
+        state.agents.config.public_url.clone().unwrap_or_else(|| format!("https://localhost:{}", state.site_port));
     let pin = state.agents.pin.to_string();
     let command = format!("lantern-agent enroll --controller {url} --token {} --pin {pin}", token.reveal());
     Ok(Json(json!({
@@ -178,13 +182,12 @@ pub async fn run(
     if command.trim().is_empty() || command.len() > agent_link::frame::MAX_COMMAND {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "a command is 1 byte to 16 KiB"));
     }
-    let live = state
-        .agents
-        .live(&host_id)
-        .ok_or(ApiError::new(StatusCode::CONFLICT, "the agent is not connected"))?;
+    let live = state.agents.live(&host_id).ok_or(ApiError::new(StatusCode::CONFLICT, "the agent is not connected"))?;
     let user = auth.session.user.username.clone();
     let directive = state.agents.directives.start(&host_id, &user, &command, now_ms());
-    state.audit_first(&user, "directive.run", &host_id, json!({ "directive": directive.id, "command": command })).await?;
+    state
+        .audit_first(&user, "directive.run", &host_id, json!({ "directive": directive.id, "command": command }))
+        .await?;
     let config = &state.agents.config;
     let kind = OpenKind::Directive {
         command,
@@ -231,7 +234,8 @@ pub async fn directive(
     Path((host_id, n)): Path<(String, u64)>,
 ) -> Result<Json<DirectiveSummary>, ApiError> {
     may_run(&state, &auth, &host_id)?;
-    let directive = state.agents.directives.get(&host_id, n).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such directive"))?;
+    let directive =
+        state.agents.directives.get(&host_id, n).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such directive"))?;
     Ok(Json(directive.summary()))
 }
 
@@ -241,7 +245,8 @@ pub async fn cancel(
     Path((host_id, n)): Path<(String, u64)>,
 ) -> Result<StatusCode, ApiError> {
     may_run(&state, &auth, &host_id)?;
-    let directive = state.agents.directives.get(&host_id, n).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such directive"))?;
+    let directive =
+        state.agents.directives.get(&host_id, n).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such directive"))?;
     if !directive.is_running() {
         return Err(ApiError::new(StatusCode::CONFLICT, "the directive has ended"));
     }
@@ -268,7 +273,8 @@ pub async fn output(
     Query(q): Query<OutputQuery>,
 ) -> Result<Response, ApiError> {
     may_run(&state, &auth, &host_id)?;
-    let directive = state.agents.directives.get(&host_id, n).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such directive"))?;
+    let directive =
+        state.agents.directives.get(&host_id, n).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such directive"))?;
     let lines = output_lines(directive, q.from);
     Ok((
         [
@@ -296,7 +302,14 @@ fn output_lines(
         done: bool,
     }
     let changed = directive.subscribe();
-    let reader = Reader { directive, changed, seen: from, stdout: Utf8Stream::default(), stderr: Utf8Stream::default(), done: false };
+    let reader = Reader {
+        directive,
+        changed,
+        seen: from,
+        stdout: Utf8Stream::default(),
+        stderr: Utf8Stream::default(),
+        done: false,
+    };
     futures_util::stream::unfold(reader, |mut reader| async move {
         if reader.done {
             return None;

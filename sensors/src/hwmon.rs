@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{Reading, SensorKind, Thresholds};
+use crate::{Reading, SensorKind, Thresholds};
 
 /// Every sensor under `root` (normally `/sys`), in a stable order.
 pub fn read(root: &Path) -> Vec<Reading> {

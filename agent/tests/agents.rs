@@ -1,0 +1,301 @@
+//! The agent against a real controller, as an administrator and a machine would use them: the
+//! agent in a network namespace of its own whose firewall drops every inbound connection, so
+//! everything it does goes over the connection it dialled.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use e2e::client::ApiClient;
+use e2e::{wait_for, Controller};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+const AGENT: &str = env!("CARGO_BIN_EXE_lantern-agent");
+
+/// A network namespace joined to this one by a veth pair, with a firewall that drops every
+/// connection into it. Removed on drop.
+struct Namespace {
+    name: String,
+    /// Our end's address: where the controller listens.
+    host: String,
+    /// The namespace's address.
+    inside: String,
+}
+
+fn sh(command: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("sh").args(["-c", command]).status()?;
+    if !status.success() {
+        bail!("`{command}` failed: {status}");
+    }
+    Ok(())
+}
+
+impl Namespace {
+    fn new() -> anyhow::Result<Self> {
+        let n: u8 = rand::random_range(1..250);
+        let name = format!("lnt{}", e2e::marker());
+        let veth = format!("lv{}", &name[3..9]);
+        let (host, inside) = (format!("10.231.{n}.1"), format!("10.231.{n}.2"));
+        sh(&format!("ip netns add {name}"))?;
+        let ns = Self { name: name.clone(), host: host.clone(), inside: inside.clone() };
+        sh(&format!(
+            "ip link add {veth}a type veth peer name {veth}b && ip link set {veth}b netns {name} && \
+             ip addr add {host}/30 dev {veth}a && ip link set {veth}a up && \
+             ip netns exec {name} ip addr add {inside}/30 dev {veth}b && \
+             ip netns exec {name} ip link set {veth}b up && ip netns exec {name} ip link set lo up"
+        ))?;
+        // Inbound: only what answers a connection the namespace made.
+        let rules = std::env::temp_dir().join(format!("{name}.nft"));
+        std::fs::write(
+            &rules,
+            "table inet agentwall {\n chain input {\n  type filter hook input priority 0; policy drop;\n  \
+             ct state established,related accept\n  iif lo accept\n }\n}\n",
+        )?;
+        let loaded = sh(&format!("ip netns exec {name} nft -f {}", rules.display()));
+        let _ = std::fs::remove_file(&rules);
+        loaded?;
+        Ok(ns)
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = sh(&format!("ip netns del {}", self.name));
+    }
+}
+
+fn agent_command(ns: &Namespace, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("ip");
+    cmd.args(["netns", "exec", &ns.name, AGENT]).args(args).kill_on_drop(true);
+    cmd
+}
+
+/// A running `lantern-agent run`, its log in a file.
+struct AgentProcess {
+    child: tokio::process::Child,
+    log: PathBuf,
+}
+
+impl AgentProcess {
+    fn start(ns: &Namespace, dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let log = dir.join(format!("agent-{}.log", e2e::marker()));
+        let file = std::fs::File::create(&log)?;
+        let (config, state) = (dir.join("agent.toml"), dir.join("state.json"));
+        let mut cmd = agent_command(ns, &["run", "--config", path(&config), "--state", path(&state)]);
+        cmd.envs(env.iter().copied()).stdout(Stdio::null()).stderr(file);
+        Ok(Self { child: cmd.spawn()?, log })
+    }
+
+    /// `kill -9`, as a crash would.
+    async fn kill(mut self) -> String {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+async fn admin(controller: &Controller) -> anyhow::Result<ApiClient> {
+    let mut api = ApiClient::new(controller)?;
+    api.first_login("admin", &controller.first_password, "an agent test password").await?;
+    Ok(api)
+}
+
+async fn new_enrolment(api: &ApiClient, host: &str) -> anyhow::Result<Value> {
+    let (status, body) =
+        api.call("POST", "/api/agents/enrolments", Some(json!({ "host_id": host, "name": "Box one" }))).await?;
+    if status != 200 {
+        bail!("enrolment token answered {status}: {body}");
+    }
+    Ok(body)
+}
+
+async fn enroll(
+    ns: &Namespace,
+    url: &str,
+    token: &str,
+    pin: &str,
+    state: &Path,
+) -> anyhow::Result<std::process::Output> {
+    let args = ["enroll", "--controller", url, "--token", token, "--pin", pin, "--state", path(state)];
+    Ok(tokio::time::timeout(Duration::from_secs(30), agent_command(ns, &args).output()).await??)
+}
+
+/// The host as the host list shows it.
+async fn host(api: &ApiClient, id: &str) -> anyhow::Result<Option<Value>> {
+    let (_, hosts) = api.call("GET", "/api/hosts", None).await?;
+    Ok(hosts.as_array().and_then(|h| h.iter().find(|h| h["id"] == id).cloned()))
+}
+
+async fn wait_state(api: &ApiClient, id: &str, state: &str, within: Duration) -> anyhow::Result<Value> {
+    wait_for(&format!("host {id} {state}"), within, || async move {
+        Ok(match host(api, id).await? {
+            Some(h) if h["state"] == state => Ok(h),
+            other => Err(format!("{other:?}")),
+        })
+    })
+    .await
+}
+
+/// Starts a directive; returns its id.
+async fn directive(api: &ApiClient, host: &str, command: &str) -> anyhow::Result<u64> {
+    let (status, body) =
+        api.call("POST", &format!("/api/hosts/{host}/directives"), Some(json!({ "command": command }))).await?;
+    if status != 201 {
+        bail!("directive {command:?} answered {status}: {body}");
+    }
+    body["id"].as_u64().context("a directive id")
+}
+
+/// Reads a directive's output stream to its end: every line, with when it arrived.
+async fn follow(api: &ApiClient, host: &str, id: u64) -> anyhow::Result<Vec<(Instant, Value)>> {
+    let response = api.http.get(format!("{}/api/hosts/{host}/directives/{id}/output", api.base)).send().await?;
+    anyhow::ensure!(response.status() == 200, "output answered {}", response.status());
+    let mut body = response.bytes_stream();
+    let (mut lines, mut partial) = (Vec::new(), Vec::new());
+    let read = async {
+        while let Some(chunk) = body.next().await {
+            partial.extend_from_slice(&chunk?);
+            while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = partial.drain(..=end).collect();
+                lines.push((Instant::now(), serde_json::from_slice::<Value>(&line)?));
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(60), read).await.context("the output stream never ended")??;
+    Ok(lines)
+}
+
+fn text_of(lines: &[(Instant, Value)], channel: &str) -> String {
+    lines.iter().filter_map(|(_, l)| l[channel].as_str()).collect()
+}
+
+fn exit_of(lines: &[(Instant, Value)]) -> Value {
+    lines.last().map(|(_, l)| l["exit"].clone()).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_behind_a_closed_firewall_enrols_runs_directives_and_comes_back() -> anyhow::Result<()> {
+    let ns = Namespace::new()?;
+    let listen = format!("{}:0", ns.host);
+    let controller = Controller::start(|c| {
+        c.listen = listen.parse().unwrap_or(c.listen);
+        c.agents.ping_seconds = 1;
+        c.agents.ping_timeout_seconds = 2;
+    })
+    .await?;
+    let api = admin(&controller).await?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("agent.toml"),
+        "run_as = \"nobody\"\nconsole_shell = \"/bin/sh\"\nheartbeat_seconds = 1\n",
+    )?;
+
+    // Nothing gets into the namespace: a connection to it is dropped, not even refused.
+    let probe =
+        tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect((ns.inside.as_str(), 22))).await;
+    assert!(probe.is_err(), "the namespace's firewall let a connection in (or refused it): {probe:?}");
+
+    let enrolment = new_enrolment(&api, "box-1").await?;
+    let (token, pin) = (enrolment["token"].as_str().unwrap_or_default(), enrolment["pin"].as_str().unwrap_or_default());
+    assert!(enrolment["command"].as_str().unwrap_or_default().contains(&format!("--pin {pin}")));
+    let state = dir.path().join("state.json");
+
+    // A wrong pin: the agent refuses the controller, and the token stays good.
+    let wrong_pin = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let refused = enroll(&ns, &controller.url, token, wrong_pin, &dir.path().join("other.json")).await?;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not match the pin"), "{refused:?}");
+
+    let enrolled = enroll(&ns, &controller.url, token, pin, &state).await?;
+    assert!(enrolled.status.success(), "{enrolled:?}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&state)?.permissions().mode() & 0o777, 0o600);
+    // The token works once.
+    let again = enroll(&ns, &controller.url, token, pin, &dir.path().join("again.json")).await?;
+    assert!(String::from_utf8_lossy(&again.stderr).contains("unknown, used or expired"), "{again:?}");
+
+    // Enrolled, not yet running: the host is there, offline.
+    wait_state(&api, "box-1", "no-signal", Duration::from_secs(5)).await?;
+    let agent = AgentProcess::start(&ns, dir.path(), &[])?;
+    let live = wait_state(&api, "box-1", "running", Duration::from_secs(20)).await?;
+    assert_eq!(live["kind"], "agent");
+    let (_, agents) = api.call("GET", "/api/agents", None).await?;
+    let listed = &agents[0];
+    assert_eq!((listed["host_id"].as_str(), listed["connected"].as_bool()), (Some("box-1"), Some(true)), "{agents}");
+    assert!(listed["facts"]["kernel"].as_str().is_some_and(|k| !k.is_empty()), "{agents}");
+    assert!(listed["facts"]["addresses"].to_string().contains(&ns.inside), "{agents}");
+
+    // Two directives at once; their outputs stream as they come, each in its own stream.
+    let uname = directive(&api, "box-1", "uname -a; id -un").await?;
+    let counting =
+        directive(&api, "box-1", "for i in 1 2 3 4 5; do echo line-$i; echo err-$i >&2; sleep 1; done").await?;
+    let sleeper = directive(&api, "box-1", "sleep 60").await?;
+    let (uname_out, counting_out) = tokio::join!(follow(&api, "box-1", uname), follow(&api, "box-1", counting));
+    let (uname_out, counting_out) = (uname_out?, counting_out?);
+    let uname_text = text_of(&uname_out, "stdout");
+    assert!(uname_text.starts_with("Linux") && uname_text.contains("nobody"), "{uname_out:?}");
+    assert_eq!(exit_of(&uname_out)["code"], 0);
+    assert_eq!(text_of(&counting_out, "stdout"), "line-1\nline-2\nline-3\nline-4\nline-5\n");
+    assert_eq!(text_of(&counting_out, "stderr"), "err-1\nerr-2\nerr-3\nerr-4\nerr-5\n");
+    let first = counting_out.iter().find(|(_, l)| l["stdout"].as_str().is_some_and(|t| t.contains("line-1")));
+    let last = counting_out.last().map(|(at, _)| *at);
+    let streamed = first.zip(last).map(|((a, _), b)| b.duration_since(*a));
+    assert!(streamed.is_some_and(|d| d >= Duration::from_secs(3)), "output came all at once: {streamed:?}");
+    assert!(exit_of(&counting_out)["duration_ms"].as_u64().is_some_and(|d| d >= 4000));
+
+    // Cancelled: it ends at once, killed, and says so.
+    let (status, _) = api.call("POST", &format!("/api/hosts/box-1/directives/{sleeper}/cancel"), None).await?;
+    assert_eq!(status, 202);
+    let cancelled = follow(&api, "box-1", sleeper).await?;
+    assert_eq!(exit_of(&cancelled)["reason"], "cancelled");
+    assert_eq!(exit_of(&cancelled)["signal"], 9);
+
+    // Every directive is in the audit trail and the host's event log.
+    let (_, audit) = api.call("GET", "/api/audit", None).await?;
+    let trail = audit.to_string();
+    assert!(trail.contains("directive.run") && trail.contains("directive.exit") && trail.contains("directive.cancel"));
+    let (_, events) = api.call("GET", "/api/hosts/box-1/events", None).await?;
+    assert!(events.to_string().contains(&format!("directive #{counting} by admin ended: exit status 0")), "{events}");
+
+    // kill -9: offline within 10 s, and a directive fails at once.
+    let killed_at = Instant::now();
+    let log = agent.kill().await;
+    wait_state(&api, "box-1", "no-signal", Duration::from_secs(10)).await.with_context(|| log.clone())?;
+    assert!(killed_at.elapsed() < Duration::from_secs(10));
+    let asked = Instant::now();
+    let (status, body) = api.call("POST", "/api/hosts/box-1/directives", Some(json!({ "command": "true" }))).await?;
+    assert_eq!((status, body["error"].as_str()), (409, Some("the agent is not connected")), "{body}");
+    assert!(asked.elapsed() < Duration::from_secs(2));
+
+    // Started again: back, with no token.
+    let agent = AgentProcess::start(&ns, dir.path(), &[])?;
+    wait_state(&api, "box-1", "running", Duration::from_secs(20)).await.with_context(|| agent.log())?;
+
+    // Revoked: the open link closes at once and the next connection is refused.
+    let (status, _) = api.call("DELETE", "/api/agents/box-1", None).await?;
+    assert_eq!(status, 204);
+    wait_for("the revoked agent's link to close", Duration::from_secs(5), || async {
+        let log = agent.log();
+        Ok(if log.contains("the agent was revoked") { Ok(()) } else { Err(log) })
+    })
+    .await?;
+    assert!(host(&api, "box-1").await?.is_none(), "a revoked agent's host is gone");
+    wait_for("the revoked agent to be refused", Duration::from_secs(20), || async {
+        let log = agent.log();
+        Ok(if log.matches("the agent was revoked").count() >= 2 { Ok(()) } else { Err(log) })
+    })
+    .await?;
+    agent.kill().await;
+    Ok(())
+}
