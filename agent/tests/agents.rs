@@ -299,3 +299,64 @@ async fn an_agent_behind_a_closed_firewall_enrols_runs_directives_and_comes_back
     agent.kill().await;
     Ok(())
 }
+
+/// Starts a controller listening in `ns`'s veth, logs in in a browser, enrols and runs an agent
+/// in the namespace as `host`.
+async fn browser_setup(
+    ns: &Namespace,
+    dir: &Path,
+    host: &str,
+) -> anyhow::Result<(Controller, e2e::browser::Browser, AgentProcess)> {
+    let listen = format!("{}:0", ns.host);
+    let controller = Controller::start(|c| c.listen = listen.parse().unwrap_or(c.listen)).await?;
+    let browser = e2e::browser::Browser::start().await?;
+    browser.first_login(&controller).await?;
+    let made = browser.api("POST", "/api/agents/enrolments", json!({ "host_id": host })).await?;
+    let (token, pin) =
+        (made["body"]["token"].as_str().unwrap_or_default(), made["body"]["pin"].as_str().unwrap_or_default());
+    let enrolled = enroll(ns, &controller.url, token, pin, &dir.join("state.json")).await?;
+    anyhow::ensure!(enrolled.status.success(), "{enrolled:?}");
+    std::fs::write(dir.join("agent.toml"), "run_as = \"nobody\"\nconsole_shell = \"/bin/sh\"\n")?;
+    let agent = AgentProcess::start(ns, dir, &[])?;
+    Ok((controller, browser, agent))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_hosts_console_and_directives_work_in_the_browser() -> anyhow::Result<()> {
+    use fantoccini::Locator;
+    let ns = Namespace::new()?;
+    let dir = tempfile::tempdir()?;
+    let (_controller, browser, agent) = browser_setup(&ns, dir.path(), "box-2").await?;
+    let c = &browser.client;
+    // The host list shows the agent connected, with its machine.
+    wait_for("the agent's host to show connected", Duration::from_secs(20), || async {
+        c.find(Locator::Id("nav-hosts")).await?.click().await?;
+        let text = c.find(Locator::Css("table.hosts")).await?.text().await.unwrap_or_default();
+        Ok(if text.contains("agent connected") && text.contains("kernel") { Ok(()) } else { Err(text) })
+    })
+    .await
+    .with_context(|| agent.log())?;
+    browser.open_console("box-2").await?;
+    let hello = format!("hello-{}", e2e::marker());
+    browser.type_keys(&format!("echo {hello}\n")).await?;
+    // Typed, echoed, and printed: twice on the screen.
+    browser
+        .wait_screen("the echo on the agent's console", Duration::from_secs(15), |t| t.matches(&hello).count() >= 2)
+        .await?;
+
+    // Directives, from the console page.
+    c.find(Locator::Id("btn-directives")).await?.click().await?;
+    let field = c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("directive-command")).await?;
+    field.send_keys("for i in 1 2 3; do echo tick-$i; sleep 1; done; echo oops >&2; exit 3").await?;
+    c.find(Locator::Id("directive-run")).await?.click().await?;
+    let output = wait_for("the directive's output and exit", Duration::from_secs(20), || async {
+        let out = browser.text_of("directive-output").await.unwrap_or_default();
+        let exit = browser.text_of("directive-exit").await.unwrap_or_default();
+        Ok(if exit.contains("exit status 3") { Ok(out) } else { Err(format!("{out} / {exit}")) })
+    })
+    .await?;
+    assert!(output.contains("tick-1\ntick-2\ntick-3\noops"), "{output}");
+    agent.kill().await;
+    browser.close().await;
+    Ok(())
+}

@@ -36,6 +36,139 @@ pub struct HostSummary {
     #[serde(default)]
     pub serial: bool,
     pub rights: Rights,
+    /// For an agent's host: whether it is connected, and what it said of its machine.
+    #[serde(default)]
+    pub agent: Option<AgentInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct Facts {
+    pub hostname: String,
+    pub os: String,
+    pub kernel: String,
+    pub uptime_s: u64,
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct AgentInfo {
+    pub connected: bool,
+    /// Connected since, or (offline) last seen: Unix ms.
+    pub since: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub version: Option<String>,
+    pub facts: Option<Facts>,
+}
+
+/// An enrolled agent, as administrators see them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AgentRow {
+    pub host_id: String,
+    pub name: String,
+    pub enrolled_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub connected: bool,
+    pub version: Option<String>,
+    pub facts: Option<Facts>,
+    pub epoch: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Enrolment {
+    pub host_id: String,
+    pub command: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DirectiveExit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub duration_ms: u64,
+    pub output_bytes: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Directive {
+    pub id: u64,
+    pub user: String,
+    pub command: String,
+    pub started_at: i64,
+    pub output_bytes: u64,
+    pub exit: Option<DirectiveExit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SavedDirective {
+    pub name: String,
+    pub command: String,
+}
+
+pub async fn agents() -> Result<Vec<AgentRow>, String> {
+    call("GET", "/api/agents", None::<&()>, None).await
+}
+
+pub async fn enrol(csrf: &str, host_id: &str, name: &str) -> Result<Enrolment, String> {
+    let body = serde_json::json!({ "host_id": host_id, "name": name });
+    call("POST", "/api/agents/enrolments", Some(&body), Some(csrf)).await
+}
+
+pub async fn revoke_agent(csrf: &str, host_id: &str) -> Result<(), String> {
+    request("DELETE", &format!("/api/agents/{host_id}"), None::<&()>, Some(csrf)).await.map(|_| ())
+}
+
+pub async fn directives(host: &str) -> Result<Vec<Directive>, String> {
+    call("GET", &format!("/api/hosts/{host}/directives"), None::<&()>, None).await
+}
+
+pub async fn saved_directives() -> Result<Vec<SavedDirective>, String> {
+    call("GET", "/api/directives/saved", None::<&()>, None).await
+}
+
+/// Starts a directive: a command line, or (`saved`) the name of a saved one.
+pub async fn run_directive(csrf: &str, host: &str, command: &str, saved: bool) -> Result<Directive, String> {
+    let body = if saved { serde_json::json!({ "saved": command }) } else { serde_json::json!({ "command": command }) };
+    call("POST", &format!("/api/hosts/{host}/directives"), Some(&body), Some(csrf)).await
+}
+
+pub async fn cancel_directive(csrf: &str, host: &str, id: u64) -> Result<(), String> {
+    request("POST", &format!("/api/hosts/{host}/directives/{id}/cancel"), None::<&()>, Some(csrf)).await.map(|_| ())
+}
+
+/// Follows a directive's output (one JSON object per line) until it ends, handing each line to
+/// `line` as it arrives.
+pub async fn follow_directive(host: &str, id: u64, mut line: impl FnMut(serde_json::Value)) -> Result<(), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let path = format!("/api/hosts/{host}/directives/{id}/output");
+    let response: Response = JsFuture::from(window.fetch_with_str(&path))
+        .await
+        .map_err(|_| "the controller cannot be reached".to_string())?
+        .dyn_into()
+        .map_err(|_| "no response")?;
+    if !response.ok() {
+        return Err(format!("the output cannot be read ({})", response.status()));
+    }
+    let reader: web_sys::ReadableStreamDefaultReader =
+        response.body().ok_or("no body")?.get_reader().dyn_into().map_err(|_| "no reader")?;
+    let mut pending = Vec::<u8>::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|_| "the output stream broke".to_string())?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true);
+        if done {
+            return Ok(());
+        }
+        if let Ok(value) = js_sys::Reflect::get(&chunk, &"value".into()) {
+            pending.extend(js_sys::Uint8Array::new(&value).to_vec());
+        }
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let raw: Vec<u8> = pending.drain(..=end).collect();
+            if let Ok(value) = serde_json::from_slice(&raw) {
+                line(value);
+            }
+        }
+    }
 }
 
 /// What the user may do on a host.
@@ -44,6 +177,9 @@ pub struct Rights {
     pub view: bool,
     pub control: bool,
     pub power: bool,
+    /// Directives on an agent's host.
+    #[serde(default)]
+    pub run: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -197,7 +333,8 @@ pub async fn host_access(host: &str) -> Result<Vec<AccessEntry>, String> {
 
 /// `None` puts the user back on the role's defaults for this host.
 pub async fn set_host_access(csrf: &str, host: &str, user: i64, rights: Option<Rights>) -> Result<(), String> {
-    let body = rights.map(|r| serde_json::json!({ "view": r.view, "control": r.control, "power": r.power }));
+    let body =
+        rights.map(|r| serde_json::json!({ "view": r.view, "control": r.control, "power": r.power, "run": r.run }));
     request("PUT", &format!("/api/hosts/{host}/access/{user}"), Some(&body), Some(csrf)).await.map(|_| ())
 }
 

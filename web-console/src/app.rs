@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, HostSummary, SessionInfo};
+use crate::pages::agents::Agents;
 use crate::pages::audit::Audit;
 use crate::pages::console::ConsolePage;
 use crate::pages::hosts::Hosts;
@@ -20,6 +21,7 @@ enum Page {
     Console(HostSummary),
     Audit,
     Users,
+    Agents,
 }
 
 #[component]
@@ -89,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Show when=move || session.get().is_some_and(|s| s.role == "Administrator")>
                         <button id="nav-audit" on:click=move |_| page.set(Page::Audit)>"Audit"</button>
                         <button id="nav-users" on:click=move |_| page.set(Page::Users)>"Users"</button>
+                        <button id="nav-agents" on:click=move |_| page.set(Page::Agents)>"Agents"</button>
                     </Show>
                 </nav>
             </Show>
@@ -114,6 +117,10 @@ pub fn App() -> impl IntoView {
                 Page::Users => {
                     let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
                     view! { <Users csrf=csrf/> }.into_any()
+                }
+                Page::Agents => {
+                    let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
+                    view! { <Agents csrf=csrf/> }.into_any()
                 }
                 Page::Console(h) => {
                     let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();

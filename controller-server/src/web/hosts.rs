@@ -32,6 +32,8 @@ pub struct HostSummary {
     serial: bool,
     /// What the asking user may do there.
     rights: HostRights,
+    /// For an agent's host: connected or since when not, its version and its machine's facts.
+    agent: Option<crate::agents::AgentInfo>,
 }
 
 pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Vec<HostSummary>>, ApiError> {
@@ -64,6 +66,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                     recovery: state.recoveries.contains_key(&h.id),
                     serial: h.serial.is_some(),
                     rights,
+                    agent: state.agents.info(&h.id),
                 }
             })
             .collect(),

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::directives::DirectivesPanel;
 use super::host_panels::{EventsPanel, HealthPanel};
 use leptos::task::spawn_local;
 
@@ -154,6 +155,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let may_power = host.rights.power;
     let has_recovery = host.recovery;
     let has_serial = host.serial;
+    let may_run = host.kind == "agent" && host.rights.run;
+    let show_directives = RwSignal::new(false);
+    let (directives_host, directives_csrf) = (host.id.clone(), power_csrf.get_value());
     let (events_host, health_host, health_csrf) = (host.id.clone(), host.id.clone(), power_csrf.get_value());
     let has_action = {
         let actions = host.power_actions.clone();
@@ -182,10 +186,18 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <button id="btn-cad" disabled=view_only title="Send Ctrl-Alt-Del to the host" on:click=move |_| { with_console(Console::ctrl_alt_del); focus(canvas_ref); }>"Ctrl-Alt-Del"</button>
                 <Show when=move || can_power>
                     <span class="power" title=power_note.unwrap_or("Power buttons")>
-                        <button id="btn-power-on" title="Power on the host" on:click=move |_| press("on")>"Power on"</button>
-                        <button id="btn-shutdown" title="Ask the host to shut down (ACPI power button)" on:click=move |_| press("shutdown")>"Shut down"</button>
-                        <button id="btn-power-off" title="Power off at once, as pulling the plug" on:click=move |_| press("off")>"Power off"</button>
-                        <button id="btn-reset" title="Reset the host" on:click=move |_| press("reset")>"Reset"</button>
+                        <Show when={let has = has_action.clone(); move || has("on")}>
+                            <button id="btn-power-on" title="Power on the host" on:click=move |_| press("on")>"Power on"</button>
+                        </Show>
+                        <Show when={let has = has_action.clone(); move || has("shutdown")}>
+                            <button id="btn-shutdown" title="Ask the host to shut down (ACPI power button, or the OS of an agent's machine)" on:click=move |_| press("shutdown")>"Shut down"</button>
+                        </Show>
+                        <Show when={let has = has_action.clone(); move || has("off")}>
+                            <button id="btn-power-off" title="Power off at once, as pulling the plug" on:click=move |_| press("off")>"Power off"</button>
+                        </Show>
+                        <Show when={let has = has_action.clone(); move || has("reset")}>
+                            <button id="btn-reset" title="Reset the host (an agent's machine reboots)" on:click=move |_| press("reset")>"Reset"</button>
+                        </Show>
                         <Show when={let has = has_action.clone(); move || has("nmi")}>
                             <button id="btn-nmi" title="Send a non-maskable interrupt (a hung kernel dumps its state)" on:click=move |_| press("nmi")>"NMI"</button>
                         </Show>
@@ -199,6 +211,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <button id="btn-health" on:click=move |_| show_health.update(|v| *v = !*v)>"Health"</button>
                 <Show when=move || has_serial>
                     <button id="btn-serial" title="The host's serial console (COM1)" on:click=open_serial>"Serial"</button>
+                </Show>
+                <Show when=move || may_run>
+                    <button id="btn-directives" title="Run commands on the machine through its agent" on:click=move |_| show_directives.update(|v| *v = !*v)>"Directives"</button>
                 </Show>
                 <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>
                 <select id="zoom" on:change=move |ev| zoom.set(event_target_value(&ev))>
@@ -230,6 +245,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             </Show>
             <Show when=move || show_health.get()>
                 <HealthPanel host=health_host.clone() csrf=health_csrf.clone() recovery=has_recovery can_power=may_power/>
+            </Show>
+            <Show when=move || show_directives.get()>
+                <DirectivesPanel host=directives_host.clone() csrf=directives_csrf.clone()/>
             </Show>
             <SharingBar status=status console=console may_control=!view_only/>
             <StatusBar status=status/>

@@ -19,7 +19,7 @@ pub fn Hosts(on_open: Callback<HostSummary>) -> impl IntoView {
                                     let open = h.clone();
                                     view! {
                                         <tr>
-                                            <td>{h.name.clone()}<div class="muted">{h.status.clone()}</div></td>
+                                            <td>{h.name.clone()}<div class="muted">{h.status.clone()}</div>{h.agent.clone().map(agent_line)}</td>
                                             <td>{h.kind.clone()}{if h.rights.control { "" } else { " (view only)" }}</td>
                                             <td><span class=format!("badge {}", h.state)>{h.state.clone()}</span></td>
                                             <td><button id=format!("open-{}", h.id) on:click=move |_| on_open.run(open.clone())>"Open console"</button></td>
@@ -32,5 +32,24 @@ pub fn Hosts(on_open: Callback<HostSummary>) -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// What an agent's host shows under its name: connected or since when not, and its machine.
+fn agent_line(agent: api::AgentInfo) -> impl IntoView {
+    let state = match (agent.connected, agent.since) {
+        (true, Some(since)) => format!("agent connected since {}", super::when(since)),
+        (true, None) => "agent connected".to_string(),
+        (false, Some(seen)) => format!("agent offline since {}", super::when(seen)),
+        (false, None) => "agent never connected".to_string(),
+    };
+    let version = agent.version.map(|v| format!(" · agent {v}")).unwrap_or_default();
+    let facts = agent.facts.map(|f| {
+        let uptime = format!("up {}h {}m", f.uptime_s / 3600, f.uptime_s / 60 % 60);
+        format!("{} · {} · kernel {} · {uptime} · {}", f.hostname, f.os, f.kernel, f.addresses.join(", "))
+    });
+    view! {
+        <div class="muted agent-state">{state}{version}</div>
+        <div class="muted agent-facts">{facts}</div>
     }
 }

@@ -1,7 +1,9 @@
 //! The pages a user sees. Each is a small component named for it.
 
+pub mod agents;
 pub mod audit;
 pub mod console;
+pub mod directives;
 pub mod host_panels;
 pub mod hosts;
 pub mod login;

@@ -7,12 +7,13 @@ use crate::api::{self, HostSummary, Rights, UserInfo};
 
 const ROLES: [&str; 3] = ["Administrator", "Operator", "ReadOnly"];
 /// Access choices per user and host; "default" follows the role.
-const LEVELS: [(&str, &str); 5] = [
+const LEVELS: [(&str, &str); 6] = [
     ("default", "role default"),
     ("none", "no access"),
     ("view", "view"),
     ("control", "view + control"),
     ("power", "view + control + power"),
+    ("run", "view + control + power + directives"),
 ];
 
 #[component]
@@ -198,6 +199,7 @@ fn HostAccess(
 
 fn level_of(r: Rights) -> &'static str {
     match (r.view, r.control, r.power) {
+        _ if r.run => "run",
         (_, _, true) => "power",
         (_, true, false) => "control",
         (true, false, false) => "view",
@@ -206,12 +208,13 @@ fn level_of(r: Rights) -> &'static str {
 }
 
 fn rights_of(level: &str) -> Option<Rights> {
-    let (view, control, power) = match level {
-        "none" => (false, false, false),
-        "view" => (true, false, false),
-        "control" => (true, true, false),
-        "power" => (true, true, true),
+    let (view, control, power, run) = match level {
+        "none" => (false, false, false, false),
+        "view" => (true, false, false, false),
+        "control" => (true, true, false, false),
+        "power" => (true, true, true, false),
+        "run" => (true, true, true, true),
         _ => return None,
     };
-    Some(Rights { view, control, power })
+    Some(Rights { view, control, power, run })
 }
