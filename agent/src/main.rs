@@ -29,8 +29,8 @@ enum Commands {
         /// The controller's HTTPS URL, e.g. https://ctl.example:8443.
         #[arg(long)]
         controller: String,
-        /// The single-use enrolment token.
-        #[arg(long)]
+        /// The single-use enrolment token (base64url: it may begin with '-').
+        #[arg(long, allow_hyphen_values = true)]
         token: String,
         /// The controller's identity key fingerprint, SHA256:...
         #[arg(long)]

@@ -66,9 +66,17 @@ impl Drop for Namespace {
     }
 }
 
-fn agent_command(ns: &Namespace, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new("ip");
-    cmd.args(["netns", "exec", &ns.name, AGENT]).args(args).kill_on_drop(true);
+/// The agent binary with `args`, inside `ns` (or here, for the tests that need no firewall).
+fn agent_command<'a>(ns: impl Into<Option<&'a Namespace>>, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = match ns.into() {
+        Some(ns) => {
+            let mut cmd = tokio::process::Command::new("ip");
+            cmd.args(["netns", "exec", &ns.name, AGENT]);
+            cmd
+        }
+        None => tokio::process::Command::new(AGENT),
+    };
+    cmd.args(args).kill_on_drop(true);
     cmd
 }
 
@@ -79,7 +87,7 @@ struct AgentProcess {
 }
 
 impl AgentProcess {
-    fn start(ns: &Namespace, dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+    fn start<'a>(ns: impl Into<Option<&'a Namespace>>, dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let log = dir.join(format!("agent-{}.log", e2e::marker()));
         let file = std::fs::File::create(&log)?;
         let (config, state) = (dir.join("agent.toml"), dir.join("state.json"));
@@ -119,8 +127,8 @@ async fn new_enrolment(api: &ApiClient, host: &str) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-async fn enroll(
-    ns: &Namespace,
+async fn enroll<'a>(
+    ns: impl Into<Option<&'a Namespace>>,
     url: &str,
     token: &str,
     pin: &str,
@@ -358,5 +366,349 @@ async fn an_agent_hosts_console_and_directives_work_in_the_browser() -> anyhow::
     assert!(output.contains("tick-1\ntick-2\ntick-3\noops"), "{output}");
     agent.kill().await;
     browser.close().await;
+    Ok(())
+}
+
+/// Follows a directive's output keeping nothing of it: the bytes it accounted for (text, and
+/// what was dropped before this reader got to it), and its exit.
+async fn follow_counting(api: &ApiClient, host: &str, id: u64) -> anyhow::Result<(u64, Value)> {
+    let response = api.http.get(format!("{}/api/hosts/{host}/directives/{id}/output", api.base)).send().await?;
+    let mut body = response.bytes_stream();
+    let (mut text, mut exit, mut partial) = (0u64, Value::Null, Vec::new());
+    let read = async {
+        while let Some(chunk) = body.next().await {
+            partial.extend_from_slice(&chunk?);
+            while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+                let line: Value = serde_json::from_slice(&partial[..end])?;
+                partial.drain(..=end);
+                text += line["stdout"].as_str().map_or(0, |t| t.len() as u64);
+                text += line["lost"].as_u64().unwrap_or(0);
+                if !line["exit"].is_null() {
+                    exit = line["exit"].clone();
+                }
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(120), read).await.context("the output stream never ended")??;
+    Ok((text, exit))
+}
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches("kB").trim().to_string()))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Connects to `/agent/link` as a fake agent, sends `first`, and returns the close frame's code.
+async fn fake_agent(url: &str, first: Vec<u8>) -> anyhow::Result<Option<u16>> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let host = url.trim_start_matches("https://");
+    let tcp = tokio::net::TcpStream::connect(host).await?;
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        rustls::ClientConfig::builder()
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(AnyCert))
+            .with_no_client_auth(),
+    ));
+    let stream = tls.connect(rustls::pki_types::ServerName::try_from("localhost")?, tcp).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("wss://{host}/agent/link"), stream).await?;
+    ws.send(Message::Binary(first.into())).await?;
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(message) = ws.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await?;
+    Ok(ended)
+}
+
+#[derive(Debug)]
+struct AnyCert;
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_agents_and_a_flooding_directive_harm_only_themselves() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ns = Namespace::new()?;
+    let listen = format!("{}:0", ns.host);
+    // A limit well above what the controller keeps, small enough for a debug build to reach soon.
+    let limit = 16 << 20;
+    let controller = Controller::start(|c| {
+        c.listen = listen.parse().unwrap_or(c.listen);
+        c.agents.directive_max_output_bytes = limit;
+    })
+    .await?;
+    let api = admin(&controller).await?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("agent.toml"), "run_as = \"nobody\"\n")?;
+    let made = new_enrolment(&api, "box-3").await?;
+    let state = dir.path().join("state.json");
+    let enrolled = enroll(
+        &ns,
+        &controller.url,
+        made["token"].as_str().unwrap_or_default(),
+        made["pin"].as_str().unwrap_or_default(),
+        &state,
+    )
+    .await?;
+    anyhow::ensure!(enrolled.status.success(), "{enrolled:?}");
+    let agent = AgentProcess::start(&ns, dir.path(), &[])?;
+    wait_state(&api, "box-3", "running", Duration::from_secs(20)).await.with_context(|| agent.log())?;
+
+    // Junk, an unknown agent, and the real agent's id without its keys: each is closed with its
+    // own code, and the real agent's link carries on.
+    assert_eq!(fake_agent(&controller.url, b"\x01\x07junk".to_vec()).await?, Some(4400));
+    let unknown = agent_link::hello::Hello::Run { agent_id: "nobody-knows".into(), epochs: vec![1] }.encode();
+    assert_eq!(fake_agent(&controller.url, [unknown, vec![0; 96]].concat()).await?, Some(4401));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state)?)?;
+    let real_id = saved["agent_id"].as_str().unwrap_or_default().to_string();
+    let impostor = agent_link::hello::Hello::Run { agent_id: real_id, epochs: vec![1] }.encode();
+    assert_eq!(fake_agent(&controller.url, [impostor, vec![7; 96]].concat()).await?, Some(4401));
+    let id = directive(&api, "box-3", "echo still-here").await?;
+    assert_eq!(text_of(&follow(&api, "box-3", id).await?, "stdout"), "still-here\n");
+
+    // A flood: it ends at the output limit, the controller keeps only the newest MiB, and its
+    // memory stays flat.
+    let before = resident_kib();
+    let flood = directive(&api, "box-3", "yes").await?;
+    let (streamed, exit) = follow_counting(&api, "box-3", flood).await?;
+    assert_eq!(streamed, limit, "a reader from the start is told of every byte");
+    assert_eq!((exit["reason"].as_str(), exit["output_bytes"].as_u64()), (Some("output limit"), Some(limit)), "{exit}");
+    let late_reader = follow(&api, "box-3", flood).await?;
+    let lost = late_reader.first().and_then(|(_, l)| l["lost"].as_u64()).unwrap_or(0);
+    let kept: usize = text_of(&late_reader, "stdout").len();
+    assert!(kept <= 1 << 20 && lost + kept as u64 == limit, "kept {kept}, lost {lost}");
+    let grown = resident_kib().saturating_sub(before);
+    assert!(grown < 32 * 1024, "the controller grew by {grown} KiB over a {limit}-byte flood");
+    wait_state(&api, "box-3", "running", Duration::from_secs(1)).await?;
+    agent.kill().await;
+    Ok(())
+}
+
+/// Not a test of its own: with `LANTERN_TEST_CONTROLLER` naming a data folder, this runs a
+/// controller there until it is killed, for the crash tests, which start this test binary again
+/// as a separate process (a crash point aborts the whole process).
+#[test]
+fn controller_process_for_crash_tests() -> anyhow::Result<()> {
+    let Ok(data) = std::env::var("LANTERN_TEST_CONTROLLER") else { return Ok(()) };
+    let listen = std::env::var("LANTERN_TEST_LISTEN")?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let data = PathBuf::from(data);
+        let mut config = controller_server::config::Config {
+            listen: listen.parse()?,
+            data_dir: data.clone(),
+            web_root: e2e::workspace_root().join("web-console/dist"),
+            hosts: Vec::new(),
+            ..Default::default()
+        };
+        config.agents.refresh_seconds = 2;
+        config.agents.ping_seconds = 1;
+        let running = controller_server::start(config).await?;
+        if let Some(password) = &running.first_password {
+            std::fs::write(data.join("first-password"), password)?;
+        }
+        std::fs::write(data.join("ready"), "")?;
+        std::future::pending::<()>().await;
+        anyhow::Ok(())
+    })
+}
+
+/// The controller above, as a process of its own.
+struct ControllerProcess {
+    child: tokio::process::Child,
+    data: PathBuf,
+    url: String,
+}
+
+impl ControllerProcess {
+    async fn start(data: &Path, port: u16, crash_at: Option<&str>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data)?;
+        let _ = std::fs::remove_file(data.join("ready"));
+        let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+        cmd.args(["controller_process_for_crash_tests", "--exact", "--nocapture", "--test-threads", "1"])
+            .env("LANTERN_TEST_CONTROLLER", data)
+            .env("LANTERN_TEST_LISTEN", format!("127.0.0.1:{port}"))
+            .env_remove("LANTERN_TEST_CRASH_AT")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data.join(format!("controller-{}.log", e2e::marker())))?)
+            .kill_on_drop(true);
+        if let Some(step) = crash_at {
+            cmd.env("LANTERN_TEST_CRASH_AT", step);
+        }
+        let child = cmd.spawn()?;
+        let ready = data.join("ready");
+        wait_for("the controller process to start", Duration::from_secs(30), || async {
+            Ok(if ready.exists() { Ok(()) } else { Err(String::new()) })
+        })
+        .await?;
+        Ok(Self { child, data: data.to_path_buf(), url: format!("https://127.0.0.1:{port}") })
+    }
+
+    async fn admin(&self, password: &str) -> anyhow::Result<ApiClient> {
+        let mut api = ApiClient::for_site(&self.url, &self.data.join("tls-cert.pem"))?;
+        match std::fs::read_to_string(self.data.join("first-password")) {
+            Ok(first) if !self.data.join("password-changed").exists() => {
+                api.first_login("admin", &first, password).await?;
+                std::fs::write(self.data.join("password-changed"), "")?;
+            }
+            _ => {
+                api.login("admin", password).await?;
+            }
+        }
+        Ok(api)
+    }
+
+    /// Waits until it died by itself (a crash point), within `within`.
+    async fn crashed(&mut self, within: Duration) -> anyhow::Result<()> {
+        let status =
+            tokio::time::timeout(within, self.child.wait()).await.context("the controller did not crash")??;
+        anyhow::ensure!(!status.success(), "the controller exited cleanly: {status}");
+        Ok(())
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn connected(api: &ApiClient, host: &str, within: Duration) -> anyhow::Result<()> {
+    wait_for(&format!("agent {host} connected"), within, || async move {
+        let (_, agents) = api.call("GET", "/api/agents", None).await?;
+        let live = agents.as_array().is_some_and(|a| a.iter().any(|a| a["host_id"] == host && a["connected"] == true));
+        Ok(if live { Ok(()) } else { Err(agents.to_string()) })
+    })
+    .await
+}
+
+/// How many times the host's event log shows its agent connecting.
+async fn connections(api: &ApiClient) -> anyhow::Result<usize> {
+    let (_, events) = api.call("GET", "/api/hosts/crashy/events?limit=500", None).await?;
+    Ok(events.to_string().matches("agent connected").count())
+}
+
+/// How many refreshes the host's event log shows as completed.
+async fn refreshes(api: &ApiClient, host: &str) -> anyhow::Result<usize> {
+    let (_, events) = api.call("GET", &format!("/api/hosts/{host}/events?limit=500"), None).await?;
+    Ok(events.to_string().matches("association refreshed to generation").count())
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Side {
+    Controller,
+    Agent,
+}
+
+/// Kills `side` (as `kill -9` would) at `step` of the association's refresh, starts it again,
+/// and checks the agent still connects, the next refresh completes, and a further restart of the
+/// agent connects too: no interleaving of crashes locks the agent out.
+async fn a_crash_at(side: Side, step: &str) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("controller");
+    let port = free_port()?;
+    let password = "a crash test password";
+    let mut controller = ControllerProcess::start(&data, port, (side == Side::Controller).then_some(step)).await?;
+    let api = controller.admin(password).await?;
+    let made = new_enrolment(&api, "crashy").await?;
+    let (token, pin) = (made["token"].as_str().unwrap_or_default(), made["pin"].as_str().unwrap_or_default());
+    let enrolled = enroll(None, &controller.url, token, pin, &dir.path().join("state.json")).await?;
+    anyhow::ensure!(enrolled.status.success(), "{enrolled:?}");
+    std::fs::write(dir.path().join("agent.toml"), "")?;
+    let crash_env = [("LANTERN_TEST_CRASH_AT", step)];
+    let agent_env: &[(&str, &str)] = if side == Side::Agent { &crash_env } else { &[] };
+    let mut agent = AgentProcess::start(None, dir.path(), agent_env)?;
+    // The refresh comes two seconds after the agent connects: the chosen side dies in it.
+    let api = match side {
+        Side::Controller => {
+            controller.crashed(Duration::from_secs(30)).await.with_context(|| agent.log())?;
+            controller = ControllerProcess::start(&data, port, None).await?;
+            controller.admin(password).await?
+        }
+        Side::Agent => {
+            let status = tokio::time::timeout(Duration::from_secs(30), agent.child.wait())
+                .await
+                .context("the agent did not crash")??;
+            anyhow::ensure!(!status.success(), "the agent exited cleanly");
+            agent = AgentProcess::start(None, dir.path(), &[])?;
+            api
+        }
+    };
+    connected(&api, "crashy", Duration::from_secs(30))
+        .await
+        .with_context(|| format!("crash at {step} on the {side:?}: {}", agent.log()))?;
+    let before = refreshes(&api, "crashy").await?;
+    wait_for("a refresh after the crash", Duration::from_secs(30), || async {
+        let now = refreshes(&api, "crashy").await?;
+        Ok(if now > before { Ok(()) } else { Err(format!("{now} refreshes")) })
+    })
+    .await?;
+    let before = connections(&api).await?;
+    agent.kill().await;
+    let agent = AgentProcess::start(None, dir.path(), &[])?;
+    wait_for("the agent back after its restart", Duration::from_secs(30), || async {
+        let now = connections(&api).await?;
+        Ok(if now > before { Ok(()) } else { Err(agent.log()) })
+    })
+    .await?;
+    agent.kill().await;
+    drop(controller);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_killed_at_any_step_of_a_refresh_locks_no_agent_out() -> anyhow::Result<()> {
+    for step in ["ready", "acknowledge", "confirm"] {
+        a_crash_at(Side::Controller, step).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_killed_at_any_step_of_a_refresh_is_not_locked_out() -> anyhow::Result<()> {
+    for step in ["ready", "acknowledge", "confirm"] {
+        a_crash_at(Side::Agent, step).await?;
+    }
     Ok(())
 }

@@ -45,6 +45,8 @@ struct Pump<'a> {
     started: Instant,
     /// A test crash point to reach once what the link sealed is sent.
     crash_after_send: Option<&'static str>,
+    /// Why the link closed, for the close frame.
+    closed: Option<LinkError>,
 }
 
 pub async fn run(state: AppState, mut socket: WebSocket, first: Vec<u8>, source: Source) {
@@ -98,6 +100,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, first: Vec<u8>, source:
         generation: None,
         started,
         crash_after_send: None,
+        closed: None,
     };
     let stopping = state.stopping();
     tokio::pin!(stopping);
@@ -130,7 +133,8 @@ pub async fn run(state: AppState, mut socket: WebSocket, first: Vec<u8>, source:
     pump.carry_out(&mut link).await;
     let _ = pump.flush(&mut link, &mut socket).await;
     pump.ended().await;
-    let _ = socket.send(WsMessage::Close(None)).await;
+    let reason = pump.closed.take().unwrap_or_else(|| LinkError::Closed("the connection ended".into()));
+    super::socket::close(socket, &reason).await;
 }
 
 impl Pump<'_> {
@@ -288,6 +292,7 @@ impl Pump<'_> {
                 ControllerAction::Refresh(step) => self.refreshed(step).await,
                 ControllerAction::Closed(reason) => {
                     tracing::info!(host = %self.slot.host.id, %reason, "agent link closed");
+                    self.closed = Some(reason);
                 }
             }
         }
