@@ -3,13 +3,16 @@
 # initramfs whose init prints a banner and runs a shell on the VGA console (tty0), where the
 # keyboard is, and one on the serial port (ttyS0), with Debian's QEMU guest agent (qemu-ga) on its virtio-serial port. The kernel
 # command line's `lantern.agent=N` stops the agent N seconds after boot (a guest that stops
-# servicing the recovery timer); `lantern.agent=off` never starts it.
+# servicing the recovery timer); `lantern.agent=off` never starts it. With
+# `lantern.enroll=<controller URL>,<token>,<pin>` and a /sbin/lantern-agent (the overlay that
+# scripts/guest-agent.sh builds, appended to the initrd), the guest brings up its network (QEMU's
+# user networking: 10.0.2.15, the host at 10.0.2.2), enrols and runs the agent.
 # Output: target/guest/{vmlinuz,initrd.gz}; skipped when present and current.
 # Usage: scripts/guest-image.sh [output dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/guest}"
-version=9  # bump when the image changes
+version=10  # bump when the image changes
 if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/version" 2>/dev/null)" == "$version" ]]; then
   exit 0
 fi
@@ -33,8 +36,10 @@ root="$work/root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules,sbin}
 cp /bin/busybox "$root/bin/busybox"
 
-# virtio-serial for the guest agent's port, and the ACPI power button: modules in load order.
-for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button; do
+# virtio-serial for the guest agent's port, the ACPI power button and virtio-net: modules in load
+# order.
+modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net"
+for module in $modules; do
   find "$work/kernel/lib/modules" -name "$module.ko" -exec cp {} "$root/lib/modules/" \;
   [[ -s "$root/lib/modules/$module.ko" ]] || { echo "kernel module $module.ko not found" >&2; exit 1; }
 done
@@ -58,7 +63,7 @@ cat > "$root/init" <<'INIT'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button; do
+for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net; do
   insmod /lib/modules/$module.ko 2>/dev/null
 done
 # The ACPI power button (a graceful shutdown from the controller) powers the guest off.
@@ -82,6 +87,24 @@ if [ -n "$port" ] && [ "$agent" != "off" ]; then
   if [ "$agent" != "forever" ]; then
     (sleep "$agent"; kill "$agent_pid"; echo "LANTERN-AGENT-STOPPED" > /dev/ttyS0) &
   fi
+fi
+# An agent of Lantern's that dials out through QEMU's user networking, when asked to.
+enroll=""
+for word in $(cat /proc/cmdline); do
+  case "$word" in lantern.enroll=*) enroll="${word#lantern.enroll=}" ;; esac
+done
+if [ -n "$enroll" ] && [ -x /sbin/lantern-agent ]; then
+  ip link set lo up
+  ip link set eth0 up
+  ip addr add 10.0.2.15/24 dev eth0
+  ip route add default via 10.0.2.2
+  url="${enroll%%,*}"; rest="${enroll#*,}"; token="${rest%%,*}"; pin="${rest#*,}"
+  mkdir -p /var/lib/lantern-agent
+  printf 'run_as = "root"\nconsole_shell = "/bin/sh"\n' > /etc/lantern-agent.toml
+  state=/var/lib/lantern-agent/state.json
+  (/sbin/lantern-agent enroll --controller "$url" --token "$token" --pin "$pin" --state $state \
+    && exec /sbin/lantern-agent run --config /etc/lantern-agent.toml --state $state) >/tmp/lantern-agent.log 2>&1 &
+  echo "LANTERN-AGENT-DIALLING" > /dev/ttyS0
 fi
 # A shell on the serial port too (COM1: the controller's serial console).
 (while true; do setsid sh -c 'exec sh -i </dev/ttyS0 >/dev/ttyS0 2>&1'; done) &

@@ -31,8 +31,9 @@ cargo clippy -p web-console -p shared --target wasm32-unknown-unknown --all-targ
 say "web console build (release, as served: the tests load what users get)"
 trunk build --offline --release
 
-say "test guest for the QEMU tests"
+say "test guest for the QEMU tests, and the agent (static, musl) it runs"
 scripts/guest-image.sh
+scripts/guest-agent.sh
 
 say "native tests (unit, property, integration, end-to-end in headless Chromium)"
 cargo test --workspace --exclude web-console

@@ -71,17 +71,17 @@ impl Config {
 
     /// Who directives and the console run as: `Ok(None)` for the agent's own user.
     pub fn run_as(&self) -> Result<Option<&str>, &'static str> {
-        let root = nix::unistd::geteuid().is_root();
+        let me = nix::unistd::geteuid();
+        let is_me = |user: &str| {
+            (user == "root" && me.is_root())
+                || nix::unistd::User::from_name(user).ok().flatten().is_some_and(|u| u.uid == me)
+        };
         match self.run_as.as_deref() {
-            Some(user) if root => Ok(Some(user)),
-            // Switching users needs root; not being root, the agent's own user is all there is.
-            Some(user)
-                if nix::unistd::User::from_name(user).ok().flatten().map(|u| u.uid) == Some(nix::unistd::geteuid()) =>
-            {
-                Ok(None)
-            }
+            Some(user) if is_me(user) => Ok(None),
+            Some(user) if me.is_root() => Ok(Some(user)),
+            // Switching users needs root.
             Some(_) => Err("run_as names another user, and switching users needs the agent to run as root"),
-            None if root => {
+            None if me.is_root() => {
                 Err("the agent runs as root and run_as is not set: directives never run as root silently (set run_as)")
             }
             None => Ok(None),

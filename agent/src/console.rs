@@ -29,9 +29,8 @@ pub fn start(
     ended: mpsc::UnboundedSender<(u32, Ended)>,
 ) -> Result<(Running, Outputs), String> {
     let pty = native_pty_system().openpty(size(cols, rows)).map_err(|err| format!("no pseudo-terminal: {err}"))?;
-    let root = nix::unistd::geteuid().is_root();
-    let mut cmd = match (config.run_as.as_deref(), root) {
-        (Some(user), true) => {
+    let mut cmd = match config.run_as() {
+        Ok(Some(user)) => {
             let mut cmd = CommandBuilder::new("runuser");
             match &config.console_shell {
                 Some(shell) => cmd.args(["-u", user, "--", shell.as_str(), "-l"]),
@@ -40,21 +39,20 @@ pub fn start(
             cmd.cwd("/");
             cmd
         }
-        (None, true) => CommandBuilder::new("login"),
-        (_, false) => {
-            let shell = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        Ok(None) => {
+            let own = nix::unistd::User::from_uid(nix::unistd::geteuid())
                 .ok()
                 .flatten()
                 .map(|u| u.shell.to_string_lossy().into_owned())
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| config.shell.clone());
+                .filter(|s| !s.is_empty());
+            let shell = config.console_shell.clone().or(own).unwrap_or_else(|| config.shell.clone());
             let mut cmd = CommandBuilder::new(shell);
             cmd.arg("-l");
-            if let Ok(home) = std::env::var("HOME") {
-                cmd.cwd(home);
-            }
+            cmd.cwd(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
             cmd
         }
+        // Root with nobody configured: a login prompt, as on a machine's own console.
+        Err(_) => CommandBuilder::new("login"),
     };
     cmd.env("TERM", "xterm-256color");
     let mut child = pty.slave.spawn_command(cmd).map_err(|err| format!("cannot start the console's shell: {err}"))?;

@@ -712,3 +712,64 @@ async fn the_agent_killed_at_any_step_of_a_refresh_is_not_locked_out() -> anyhow
     }
     Ok(())
 }
+
+/// The test guest's kernel and initrd with the agent overlay appended (scripts/guest-image.sh
+/// and scripts/guest-agent.sh build them).
+fn guest_with_agent(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let guest = e2e::workspace_root().join("target/guest");
+    let (kernel, initrd, overlay) = (guest.join("vmlinuz"), guest.join("initrd.gz"), guest.join("agent.cpio.gz"));
+    for file in [&kernel, &initrd, &overlay] {
+        anyhow::ensure!(
+            file.exists(),
+            "{} is missing: run scripts/guest-image.sh and scripts/guest-agent.sh",
+            file.display()
+        );
+    }
+    // Concatenated archives: the kernel unpacks one after the other.
+    let combined = dir.join("initrd-with-agent.gz");
+    std::fs::write(&combined, [std::fs::read(&initrd)?, std::fs::read(&overlay)?].concat())?;
+    Ok((kernel, combined))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_in_a_qemu_guest_dials_out_through_user_networking() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (kernel, initrd) = guest_with_agent(dir.path())?;
+    let port = free_port()?;
+    let controller = Controller::start(|c| c.listen = format!("127.0.0.1:{port}").parse().unwrap_or(c.listen)).await?;
+    let api = admin(&controller).await?;
+    let made = new_enrolment(&api, "guest").await?;
+    // The guest reaches this machine's loopback as 10.0.2.2, through QEMU's user networking only.
+    let enroll = format!(
+        "https://10.0.2.2:{port},{},{}",
+        made["token"].as_str().unwrap_or_default(),
+        made["pin"].as_str().unwrap_or_default()
+    );
+    let serial = dir.path().join("serial.log");
+    let mut qemu = tokio::process::Command::new("qemu-system-x86_64")
+        .args(["-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "tcg", "-m", "256", "-display", "none"])
+        .arg("-kernel")
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(&initrd)
+        .args(["-append", &format!("console=ttyS0 quiet lantern.agent=off lantern.enroll={enroll}")])
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()))
+        .args(["-nic", "user,model=virtio-net-pci"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let serial_log = || std::fs::read_to_string(&serial).unwrap_or_default();
+    let live = wait_state(&api, "guest", "running", Duration::from_secs(120)).await.with_context(serial_log)?;
+    assert_eq!(live["kind"], "agent");
+    // A separate machine: its own kernel, the guest's.
+    let id = directive(&api, "guest", "uname -r; cat /proc/cmdline").await?;
+    let out = follow(&api, "guest", id).await?;
+    let text = text_of(&out, "stdout");
+    assert!(text.contains("cloud-amd64") && text.contains("lantern.enroll"), "{text}");
+    assert_eq!(exit_of(&out)["code"], 0);
+    let _ = qemu.start_kill();
+    let _ = qemu.wait().await;
+    Ok(())
+}
