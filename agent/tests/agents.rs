@@ -405,18 +405,20 @@ fn resident_kib() -> u64 {
 }
 
 /// Connects to `/agent/link` as a fake agent, sends `first`, and returns the close frame's code.
-async fn fake_agent(url: &str, first: Vec<u8>) -> anyhow::Result<Option<u16>> {
+async fn fake_agent(controller: &Controller, first: Vec<u8>) -> anyhow::Result<Option<u16>> {
     use futures_util::SinkExt;
+    use rustls::pki_types::pem::PemObject;
     use tokio_tungstenite::tungstenite::Message;
-    let host = url.trim_start_matches("https://");
+    let host = controller.url.trim_start_matches("https://");
     let tcp = tokio::net::TcpStream::connect(host).await?;
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(
-        rustls::ClientConfig::builder()
-            .dangerous()
-            .with_custom_certificate_verifier(std::sync::Arc::new(AnyCert))
-            .with_no_client_auth(),
-    ));
-    let stream = tls.connect(rustls::pki_types::ServerName::try_from("localhost")?, tcp).await?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(controller.cert_path())? {
+        roots.add(cert?)?;
+    }
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = host.rsplit_once(':').map_or(host, |(ip, _)| ip).to_string();
+    let stream = tls.connect(rustls::pki_types::ServerName::try_from(name)?, tcp).await?;
     let (mut ws, _) = tokio_tungstenite::client_async(format!("wss://{host}/agent/link"), stream).await?;
     ws.send(Message::Binary(first.into())).await?;
     let ended = tokio::time::timeout(Duration::from_secs(15), async {
@@ -431,41 +433,6 @@ async fn fake_agent(url: &str, first: Vec<u8>) -> anyhow::Result<Option<u16>> {
     })
     .await?;
     Ok(ended)
-}
-
-#[derive(Debug)]
-struct AnyCert;
-
-impl rustls::client::danger::ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,13 +466,13 @@ async fn fake_agents_and_a_flooding_directive_harm_only_themselves() -> anyhow::
 
     // Junk, an unknown agent, and the real agent's id without its keys: each is closed with its
     // own code, and the real agent's link carries on.
-    assert_eq!(fake_agent(&controller.url, b"\x01\x07junk".to_vec()).await?, Some(4400));
+    assert_eq!(fake_agent(&controller, b"\x01\x07junk".to_vec()).await?, Some(4400));
     let unknown = agent_link::hello::Hello::Run { agent_id: "nobody-knows".into(), epochs: vec![1] }.encode();
-    assert_eq!(fake_agent(&controller.url, [unknown, vec![0; 96]].concat()).await?, Some(4401));
+    assert_eq!(fake_agent(&controller, [unknown, vec![0; 96]].concat()).await?, Some(4401));
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state)?)?;
     let real_id = saved["agent_id"].as_str().unwrap_or_default().to_string();
     let impostor = agent_link::hello::Hello::Run { agent_id: real_id, epochs: vec![1] }.encode();
-    assert_eq!(fake_agent(&controller.url, [impostor, vec![7; 96]].concat()).await?, Some(4401));
+    assert_eq!(fake_agent(&controller, [impostor, vec![7; 96]].concat()).await?, Some(4401));
     let id = directive(&api, "box-3", "echo still-here").await?;
     assert_eq!(text_of(&follow(&api, "box-3", id).await?, "stdout"), "still-here\n");
 

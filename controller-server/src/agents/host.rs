@@ -1,6 +1,10 @@
 //! An agent's host: a text console that is a login shell on the machine (its pseudo-terminal's
 //! bytes come over the agent's console stream and are emulated here, as the `local` backend
 //! does with its own), the same bytes as the serial console, and power through the OS.
+//!
+//! The shell runs while someone watches: it starts when the first viewer opens the console and
+//! ends `LINGER` after the last one left (a reload keeps it). An idle machine runs no shell for
+//! nobody, and ten thousand idle agents cost the controller no terminal each.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +17,7 @@ use shared::wire::InputEvent;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Command, LiveLink};
+use crate::console::sharing::Sharing;
 use crate::hosts::{Backend, Host, PowerAction};
 
 /// What the OS can do: reboot (the Reset button) and shut down. It cannot power a machine on.
@@ -23,18 +28,25 @@ const ROWS: u16 = 25;
 const COALESCE: Duration = Duration::from_millis(12);
 /// A console whose shell ended is opened again after this long.
 const REOPEN: Duration = Duration::from_secs(1);
+/// The shell outlives its last viewer by this much.
+const LINGER: Duration = Duration::from_secs(300);
 
 struct AgentHost {
     id: String,
     link: watch::Receiver<Option<LiveLink>>,
+    sharing: Arc<Sharing>,
 }
 
-pub fn spawn(id: &str, name: &str, link: watch::Receiver<Option<LiveLink>>) -> Arc<Host> {
+/// The host, and the ends its driver takes once it is registered (`start`).
+pub fn new(id: &str, name: &str) -> (Arc<Host>, Backend) {
     let offline = HostStatus { state: HostState::NoSignal, text: "agent not connected".into() };
-    let (host, backend) = Host::new(id, name, "agent", POWER_ACTIONS, true, offline);
-    let config = AgentHost { id: id.to_string(), link };
-    crate::hosts::supervisor::spawn(config, host.id.clone(), backend, |config, backend| drive(config, backend).boxed());
-    host
+    Host::new(id, name, "agent", POWER_ACTIONS, true, offline)
+}
+
+/// Starts the host's driver: it follows the agent's link and who watches the host.
+pub fn start(id: &str, backend: Backend, link: watch::Receiver<Option<LiveLink>>, sharing: Arc<Sharing>) {
+    let config = AgentHost { id: id.to_string(), link, sharing };
+    crate::hosts::supervisor::spawn(config, id.to_string(), backend, |config, backend| drive(config, backend).boxed());
 }
 
 async fn drive(config: &AgentHost, backend: &mut Backend) {
@@ -43,7 +55,7 @@ async fn drive(config: &AgentHost, backend: &mut Backend) {
         let live = link.borrow_and_update().clone();
         let carry_on = match live {
             None => offline(backend, &mut link).await,
-            Some(live) => online(&config.id, &live, backend, &mut link).await,
+            Some(live) => online(config, &live, backend, &mut link).await,
         };
         if !carry_on {
             return;
@@ -70,23 +82,62 @@ async fn offline(backend: &mut Backend, link: &mut watch::Receiver<Option<LiveLi
     }
 }
 
-/// The agent is connected: its console runs until the link changes. False when stopping.
+/// Forwards a power request to the agent's OS; the answer comes when the agent's does.
+async fn power(live: &LiveLink, request: crate::hosts::PowerRequest) {
+    let verb = match request.action {
+        PowerAction::Reset => PowerVerb::Reboot,
+        PowerAction::Shutdown => PowerVerb::Shutdown,
+        _ => {
+            request.answer(Err("an agent's machine powers only through its OS: reboot or shut down".into()));
+            return;
+        }
+    };
+    let (done, result) = oneshot::channel();
+    if live.commands.send(Command::Power { verb, done }).await.is_err() {
+        request.answer(Err("the agent is not connected".into()));
+        return;
+    }
+    tokio::spawn(async move {
+        let answer = result.await.unwrap_or_else(|_| Err("the agent disconnected".into()));
+        request.answer(answer);
+    });
+}
+
+/// The agent is connected: its console runs while someone watches, until the link changes.
+/// False when stopping.
 async fn online(
-    id: &str,
+    config: &AgentHost,
     live: &LiveLink,
     backend: &mut Backend,
     link: &mut watch::Receiver<Option<LiveLink>>,
 ) -> bool {
-    let Backend { video, input, power, status, serial, serial_input, .. } = backend;
+    let Backend { video, input, power: power_requests, status, serial, serial_input, .. } = backend;
     let _ = status.send(HostStatus { state: HostState::Running, text: "agent connected".into() });
+    let mut watchers = config.sharing.subscribe();
     loop {
+        // Nobody watches: no shell.
+        if config.sharing.viewers() == 0 {
+            video.publish(crate::hosts::notice_screen(COLS, ROWS, &["The agent is connected."]));
+            while config.sharing.viewers() == 0 {
+                tokio::select! {
+                    changed = link.changed() => return changed.is_ok(),
+                    changed = watchers.changed() => if changed.is_err() { return false },
+                    event = input.recv() => if event.is_none() { return false },
+                    bytes = serial_input.recv() => if bytes.is_none() { return false },
+                    request = power_requests.recv() => match request {
+                        Some(request) => power(live, request).await,
+                        None => return false,
+                    },
+                }
+            }
+        }
         let (output, mut console) = mpsc::channel(64);
         let (opened, answer) = oneshot::channel();
         let _ = live.commands.send(Command::Console { cols: COLS, rows: ROWS, output, opened }).await;
         let stream = match answer.await {
             Ok(Ok(stream)) => Some(stream),
             Ok(Err(err)) => {
-                tracing::warn!(host = %id, error = %err, "the agent's console did not open");
+                tracing::warn!(host = %config.id, error = %err, "the agent's console did not open");
                 None
             }
             Err(_) => None,
@@ -96,9 +147,28 @@ async fn online(
         let mut dirty = false;
         let flush = tokio::time::sleep(COALESCE);
         tokio::pin!(flush);
+        let linger = tokio::time::sleep(LINGER);
+        tokio::pin!(linger);
+        let mut alone = false;
         loop {
             tokio::select! {
                 changed = link.changed() => return changed.is_ok(),
+                changed = watchers.changed() => {
+                    if changed.is_err() {
+                        return false;
+                    }
+                    let now_alone = config.sharing.viewers() == 0;
+                    if now_alone && !alone {
+                        linger.as_mut().reset(tokio::time::Instant::now() + LINGER);
+                    }
+                    alone = now_alone;
+                },
+                () = &mut linger, if alone => {
+                    if let Some(stream) = stream {
+                        let _ = live.commands.send(Command::CloseStream { stream }).await;
+                    }
+                    break;
+                },
                 bytes = console.recv(), if stream.is_some() => match bytes {
                     Some(bytes) => {
                         serial.publish(&bytes);
@@ -129,25 +199,9 @@ async fn online(
                         let _ = live.commands.try_send(Command::Input { stream, bytes });
                     }
                 },
-                request = power.recv() => {
-                    let Some(request) = request else { return false };
-                    let verb = match request.action {
-                        PowerAction::Reset => PowerVerb::Reboot,
-                        PowerAction::Shutdown => PowerVerb::Shutdown,
-                        _ => {
-                            request.answer(Err("an agent's machine powers only through its OS: reboot or shut down".into()));
-                            continue;
-                        }
-                    };
-                    let (done, result) = oneshot::channel();
-                    if live.commands.send(Command::Power { verb, done }).await.is_err() {
-                        request.answer(Err("the agent is not connected".into()));
-                        continue;
-                    }
-                    tokio::spawn(async move {
-                        let answer = result.await.unwrap_or_else(|_| Err("the agent disconnected".into()));
-                        request.answer(answer);
-                    });
+                request = power_requests.recv() => match request {
+                    Some(request) => power(live, request).await,
+                    None => return false,
                 },
                 () = &mut flush, if dirty => {
                     dirty = false;

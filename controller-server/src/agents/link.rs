@@ -190,6 +190,7 @@ impl Pump<'_> {
                     self.pending_input.push_back((stream, bytes));
                 }
             }
+            Command::CloseStream { stream } => link.cancel(stream),
             Command::Power { verb, done } => match link.power(verb) {
                 Ok(request) => {
                     self.power.insert(request, done);

@@ -52,6 +52,10 @@ pub enum Command {
         stream: u32,
         bytes: Vec<u8>,
     },
+    /// Ends a stream's program (the console nobody watches any more).
+    CloseStream {
+        stream: u32,
+    },
     Power {
         verb: PowerVerb,
         done: oneshot::Sender<Result<(), String>>,
@@ -152,8 +156,9 @@ impl Agents {
             return Ok(slot.clone());
         }
         let (link, watching) = watch::channel(None);
-        let host = host::spawn(host_id, name, watching);
-        hosts.add(host.clone())?;
+        let (host, backend) = host::new(host_id, name);
+        let sharing = hosts.add(host.clone())?;
+        host::start(host_id, backend, watching, sharing);
         tokio::spawn(crate::app::log_status_changes(host.clone(), self.journal.clone()));
         let health = Arc::new(crate::health::Health::new(self.sensor_history));
         let slot = Arc::new(Slot { host, link, info: Mutex::new(AgentInfo::default()), health });

@@ -23,8 +23,17 @@ const MAX_MESSAGE: usize = 66 << 10;
 /// The first message, and each step of an enrolment, must come within this long.
 const STEP_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Bytes read from the socket at a time. Agents are many and mostly idle: tungstenite's 128 KiB
+/// default per connection would be most of what an idle agent costs.
+const READ_CHUNK: usize = 4 << 10;
+
 pub async fn upgrade(State(state): State<AppState>, source: Source, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE).on_upgrade(move |socket| serve(state, socket, source))
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .read_buffer_size(READ_CHUNK)
+        // Each message goes out as it is sent: the link pump flushes its own batches.
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| serve(state, socket, source))
 }
 
 async fn serve(state: AppState, mut socket: WebSocket, source: Source) {

@@ -151,6 +151,11 @@ impl Sharing {
         self.change(|s| s.requested.and_then(|r| s.hand_to(r, "the holder was idle")))
     }
 
+    /// How many viewers the host has now.
+    pub fn viewers(&self) -> usize {
+        self.lock().viewers.len()
+    }
+
     /// The presence as viewer `you` sees it.
     pub fn view(&self, you: u32) -> Presence {
         let s = self.lock();

@@ -221,15 +221,15 @@ impl HostRegistry {
         registry
     }
 
-    /// Adds a host made at run time; its id must be free.
-    pub fn add(&self, host: Arc<Host>) -> Result<(), HostTaken> {
+    /// Adds a host made at run time; its id must be free. Returns its sharing.
+    pub fn add(&self, host: Arc<Host>) -> Result<Arc<crate::console::sharing::Sharing>, HostTaken> {
         let mut hosts = crate::sync::LockedRw::locked_write(&self.hosts);
         if hosts.iter().any(|r| r.host.id == host.id) {
             return Err(HostTaken(host.id.clone()));
         }
         let sharing = Arc::new(crate::console::sharing::Sharing::new(self.control_idle));
-        hosts.push(Registered { host, sharing });
-        Ok(())
+        hosts.push(Registered { host, sharing: sharing.clone() });
+        Ok(sharing)
     }
 
     /// Removes a host made at run time (a revoked agent's).

@@ -185,9 +185,11 @@ pub async fn run(
     let live = state.agents.live(&host_id).ok_or(ApiError::new(StatusCode::CONFLICT, "the agent is not connected"))?;
     let user = auth.session.user.username.clone();
     let directive = state.agents.directives.start(&host_id, &user, &command, now_ms());
-    state
-        .audit_first(&user, "directive.run", &host_id, json!({ "directive": directive.id, "command": command }))
-        .await?;
+    let detail = json!({ "directive": directive.id, "command": command });
+    if let Err(refused) = state.audit_first(&user, "directive.run", &host_id, detail).await {
+        directive.finish(not_started("the audit trail cannot be written"));
+        return Err(refused);
+    }
     let config = &state.agents.config;
     let kind = OpenKind::Directive {
         command,
@@ -207,15 +209,19 @@ pub async fn run(
                 Some(Err(err)) => err,
                 _ => "the agent is not connected".to_string(),
             };
-            directive.finish(crate::agents::directives::ExitInfo {
-                code: None,
-                signal: None,
-                duration_ms: 0,
-                output_bytes: 0,
-                reason: format!("not started: {reason}"),
-            });
+            directive.finish(not_started(&reason));
             Err(ApiError::with_message(StatusCode::CONFLICT, reason))
         }
+    }
+}
+
+fn not_started(reason: &str) -> crate::agents::directives::ExitInfo {
+    crate::agents::directives::ExitInfo {
+        code: None,
+        signal: None,
+        duration_ms: 0,
+        output_bytes: 0,
+        reason: format!("not started: {reason}"),
     }
 }
 
