@@ -204,10 +204,35 @@ async fn an_agent_behind_a_closed_firewall_enrols_runs_directives_and_comes_back
     .await?;
     let api = admin(&controller).await?;
     let dir = tempfile::tempdir()?;
+    // The machine's sensors (a fake sysfs tree), and a reboot that only leaves a mark: the agent
+    // runs on this very machine.
+    let sysfs = dir.path().join("sys");
+    let chip = sysfs.join("class/hwmon/hwmon0");
+    std::fs::create_dir_all(&chip)?;
+    for (file, value) in
+        [("name", "coretemp"), ("temp1_input", "47000"), ("temp1_label", "Package"), ("temp1_max", "80000")]
+    {
+        std::fs::write(chip.join(file), value)?;
+    }
+    let rebooted = dir.path().join("rebooted");
     std::fs::write(
         dir.path().join("agent.toml"),
-        "run_as = \"nobody\"\nconsole_shell = \"/bin/sh\"\nheartbeat_seconds = 1\n",
+        format!(
+            "run_as = \"nobody\"\nconsole_shell = \"/bin/sh\"\nheartbeat_seconds = 1\nsensors_seconds = 1\nsysfs = \"{}\"\n\
+             reboot_command = [\"touch\", \"{}\"]\n",
+            sysfs.display(),
+            rebooted.display()
+        ),
     )?;
+
+    // A token not used in time is refused.
+    let (status, short) =
+        api.call("POST", "/api/agents/enrolments", Some(json!({ "host_id": "late", "seconds": 1 }))).await?;
+    assert_eq!(status, 200, "{short}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (token, pin) = (short["token"].as_str().unwrap_or_default(), short["pin"].as_str().unwrap_or_default());
+    let late = enroll(&ns, &controller.url, token, pin, &dir.path().join("late.json")).await?;
+    assert!(String::from_utf8_lossy(&late.stderr).contains("unknown, used or expired"), "{late:?}");
 
     // Nothing gets into the namespace: a connection to it is dropped, not even refused.
     let probe =
@@ -243,6 +268,19 @@ async fn an_agent_behind_a_closed_firewall_enrols_runs_directives_and_comes_back
     assert_eq!((listed["host_id"].as_str(), listed["connected"].as_bool()), (Some("box-1"), Some(true)), "{agents}");
     assert!(listed["facts"]["kernel"].as_str().is_some_and(|k| !k.is_empty()), "{agents}");
     assert!(listed["facts"]["addresses"].to_string().contains(&ns.inside), "{agents}");
+
+    // Its sensors, as the machine's hwmon reads them; its power, through its OS.
+    let sensors = wait_for("the agent's sensors", Duration::from_secs(10), || async {
+        let (_, sensors) = api.call("GET", "/api/hosts/box-1/sensors", None).await?;
+        Ok(if sensors["sensors"][0]["value"] == 47.0 { Ok(sensors) } else { Err(sensors.to_string()) })
+    })
+    .await?;
+    assert_eq!(sensors["sensors"][0]["thresholds"]["upper_caution"], 80.0, "{sensors}");
+    let (status, body) = api.call("POST", "/api/hosts/box-1/power", Some(json!({ "action": "reset" }))).await?;
+    assert_eq!(status, 202, "{body}");
+    assert!(rebooted.exists(), "the agent did not run its reboot command");
+    let (status, body) = api.call("POST", "/api/hosts/box-1/power", Some(json!({ "action": "off" }))).await?;
+    assert_eq!(status, 409, "an agent's machine has no power-off button: {body}");
 
     // Two directives at once; their outputs stream as they come, each in its own stream.
     let uname = directive(&api, "box-1", "uname -a; id -un").await?;

@@ -31,8 +31,10 @@ const OPEN_DEADLINE: Duration = Duration::from_secs(10);
 pub struct NewEnrolment {
     host_id: String,
     name: Option<String>,
-    /// How long the token is valid (default: the configuration's `enrolment_minutes`).
+    /// How long the token is valid, in minutes (default: the configuration's
+    /// `enrolment_minutes`) or, for a pipeline that enrols at once, in seconds.
     minutes: Option<u64>,
+    seconds: Option<u64>,
 }
 
 fn valid_host_id(id: &str) -> bool {
@@ -57,9 +59,13 @@ pub async fn enrol(
     if state.hosts.get(&host_id).is_some() && state.agents.slot(&host_id).is_none() {
         return Err(ApiError::new(StatusCode::CONFLICT, "a configured host has this id"));
     }
-    let minutes = req.minutes.unwrap_or(state.agents.config.enrolment_minutes).clamp(1, 7 * 24 * 60);
+    let seconds = match (req.seconds, req.minutes) {
+        (Some(seconds), _) => seconds,
+        (None, minutes) => minutes.unwrap_or(state.agents.config.enrolment_minutes).saturating_mul(60),
+    };
+    let seconds = seconds.clamp(1, 7 * 24 * 3600);
     let token = EnrolToken::from_random(rand::random());
-    let expires_at = now_ms() + i64::try_from(minutes * 60_000).unwrap_or(i64::MAX);
+    let expires_at = now_ms() + i64::try_from(seconds * 1000).unwrap_or(i64::MAX);
     let detail = json!({ "token": token.id(), "name": name, "expires_at": expires_at });
     state.audit_first(&auth.session.user.username, "agent.enrolment.create", &host_id, detail).await?;
     let (store, t, h, n, by) =
