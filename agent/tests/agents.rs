@@ -514,6 +514,44 @@ async fn fake_agents_and_a_flooding_directive_harm_only_themselves() -> anyhow::
     let id = directive(&api, "box-3", "echo still-here").await?;
     assert_eq!(text_of(&follow(&api, "box-3", id).await?, "stdout"), "still-here\n");
 
+    // An operator granted directives here follows one; the grant is withdrawn: the output stream
+    // ends within a re-check, and the next directive is refused.
+    let (status, otto) = api
+        .call(
+            "POST",
+            "/api/users",
+            Some(json!({ "username": "otto", "password": "otto's first password", "role": "Operator" })),
+        )
+        .await?;
+    assert_eq!(status, 200, "{otto}");
+    let otto_id = otto["id"].as_i64().unwrap_or_default();
+    let mut operator = ApiClient::new(&controller)?;
+    operator.first_login("otto", "otto's first password", "otto's own password").await?;
+    let (status, _) = operator.call("POST", "/api/hosts/box-3/directives", Some(json!({ "command": "true" }))).await?;
+    assert_eq!(status, 403, "an operator has no directives by default");
+    let grant = json!({ "view": true, "control": true, "power": true, "run": true });
+    assert_eq!(api.call("PUT", &format!("/api/hosts/box-3/access/{otto_id}"), Some(grant)).await?.0, 204);
+    let long = directive(&operator, "box-3", "sleep 60").await?;
+    let stream = follow(&operator, "box-3", long);
+    let withdraw = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let none = json!({ "view": true, "control": false, "power": false, "run": false });
+        api.call("PUT", &format!("/api/hosts/box-3/access/{otto_id}"), Some(none)).await
+    };
+    let started = Instant::now();
+    let (lines, withdrawn) = tokio::join!(stream, withdraw);
+    assert_eq!(withdrawn?.0, 204);
+    let lines = lines?;
+    assert!(started.elapsed() < Duration::from_secs(10), "the stream outlived the right by {:?}", started.elapsed());
+    assert!(
+        lines.last().is_some_and(|(_, l)| l["error"].as_str().is_some_and(|e| e.contains("withdrawn"))),
+        "{lines:?}"
+    );
+    let (status, _) = operator.call("POST", "/api/hosts/box-3/directives", Some(json!({ "command": "true" }))).await?;
+    assert_eq!(status, 403);
+    let (status, _) = api.call("POST", &format!("/api/hosts/box-3/directives/{long}/cancel"), None).await?;
+    assert_eq!(status, 202);
+
     // A flood: it ends at the output limit, the controller keeps only the newest MiB, and its
     // memory stays flat.
     let before = resident_kib();

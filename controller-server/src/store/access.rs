@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(store.access_list("local").unwrap()[0].username, "otto");
 
         store.set_rights(ops.id, "local", None).unwrap();
-        assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::ALL);
+        assert_eq!(store.rights(&ops, "local", managed).unwrap(), HostRights::OPERATE);
         store.set_rights(ops.id, "local", Some(HostRights::VIEW)).unwrap();
         let rows = |store: &UserStore| -> i64 {
             // The table itself, not `access_list`, whose join would hide a deleted user's rows.

@@ -23,9 +23,12 @@ use crate::app::AppState;
 use crate::store::agents::AgentStoreError;
 use crate::store::audit::now_ms;
 use crate::store::off_runtime;
+use crate::web::principal::{current_user, Credential};
 
 /// A directive that has not reached the agent in this long has failed.
 const OPEN_DEADLINE: Duration = Duration::from_secs(10);
+/// A reader following a directive's output has its right to it checked again this often.
+const RECHECK: Duration = Duration::from_secs(5);
 
 #[derive(Deserialize)]
 pub struct NewEnrolment {
@@ -287,7 +290,20 @@ pub async fn output(
     may_run(&state, &auth, &host_id)?;
     let directive =
         state.agents.directives.get(&host_id, n).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such directive"))?;
-    let lines = output_lines(directive, q.from);
+    let reader = Reader {
+        state: state.clone(),
+        credential: auth.session.credential.clone(),
+        user_id: auth.session.user.id,
+        host_id,
+        changed: directive.subscribe(),
+        directive,
+        seen: q.from,
+        stdout: Utf8Stream::default(),
+        stderr: Utf8Stream::default(),
+        checked: tokio::time::Instant::now(),
+        done: false,
+    };
+    let lines = output_lines(reader);
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-ndjson"),
@@ -300,33 +316,49 @@ pub async fn output(
         .into_response())
 }
 
-/// The lines of a directive's output from `from` on, following it live until it ends.
-fn output_lines(
+/// Whether the caller may still run directives on the host, as the store says now; a store
+/// that cannot tell ends the stream (fail closed).
+async fn still_may_run(state: &AppState, credential: &Credential, user_id: i64, host_id: &str) -> bool {
+    let (state, credential, host) = (state.clone(), credential.clone(), host_id.to_string());
+    let checked = off_runtime(move || {
+        let Some(user) = current_user(&state, &credential)? else { return Ok(false) };
+        Ok(user.id == user_id && !user.must_change_password && state.rights(&user, &host)?.run)
+    })
+    .await;
+    checked.unwrap_or(false)
+}
+
+/// One reader of a directive's output, and who it is.
+struct Reader {
+    state: AppState,
+    credential: Credential,
+    user_id: i64,
+    host_id: String,
     directive: std::sync::Arc<crate::agents::directives::Directive>,
-    from: u64,
-) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::convert::Infallible>> {
-    struct Reader {
-        directive: std::sync::Arc<crate::agents::directives::Directive>,
-        changed: tokio::sync::watch::Receiver<u64>,
-        seen: u64,
-        stdout: Utf8Stream,
-        stderr: Utf8Stream,
-        done: bool,
-    }
-    let changed = directive.subscribe();
-    let reader = Reader {
-        directive,
-        changed,
-        seen: from,
-        stdout: Utf8Stream::default(),
-        stderr: Utf8Stream::default(),
-        done: false,
-    };
+    changed: tokio::sync::watch::Receiver<u64>,
+    seen: u64,
+    stdout: Utf8Stream,
+    stderr: Utf8Stream,
+    checked: tokio::time::Instant,
+    done: bool,
+}
+
+/// The lines of a directive's output from where the reader is, following it live until it
+/// ends, or until the reader's right to it is withdrawn (checked every `RECHECK`).
+fn output_lines(reader: Reader) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::convert::Infallible>> {
     futures_util::stream::unfold(reader, |mut reader| async move {
         if reader.done {
             return None;
         }
         loop {
+            if reader.checked.elapsed() >= RECHECK {
+                reader.checked = tokio::time::Instant::now();
+                if !still_may_run(&reader.state, &reader.credential, reader.user_id, &reader.host_id).await {
+                    reader.done = true;
+                    let line = json!({ "error": "your right to run directives on this host was withdrawn" });
+                    return Some((Ok([line.to_string().into_bytes(), b"\n".to_vec()].concat()), reader));
+                }
+            }
             // Marked seen before reading: a chunk that comes after the read wakes the wait.
             reader.changed.borrow_and_update();
             let read = reader.directive.read_from(reader.seen);
@@ -355,8 +387,13 @@ fn output_lines(
             if !out.is_empty() {
                 return Some((Ok(out), reader));
             }
-            if reader.done || reader.changed.changed().await.is_err() {
+            if reader.done {
                 return None;
+            }
+            let until_check = RECHECK.saturating_sub(reader.checked.elapsed());
+            match tokio::time::timeout(until_check, reader.changed.changed()).await {
+                Ok(Ok(())) | Err(_) => {}
+                Ok(Err(_)) => return None,
             }
         }
     })
