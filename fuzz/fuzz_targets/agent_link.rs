@@ -56,9 +56,14 @@ fuzz_target!(|data: &[u8]| {
         refresh_timeout_ms: 2_000,
     };
     let agent_config = AgentConfig { handshake_ms: 1_000, version: "fuzz".into() };
-    let Ok(mut agent) =
-        AgentLink::connect(&identity, AgentAssociations::new(first.clone()), Facts::default(), &agent_config, [6; 32], 0)
-    else {
+    let Ok(mut agent) = AgentLink::connect(
+        &identity,
+        AgentAssociations::new(first.clone()),
+        Facts::default(),
+        &agent_config,
+        [6; 32],
+        0,
+    ) else {
         return;
     };
     let Some(hello) = agent.take_outgoing() else { return };
@@ -108,7 +113,10 @@ fuzz_target!(|data: &[u8]| {
                 if let Ok((mut fresh, _)) = ControllerLink::accept(rest, config.clone(), now) {
                     let known = KnownAgent {
                         agent_public: agent_secret.public(),
-                        associations: ControllerAssociations::new(Association { epoch: 1, psk: Psk::from_bytes([9; 32]) }),
+                        associations: ControllerAssociations::new(Association {
+                            epoch: 1,
+                            psk: Psk::from_bytes([9; 32]),
+                        }),
                         host_id: "h".into(),
                         name: "H".into(),
                     };
