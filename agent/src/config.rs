@@ -27,6 +27,10 @@ pub struct Config {
     /// How often the agent tells the controller the machine is alive (the recovery timer's
     /// heartbeat), its facts and its sensors.
     pub heartbeat_seconds: u64,
+    /// A command whose success is the machine's health: the heartbeat goes only while it exits
+    /// 0, so the controller's recovery timer reboots a machine whose check keeps failing.
+    /// Empty: the agent being alive is the heartbeat.
+    pub heartbeat_check: Vec<String>,
     pub facts_seconds: u64,
     pub sensors_seconds: u64,
     /// Where sensors are read (`<sysfs>/class/hwmon`, `<sysfs>/class/thermal`).
@@ -50,6 +54,7 @@ impl Default for Config {
             max_directive_seconds: 24 * 3600,
             max_output_bytes: 1 << 30,
             heartbeat_seconds: 10,
+            heartbeat_check: Vec::new(),
             facts_seconds: 60,
             sensors_seconds: 10,
             sysfs: PathBuf::from("/sys"),

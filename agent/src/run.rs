@@ -104,6 +104,7 @@ async fn connection(config: &Config, state: &mut State, state_path: &Path) -> St
         };
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
     let (power_tx, mut power_rx) = mpsc::unbounded_channel();
+    let (healthy_tx, mut healthy_rx) = mpsc::channel(1);
     let mut pump =
         Pump { config, streams: BTreeMap::new(), ended_tx, power_tx, crash_after_send: None, closed_reason: None };
     let every = |seconds: u64| {
@@ -149,7 +150,23 @@ async fn connection(config: &Config, state: &mut State, state_path: &Path) -> St
                 link.poll(now());
                 pump.deadlines();
             },
-            _ = heartbeat.tick() => link.heartbeat(),
+            _ = heartbeat.tick() => match config.heartbeat_check.split_first() {
+                None => link.heartbeat(),
+                // The check runs beside the pump; a pass beats.
+                Some((program, args)) => {
+                    let (program, args, healthy) = (program.clone(), args.to_vec(), healthy_tx.clone());
+                    let deadline = Duration::from_secs(config.heartbeat_seconds.max(1));
+                    tokio::spawn(async move {
+                        let check = tokio::process::Command::new(&program).args(&args).kill_on_drop(true).status();
+                        if let Ok(Ok(status)) = tokio::time::timeout(deadline, check).await {
+                            if status.success() {
+                                let _ = healthy.try_send(());
+                            }
+                        }
+                    });
+                }
+            },
+            Some(()) = healthy_rx.recv() => link.heartbeat(),
             _ = facts.tick() => {
                 let facts = tokio::task::spawn_blocking(crate::facts::gather).await.unwrap_or_default();
                 link.facts(facts);

@@ -816,3 +816,57 @@ async fn an_agent_in_a_qemu_guest_dials_out_through_user_networking() -> anyhow:
     let _ = qemu.wait().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_whose_health_check_fails_is_rebooted_through_its_agent() -> anyhow::Result<()> {
+    let ns = Namespace::new()?;
+    let listen = format!("{}:0", ns.host);
+    let controller = Controller::start(|c| {
+        c.listen = listen.parse().unwrap_or(c.listen);
+        c.agents.recovery = Some(controller_server::config::RecoveryConfig {
+            enabled: true,
+            timeout_seconds: 3,
+            max_resets: 1,
+            window_seconds: 3600,
+        });
+    })
+    .await?;
+    let api = admin(&controller).await?;
+    let dir = tempfile::tempdir()?;
+    let (healthy, rebooted) = (dir.path().join("healthy"), dir.path().join("rebooted"));
+    std::fs::write(&healthy, "")?;
+    std::fs::write(
+        dir.path().join("agent.toml"),
+        format!(
+            "run_as = \"nobody\"\nheartbeat_seconds = 1\nheartbeat_check = [\"test\", \"-e\", \"{}\"]\n\
+             reboot_command = [\"touch\", \"{}\"]\n",
+            healthy.display(),
+            rebooted.display()
+        ),
+    )?;
+    let made = new_enrolment(&api, "watched").await?;
+    let (token, pin) = (made["token"].as_str().unwrap_or_default(), made["pin"].as_str().unwrap_or_default());
+    let enrolled = enroll(&ns, &controller.url, token, pin, &dir.path().join("state.json")).await?;
+    anyhow::ensure!(enrolled.status.success(), "{enrolled:?}");
+    let agent = AgentProcess::start(&ns, dir.path(), &[])?;
+    let listed = wait_state(&api, "watched", "running", Duration::from_secs(20)).await.with_context(|| agent.log())?;
+    assert_eq!(listed["recovery"], true);
+    // Healthy: the agent's heartbeat keeps the timer from expiring.
+    wait_for("the recovery timer armed by the agent's heartbeat", Duration::from_secs(10), || async {
+        let (_, status) = api.call("GET", "/api/hosts/watched/recovery", None).await?;
+        Ok(if status["armed"] == true && status["last_source"] == "agent" { Ok(()) } else { Err(status.to_string()) })
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!rebooted.exists(), "a healthy machine was rebooted");
+    // The check fails: the heartbeat stops, and the controller reboots the machine through it.
+    std::fs::remove_file(&healthy)?;
+    wait_for("the reboot through the agent", Duration::from_secs(20), || async {
+        Ok(if rebooted.exists() { Ok(()) } else { Err(agent.log()) })
+    })
+    .await?;
+    let (_, events) = api.call("GET", "/api/hosts/watched/events", None).await?;
+    assert!(events.to_string().contains("Automatic recovery: no heartbeat for 3 s; resetting the host"), "{events}");
+    agent.kill().await;
+    Ok(())
+}

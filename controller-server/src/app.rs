@@ -94,8 +94,12 @@ impl AppState {
             agent_store,
             &node,
             &hosts,
-            config.health.history,
-            journal.clone(),
+            crate::agents::HostServices {
+                sensor_history: config.health.history,
+                journal: journal.clone(),
+                events: events.clone(),
+                data_dir: config.data_dir.clone(),
+            },
         )?;
         let recoveries = start_recovery(config, &hosts, &events, &journal)?;
         let plain_ws_url = config
@@ -165,6 +169,11 @@ impl AppState {
     /// The host's sensors: sampled here (`local`), or reported by its agent.
     pub fn health_of(&self, host_id: &str) -> Option<Arc<crate::health::Health>> {
         self.health.get(host_id).cloned().or_else(|| self.agents.slot(host_id).map(|s| s.health.clone()))
+    }
+
+    /// The host's recovery timer: a configured host's, or an agent host's.
+    pub fn recovery_of(&self, host_id: &str) -> Option<Arc<crate::recovery::Recovery>> {
+        self.recoveries.get(host_id).cloned().or_else(|| self.agents.slot(host_id).and_then(|s| s.recovery.clone()))
     }
 
     /// Starts stopping the controller.

@@ -145,6 +145,10 @@ pub struct AgentsConfig {
     pub directive_max_output_bytes: u64,
     /// Commands an administrator saved, offered on every agent host's directives page.
     pub saved: Vec<SavedDirective>,
+    /// Automatic recovery for every agent host: its agent's heartbeat services the timer (only
+    /// while the agent's `heartbeat_check` passes, when it has one), and a machine whose
+    /// heartbeat stops is rebooted through its agent. Off unless given.
+    pub recovery: Option<RecoveryConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -165,6 +169,7 @@ impl Default for AgentsConfig {
             directive_timeout_seconds: 600,
             directive_max_output_bytes: 64 << 20,
             saved: Vec::new(),
+            recovery: None,
         }
     }
 }

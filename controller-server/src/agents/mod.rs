@@ -91,6 +91,8 @@ pub struct Slot {
     pub info: Mutex<AgentInfo>,
     /// The machine's sensors, as its agent reports them.
     pub health: Arc<crate::health::Health>,
+    /// Its recovery timer, when `[agents] recovery` is configured.
+    pub recovery: Option<Arc<crate::recovery::Recovery>>,
 }
 
 pub struct Agents {
@@ -102,8 +104,18 @@ pub struct Agents {
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     pub directives: directives::Directives,
     generation: std::sync::atomic::AtomicU64,
-    sensor_history: usize,
-    journal: crate::store::Journal,
+    services: HostServices,
+}
+
+/// What each agent host's sensors, logs and recovery timer need of the controller.
+pub struct HostServices {
+    /// Readings kept per sensor.
+    pub sensor_history: usize,
+    pub journal: crate::store::Journal,
+    /// Where a user's recovery switch is kept.
+    pub events: Arc<crate::store::EventLog>,
+    /// Where recovery keeps its screen captures.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Agents {
@@ -113,8 +125,7 @@ impl Agents {
         store: Arc<AgentStore>,
         node: &crate::federation::Node,
         hosts: &HostRegistry,
-        sensor_history: usize,
-        journal: crate::store::Journal,
+        services: HostServices,
     ) -> anyhow::Result<Self> {
         let (secret, proof) = node.agent_identity();
         let agents = Self {
@@ -126,8 +137,7 @@ impl Agents {
             slots: Mutex::new(HashMap::new()),
             directives: directives::Directives::default(),
             generation: std::sync::atomic::AtomicU64::new(0),
-            sensor_history,
-            journal,
+            services,
         };
         for row in agents.store.list()? {
             if row.revoked_at.is_none() {
@@ -159,11 +169,25 @@ impl Agents {
         let (host, backend) = host::new(host_id, name);
         let sharing = hosts.add(host.clone())?;
         host::start(host_id, backend, watching, sharing);
-        tokio::spawn(crate::app::log_status_changes(host.clone(), self.journal.clone()));
-        let health = Arc::new(crate::health::Health::new(self.sensor_history));
-        let slot = Arc::new(Slot { host, link, info: Mutex::new(AgentInfo::default()), health });
+        tokio::spawn(crate::app::log_status_changes(host.clone(), self.services.journal.clone()));
+        let health = Arc::new(crate::health::Health::new(self.services.sensor_history));
+        let recovery = self.start_recovery(&host)?;
+        let slot = Arc::new(Slot { host, link, info: Mutex::new(AgentInfo::default()), health, recovery });
         slots.insert(host_id.to_string(), slot.clone());
         Ok(slot)
+    }
+
+    /// The host's recovery timer, on as the user last switched it (or as configured).
+    fn start_recovery(&self, host: &Arc<Host>) -> anyhow::Result<Option<Arc<crate::recovery::Recovery>>> {
+        let Some(config) = &self.config.recovery else { return Ok(None) };
+        let enabled = match self.services.events.setting(&host.id, "recovery")?.as_deref() {
+            Some(value) => value == "on",
+            None => config.enabled,
+        };
+        let timer = Arc::new(crate::recovery::Recovery::new(config, enabled));
+        let captures = crate::recovery::captures_dir(&self.services.data_dir, &host.id);
+        tokio::spawn(crate::recovery::run(host.clone(), timer.clone(), self.services.journal.clone(), captures));
+        Ok(Some(timer))
     }
 
     pub fn slot(&self, host_id: &str) -> Option<Arc<Slot>> {

@@ -117,7 +117,7 @@ pub async fn system(
             "ManagedBy": [link(super::managers::MANAGER_URI)],
         },
     });
-    if let Some(recovery) = state.recoveries.get(&host.id) {
+    if let Some(recovery) = state.recovery_of(&host.id) {
         // Automatic server recovery is Redfish's host watchdog: reset when the host stops
         // servicing it.
         let enabled = recovery.status().enabled;
@@ -171,7 +171,7 @@ pub async fn update(
         return Err(RedfishError::property_missing(WRITABLE));
     };
     let enabled = enabled.as_bool().ok_or_else(|| RedfishError::property_value_type(&enabled.to_string(), WRITABLE))?;
-    if !state.recoveries.contains_key(&host.id) {
+    if state.recovery_of(&host.id).is_none() {
         return Err(RedfishError::property_not_writable(WRITABLE));
     }
     if !rights.power {

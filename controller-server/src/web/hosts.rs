@@ -63,7 +63,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                     status: status.text,
                     power: h.power.is_some(),
                     power_actions: h.power_actions.iter().map(|a| a.name()).collect(),
-                    recovery: state.recoveries.contains_key(&h.id),
+                    recovery: state.recovery_of(&h.id).is_some(),
                     serial: h.serial.is_some(),
                     rights,
                     agent: state.agents.info(&h.id),
@@ -261,7 +261,7 @@ pub async fn recovery(
 ) -> Result<Json<crate::recovery::RecoveryStatus>, ApiError> {
     auth.require_password_changed()?;
     visible_rights(&state, &auth.session.user, &host_id)?;
-    Ok(Json(state.recoveries.get(&host_id).ok_or_else(no_recovery)?.status()))
+    Ok(Json(state.recovery_of(&host_id).ok_or_else(no_recovery)?.status()))
 }
 
 #[derive(serde::Deserialize)]
@@ -279,7 +279,7 @@ pub async fn set_recovery(
 ) -> Result<Json<crate::recovery::RecoveryStatus>, ApiError> {
     auth.require_password_changed()?;
     set_recovery_as(&state, &auth.session.user, &host_id, req.enabled, "web").await?;
-    Ok(Json(state.recoveries.get(&host_id).ok_or_else(no_recovery)?.status()))
+    Ok(Json(state.recovery_of(&host_id).ok_or_else(no_recovery)?.status()))
 }
 
 /// Switches a host's recovery for `user` if they may power it; audited first (switching it
@@ -292,7 +292,7 @@ pub async fn set_recovery_as(
     via: &str,
 ) -> Result<(), ApiError> {
     let rights = visible_rights(state, user, host_id)?;
-    let recovery = state.recoveries.get(host_id).ok_or_else(no_recovery)?;
+    let recovery = state.recovery_of(host_id).ok_or_else(no_recovery)?;
     if !rights.power {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"));
     }
@@ -317,7 +317,7 @@ pub async fn heartbeat(
     if !visible_rights(&state, &auth.session.user, &host_id)?.power {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not power this host"));
     }
-    state.recoveries.get(&host_id).ok_or_else(no_recovery)?;
+    state.recovery_of(&host_id).ok_or_else(no_recovery)?;
     let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
     // A full channel already holds beats: this one adds nothing.
     let _ = host.heartbeat.try_send("api");
