@@ -375,10 +375,19 @@ async fn an_agent_hosts_console_and_directives_work_in_the_browser() -> anyhow::
     let (_controller, browser, agent) = browser_setup(&ns, dir.path(), "box-2").await?;
     let c = &browser.client;
     // The host list shows the agent connected, with its machine.
-    wait_for("the agent's host to show connected", Duration::from_secs(20), || async {
+    wait_for("the agent's host to show connected", Duration::from_secs(30), || async {
+        // The list loads after the page asks for it; it does not refresh by itself, so a list
+        // that shows the host not yet connected is asked for again.
+        let Ok(table) = c.find(Locator::Css("table.hosts")).await else {
+            return Ok(Err("the host list is loading".to_string()));
+        };
+        let text = table.text().await.unwrap_or_default();
+        if text.contains("agent connected") && text.contains("kernel") {
+            return Ok(Ok(()));
+        }
         c.find(Locator::Id("nav-hosts")).await?.click().await?;
-        let text = c.find(Locator::Css("table.hosts")).await?.text().await.unwrap_or_default();
-        Ok(if text.contains("agent connected") && text.contains("kernel") { Ok(()) } else { Err(text) })
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Ok(Err(text))
     })
     .await
     .with_context(|| agent.log())?;
@@ -396,8 +405,9 @@ async fn an_agent_hosts_console_and_directives_work_in_the_browser() -> anyhow::
     field.send_keys("for i in 1 2 3; do echo tick-$i; sleep 1; done; echo oops >&2; exit 3").await?;
     c.find(Locator::Id("directive-run")).await?.click().await?;
     let output = wait_for("the directive's output and exit", Duration::from_secs(20), || async {
-        let out = browser.text_of("directive-output").await.unwrap_or_default();
+        // The exit first: it comes last, so the output read after it is whole.
         let exit = browser.text_of("directive-exit").await.unwrap_or_default();
+        let out = browser.text_of("directive-output").await.unwrap_or_default();
         Ok(if exit.contains("exit status 3") { Ok(out) } else { Err(format!("{out} / {exit}")) })
     })
     .await?;

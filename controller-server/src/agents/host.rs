@@ -30,6 +30,8 @@ const COALESCE: Duration = Duration::from_millis(12);
 const REOPEN: Duration = Duration::from_secs(1);
 /// The shell outlives its last viewer by this much.
 const LINGER: Duration = Duration::from_secs(300);
+/// Input kept from a viewer who typed while the shell was starting, at most.
+const EARLY_INPUT: usize = 256;
 
 struct AgentHost {
     id: String,
@@ -82,6 +84,16 @@ async fn offline(backend: &mut Backend, link: &mut watch::Receiver<Option<LiveLi
     }
 }
 
+/// What a key or a paste types on the console's terminal, in the modes it is in.
+fn input_bytes(event: InputEvent, terminal: &Terminal) -> Option<Vec<u8>> {
+    let modes = terminal.modes();
+    match event {
+        InputEvent::Key(k) => key_bytes(&k, modes),
+        InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
+        InputEvent::Pointer(_) | InputEvent::Special(_) => None,
+    }
+}
+
 /// Forwards a power request to the agent's OS; the answer comes when the agent's does.
 async fn power(live: &LiveLink, request: crate::hosts::PowerRequest) {
     let verb = match request.action {
@@ -115,15 +127,25 @@ async fn online(
     let _ = status.send(HostStatus { state: HostState::Running, text: "agent connected".into() });
     let mut watchers = config.sharing.subscribe();
     loop {
-        // Nobody watches: no shell.
+        // Nobody watches: no shell. Input can only come from a viewer who just joined (before
+        // the join was seen here): it is kept for the shell about to start.
+        let (mut early, mut early_serial) = (Vec::new(), Vec::new());
         if config.sharing.viewers() == 0 {
             video.publish(crate::hosts::notice_screen(COLS, ROWS, &["The agent is connected."]));
             while config.sharing.viewers() == 0 {
                 tokio::select! {
                     changed = link.changed() => return changed.is_ok(),
                     changed = watchers.changed() => if changed.is_err() { return false },
-                    event = input.recv() => if event.is_none() { return false },
-                    bytes = serial_input.recv() => if bytes.is_none() { return false },
+                    event = input.recv() => match event {
+                        Some(event) if early.len() < EARLY_INPUT => early.push(event),
+                        Some(_) => {}
+                        None => return false,
+                    },
+                    bytes = serial_input.recv() => match bytes {
+                        Some(bytes) if early_serial.len() < EARLY_INPUT => early_serial.push(bytes),
+                        Some(_) => {}
+                        None => return false,
+                    },
                     request = power_requests.recv() => match request {
                         Some(request) => power(live, request).await,
                         None => return false,
@@ -144,6 +166,12 @@ async fn online(
         };
         let mut terminal = Terminal::new(COLS, ROWS);
         video.publish(terminal.snapshot());
+        if let Some(stream) = stream {
+            let typed = early.into_iter().filter_map(|event| input_bytes(event, &terminal));
+            for bytes in typed.chain(early_serial) {
+                let _ = live.commands.try_send(Command::Input { stream, bytes });
+            }
+        }
         let mut dirty = false;
         let flush = tokio::time::sleep(COALESCE);
         tokio::pin!(flush);
@@ -183,13 +211,7 @@ async fn online(
                 },
                 event = input.recv() => {
                     let Some(event) = event else { return false };
-                    let modes = terminal.modes();
-                    let bytes = match event {
-                        InputEvent::Key(k) => key_bytes(&k, modes),
-                        InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
-                        InputEvent::Pointer(_) | InputEvent::Special(_) => None,
-                    };
-                    if let (Some(bytes), Some(stream)) = (bytes, stream) {
+                    if let (Some(bytes), Some(stream)) = (input_bytes(event, &terminal), stream) {
                         let _ = live.commands.try_send(Command::Input { stream, bytes });
                     }
                 },
