@@ -312,10 +312,6 @@ impl AgentLink {
         }
     }
 
-    pub fn open_streams(&self) -> Vec<u32> {
-        self.streams.ids()
-    }
-
     pub fn facts(&mut self, facts: Facts) {
         self.try_send(&Frame::Facts(facts));
     }

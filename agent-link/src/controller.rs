@@ -422,10 +422,6 @@ impl ControllerLink {
         }
     }
 
-    pub fn open_streams(&self) -> Vec<u32> {
-        self.streams.ids()
-    }
-
     /// Asks the machine's power to act; `PowerDone` with this request's number follows.
     pub fn power(&mut self, verb: PowerVerb) -> Result<u32, LinkError> {
         let request = self.next_request;

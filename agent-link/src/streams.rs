@@ -66,10 +66,6 @@ impl Streams {
         self.open.is_empty()
     }
 
-    pub fn ids(&self) -> Vec<u32> {
-        self.open.keys().copied().collect()
-    }
-
     /// Whether a frame about `id` may be dropped without fault: the stream was opened once and
     /// has closed since (its peer had not heard yet). A stream never opened is a violation.
     pub fn closed_before(&self, id: u32) -> Result<bool, LinkError> {
