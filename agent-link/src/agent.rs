@@ -25,6 +25,8 @@ pub struct AgentIdentity {
 pub struct AgentConfig {
     pub handshake_ms: u64,
     pub version: String,
+    /// Whether the agent can open the machine's screen (`OpenKind::Screen`).
+    pub screen: bool,
 }
 
 /// Why the associations are to be stored.
@@ -126,7 +128,7 @@ impl AgentLink {
             state: State::AwaitingReply(Box::new(state)),
             conn,
             associations,
-            hello: Frame::Hello { version: config.version.clone(), facts },
+            hello: Frame::Hello { version: config.version.clone(), facts, screen: config.screen },
             started_at: now,
             handshake_ms: config.handshake_ms,
             last_heard: now,

@@ -64,6 +64,8 @@ pub enum ControllerAction {
         epoch: u64,
         version: String,
         facts: Facts,
+        /// The agent can open the machine's screen.
+        screen: bool,
     },
     Facts(Facts),
     /// Output of a stream (call `output_consumed` once it is taken).
@@ -122,6 +124,8 @@ pub struct ControllerLink {
     random: Option<SeededRandom>,
     streams: Streams,
     next_request: u32,
+    /// The agent said it can open the machine's screen.
+    screen: bool,
     actions: VecDeque<ControllerAction>,
 }
 
@@ -148,6 +152,7 @@ impl ControllerLink {
             random: None,
             streams: Streams::default(),
             next_request: 1,
+            screen: false,
             actions: VecDeque::new(),
             config,
         };
@@ -210,13 +215,14 @@ impl ControllerLink {
             }
             State::Closed => Ok(()),
             State::AwaitingHello => match self.conn.open(message)? {
-                Frame::Hello { version, facts } => {
+                Frame::Hello { version, facts, screen } => {
                     self.state = State::Open;
+                    self.screen = screen;
                     self.last_heard(now);
                     let (host_id, name) =
                         self.agent.as_ref().map(|a| (a.host_id.clone(), a.name.clone())).unwrap_or_default();
                     self.conn.send(&Frame::Welcome { ping_every_ms: self.config.ping_every_ms, host_id, name })?;
-                    self.actions.push_back(ControllerAction::Connected { epoch: self.epoch, version, facts });
+                    self.actions.push_back(ControllerAction::Connected { epoch: self.epoch, version, facts, screen });
                     Ok(())
                 }
                 other => Err(LinkError::Protocol(format!("the agent began with a {} frame", other.kind()))),
@@ -370,6 +376,9 @@ impl ControllerLink {
     pub fn open_stream(&mut self, kind: OpenKind) -> Result<u32, LinkError> {
         if !self.is_open() {
             return Err(LinkError::Closed("the agent is not connected".into()));
+        }
+        if kind == OpenKind::Screen && !self.screen {
+            return Err(LinkError::Closed("this agent has no screen configured (its agent.toml sets none)".into()));
         }
         let stream = self.streams.next_id();
         self.streams.open(stream)?;

@@ -27,6 +27,10 @@ pub enum OpenKind {
     Directive { command: String, timeout_ms: u64, max_output: u64 },
     /// The machine's text console: a login shell in a pseudo-terminal of this size.
     Console { cols: u16, rows: u16 },
+    /// The machine's own screen: the bytes of a connection to the local VNC server the agent is
+    /// configured with (the controller names no address, so it cannot make the agent a way
+    /// into anything else on the machine's network).
+    Screen,
 }
 
 /// How a stream ended.
@@ -74,10 +78,12 @@ pub enum PowerVerb {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    /// The agent's first frame: its version and its machine.
+    /// The agent's first frame: its version, its machine, and whether it can open the
+    /// machine's screen (a local VNC server is configured).
     Hello {
         version: String,
         facts: Facts,
+        screen: bool,
     },
     /// The controller's first frame: how often it pings (the agent gives up after three
     /// silent intervals) and the host the agent is.
@@ -185,10 +191,11 @@ impl Frame {
             _ => 64,
         });
         match self {
-            Frame::Hello { version, facts } => {
+            Frame::Hello { version, facts, screen } => {
                 out.put_u8(tag::HELLO);
                 put_str(&mut out, version);
                 put_facts(&mut out, facts);
+                out.put_u8(u8::from(*screen));
             }
             Frame::Welcome { ping_every_ms, host_id, name } => {
                 out.put_u8(tag::WELCOME);
@@ -223,6 +230,7 @@ impl Frame {
                         out.put_u16(*cols);
                         out.put_u16(*rows);
                     }
+                    OpenKind::Screen => out.put_u8(3),
                 }
             }
             Frame::Data { stream, channel, bytes } => {
@@ -325,7 +333,15 @@ impl Frame {
     pub fn decode(bytes: &[u8]) -> Result<Frame, LinkError> {
         let mut r = Reader::new(bytes);
         let frame = match r.u8("frame tag")? {
-            tag::HELLO => Frame::Hello { version: text(&mut r, "agent version")?, facts: facts(&mut r)? },
+            tag::HELLO => {
+                let (version, facts) = (text(&mut r, "agent version")?, facts(&mut r)?);
+                // Fields are appended as agents learn more: an older agent's hello ends before
+                // them (it has none of it), and a newer one's fields after them are skipped, so
+                // controllers and agents may be upgraded in any order.
+                let screen = r.remaining() > 0 && flag(&mut r, "screen")?;
+                r.rest();
+                Frame::Hello { version, facts, screen }
+            }
             tag::WELCOME => Frame::Welcome {
                 ping_every_ms: r.u64("ping interval")?,
                 host_id: text(&mut r, "host id")?,
@@ -343,6 +359,7 @@ impl Frame {
                         max_output: r.u64("output limit")?,
                     },
                     2 => OpenKind::Console { cols: r.u16("columns")?, rows: r.u16("rows")? },
+                    3 => OpenKind::Screen,
                     other => return Err(LinkError::Malformed(format!("unknown stream kind {other}"))),
                 };
                 Frame::Open { stream, kind }
@@ -473,6 +490,14 @@ fn put_str(out: &mut Vec<u8>, text: &str) {
 
 fn text(r: &mut Reader<'_>, field: &'static str) -> Result<String, LinkError> {
     Ok(r.string(MAX_TEXT, field)?.to_string())
+}
+
+fn flag(r: &mut Reader<'_>, field: &'static str) -> Result<bool, LinkError> {
+    match r.u8(field)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(LinkError::Malformed(format!("{field}: {other} is neither 0 nor 1"))),
+    }
 }
 
 fn put_facts(out: &mut Vec<u8>, facts: &Facts) {

@@ -19,8 +19,8 @@ fn config() -> ControllerConfig {
     }
 }
 
-fn agent_config() -> AgentConfig {
-    AgentConfig { handshake_ms: 1_000, version: "test".into() }
+fn agent_config(screen: bool) -> AgentConfig {
+    AgentConfig { handshake_ms: 1_000, version: "test".into(), screen }
 }
 
 struct Controller {
@@ -107,9 +107,13 @@ struct Pair {
 }
 
 fn connect(c: &Controller, a: &Agent, now: u64) -> Pair {
+    connect_with_screen(c, a, now, false)
+}
+
+fn connect_with_screen(c: &Controller, a: &Agent, now: u64, screen: bool) -> Pair {
     let (identity, associations) = a.identity.clone().expect("enrolled");
     let mut agent =
-        AgentLink::connect(&identity, associations, Facts::default(), &agent_config(), [6; 32], now).unwrap();
+        AgentLink::connect(&identity, associations, Facts::default(), &agent_config(screen), [6; 32], now).unwrap();
     let first = agent.take_outgoing().unwrap();
     let (mut controller, agent_id) = ControllerLink::accept(&first, config(), now).unwrap();
     assert_eq!(agent_id, "agent-1");
@@ -399,6 +403,34 @@ fn several_streams_run_at_once_and_a_cancel_reaches_only_its_own() {
 }
 
 #[test]
+fn only_an_agent_that_announced_a_screen_is_asked_to_open_it() {
+    let (c, a) = enrolled_pair();
+    let mut without = connect(&c, &a, 0);
+    assert!(without.controller_actions.iter().any(|x| matches!(x, ControllerAction::Connected { screen: false, .. })));
+    assert!(without.controller.open_stream(OpenKind::Screen).is_err());
+    without.pump();
+    assert!(without.connected(), "a refused screen leaves the link up");
+
+    let mut with = connect_with_screen(&c, &a, 0, true);
+    assert!(with.controller_actions.iter().any(|x| matches!(x, ControllerAction::Connected { screen: true, .. })));
+    let stream = with.controller.open_stream(OpenKind::Screen).unwrap();
+    with.pump();
+    assert!(with.agent_actions.contains(&AgentAction::Open { stream, kind: OpenKind::Screen }));
+    // A byte stream both ways: the server's greeting out, the client's answer in.
+    with.agent.send_output(stream, OutputChannel::Stdout, b"RFB 003.008\n");
+    with.controller.send_input(stream, b"RFB 003.008\n");
+    with.pump();
+    assert!(with
+        .controller_actions
+        .iter()
+        .any(|x| matches!(x, ControllerAction::Output { bytes, .. } if bytes == b"RFB 003.008\n")));
+    assert!(with
+        .agent_actions
+        .iter()
+        .any(|x| matches!(x, AgentAction::Input { bytes, .. } if bytes == b"RFB 003.008\n")));
+}
+
+#[test]
 fn a_frame_on_a_stream_never_opened_is_a_violation() {
     let (c, a) = enrolled_pair();
     let mut pair = connect(&c, &a, 0);
@@ -547,6 +579,18 @@ proptest! {
 }
 
 #[test]
+fn hellos_of_older_and_newer_agents_are_understood() {
+    let facts = Facts { hostname: "h".into(), ..Facts::default() };
+    let hello = Frame::Hello { version: "1".into(), facts: facts.clone(), screen: true }.encode();
+    let (older, newer) = (&hello[..hello.len() - 1], [hello.as_slice(), b"later fields"].concat());
+    assert_eq!(
+        Frame::decode(older).unwrap(),
+        Frame::Hello { version: "1".into(), facts: facts.clone(), screen: false }
+    );
+    assert_eq!(Frame::decode(&newer).unwrap(), Frame::Hello { version: "1".into(), facts, screen: true });
+}
+
+#[test]
 fn every_frame_round_trips() {
     let facts = Facts {
         hostname: "h".into(),
@@ -557,13 +601,15 @@ fn every_frame_round_trips() {
     };
     let exit = Exit { code: Some(-1), signal: Some(15), duration_ms: 7, output_bytes: 8, reason: "timed out".into() };
     let frames = vec![
-        Frame::Hello { version: "1".into(), facts: facts.clone() },
+        Frame::Hello { version: "1".into(), facts: facts.clone(), screen: false },
+        Frame::Hello { version: "1".into(), facts: facts.clone(), screen: true },
         Frame::Welcome { ping_every_ms: 5, host_id: "h".into(), name: "H".into() },
         Frame::Facts(facts),
         Frame::Ping(1),
         Frame::Pong(2),
         Frame::Open { stream: 1, kind: OpenKind::Directive { command: "ls".into(), timeout_ms: 3, max_output: 4 } },
         Frame::Open { stream: 2, kind: OpenKind::Console { cols: 80, rows: 25 } },
+        Frame::Open { stream: 3, kind: OpenKind::Screen },
         Frame::Data { stream: 1, channel: None, bytes: b"in".to_vec() },
         Frame::Data { stream: 1, channel: Some(OutputChannel::Stderr), bytes: b"err".to_vec() },
         Frame::Credit { stream: 1, bytes: 9 },

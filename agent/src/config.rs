@@ -42,6 +42,10 @@ pub struct Config {
     /// certificate is not checked, since the link inside is authenticated end to end by the
     /// controller's pinned identity key (so a renewed certificate strands no agent).
     pub ca_file: Option<PathBuf>,
+    /// The machine's own VNC server, offered as the host's screen: `127.0.0.1:5900`, or
+    /// `unix:/run/vnc.sock`. Unset: the host's console is the text console only. Only this
+    /// address is ever dialled; the controller cannot name another.
+    pub screen: Option<String>,
 }
 
 impl Default for Config {
@@ -61,6 +65,7 @@ impl Default for Config {
             reboot_command: vec!["reboot".into()],
             shutdown_command: vec!["poweroff".into()],
             ca_file: None,
+            screen: None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod directive;
 mod enroll;
 mod facts;
 mod run;
+mod screen;
 mod state;
 
 use std::path::PathBuf;

@@ -67,6 +67,7 @@ fn backoff(failures: u32) -> Duration {
 enum Job {
     Directive(directive::Running),
     Console(crate::console::Running),
+    Screen(crate::screen::Running),
 }
 
 struct Stream {
@@ -82,6 +83,8 @@ struct Pump<'a> {
     streams: BTreeMap<u32, Stream>,
     ended_tx: mpsc::UnboundedSender<(u32, Ended)>,
     power_tx: mpsc::UnboundedSender<(u32, Option<String>)>,
+    /// Input the local VNC server took: the link may let the controller send that much more.
+    consumed_tx: mpsc::UnboundedSender<(u32, usize)>,
     /// A test crash point to reach once what the link sealed is sent.
     crash_after_send: Option<&'static str>,
     closed_reason: Option<String>,
@@ -95,7 +98,11 @@ async fn connection(config: &Config, state: &mut State, state_path: &Path) -> St
     };
     let clock = Instant::now();
     let now = || u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let link_config = AgentConfig { handshake_ms: 10_000, version: env!("CARGO_PKG_VERSION").to_string() };
+    let link_config = AgentConfig {
+        handshake_ms: 10_000,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        screen: config.screen.is_some(),
+    };
     let facts = tokio::task::spawn_blocking(crate::facts::gather).await.unwrap_or_default();
     let mut link =
         match AgentLink::connect(&state.identity, state.associations.clone(), facts, &link_config, rand::random(), 0) {
@@ -104,9 +111,17 @@ async fn connection(config: &Config, state: &mut State, state_path: &Path) -> St
         };
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
     let (power_tx, mut power_rx) = mpsc::unbounded_channel();
+    let (consumed_tx, mut consumed_rx) = mpsc::unbounded_channel();
     let (healthy_tx, mut healthy_rx) = mpsc::channel(1);
-    let mut pump =
-        Pump { config, streams: BTreeMap::new(), ended_tx, power_tx, crash_after_send: None, closed_reason: None };
+    let mut pump = Pump {
+        config,
+        streams: BTreeMap::new(),
+        ended_tx,
+        power_tx,
+        consumed_tx,
+        crash_after_send: None,
+        closed_reason: None,
+    };
     let every = |seconds: u64| {
         let mut interval = tokio::time::interval(Duration::from_secs(seconds.max(1)));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -146,6 +161,7 @@ async fn connection(config: &Config, state: &mut State, state_path: &Path) -> St
                 }
             },
             Some((request, error)) = power_rx.recv() => link.power_done(request, error),
+            Some((stream, bytes)) = consumed_rx.recv() => link.input_consumed(stream, bytes),
             () = tokio::time::sleep(wake) => {
                 link.poll(now());
                 pump.deadlines();
@@ -185,6 +201,7 @@ async fn connection(config: &Config, state: &mut State, state_path: &Path) -> St
         match &mut stream.job {
             Job::Directive(d) => d.kill("the link to the controller was lost"),
             Job::Console(c) => c.kill(),
+            Job::Screen(s) => s.kill(),
         }
     }
     let _ = socket.close(None).await;
@@ -257,10 +274,15 @@ impl Pump<'_> {
                 AgentAction::Open { stream, kind } => self.open(stream, kind, link),
                 AgentAction::Input { stream, bytes } => {
                     let len = bytes.len();
-                    if let Some(Stream { job: Job::Console(console), .. }) = self.streams.get(&stream) {
-                        console.write(bytes);
+                    match self.streams.get(&stream).map(|s| &s.job) {
+                        // Credited back once the server took it (`consumed_tx`).
+                        Some(Job::Screen(screen)) => screen.write(bytes),
+                        Some(Job::Console(console)) => {
+                            console.write(bytes);
+                            link.input_consumed(stream, len);
+                        }
+                        Some(Job::Directive(_)) | None => link.input_consumed(stream, len),
                     }
-                    link.input_consumed(stream, len);
                 }
                 AgentAction::Resize { stream, cols, rows } => {
                     if let Some(Stream { job: Job::Console(console), .. }) = self.streams.get(&stream) {
@@ -270,6 +292,7 @@ impl Pump<'_> {
                 AgentAction::Cancel { stream } => match self.streams.get_mut(&stream).map(|s| &mut s.job) {
                     Some(Job::Directive(directive)) => directive.kill("cancelled"),
                     Some(Job::Console(console)) => console.kill(),
+                    Some(Job::Screen(screen)) => screen.kill(),
                     None => {}
                 },
                 AgentAction::Power { request, verb } => self.power(request, verb),
@@ -300,6 +323,15 @@ impl Pump<'_> {
                 crate::console::start(stream, cols, rows, self.config, self.ended_tx.clone())
                     .map(|(running, outputs)| (Job::Console(running), outputs))
             }
+            OpenKind::Screen => match &self.config.screen {
+                Some(address) => {
+                    let address = crate::screen::Address::parse(address);
+                    let (running, outputs) =
+                        crate::screen::start(stream, &address, self.ended_tx.clone(), self.consumed_tx.clone());
+                    Ok((Job::Screen(running), outputs))
+                }
+                None => Err("this agent has no screen configured (set screen in agent.toml)".to_string()),
+            },
         };
         match started {
             Ok((job, outputs)) => {
@@ -397,7 +429,7 @@ impl Pump<'_> {
             .filter_map(|s| match (&s.job, s.ended) {
                 (_, Some((_, at))) => Some(at + DRAIN_GRACE),
                 (Job::Directive(d), None) => Some(d.deadline),
-                (Job::Console(_), None) => None,
+                (Job::Console(_) | Job::Screen(_), None) => None,
             })
             .map(|at| at.saturating_duration_since(now))
             .min()
@@ -420,6 +452,7 @@ impl Pump<'_> {
                     (d.started.elapsed().as_millis() as u64, d.output_bytes, d.ended_by.unwrap_or_default().to_string())
                 }
                 Job::Console(_) => (0, 0, String::new()),
+                Job::Screen(s) => (0, 0, s.failure()),
             };
             tracing::info!(stream = id, code = ?ended.code, signal = ?ended.signal, %reason, "stream ended");
             link.exited(id, Exit { code: ended.code, signal: ended.signal, duration_ms, output_bytes, reason });

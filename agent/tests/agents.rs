@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use e2e::client::ApiClient;
 use e2e::{wait_for, Controller};
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
@@ -347,11 +348,12 @@ async fn an_agent_behind_a_closed_firewall_enrols_runs_directives_and_comes_back
 }
 
 /// Starts a controller listening in `ns`'s veth, logs in in a browser, enrols and runs an agent
-/// in the namespace as `host`.
+/// in the namespace as `host`, configured with `agent_toml`.
 async fn browser_setup(
     ns: &Namespace,
     dir: &Path,
     host: &str,
+    agent_toml: &str,
 ) -> anyhow::Result<(Controller, e2e::browser::Browser, AgentProcess)> {
     let listen = format!("{}:0", ns.host);
     let controller = Controller::start(|c| c.listen = listen.parse().unwrap_or(c.listen)).await?;
@@ -362,19 +364,17 @@ async fn browser_setup(
         (made["body"]["token"].as_str().unwrap_or_default(), made["body"]["pin"].as_str().unwrap_or_default());
     let enrolled = enroll(ns, &controller.url, token, pin, &dir.join("state.json")).await?;
     anyhow::ensure!(enrolled.status.success(), "{enrolled:?}");
-    std::fs::write(dir.join("agent.toml"), "run_as = \"nobody\"\nconsole_shell = \"/bin/sh\"\n")?;
+    std::fs::write(dir.join("agent.toml"), agent_toml)?;
     let agent = AgentProcess::start(ns, dir, &[])?;
     Ok((controller, browser, agent))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_hosts_console_and_directives_work_in_the_browser() -> anyhow::Result<()> {
+const SHELL_AS_NOBODY: &str = "run_as = \"nobody\"\nconsole_shell = \"/bin/sh\"\n";
+
+/// Waits for the browser's host list to show the agent connected, with its machine.
+async fn listed_as_connected(browser: &e2e::browser::Browser, agent: &AgentProcess) -> anyhow::Result<()> {
     use fantoccini::Locator;
-    let ns = Namespace::new()?;
-    let dir = tempfile::tempdir()?;
-    let (_controller, browser, agent) = browser_setup(&ns, dir.path(), "box-2").await?;
     let c = &browser.client;
-    // The host list shows the agent connected, with its machine.
     wait_for("the agent's host to show connected", Duration::from_secs(30), || async {
         // The list loads after the page asks for it; it does not refresh by itself, so a list
         // that shows the host not yet connected is asked for again.
@@ -390,7 +390,17 @@ async fn an_agent_hosts_console_and_directives_work_in_the_browser() -> anyhow::
         Ok(Err(text))
     })
     .await
-    .with_context(|| agent.log())?;
+    .with_context(|| agent.log())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_hosts_console_and_directives_work_in_the_browser() -> anyhow::Result<()> {
+    use fantoccini::Locator;
+    let ns = Namespace::new()?;
+    let dir = tempfile::tempdir()?;
+    let (_controller, browser, agent) = browser_setup(&ns, dir.path(), "box-2", SHELL_AS_NOBODY).await?;
+    let c = &browser.client;
+    listed_as_connected(&browser, &agent).await?;
     browser.open_console("box-2").await?;
     let hello = format!("hello-{}", e2e::marker());
     browser.type_keys(&format!("echo {hello}\n")).await?;
@@ -412,6 +422,80 @@ async fn an_agent_hosts_console_and_directives_work_in_the_browser() -> anyhow::
     })
     .await?;
     assert!(output.contains("tick-1\ntick-2\ntick-3\noops"), "{output}");
+
+    // An administrator saves a command for every agent host, runs it by name, and deletes it.
+    c.find(Locator::Css("#saved-manage summary")).await?.click().await?;
+    let field = c.find(Locator::Id("directive-command")).await?;
+    field.clear().await?;
+    field.send_keys("uname -s; echo saved-run").await?;
+    c.find(Locator::Id("saved-name")).await?.send_keys("kernel name").await?;
+    c.find(Locator::Id("saved-save")).await?.click().await?;
+    let by_name = Locator::Css("#directive-saved option[value='kernel name']");
+    c.wait().at_most(Duration::from_secs(10)).for_element(by_name).await?.click().await?;
+    wait_for("the saved directive's output", Duration::from_secs(20), || async {
+        let exit = browser.text_of("directive-exit").await.unwrap_or_default();
+        let out = browser.text_of("directive-output").await.unwrap_or_default();
+        let done = exit.contains("exit status 0") && out.contains("Linux\nsaved-run");
+        Ok(if done { Ok(()) } else { Err(format!("{out} / {exit}")) })
+    })
+    .await?;
+    c.find(Locator::Css(".saved-delete[data-name='kernel name']")).await?.click().await?;
+    wait_for("the saved directive to be gone", Duration::from_secs(10), || async {
+        let listed = browser.text_of("saved-list").await.unwrap_or_default();
+        Ok(if listed.contains("kernel name") { Err(listed) } else { Ok(()) })
+    })
+    .await?;
+    agent.kill().await;
+    browser.close().await;
+    Ok(())
+}
+
+/// An agent configured with the machine's own VNC server (a TigerVNC desktop on the
+/// namespace's loopback, unreachable from the controller) shows it as the host's screen, and
+/// takes the keyboard; its shell stays as the host's serial console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_hosts_own_vnc_desktop_is_its_screen_in_the_browser() -> anyhow::Result<()> {
+    let ns = Namespace::new()?;
+    let dir = tempfile::tempdir()?;
+    let mut x = e2e::xvnc::Xvnc::start_in(800, 600, Some(&ns.name)).await?;
+    let typed = dir.path().join("typed.txt");
+    x.run("xsetroot", &["-solid", "#204060"])?;
+    // No window manager: keys go to the window under the pointer, which starts mid-screen.
+    x.run("xterm", &["-geometry", "132x50+0+0", "-e", "sh", "-c", &format!("cat > {}", typed.display())])?;
+    let config = format!("{SHELL_AS_NOBODY}screen = \"127.0.0.1:{}\"\n", x.port);
+    let (_controller, browser, agent) = browser_setup(&ns, dir.path(), "desk-1", &config).await?;
+    listed_as_connected(&browser, &agent).await?;
+    browser.open_console("desk-1").await?;
+    let within = Duration::from_secs(30);
+    wait_for("the desktop's size on the canvas", within, || async {
+        let seen = browser.canvas_digest("console-canvas").await.ok();
+        Ok(if seen.as_ref().is_some_and(|(w, h, _)| (*w, *h) == (800, 600)) {
+            Ok(())
+        } else {
+            Err(format!("{seen:?}"))
+        })
+    })
+    .await
+    .with_context(|| agent.log())?;
+    // The user's pointer over the screen: the server hands its shape to the browser rather than
+    // paint it into the picture.
+    let canvas = browser.client.find(fantoccini::Locator::Id("console-canvas")).await?;
+    let to_middle = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+        element: canvas,
+        duration: None,
+        x: 0.0,
+        y: 0.0,
+    });
+    browser.client.perform_actions(to_middle).await?;
+    x.wait_for_canvas(&browser, within).await.with_context(|| agent.log())?;
+    let line = format!("typed-{}", e2e::marker());
+    browser.type_keys(&format!("{line}\n")).await?;
+    wait_for("the typed line in the X client's file", within, || async {
+        let text = std::fs::read_to_string(&typed).unwrap_or_default();
+        Ok(if text == format!("{line}\n") { Ok(()) } else { Err(format!("{text:?}")) })
+    })
+    .await?;
+    x.wait_for_canvas(&browser, within).await?;
     agent.kill().await;
     browser.close().await;
     Ok(())

@@ -115,7 +115,7 @@ async fn run_once(
     };
     let clock = Instant::now();
     let now = || clock.elapsed().as_millis() as u64;
-    let config = AgentConfig { handshake_ms: 30_000, version: "bench".into() };
+    let config = AgentConfig { handshake_ms: 30_000, version: "bench".into(), screen: false };
     let Ok(mut link) =
         AgentLink::connect(identity, associations.clone(), Default::default(), &config, rand::random(), 0)
     else {

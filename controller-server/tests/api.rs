@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use base64::Engine;
 use common::{api, api_with, new_user, Api, ORIGIN};
+use controller_server::config::SavedDirective;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use shared::wire::KeyId;
@@ -797,4 +798,47 @@ async fn security_actions_are_refused_when_the_audit_trail_cannot_record_them() 
     db.execute_batch("DROP TRIGGER no_audit;").unwrap();
     let (status, _, _) = api.call(Method::POST, "/api/tokens", &headers, Some(json!({"name": "recorded"}))).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn only_administrators_save_directives_and_the_configurations_own_stay_fixed() {
+    let api = api_with(|c| {
+        c.agents.saved = vec![SavedDirective { name: "collect logs".into(), command: "journalctl -n 1000".into() }];
+    })
+    .await;
+    let admin = api.ready_session().await;
+    let (_, op_cookie, op_csrf) = new_user(&api, &admin, "olga", "Operator").await;
+    let save = |cookie: String, csrf: String, name: &'static str, command: &'static str| {
+        let api = &api;
+        async move {
+            let path = format!("/api/directives/saved/{}", name.replace(' ', "%20"));
+            let headers = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+            api.call(Method::PUT, &path, &headers, Some(json!({ "command": command }))).await
+        }
+    };
+    let (status, _, _) = save(op_cookie.clone(), op_csrf.clone(), "disk", "df -h").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an operator may not save one");
+    let (status, _, body) = save(admin.0.clone(), admin.1.clone(), "collect logs", "true").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _, _) = save(admin.0.clone(), admin.1.clone(), "disk", "df -h").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, _) = save(admin.0.clone(), admin.1.clone(), "disk", "df -hT").await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "saving again replaces it");
+    let (status, _, _) = save(admin.0.clone(), admin.1.clone(), "disk", " ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, _, listed) = api.call(Method::GET, "/api/directives/saved", &[("cookie", &op_cookie)], None).await;
+    let names: Vec<_> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["command"].as_str().unwrap(), s["saved_by"].as_str()))
+        .collect();
+    assert_eq!(names, [("collect logs", "journalctl -n 1000", None), ("disk", "df -hT", Some("admin"))]);
+    let last = api.state.audit.page(None, 1).unwrap().remove(0);
+    assert_eq!((last.actor.as_str(), last.action.as_str(), last.target.as_str()), ("admin", "directive.save", "disk"));
+    let headers = [("cookie", admin.0.as_str()), ("x-csrf-token", admin.1.as_str())];
+    let (status, _, _) = api.call(Method::DELETE, "/api/directives/saved/disk", &headers, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = api.call(Method::DELETE, "/api/directives/saved/collect%20logs", &headers, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "the configuration's own is changed there");
 }

@@ -5,6 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use sha2::{Digest, Sha256};
 use tokio::process::{Child, Command};
 
 use crate::wait_for;
@@ -14,18 +15,39 @@ pub struct Xvnc {
     clients: Vec<Child>,
     pub display: String,
     pub port: u16,
+    /// The network namespace it and its clients run in, if not this one.
+    netns: Option<String>,
+}
+
+/// `program`, run in network namespace `netns` when there is one.
+fn command_in(netns: Option<&str>, program: &str) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns, program]);
+            cmd
+        }
+        None => Command::new(program),
+    }
 }
 
 impl Xvnc {
     /// Starts Xvnc on loopback, `width` x `height`, no VNC password, on a free display.
     pub async fn start(width: u16, height: u16) -> anyhow::Result<Self> {
+        Self::start_in(width, height, None).await
+    }
+
+    /// As `start`, with Xvnc and its clients in network namespace `netns` (its port is on that
+    /// namespace's loopback; its X socket is a file, reachable from here too).
+    pub async fn start_in(width: u16, height: u16, netns: Option<&str>) -> anyhow::Result<Self> {
         for number in 40..99u16 {
             if display_in_use(number) {
                 continue;
             }
+            // A port free here is as good a guess as any inside a fresh namespace.
             let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             let display = format!(":{number}");
-            let server = Command::new("Xvnc")
+            let server = command_in(netns, "Xvnc")
                 .args([&display, "-geometry", &format!("{width}x{height}"), "-depth", "24", "-SecurityTypes", "None"])
                 .args(["-localhost", "-rfbport", &port.to_string(), "-AlwaysShared", "-nolisten", "tcp"])
                 .stdin(Stdio::null())
@@ -34,8 +56,13 @@ impl Xvnc {
                 .kill_on_drop(true)
                 .spawn()
                 .context("cannot start Xvnc (apt-get install tigervnc-standalone-server)")?;
-            let mut x = Self { server, clients: Vec::new(), display, port };
+            let netns = netns.map(str::to_string);
+            let mut x = Self { server, clients: Vec::new(), display, port, netns };
             let ready = wait_for("Xvnc to listen", Duration::from_secs(10), || async {
+                if x.netns.is_some() {
+                    // Its X clients are served once it is fully up, RFB listener included.
+                    return Ok(x.pointer().await.map(|_| ()).map_err(|e| e.to_string()));
+                }
                 Ok(match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
                     Ok(_) => Ok(()),
                     Err(e) => Err(e.to_string()),
@@ -58,7 +85,7 @@ impl Xvnc {
 
     /// Starts an X client on this display; it ends with the server.
     pub fn run(&mut self, program: &str, args: &[&str]) -> anyhow::Result<()> {
-        let child = Command::new(program)
+        let child = command_in(self.netns.as_deref(), program)
             .args(args)
             .env("DISPLAY", &self.display)
             .stdin(Stdio::null())
@@ -73,7 +100,14 @@ impl Xvnc {
 
     /// Where the X server has its pointer.
     pub async fn pointer(&self) -> anyhow::Result<(u16, u16)> {
-        let out = Command::new("xdotool").arg("getmouselocation").env("DISPLAY", &self.display).output().await?;
+        let out = command_in(self.netns.as_deref(), "xdotool")
+            .arg("getmouselocation")
+            .env("DISPLAY", &self.display)
+            .output()
+            .await?;
+        if !out.status.success() {
+            bail!("xdotool failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let field = |name: &str| -> Option<u16> {
             text.split_whitespace().find_map(|f| f.strip_prefix(name)).and_then(|v| v.parse().ok())
@@ -83,8 +117,30 @@ impl Xvnc {
 
     /// The root window as the X server has it (without the pointer): (width, height, RGB).
     pub async fn screenshot(&self) -> anyhow::Result<(u16, u16, Vec<u8>)> {
-        let out = Command::new("xwd").args(["-root", "-silent"]).env("DISPLAY", &self.display).output().await?;
+        let out = command_in(self.netns.as_deref(), "xwd")
+            .args(["-root", "-silent"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .await?;
         parse_xwd(&out.stdout)
+    }
+
+    /// Waits until the console canvas equals the X server's own picture of its screen, pixel
+    /// for pixel: the pointer is in neither, since the server hands its shape to the browser
+    /// instead of painting it.
+    pub async fn wait_for_canvas(&self, browser: &crate::browser::Browser, within: Duration) -> anyhow::Result<()> {
+        wait_for("the canvas to show the X server's screen", within, || async {
+            let (w, h, rgb) = self.screenshot().await?;
+            let digest = Sha256::digest(&rgb).iter().map(|b| format!("{b:02x}")).collect::<String>();
+            let want = (u64::from(w), u64::from(h), digest);
+            // The canvas may not be there yet (the console shows text until the first frame).
+            let seen = match browser.canvas_digest("console-canvas").await {
+                Ok(seen) => seen,
+                Err(err) => return Ok(Err(format!("no canvas yet ({err:#}); X server {want:?}"))),
+            };
+            Ok(if seen == want { Ok(()) } else { Err(format!("canvas {seen:?}, X server {want:?}")) })
+        })
+        .await
     }
 }
 

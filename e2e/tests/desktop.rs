@@ -9,22 +9,8 @@ use e2e::xvnc::Xvnc;
 use e2e::{key, scenario, wait_for};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::key::Key;
-use sha2::{Digest, Sha256};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The canvas equals the X server's own picture of its screen, pixel for pixel: the pointer is
-/// in neither, since the server hands its shape to the browser instead of painting it.
-async fn wait_for_canvas_to_match(browser: &Browser, x: &Xvnc) -> anyhow::Result<()> {
-    wait_for("the canvas to show the X server's screen", WAIT, || async {
-        let (w, h, rgb) = x.screenshot().await?;
-        let want =
-            (u64::from(w), u64::from(h), Sha256::digest(&rgb).iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let seen = browser.canvas_digest("console-canvas").await?;
-        Ok(if seen == want { Ok(()) } else { Err(format!("canvas {seen:?}, X server {want:?}")) })
-    })
-    .await
-}
 
 /// The canvas's mouse cursor: the host's pointer shape as an image, or what the page set.
 async fn canvas_cursor(browser: &Browser) -> anyhow::Result<String> {
@@ -95,7 +81,7 @@ async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
         pointer_shape("xterm's I-beam on the canvas", arrow).await?;
         // The pointer is where the browser put it, so the server does not draw it into the
         // picture (it does, and hides the shape, while the pointer is where no viewer put it).
-        wait_for_canvas_to_match(&browser, &x).await?;
+        x.wait_for_canvas(&browser, WAIT).await?;
 
         // Keys typed on the canvas reach the program in the xterm under the pointer, shifted
         // characters included.
@@ -105,7 +91,7 @@ async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
             Ok(if text == "Hello, Lantern! $((1+1))\n" { Ok(()) } else { Err(format!("{text:?}")) })
         })
         .await?;
-        wait_for_canvas_to_match(&browser, &x).await?;
+        x.wait_for_canvas(&browser, WAIT).await?;
         Ok(())
     });
 }

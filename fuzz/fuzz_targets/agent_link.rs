@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
         refresh_every_ms: 5_000,
         refresh_timeout_ms: 2_000,
     };
-    let agent_config = AgentConfig { handshake_ms: 1_000, version: "fuzz".into() };
+    let agent_config = AgentConfig { handshake_ms: 1_000, version: "fuzz".into(), screen: true };
     let Ok(mut agent) = AgentLink::connect(
         &identity,
         AgentAssociations::new(first.clone()),

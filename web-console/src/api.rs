@@ -104,6 +104,9 @@ pub struct Directive {
 pub struct SavedDirective {
     pub name: String,
     pub command: String,
+    /// Who saved it; none for the configuration file's own, which only it changes.
+    #[serde(default)]
+    pub saved_by: Option<String>,
 }
 
 pub async fn agents() -> Result<Vec<AgentRow>, String> {
@@ -125,6 +128,17 @@ pub async fn directives(host: &str) -> Result<Vec<Directive>, String> {
 
 pub async fn saved_directives() -> Result<Vec<SavedDirective>, String> {
     call("GET", "/api/directives/saved", None::<&()>, None).await
+}
+
+/// Saves (or replaces) `command` as the saved directive `name` (administrators).
+pub async fn save_directive(csrf: &str, name: &str, command: &str) -> Result<(), String> {
+    let path = format!("/api/directives/saved/{}", String::from(js_sys::encode_uri_component(name)));
+    request("PUT", &path, Some(&serde_json::json!({ "command": command })), Some(csrf)).await.map(|_| ())
+}
+
+pub async fn delete_saved_directive(csrf: &str, name: &str) -> Result<(), String> {
+    let path = format!("/api/directives/saved/{}", String::from(js_sys::encode_uri_component(name)));
+    request("DELETE", &path, None::<&()>, Some(csrf)).await.map(|_| ())
 }
 
 /// Starts a directive: a command line, or (`saved`) the name of a saved one.

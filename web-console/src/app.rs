@@ -28,6 +28,8 @@ enum Page {
 pub fn App() -> impl IntoView {
     let page = RwSignal::new(Page::Loading);
     let session = RwSignal::new(None::<SessionInfo>);
+    // Pages ask it who is logged in (what they offer); the controller checks every request.
+    provide_context(session);
     let enter = move |s: SessionInfo| {
         page.set(if s.must_change_password { Page::ChangePassword(s.clone()) } else { Page::Hosts });
         session.set(Some(s));

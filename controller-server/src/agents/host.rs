@@ -9,23 +9,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_link::PowerVerb;
+use agent_link::{OpenKind, PowerVerb};
 use futures_util::FutureExt;
-use shared::terminal::{key_bytes, paste_bytes, Terminal};
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::InputEvent;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Command, LiveLink};
 use crate::console::sharing::Sharing;
-use crate::hosts::{Backend, Host, PowerAction};
+use crate::hosts::terminal::TerminalScreen;
+use crate::hosts::vnc::{Display, Target};
+use crate::hosts::{Backend, Host, PowerAction, VideoHub};
 
 /// What the OS can do: reboot (the Reset button) and shut down. It cannot power a machine on.
 const POWER_ACTIONS: &[PowerAction] = &[PowerAction::Shutdown, PowerAction::Reset];
 const COLS: u16 = 80;
 const ROWS: u16 = 25;
-/// Screen updates are gathered for this long before they are published.
-const COALESCE: Duration = Duration::from_millis(12);
 /// A console whose shell ended is opened again after this long.
 const REOPEN: Duration = Duration::from_secs(1);
 /// The shell outlives its last viewer by this much.
@@ -84,16 +83,6 @@ async fn offline(backend: &mut Backend, link: &mut watch::Receiver<Option<LiveLi
     }
 }
 
-/// What a key or a paste types on the console's terminal, in the modes it is in.
-fn input_bytes(event: InputEvent, terminal: &Terminal) -> Option<Vec<u8>> {
-    let modes = terminal.modes();
-    match event {
-        InputEvent::Key(k) => key_bytes(&k, modes),
-        InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
-        InputEvent::Pointer(_) | InputEvent::Special(_) => None,
-    }
-}
-
 /// Forwards a power request to the agent's OS; the answer comes when the agent's does.
 async fn power(live: &LiveLink, request: crate::hosts::PowerRequest) {
     let verb = match request.action {
@@ -123,120 +112,241 @@ async fn online(
     backend: &mut Backend,
     link: &mut watch::Receiver<Option<LiveLink>>,
 ) -> bool {
-    let Backend { video, input, power: power_requests, status, serial, serial_input, .. } = backend;
-    let _ = status.send(HostStatus { state: HostState::Running, text: "agent connected".into() });
+    let _ = backend.status.send(HostStatus { state: HostState::Running, text: "agent connected".into() });
     let mut watchers = config.sharing.subscribe();
     loop {
-        // Nobody watches: no shell. Input can only come from a viewer who just joined (before
-        // the join was seen here): it is kept for the shell about to start.
-        let (mut early, mut early_serial) = (Vec::new(), Vec::new());
-        if config.sharing.viewers() == 0 {
-            video.publish(crate::hosts::notice_screen(COLS, ROWS, &["The agent is connected."]));
-            while config.sharing.viewers() == 0 {
-                tokio::select! {
-                    changed = link.changed() => return changed.is_ok(),
-                    changed = watchers.changed() => if changed.is_err() { return false },
-                    event = input.recv() => match event {
-                        Some(event) if early.len() < EARLY_INPUT => early.push(event),
-                        Some(_) => {}
-                        None => return false,
-                    },
-                    bytes = serial_input.recv() => match bytes {
-                        Some(bytes) if early_serial.len() < EARLY_INPUT => early_serial.push(bytes),
-                        Some(_) => {}
-                        None => return false,
-                    },
-                    request = power_requests.recv() => match request {
-                        Some(request) => power(live, request).await,
-                        None => return false,
-                    },
-                }
+        let early = match unwatched(config, live, backend, link, &mut watchers).await {
+            Ok(early) => early,
+            Err(carry_on) => return carry_on,
+        };
+        let Backend { video, input, power, status, serial, serial_input, .. } = &mut *backend;
+        let mut shells = Shells {
+            config,
+            live,
+            power,
+            serial,
+            serial_input,
+            watchers: &mut watchers,
+            link: &mut *link,
+            alone_since: None,
+        };
+        let ended = if live.screen {
+            // The screen is the machine's own VNC server; the shell is its serial console.
+            let display = Display {
+                id: &config.id,
+                target: Target::Dialer(super::screen::AgentScreen::dialer(live.commands.clone())),
+                password_file: None,
+            };
+            tokio::select! {
+                () = display.drive(video, input, status) => Some(false),
+                ended = shells.run(None, early.serial) => ended,
+            }
+        } else {
+            shells.run(Some((video, input, early.keys)), early.serial).await
+        };
+        match ended {
+            Some(carry_on) => return carry_on,
+            None => {
+                let _ = backend.status.send(HostStatus { state: HostState::Running, text: "agent connected".into() });
             }
         }
+    }
+}
+
+/// What a viewer typed before the console was there, kept for it.
+#[derive(Default)]
+struct Early {
+    keys: Vec<InputEvent>,
+    serial: Vec<Vec<u8>>,
+}
+
+/// Nobody watches: no shell and no screen. Input can only come from a viewer who just joined
+/// (before the join was seen here): it is kept for the console about to start. Returns once
+/// someone watches, or `Err` (carry on or not) when the link changed.
+async fn unwatched(
+    config: &AgentHost,
+    live: &LiveLink,
+    backend: &mut Backend,
+    link: &mut watch::Receiver<Option<LiveLink>>,
+    watchers: &mut watch::Receiver<u64>,
+) -> Result<Early, bool> {
+    let Backend { video, input, power: power_requests, serial_input, .. } = backend;
+    let mut early = Early::default();
+    if config.sharing.viewers() > 0 {
+        return Ok(early);
+    }
+    video.publish(crate::hosts::notice_screen(COLS, ROWS, &["The agent is connected."]));
+    while config.sharing.viewers() == 0 {
+        tokio::select! {
+            changed = link.changed() => return Err(changed.is_ok()),
+            changed = watchers.changed() => if changed.is_err() { return Err(false) },
+            event = input.recv() => match event {
+                Some(event) if early.keys.len() < EARLY_INPUT => early.keys.push(event),
+                Some(_) => {}
+                None => return Err(false),
+            },
+            bytes = serial_input.recv() => match bytes {
+                Some(bytes) if early.serial.len() < EARLY_INPUT => early.serial.push(bytes),
+                Some(_) => {}
+                None => return Err(false),
+            },
+            request = power_requests.recv() => match request {
+                Some(request) => power(live, request).await,
+                None => return Err(false),
+            },
+        }
+    }
+    Ok(early)
+}
+
+/// The machine's shell while someone watches: opened, and again a moment after it ended.
+struct Shells<'a> {
+    config: &'a AgentHost,
+    live: &'a LiveLink,
+    power: &'a mut mpsc::Receiver<crate::hosts::PowerRequest>,
+    serial: &'a crate::hosts::serial::SerialHub,
+    serial_input: &'a mut mpsc::Receiver<Vec<u8>>,
+    watchers: &'a mut watch::Receiver<u64>,
+    link: &'a mut watch::Receiver<Option<LiveLink>>,
+    /// The last viewer left: the shell lingers until `LINGER` after this.
+    alone_since: Option<tokio::time::Instant>,
+}
+
+/// Where the text console's screen goes and its keys come from (not when the host shows the
+/// machine's VNC screen instead), and keys typed before it opened.
+type TextConsole<'a> = (&'a VideoHub, &'a mut mpsc::Receiver<InputEvent>, Vec<InputEvent>);
+
+impl Shells<'_> {
+    /// Until the link changes (`Some`: carry on or not) or nobody watched for `LINGER` (`None`).
+    async fn run(&mut self, mut text: Option<TextConsole<'_>>, mut early_serial: Vec<Vec<u8>>) -> Option<bool> {
+        loop {
+            let early_keys = text.as_mut().map(|(_, _, keys)| std::mem::take(keys)).unwrap_or_default();
+            let text_now = text.as_mut().map(|(video, input, _)| (&**video, &mut **input));
+            if let Some(ended) = self.one(text_now, early_keys, std::mem::take(&mut early_serial)).await {
+                return ended;
+            }
+            tokio::select! {
+                changed = self.link.changed() => return Some(changed.is_ok()),
+                () = tokio::time::sleep(REOPEN) => {}
+            }
+        }
+    }
+
+    /// One shell, from opening to its end (`None`) or the session's (`Some`, as `run`).
+    async fn one(
+        &mut self,
+        mut text: Option<(&VideoHub, &mut mpsc::Receiver<InputEvent>)>,
+        early_keys: Vec<InputEvent>,
+        early_serial: Vec<Vec<u8>>,
+    ) -> Option<Option<bool>> {
         let (output, mut console) = mpsc::channel(64);
+        let (ended, mut why) = oneshot::channel();
         let (opened, answer) = oneshot::channel();
-        let _ = live.commands.send(Command::Console { cols: COLS, rows: ROWS, output, opened }).await;
+        let kind = OpenKind::Console { cols: COLS, rows: ROWS };
+        let _ = self.live.commands.send(Command::Stream { kind, output, ended, opened }).await;
         let stream = match answer.await {
             Ok(Ok(stream)) => Some(stream),
             Ok(Err(err)) => {
-                tracing::warn!(host = %config.id, error = %err, "the agent's console did not open");
+                tracing::warn!(host = %self.config.id, error = %err, "the agent's console did not open");
                 None
             }
             Err(_) => None,
         };
-        let mut terminal = Terminal::new(COLS, ROWS);
-        video.publish(terminal.snapshot());
+        let mut screen = text.as_ref().map(|(video, _)| TerminalScreen::start(COLS, ROWS, video));
         if let Some(stream) = stream {
-            let typed = early.into_iter().filter_map(|event| input_bytes(event, &terminal));
-            for bytes in typed.chain(early_serial) {
-                let _ = live.commands.try_send(Command::Input { stream, bytes });
+            let typed = early_keys.into_iter().filter_map(|event| screen.as_ref()?.input_bytes(event));
+            for bytes in typed.collect::<Vec<_>>().into_iter().chain(early_serial) {
+                let _ = self.live.commands.try_send(Command::Input { stream, bytes });
             }
         }
-        let mut dirty = false;
-        let flush = tokio::time::sleep(COALESCE);
-        tokio::pin!(flush);
         let linger = tokio::time::sleep(LINGER);
         tokio::pin!(linger);
-        let mut alone = false;
-        loop {
+        if let Some(since) = self.alone_since {
+            linger.as_mut().reset(since + LINGER);
+        }
+        let outcome = loop {
             tokio::select! {
-                changed = link.changed() => return changed.is_ok(),
-                changed = watchers.changed() => {
+                changed = self.link.changed() => break Some(Some(changed.is_ok())),
+                changed = self.watchers.changed() => {
                     if changed.is_err() {
-                        return false;
+                        break Some(Some(false));
                     }
-                    let now_alone = config.sharing.viewers() == 0;
-                    if now_alone && !alone {
-                        linger.as_mut().reset(tokio::time::Instant::now() + LINGER);
+                    let alone = self.config.sharing.viewers() == 0;
+                    match (alone, self.alone_since) {
+                        (true, None) => {
+                            let now = tokio::time::Instant::now();
+                            self.alone_since = Some(now);
+                            linger.as_mut().reset(now + LINGER);
+                        }
+                        (false, Some(_)) => self.alone_since = None,
+                        _ => {}
                     }
-                    alone = now_alone;
                 },
-                () = &mut linger, if alone => {
+                () = &mut linger, if self.alone_since.is_some() => {
                     if let Some(stream) = stream {
-                        let _ = live.commands.send(Command::CloseStream { stream }).await;
+                        let _ = self.live.commands.send(Command::CloseStream { stream }).await;
                     }
-                    break;
+                    self.alone_since = None;
+                    break Some(None);
                 },
                 bytes = console.recv(), if stream.is_some() => match bytes {
                     Some(bytes) => {
-                        serial.publish(&bytes);
-                        terminal.feed(&bytes);
-                        if !dirty {
-                            dirty = true;
-                            flush.as_mut().reset(tokio::time::Instant::now() + COALESCE);
+                        self.serial.publish(&bytes);
+                        if let Some(screen) = &mut screen {
+                            screen.feed(&bytes);
                         }
                     }
                     // The shell ended: a new one a moment later, as a machine's getty would.
-                    None => break,
+                    None => break None,
                 },
-                event = input.recv() => {
-                    let Some(event) = event else { return false };
-                    if let (Some(bytes), Some(stream)) = (input_bytes(event, &terminal), stream) {
-                        let _ = live.commands.try_send(Command::Input { stream, bytes });
+                event = next_key(&mut text) => {
+                    let Some(event) = event else { break Some(Some(false)) };
+                    if let (Some(bytes), Some(stream)) = (screen.as_ref().and_then(|s| s.input_bytes(event)), stream) {
+                        let _ = self.live.commands.try_send(Command::Input { stream, bytes });
                     }
                 },
-                bytes = serial_input.recv() => {
-                    let Some(bytes) = bytes else { return false };
+                bytes = self.serial_input.recv() => {
+                    let Some(bytes) = bytes else { break Some(Some(false)) };
                     if let Some(stream) = stream {
-                        let _ = live.commands.try_send(Command::Input { stream, bytes });
+                        let _ = self.live.commands.try_send(Command::Input { stream, bytes });
                     }
                 },
-                request = power_requests.recv() => match request {
-                    Some(request) => power(live, request).await,
-                    None => return false,
+                request = self.power.recv() => match request {
+                    Some(request) => power(self.live, request).await,
+                    None => break Some(Some(false)),
                 },
-                () = &mut flush, if dirty => {
-                    dirty = false;
-                    video.publish(terminal.snapshot());
+                () = due(&mut screen) => {
+                    if let (Some(screen), Some((video, _))) = (&mut screen, &text) {
+                        screen.publish(video);
+                    }
                 },
             }
+        };
+        if let (Some(screen), Some((video, _))) = (&mut screen, &text) {
+            screen.publish(video);
         }
-        if dirty {
-            video.publish(terminal.snapshot());
+        if outcome.is_none() {
+            if let Ok(reason) = why.try_recv() {
+                if !reason.is_empty() {
+                    tracing::warn!(host = %self.config.id, %reason, "the agent's console ended");
+                }
+            }
         }
-        tokio::select! {
-            changed = link.changed() => return changed.is_ok(),
-            () = tokio::time::sleep(REOPEN) => {}
-        }
+        outcome
+    }
+}
+
+/// The text console's next key; never, when the host shows the VNC screen.
+async fn next_key(text: &mut Option<(&VideoHub, &mut mpsc::Receiver<InputEvent>)>) -> Option<InputEvent> {
+    match text {
+        Some((_, input)) => input.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn due(screen: &mut Option<TerminalScreen>) {
+    match screen {
+        Some(screen) => screen.due().await,
+        None => std::future::pending().await,
     }
 }

@@ -25,10 +25,22 @@ use crate::web::login::Source;
 const SEND_DEADLINE: Duration = Duration::from_secs(10);
 /// Console input waiting for the stream's window, at most.
 const MAX_PENDING_INPUT: usize = 256 << 10;
+/// A stream's reader that takes nothing for this long loses (the text console) or ends (the
+/// screen) rather than stall the agent's other streams.
+const OUTPUT_DEADLINE: Duration = Duration::from_secs(2);
 
 enum Route {
     Directive(Arc<Directive>),
-    Console(mpsc::Sender<Vec<u8>>),
+    Bytes(ByteRoute),
+}
+
+/// Where a byte stream's output goes.
+struct ByteRoute {
+    output: mpsc::Sender<Vec<u8>>,
+    ended: oneshot::Sender<String>,
+    /// A screen's bytes are a protocol: a gap breaks it, so a stream that would lose bytes
+    /// ends instead (its VNC client connects again). A terminal survives a gap.
+    lossless: bool,
 }
 
 struct Pump<'a> {
@@ -174,20 +186,24 @@ impl Pump<'_> {
                     link.cancel(*stream);
                 }
             }
-            Command::Console { cols, rows, output, opened } => match link.open_stream(OpenKind::Console { cols, rows })
-            {
-                Ok(stream) => {
-                    self.routes.insert(stream, Route::Console(output));
-                    let _ = opened.send(Ok(stream));
+            Command::Stream { kind, output, ended, opened } => {
+                let lossless = kind == OpenKind::Screen;
+                match link.open_stream(kind) {
+                    Ok(stream) => {
+                        self.routes.insert(stream, Route::Bytes(ByteRoute { output, ended, lossless }));
+                        let _ = opened.send(Ok(stream));
+                    }
+                    Err(err) => {
+                        let _ = opened.send(Err(err.to_string()));
+                    }
                 }
-                Err(err) => {
-                    let _ = opened.send(Err(err.to_string()));
-                }
-            },
+            }
             Command::Input { stream, bytes } => {
                 if self.pending_bytes + bytes.len() <= MAX_PENDING_INPUT {
                     self.pending_bytes += bytes.len();
                     self.pending_input.push_back((stream, bytes));
+                } else if let Some(Route::Bytes(ByteRoute { lossless: true, .. })) = self.routes.get(&stream) {
+                    self.end_route(stream, "the agent's screen stopped taking input", link);
                 }
             }
             Command::CloseStream { stream } => link.cancel(stream),
@@ -201,6 +217,15 @@ impl Pump<'_> {
             },
             Command::Close { reason } => link.goodbye(reason),
         }
+    }
+
+    /// Ends a byte stream here and at the agent: its reader sees the end, and why.
+    fn end_route(&mut self, stream: u32, why: &str, link: &mut ControllerLink) {
+        if let Some(Route::Bytes(route)) = self.routes.remove(&stream) {
+            tracing::warn!(host = %self.slot.host.id, stream, why, "byte stream ended");
+            let _ = route.ended.send(why.to_string());
+        }
+        link.cancel(stream);
     }
 
     /// Input goes as fast as the stream's window lets it, in order.
@@ -224,15 +249,9 @@ impl Pump<'_> {
     async fn carry_out(&mut self, link: &mut ControllerLink) {
         while let Some(action) = link.next_action() {
             match action {
-                ControllerAction::Connected { epoch, version, facts } => {
-                    let generation = self.state.agents.connected(
-                        &self.slot,
-                        self.commands.clone(),
-                        epoch,
-                        &version,
-                        &facts,
-                        now_ms(),
-                    );
+                ControllerAction::Connected { epoch, version, facts, screen } => {
+                    let hello = super::Hello { epoch, version: &version, facts: &facts, screen };
+                    let generation = self.state.agents.connected(&self.slot, self.commands.clone(), &hello, now_ms());
                     self.generation = Some(generation);
                     self.seen(Some(version.clone()), Some(facts)).await;
                     let host = self.slot.host.id.clone();
@@ -248,10 +267,11 @@ impl Pump<'_> {
                     let len = bytes.len();
                     match self.routes.get(&stream) {
                         Some(Route::Directive(directive)) => directive.push(channel, bytes),
-                        Some(Route::Console(output)) => {
-                            // The host's emulator keeps up with any shell; a stuck one loses output
-                            // rather than stall the agent's other streams.
-                            let _ = tokio::time::timeout(Duration::from_secs(2), output.send(bytes)).await;
+                        Some(Route::Bytes(route)) => {
+                            let taken = tokio::time::timeout(OUTPUT_DEADLINE, route.output.send(bytes)).await;
+                            if route.lossless && !matches!(taken, Ok(Ok(()))) {
+                                self.end_route(stream, "the screen's reader fell behind", link);
+                            }
                         }
                         None => {}
                     }
@@ -262,7 +282,10 @@ impl Pump<'_> {
                         self.by_directive.remove(&directive.id);
                         self.finished(&directive, exit.into()).await;
                     }
-                    Some(Route::Console(_)) | None => {}
+                    Some(Route::Bytes(route)) => {
+                        let _ = route.ended.send(exit.reason);
+                    }
+                    None => {}
                 },
                 ControllerAction::Sensors(readings) => {
                     let health = &self.slot.health;

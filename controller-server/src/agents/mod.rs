@@ -17,6 +17,7 @@
 pub mod directives;
 pub mod host;
 pub mod link;
+pub mod screen;
 pub mod socket;
 
 use std::collections::HashMap;
@@ -41,11 +42,12 @@ pub enum Command {
     Cancel {
         directive: u64,
     },
-    /// Opens the console; its output goes to `output` until the stream ends.
-    Console {
-        cols: u16,
-        rows: u16,
+    /// Opens a byte stream (the text console, or the screen); its output goes to `output`
+    /// until the stream ends, and then `ended` hears why ("" when by itself).
+    Stream {
+        kind: OpenKind,
         output: mpsc::Sender<Vec<u8>>,
+        ended: oneshot::Sender<String>,
         opened: oneshot::Sender<Result<u32, String>>,
     },
     Input {
@@ -71,6 +73,19 @@ pub enum Command {
 pub struct LiveLink {
     pub generation: u64,
     pub commands: mpsc::Sender<Command>,
+    /// The agent can open the machine's screen (its local VNC server).
+    pub screen: bool,
+}
+
+/// What a connecting agent said of itself.
+#[derive(Clone, Copy)]
+pub struct Hello<'a> {
+    /// The association's generation it proved.
+    pub epoch: u64,
+    pub version: &'a str,
+    pub facts: &'a Facts,
+    /// It can open the machine's screen.
+    pub screen: bool,
 }
 
 /// What the host list shows of an agent.
@@ -195,17 +210,10 @@ impl Agents {
     }
 
     /// A new connection of `host_id`'s agent takes over from any older one.
-    pub fn connected(
-        &self,
-        slot: &Slot,
-        commands: mpsc::Sender<Command>,
-        epoch: u64,
-        version: &str,
-        facts: &Facts,
-        now: i64,
-    ) -> u64 {
+    pub fn connected(&self, slot: &Slot, commands: mpsc::Sender<Command>, hello: &Hello<'_>, now: i64) -> u64 {
+        let Hello { epoch, version, facts, screen } = *hello;
         let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let older = slot.link.send_replace(Some(LiveLink { generation, commands }));
+        let older = slot.link.send_replace(Some(LiveLink { generation, commands, screen }));
         if let Some(older) = older {
             let _ =
                 older.commands.try_send(Command::Close { reason: "replaced by a newer connection of the same agent" });

@@ -8,6 +8,7 @@ pub mod local;
 pub mod qemu;
 pub mod serial;
 pub mod supervisor;
+pub mod terminal;
 pub mod vnc;
 
 use std::sync::Arc;

@@ -40,7 +40,23 @@ CREATE TABLE IF NOT EXISTS agents (
     last_seen INTEGER,
     version TEXT,
     facts TEXT
+);
+CREATE TABLE IF NOT EXISTS saved_directives (
+    name TEXT PRIMARY KEY,
+    command TEXT NOT NULL,
+    saved_by TEXT NOT NULL,
+    saved_at INTEGER NOT NULL
 );";
+
+/// A command an administrator saved, offered on every agent host's directives page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SavedRow {
+    pub name: String,
+    pub command: String,
+    /// Who saved it and when; none for the configuration's own (which the API cannot change).
+    pub saved_by: Option<String>,
+    pub saved_at: Option<i64>,
+}
 
 /// What the host list shows of an agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -300,6 +316,34 @@ impl AgentStore {
         Ok(agent_id)
     }
 
+    /// The saved directives, by name.
+    pub fn saved(&self) -> Result<Vec<SavedRow>, StoreError> {
+        let db = self.db()?;
+        let mut query = db.prepare("SELECT name, command, saved_by, saved_at FROM saved_directives ORDER BY name")?;
+        let rows = query.query_map([], |r| {
+            Ok(SavedRow { name: r.get(0)?, command: r.get(1)?, saved_by: r.get(2)?, saved_at: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Saves `command` as `name`, replacing what had that name; true when it replaced one.
+    pub fn save_directive(&self, name: &str, command: &str, by: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let db = self.db()?;
+        let tx = db.unchecked_transaction()?;
+        let replaced = tx.execute("DELETE FROM saved_directives WHERE name = ?1", params![name])? > 0;
+        tx.execute(
+            "INSERT INTO saved_directives (name, command, saved_by, saved_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, command, by, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(replaced)
+    }
+
+    /// Deletes the saved directive `name`; false when there was none.
+    pub fn delete_directive(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.db()?.execute("DELETE FROM saved_directives WHERE name = ?1", params![name])? > 0)
+    }
+
     /// Every agent, revoked ones included, by host id.
     pub fn list(&self) -> Result<Vec<AgentRow>, StoreError> {
         let db = self.db()?;
@@ -378,6 +422,21 @@ mod tests {
         store.admit(token(2).id(), "a2", &[8; 32], &first(), 5).unwrap();
         assert!(store.agent("a1").unwrap().is_none(), "the revoked record is replaced");
         assert_eq!(store.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn saved_directives_are_replaced_by_name_and_deleted() {
+        let store = AgentStore::in_memory().unwrap();
+        assert!(!store.save_directive("logs", "journalctl -n 100", "admin", 1).unwrap());
+        assert!(!store.save_directive("disk", "df -h", "root", 2).unwrap());
+        assert!(store.save_directive("logs", "journalctl -n 500", "ops", 3).unwrap(), "replaced");
+        let saved = store.saved().unwrap();
+        let names: Vec<_> = saved.iter().map(|s| (s.name.as_str(), s.command.as_str())).collect();
+        assert_eq!(names, [("disk", "df -h"), ("logs", "journalctl -n 500")]);
+        assert_eq!((saved[1].saved_by.as_deref(), saved[1].saved_at), (Some("ops"), Some(3)));
+        assert!(store.delete_directive("disk").unwrap());
+        assert!(!store.delete_directive("disk").unwrap());
+        assert_eq!(store.saved().unwrap().len(), 1);
     }
 
     #[test]

@@ -141,12 +141,6 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The commands an administrator saved for every agent host.
-pub async fn saved(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, ApiError> {
-    auth.require_password_changed()?;
-    Ok(Json(json!(state.agents.config.saved)))
-}
-
 /// The caller may run directives on this host (and it is an agent's).
 fn may_run(state: &AppState, auth: &Authenticated, host_id: &str) -> Result<(), ApiError> {
     auth.require_password_changed()?;
@@ -178,19 +172,12 @@ pub async fn run(
     may_run(&state, &auth, &host_id)?;
     let command = match (req.command, req.saved) {
         (Some(command), None) => command,
-        (None, Some(name)) => state
-            .agents
-            .config
-            .saved
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.command.clone())
+        (None, Some(name)) => super::saved_directives::command(&state, &name)
+            .await?
             .ok_or(ApiError::new(StatusCode::NOT_FOUND, "no saved directive has this name"))?,
         _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "give either a command or the name of a saved one")),
     };
-    if command.trim().is_empty() || command.len() > agent_link::frame::MAX_COMMAND {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "a command is 1 byte to 16 KiB"));
-    }
+    super::saved_directives::check_command(&command)?;
     let live = state.agents.live(&host_id).ok_or(ApiError::new(StatusCode::CONFLICT, "the agent is not connected"))?;
     let user = auth.session.user.username.clone();
     let directive = state.agents.directives.start(&host_id, &user, &command, now_ms());

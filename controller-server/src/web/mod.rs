@@ -11,6 +11,7 @@ pub mod hosts;
 pub mod launch;
 pub mod login;
 pub mod principal;
+pub mod saved_directives;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -64,7 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/agents", get(agents::list))
         .route("/api/agents/enrolments", post(agents::enrol))
         .route("/api/agents/{host}", delete(agents::revoke))
-        .route("/api/directives/saved", get(agents::saved))
+        .route("/api/directives/saved", get(saved_directives::list))
+        .route("/api/directives/saved/{name}", put(saved_directives::save).delete(saved_directives::delete))
         .route("/api/hosts/{id}/directives", get(agents::directives).post(agents::run))
         .route("/api/hosts/{id}/directives/{n}", get(agents::directive))
         .route("/api/hosts/{id}/directives/{n}/output", get(agents::output))

@@ -44,11 +44,38 @@ pub fn DirectivesPanel(host: String, csrf: String) -> impl IntoView {
         });
     };
     load();
-    spawn_local(async move {
-        if let Ok(s) = api::saved_directives().await {
-            saved.set(s);
-        }
-    });
+    let load_saved = move || {
+        spawn_local(async move {
+            if let Ok(s) = api::saved_directives().await {
+                saved.set(s);
+            }
+        });
+    };
+    load_saved();
+    let is_admin = use_context::<RwSignal<Option<api::SessionInfo>>>()
+        .is_some_and(|s| s.get_untracked().is_some_and(|s| s.role == "Administrator"));
+    let save_name = RwSignal::new(String::new());
+    let save = move |_| {
+        let (name, text) = (save_name.get_untracked(), command.get_untracked());
+        spawn_local(async move {
+            match api::save_directive(&csrf.get_value(), name.trim(), &text).await {
+                Ok(()) => {
+                    message.set(None);
+                    save_name.set(String::new());
+                    load_saved();
+                }
+                Err(e) => message.set(Some(e)),
+            }
+        });
+    };
+    let unsave = move |name: String| {
+        spawn_local(async move {
+            match api::delete_saved_directive(&csrf.get_value(), &name).await {
+                Ok(()) => load_saved(),
+                Err(e) => message.set(Some(e)),
+            }
+        });
+    };
     // Shows one directive's output, following it live until it ends.
     let show = move |id: u64| {
         shown.set(Some(id));
@@ -118,6 +145,34 @@ pub fn DirectivesPanel(host: String, csrf: String) -> impl IntoView {
                     </select>
                 </Show>
             </form>
+            <Show when=move || is_admin>
+                <details id="saved-manage">
+                    <summary>"Saved directives"</summary>
+                    <p class="muted">"Offered on every agent host. Those from the configuration file change only there."</p>
+                    <div>
+                        <input id="saved-name" placeholder="Name, e.g. collect logs" prop:value=save_name on:input=move |ev| save_name.set(event_target_value(&ev))/>
+                        <button id="saved-save" on:click=save disabled=move || save_name.get().trim().is_empty() || command.get().trim().is_empty()>"Save the command above"</button>
+                    </div>
+                    <table class="hosts" id="saved-list">
+                        <tbody>
+                            {move || saved.get().into_iter().map(|s| {
+                                let name = s.name.clone();
+                                let by = s.saved_by.clone();
+                                view! {
+                                    <tr>
+                                        <td>{s.name.clone()}</td>
+                                        <td><code>{s.command.clone()}</code></td>
+                                        <td class="muted">{by.clone().map_or("configuration file".to_string(), |u| format!("saved by {u}"))}</td>
+                                        <td><Show when=move || by.is_some()>
+                                            <button class="saved-delete" data-name=name.clone() on:click={let name = name.clone(); move |_| unsave(name.clone())}>"Delete"</button>
+                                        </Show></td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </details>
+            </Show>
             <p id="directives-message" class="error">{move || message.get()}</p>
             <table class="hosts" id="directives">
                 <tbody>

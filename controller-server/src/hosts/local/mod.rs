@@ -17,7 +17,6 @@ use shared::wire::{InputEvent, SpecialKey};
 use tokio::sync::mpsc;
 
 use super::{Backend, Host, PowerAction};
-use shared::terminal::{key_bytes, paste_bytes, Terminal};
 
 /// A program has no NMI: power maps to the program's life (off and shutdown stop it, on
 /// starts it, reset restarts it).
@@ -34,8 +33,6 @@ pub struct LocalHost {
     pub rows: u16,
 }
 
-/// Screen updates are gathered for this long before they are published.
-const COALESCE: Duration = Duration::from_millis(12);
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 const NO_NMI: &str = "the local host has no NMI";
 
@@ -145,36 +142,24 @@ async fn run_once(config: &LocalHost, backend: &mut Backend) -> anyhow::Result<E
         }
     });
 
-    let mut terminal = Terminal::new(config.cols, config.rows);
-    video.publish(terminal.snapshot());
+    let mut screen = super::terminal::TerminalScreen::start(config.cols, config.rows, video);
     let _ = status.send(HostStatus { state: HostState::Running, text: format!("running {program}") });
-    let mut dirty = false;
-    let flush = tokio::time::sleep(COALESCE);
-    tokio::pin!(flush);
     let exit = loop {
         tokio::select! {
             out = out_rx.recv() => match out {
                 Some(bytes) => {
                     serial.publish(&bytes);
-                    terminal.feed(&bytes);
-                    if !dirty {
-                        dirty = true;
-                        flush.as_mut().reset(tokio::time::Instant::now() + COALESCE);
-                    }
+                    screen.feed(&bytes);
                 }
                 None => break None,
             },
-            event = input.recv() => {
-                let Some(event) = event else { break Some(Exit::NoViewersLeft) };
-                let modes = terminal.modes();
-                let bytes = match event {
-                    InputEvent::Key(k) => key_bytes(&k, modes),
-                    InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
-                    InputEvent::Pointer(_) => None,
-                    InputEvent::Special(SpecialKey::CtrlAltDel) => break Some(Exit::Restart),
-                };
-                if let Some(bytes) = bytes {
-                    let _ = in_tx.send(bytes);
+            event = input.recv() => match event {
+                None => break Some(Exit::NoViewersLeft),
+                Some(InputEvent::Special(SpecialKey::CtrlAltDel)) => break Some(Exit::Restart),
+                Some(event) => {
+                    if let Some(bytes) = screen.input_bytes(event) {
+                        let _ = in_tx.send(bytes);
+                    }
                 }
             },
             bytes = serial_input.recv() => {
@@ -201,15 +186,10 @@ async fn run_once(config: &LocalHost, backend: &mut Backend) -> anyhow::Result<E
                 }
                 None => break Some(Exit::NoViewersLeft),
             },
-            () = &mut flush, if dirty => {
-                dirty = false;
-                video.publish(terminal.snapshot());
-            },
+            () = screen.due() => screen.publish(video),
         }
     };
-    if dirty {
-        video.publish(terminal.snapshot());
-    }
+    screen.publish(video);
     let _ = child.kill();
     let code = tokio::task::spawn_blocking(move || child.wait()).await;
     Ok(match exit {

@@ -48,10 +48,20 @@ pub struct VncHost {
 }
 
 /// Where an RFB server listens.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Target {
     Tcp(String),
     Unix(PathBuf),
+    /// A server reached some other way: an agent's screen, over its link.
+    Dialer(Arc<dyn Dialer>),
+}
+
+/// A connection to an RFB server that is not a socket of ours to open.
+pub trait Dialer: Send + Sync {
+    /// What the "no signal" screen names as the source.
+    fn describe(&self) -> String;
+    /// A connection: ready once the server can be read from.
+    fn dial(&self) -> futures_util::future::BoxFuture<'_, std::io::Result<(Reader, Writer)>>;
 }
 
 impl std::fmt::Display for Target {
@@ -59,6 +69,7 @@ impl std::fmt::Display for Target {
         match self {
             Target::Tcp(address) => f.write_str(address),
             Target::Unix(path) => write!(f, "unix:{}", path.display()),
+            Target::Dialer(dialer) => f.write_str(&dialer.describe()),
         }
     }
 }
@@ -213,8 +224,8 @@ enum LinkError {
     Handshake(Duration),
 }
 
-type Reader = Box<dyn AsyncRead + Unpin + Send>;
-type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+pub type Reader = Box<dyn AsyncRead + Unpin + Send>;
+pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
 
 async fn connect(target: &Target) -> Result<(Reader, Writer), LinkError> {
     let name = target.to_string();
@@ -231,6 +242,7 @@ async fn connect(target: &Target) -> Result<(Reader, Writer), LinkError> {
                 let (r, w) = UnixStream::connect(path).await.map_err(timed)?.into_split();
                 (Box::new(r) as Reader, Box::new(w) as Writer)
             }
+            Target::Dialer(dialer) => dialer.dial().await.map_err(timed)?,
         })
     };
     tokio::time::timeout(CONNECT_TIMEOUT, connecting)
