@@ -62,6 +62,8 @@ pub struct Inner {
     shutting_down: tokio::sync::watch::Sender<bool>,
     /// How many console links are open.
     open_links: Arc<tokio::sync::watch::Sender<usize>>,
+    /// The registration at a relay, when `[relay]` is set (once the site is up).
+    pub relay: std::sync::OnceLock<tokio::sync::watch::Receiver<crate::relay::RelayStatus>>,
 }
 
 impl Deref for AppState {
@@ -143,6 +145,7 @@ impl AppState {
             console_handshake: Duration::from_secs(config.limits.console_handshake_seconds.max(1)),
             shutting_down: tokio::sync::watch::channel(false).0,
             open_links: Arc::new(tokio::sync::watch::channel(0).0),
+            relay: std::sync::OnceLock::new(),
         }));
         tokio::spawn(housekeeping(Arc::downgrade(&state.0)));
         Ok(state)

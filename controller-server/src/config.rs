@@ -45,6 +45,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub health: HealthConfig,
     pub agents: AgentsConfig,
+    /// A relay to be reached through (`lantern-relay`), for a controller nobody can dial.
+    pub relay: Option<RelayConfig>,
     /// Managed hosts. Default: the embedded `local` host.
     pub hosts: Vec<HostConfig>,
 }
@@ -123,6 +125,31 @@ pub struct AuthConfig {
     pub lockout_after: u32,
     /// ... for this many seconds.
     pub lockout_seconds: u64,
+}
+
+/// `[relay]`: the controller dials out to a `lantern-relay` and registers under `name`;
+/// browsers and agents then reach it as `<name>.<the relay's domain>` through the relay, which
+/// forwards their TLS to it unopened.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// The relay's address, `host:port`.
+    pub address: String,
+    /// This controller's name there: a DNS label.
+    pub name: String,
+    /// The name browsers use through the relay (`<name>.<the relay's domain>`), added to the
+    /// self-signed certificate made at first start. A deployment gives the controller a
+    /// certificate for this name from a CA the browsers trust (`tls_cert`, `tls_key`).
+    pub host: Option<String>,
+    /// A silent relay is given up on after this many seconds (it pings more often).
+    #[serde(default = "RelayConfig::default_silence")]
+    pub silence_seconds: u64,
+}
+
+impl RelayConfig {
+    fn default_silence() -> u64 {
+        45
+    }
 }
 
 /// Agents: `lantern-agent` on managed machines dials out to `/agent/link` on the HTTPS port.
@@ -362,6 +389,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             health: HealthConfig::default(),
             agents: AgentsConfig::default(),
+            relay: None,
             hosts: vec![HostConfig {
                 recovery: None,
                 id: "local".into(),

@@ -112,6 +112,11 @@ impl Node {
         (secret, proof)
     }
 
+    /// This node's registration at a relay, for the relay's challenge.
+    pub fn relay_registration(&self, nonce: &[u8; 32], name: &str) -> relay_link::Frame {
+        relay_link::register::register(&self.key, nonce, name)
+    }
+
     /// What agents pin: the SHA-256 of the node's public key.
     pub fn pin(&self) -> agent_link::Pin {
         agent_link::Pin::of(self.key.verifying_key().as_bytes())

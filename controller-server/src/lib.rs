@@ -15,6 +15,7 @@ pub mod limits;
 pub mod quiet;
 pub mod recovery;
 pub mod redfish;
+pub mod relay;
 pub mod secret;
 pub mod store;
 pub mod sync;
@@ -123,6 +124,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
             }
         })
     });
+    if let Some(relay) = config.relay.clone() {
+        let site = relay::Site { router: web::router(state.clone()), tls: tls.clone(), limits };
+        let _ = state.relay.set(relay::start(relay, state.clone(), site));
+    }
     let handle = axum_server::Handle::new();
     let server = tokio::spawn(limits::serve(site, web::router(state.clone()), limits, Some(tls), handle.clone()));
     Ok(Running {

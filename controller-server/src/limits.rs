@@ -173,6 +173,36 @@ pub async fn serve(
     }
 }
 
+/// Serves one connection that did not come from a listener (a relay's data connection) as
+/// the HTTPS listener serves its own: TLS here, then HTTP with upgrades, `peer` as the client's
+/// address, under the same time limits.
+pub async fn serve_one<I>(
+    stream: I,
+    peer: SocketAddr,
+    router: axum::Router,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    limits: Limits,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).handshake_timeout(limits.tls_handshake);
+    let stream = match acceptor.accept(stream, ()).await {
+        Ok((stream, ())) => stream,
+        Err(err) => {
+            tracing::debug!(%peer, %err, "relayed TLS handshake failed");
+            return;
+        }
+    };
+    let service = router.layer(axum::extract::connect_info::MockConnectInfo(peer));
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    configure(&mut builder, limits);
+    let io = hyper_util::rt::TokioIo::new(stream);
+    if let Err(err) = builder.serve_connection_with_upgrades(io, service).await {
+        tracing::debug!(%peer, %err, "relayed connection ended");
+    }
+}
+
 fn configure(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>, limits: Limits) {
     builder
         .http1()

@@ -51,6 +51,9 @@ fn generate_self_signed(cert_path: &Path, key_path: &Path, config: &Config) -> a
     if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
         names.push(ip.to_string());
     }
+    if let Some(host) = config.relay.as_ref().and_then(|r| r.host.clone()) {
+        names.push(host);
+    }
     let certified = rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
     std::fs::create_dir_all(config.data_dir.as_path())?;
     std::fs::write(cert_path, certified.cert.pem())?;

@@ -29,13 +29,23 @@ impl ApiClient {
     }
 
     pub fn for_site(base: &str, cert: &std::path::Path) -> anyhow::Result<Self> {
+        Self::resolving(base, cert, None)
+    }
+
+    /// As `for_site`, reaching `base`'s host name at `address` (a relay, say) while checking
+    /// the certificate against that name.
+    pub fn resolving(
+        base: &str,
+        cert: &std::path::Path,
+        address: Option<(&str, std::net::SocketAddr)>,
+    ) -> anyhow::Result<Self> {
         let cert = reqwest::Certificate::from_pem(&std::fs::read(cert)?)?;
-        let http = reqwest::Client::builder()
-            .add_root_certificate(cert)
-            .cookie_store(true)
-            .timeout(Duration::from_secs(30))
-            .build()?;
-        Ok(Self { http, base: base.to_string(), csrf: String::new() })
+        let mut builder =
+            reqwest::Client::builder().add_root_certificate(cert).cookie_store(true).timeout(Duration::from_secs(30));
+        if let Some((name, address)) = address {
+            builder = builder.resolve(name, address);
+        }
+        Ok(Self { http: builder.build()?, base: base.to_string(), csrf: String::new() })
     }
 
     /// `method path` with a JSON body (or none); answers the status and the JSON body.

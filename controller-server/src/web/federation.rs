@@ -18,7 +18,15 @@ use crate::store::Role;
 /// This controller's node id and public key (for peers' configuration) and its peers.
 pub async fn node(State(state): State<AppState>, _auth: Authenticated) -> Json<Value> {
     let peers: Vec<Value> = state.peers.iter().map(|p| json!({ "id": p.id, "url": p.url })).collect();
-    Json(json!({ "node_id": state.node.id, "public_key": state.node.public_key(), "peers": peers }))
+    let relay = state.relay.get().map(|status| status.borrow().clone());
+    Json(json!({
+        "node_id": state.node.id,
+        "public_key": state.node.public_key(),
+        // What agents pin and relays allow, to be checked out of band.
+        "pin": state.node.pin().to_string(),
+        "peers": peers,
+        "relay": relay,
+    }))
 }
 
 #[derive(Deserialize)]

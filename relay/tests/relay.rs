@@ -1,0 +1,163 @@
+//! The relay between a real controller and its clients: the controller dials out and
+//! registers, a client reaches it by name through the relay with the controller's own
+//! certificate checked end to end, strangers are refused, and a restarted relay is registered
+//! at again by itself.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use controller_server::config::RelayConfig;
+use e2e::client::ApiClient;
+use e2e::{wait_for, Controller};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+const RELAY: &str = env!("CARGO_BIN_EXE_lantern-relay");
+
+struct RelayProcess {
+    child: tokio::process::Child,
+    address: SocketAddr,
+}
+
+impl RelayProcess {
+    /// Starts the relay on `listen` (port 0: any) admitting `pin`.
+    async fn start(dir: &Path, listen: SocketAddr, pin: &str) -> anyhow::Result<Self> {
+        let config = dir.join("relay.toml");
+        std::fs::write(
+            &config,
+            format!("listen = \"{listen}\"\ndomain = \"relay.test\"\nallow = [\"{pin}\"]\nping_seconds = 1\n"),
+        )?;
+        let mut child = tokio::process::Command::new(RELAY)
+            .args(["--config", config.to_str().unwrap_or_default()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await??.unwrap_or_default();
+        let address = line.strip_prefix("listening on ").context("no listening line")?.parse()?;
+        Ok(Self { child, address })
+    }
+
+    async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+async fn registered(controller: &Controller) -> anyhow::Result<Value> {
+    let mut api = ApiClient::new(controller)?;
+    api.login("admin", &controller.first_password).await?;
+    wait_for("the controller to register at the relay", Duration::from_secs(10), || async {
+        let (_, node) = api.call("GET", "/api/node", None).await?;
+        Ok(if node["relay"]["registered"] == true { Ok(node) } else { Err(node.to_string()) })
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_behind_the_relay_is_reached_by_name_and_registers_again_after_a_restart() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // The controller's node key, known beforehand so that the relay can be told its pin.
+    let seed: [u8; 32] = rand_seed();
+    let key_file = dir.path().join("node-key");
+    std::fs::write(&key_file, seed)?;
+    let node = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let pin = agent_link::Pin::of(node.verifying_key().as_bytes()).to_string();
+    let relay = RelayProcess::start(dir.path(), "127.0.0.1:0".parse()?, &pin).await?;
+    let address = relay.address;
+    let controller = Controller::start(|c| {
+        c.node_key_file = Some(key_file.clone());
+        c.relay = Some(RelayConfig {
+            address: address.to_string(),
+            name: "ctl-a".into(),
+            host: Some("ctl-a.relay.test".into()),
+            silence_seconds: 5,
+        });
+    })
+    .await?;
+    let node = registered(&controller).await?;
+    assert_eq!(node["relay"]["host"], "ctl-a.relay.test");
+    assert_eq!(node["pin"], pin.as_str());
+
+    // Through the relay, by name, with the controller's own certificate checked for that name:
+    // the TLS session ends at the controller.
+    let base = format!("https://ctl-a.relay.test:{}", address.port());
+    let mut api = ApiClient::resolving(&base, &controller.cert_path(), Some(("ctl-a.relay.test", address)))?;
+    api.first_login("admin", &controller.first_password, "a relayed password").await?;
+    let (status, hosts) = api.call("GET", "/api/hosts", None).await?;
+    assert_eq!(status, 200, "{hosts}");
+    assert!(hosts.to_string().contains("\"local\""), "{hosts}");
+
+    // Strangers: a name nobody registered, and a key that is not on the list.
+    let stranger = ApiClient::resolving(
+        &format!("https://ctl-b.relay.test:{}", address.port()),
+        &controller.cert_path(),
+        Some(("ctl-b.relay.test", address)),
+    )?;
+    assert!(stranger.call("GET", "/api/node", None).await.is_err(), "an unknown name gets no path");
+    let refused = register_with(address, &ed25519_dalek::SigningKey::from_bytes(&[3; 32]), "ctl-a").await?;
+    assert!(
+        matches!(&refused, relay_link::Frame::Refused { reason } if reason.contains("may not register")),
+        "{refused:?}"
+    );
+    let (status, _) = api.call("GET", "/api/hosts", None).await?;
+    assert_eq!(status, 200, "the registered controller is unaffected");
+
+    // The relay restarts on its address: the controller is registered again by itself.
+    relay.kill().await;
+    let restarted = RelayProcess::start(dir.path(), address, &pin).await?;
+    wait_for("the relayed API after the relay's restart", Duration::from_secs(10), || async {
+        Ok(match api.call("GET", "/api/hosts", None).await {
+            Ok((200, _)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        })
+    })
+    .await?;
+    restarted.kill().await;
+    Ok(())
+}
+
+fn rand_seed() -> [u8; 32] {
+    let marker = e2e::marker();
+    let mut seed = [0u8; 32];
+    for (i, b) in marker.bytes().cycle().take(32).enumerate() {
+        seed[i] = b.wrapping_mul(i as u8 + 1);
+    }
+    seed
+}
+
+/// Registers at the relay as `name` with `key`; the relay's answer.
+async fn register_with(
+    relay: SocketAddr,
+    key: &ed25519_dalek::SigningKey,
+    name: &str,
+) -> anyhow::Result<relay_link::Frame> {
+    let mut socket = tokio::net::TcpStream::connect(relay).await?;
+    socket.write_all(&[relay_link::PREAMBLE.as_slice(), &[relay_link::Kind::Control.byte()]].concat()).await?;
+    let mut decoder = relay_link::Decoder::default();
+    let relay_link::Frame::Challenge { nonce } = read_frame(&mut socket, &mut decoder).await? else {
+        anyhow::bail!("no challenge")
+    };
+    socket.write_all(&relay_link::register::register(key, &nonce, name).encode()).await?;
+    read_frame(&mut socket, &mut decoder).await
+}
+
+async fn read_frame(
+    socket: &mut tokio::net::TcpStream,
+    decoder: &mut relay_link::Decoder,
+) -> anyhow::Result<relay_link::Frame> {
+    let mut buf = [0u8; 1024];
+    loop {
+        if let Some(frame) = decoder.next_frame()? {
+            return Ok(frame);
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf)).await??;
+        anyhow::ensure!(n > 0, "the relay closed the connection");
+        decoder.feed(&buf[..n]);
+    }
+}
