@@ -1,6 +1,7 @@
 //! The relay between a real controller and its clients: the controller dials out and
 //! registers, a client reaches it by name through the relay with the controller's own
-//! certificate checked end to end, strangers are refused, and a restarted relay is registered
+//! certificate checked end to end, strangers and a flood of silent connections are refused
+//! without harm to others, and a restarted relay is registered
 //! at again by itself.
 
 use std::net::SocketAddr;
@@ -28,7 +29,10 @@ impl RelayProcess {
         let config = dir.join("relay.toml");
         std::fs::write(
             &config,
-            format!("listen = \"{listen}\"\ndomain = \"relay.test\"\nallow = [\"{pin}\"]\nping_seconds = 1\n"),
+            format!(
+                "listen = \"{listen}\"\ndomain = \"relay.test\"\nallow = [\"{pin}\"]\nping_seconds = 1\n\
+                 hello_seconds = 2\nmax_connections_per_address = 16\n"
+            ),
         )?;
         let mut child = tokio::process::Command::new(RELAY)
             .args(["--config", config.to_str().unwrap_or_default()])
@@ -107,6 +111,28 @@ async fn a_controller_behind_the_relay_is_reached_by_name_and_registers_again_af
     );
     let (status, _) = api.call("GET", "/api/hosts", None).await?;
     assert_eq!(status, 200, "the registered controller is unaffected");
+
+    // A flood of connections that never say anything, from another address: it gets its share
+    // and no more, each is dropped at the hello deadline, and other clients are unaffected.
+    let mut flood = Vec::new();
+    for _ in 0..20 {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind("127.0.0.2:0".parse()?)?;
+        flood.push(socket.connect(address).await?);
+    }
+    let mut buf = [0u8; 16];
+    for (i, socket) in flood.iter_mut().enumerate().skip(16) {
+        let read = tokio::time::timeout(Duration::from_millis(500), socket.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "connection {i}, over the share, is closed at once: {read:?}");
+    }
+    let waiting = tokio::time::timeout(Duration::from_millis(300), flood[0].read(&mut buf)).await;
+    assert!(waiting.is_err(), "one within the share waits for its hello: {waiting:?}");
+    let (status, _) = api.call("GET", "/api/hosts", None).await?;
+    assert_eq!(status, 200, "other clients are served during the flood");
+    for (i, socket) in flood.iter_mut().enumerate().take(16) {
+        let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "connection {i} is dropped at the hello deadline: {read:?}");
+    }
 
     // The relay restarts on its address: the controller is registered again by itself.
     relay.kill().await;
