@@ -1,8 +1,7 @@
 //! The relay between a real controller and its clients: the controller dials out and
 //! registers, a client reaches it by name through the relay with the controller's own
 //! certificate checked end to end, strangers and a flood of silent connections are refused
-//! without harm to others, and a restarted relay is registered
-//! at again by itself.
+//! without harm to others, and a restarted relay is registered at again by itself.
 
 use std::net::SocketAddr;
 use std::path::Path;
