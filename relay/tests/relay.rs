@@ -66,7 +66,7 @@ async fn registered(controller: &Controller) -> anyhow::Result<Value> {
 async fn a_controller_behind_the_relay_is_reached_by_name_and_registers_again_after_a_restart() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     // The controller's node key, known beforehand so that the relay can be told its pin.
-    let seed: [u8; 32] = rand_seed();
+    let seed: [u8; 32] = rand::random();
     let key_file = dir.path().join("node-key");
     std::fs::write(&key_file, seed)?;
     let node = ed25519_dalek::SigningKey::from_bytes(&seed);
@@ -145,15 +145,6 @@ async fn a_controller_behind_the_relay_is_reached_by_name_and_registers_again_af
     .await?;
     restarted.kill().await;
     Ok(())
-}
-
-fn rand_seed() -> [u8; 32] {
-    let marker = e2e::marker();
-    let mut seed = [0u8; 32];
-    for (i, b) in marker.bytes().cycle().take(32).enumerate() {
-        seed[i] = b.wrapping_mul(i as u8 + 1);
-    }
-    seed
 }
 
 /// Registers at the relay as `name` with `key`; the relay's answer.

@@ -139,10 +139,10 @@ async fn online(
             };
             tokio::select! {
                 () = display.drive(video, input, status) => Some(false),
-                ended = shells.run(None, early.serial) => ended,
+                ended = shells.run(None, early) => ended,
             }
         } else {
-            shells.run(Some((video, input, early.keys)), early.serial).await
+            shells.run(Some((video, input)), early).await
         };
         match ended {
             Some(carry_on) => return carry_on,
@@ -213,16 +213,16 @@ struct Shells<'a> {
 }
 
 /// Where the text console's screen goes and its keys come from (not when the host shows the
-/// machine's VNC screen instead), and keys typed before it opened.
-type TextConsole<'a> = (&'a VideoHub, &'a mut mpsc::Receiver<InputEvent>, Vec<InputEvent>);
+/// machine's VNC screen instead).
+type TextConsole<'a> = (&'a VideoHub, &'a mut mpsc::Receiver<InputEvent>);
 
 impl Shells<'_> {
     /// Until the link changes (`Some`: carry on or not) or nobody watched for `LINGER` (`None`).
-    async fn run(&mut self, mut text: Option<TextConsole<'_>>, mut early_serial: Vec<Vec<u8>>) -> Option<bool> {
+    /// What was typed before goes to the first shell (keys only to a text console).
+    async fn run(&mut self, mut text: Option<TextConsole<'_>>, mut early: Early) -> Option<bool> {
         loop {
-            let early_keys = text.as_mut().map(|(_, _, keys)| std::mem::take(keys)).unwrap_or_default();
-            let text_now = text.as_mut().map(|(video, input, _)| (&**video, &mut **input));
-            if let Some(ended) = self.one(text_now, early_keys, std::mem::take(&mut early_serial)).await {
+            let text_now = text.as_mut().map(|(video, input)| (&**video, &mut **input));
+            if let Some(ended) = self.one(text_now, std::mem::take(&mut early)).await {
                 return ended;
             }
             tokio::select! {
@@ -233,12 +233,7 @@ impl Shells<'_> {
     }
 
     /// One shell, from opening to its end (`None`) or the session's (`Some`, as `run`).
-    async fn one(
-        &mut self,
-        mut text: Option<(&VideoHub, &mut mpsc::Receiver<InputEvent>)>,
-        early_keys: Vec<InputEvent>,
-        early_serial: Vec<Vec<u8>>,
-    ) -> Option<Option<bool>> {
+    async fn one(&mut self, mut text: Option<TextConsole<'_>>, early: Early) -> Option<Option<bool>> {
         let (output, mut console) = mpsc::channel(64);
         let (ended, mut why) = oneshot::channel();
         let (opened, answer) = oneshot::channel();
@@ -254,8 +249,8 @@ impl Shells<'_> {
         };
         let mut screen = text.as_ref().map(|(video, _)| TerminalScreen::start(COLS, ROWS, video));
         if let Some(stream) = stream {
-            let typed = early_keys.into_iter().filter_map(|event| screen.as_ref()?.input_bytes(event));
-            for bytes in typed.collect::<Vec<_>>().into_iter().chain(early_serial) {
+            let typed = early.keys.into_iter().filter_map(|event| screen.as_ref()?.input_bytes(event));
+            for bytes in typed.chain(early.serial) {
                 let _ = self.live.commands.try_send(Command::Input { stream, bytes });
             }
         }
@@ -337,7 +332,7 @@ impl Shells<'_> {
 }
 
 /// The text console's next key; never, when the host shows the VNC screen.
-async fn next_key(text: &mut Option<(&VideoHub, &mut mpsc::Receiver<InputEvent>)>) -> Option<InputEvent> {
+async fn next_key(text: &mut Option<TextConsole<'_>>) -> Option<InputEvent> {
     match text {
         Some((_, input)) => input.recv().await,
         None => std::future::pending().await,

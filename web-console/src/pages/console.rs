@@ -12,6 +12,21 @@ use leptos::task::spawn_local;
 use crate::api::{self, HostSummary, Transport};
 use crate::applet::{Console, KeyRequest, Status};
 
+/// The power buttons a host may have, in the order they are shown: its action, the button's
+/// id, label and what it does.
+const POWER_BUTTONS: [(&str, &str, &str, &str); 5] = [
+    ("on", "btn-power-on", "Power on", "Power on the host"),
+    (
+        "shutdown",
+        "btn-shutdown",
+        "Shut down",
+        "Ask the host to shut down (ACPI power button, or the OS of an agent's machine)",
+    ),
+    ("off", "btn-power-off", "Power off", "Power off at once, as pulling the plug"),
+    ("reset", "btn-reset", "Reset", "Reset the host (an agent's machine reboots)"),
+    ("nmi", "btn-nmi", "NMI", "Send a non-maskable interrupt (a hung kernel dumps its state)"),
+];
+
 #[component]
 pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> impl IntoView {
     let canvas_ref = NodeRef::<html::Canvas>::new();
@@ -186,21 +201,11 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <button id="btn-cad" disabled=view_only title="Send Ctrl-Alt-Del to the host" on:click=move |_| { with_console(Console::ctrl_alt_del); focus(canvas_ref); }>"Ctrl-Alt-Del"</button>
                 <Show when=move || can_power>
                     <span class="power" title=power_note.unwrap_or("Power buttons")>
-                        <Show when={let has = has_action.clone(); move || has("on")}>
-                            <button id="btn-power-on" title="Power on the host" on:click=move |_| press("on")>"Power on"</button>
-                        </Show>
-                        <Show when={let has = has_action.clone(); move || has("shutdown")}>
-                            <button id="btn-shutdown" title="Ask the host to shut down (ACPI power button, or the OS of an agent's machine)" on:click=move |_| press("shutdown")>"Shut down"</button>
-                        </Show>
-                        <Show when={let has = has_action.clone(); move || has("off")}>
-                            <button id="btn-power-off" title="Power off at once, as pulling the plug" on:click=move |_| press("off")>"Power off"</button>
-                        </Show>
-                        <Show when={let has = has_action.clone(); move || has("reset")}>
-                            <button id="btn-reset" title="Reset the host (an agent's machine reboots)" on:click=move |_| press("reset")>"Reset"</button>
-                        </Show>
-                        <Show when={let has = has_action.clone(); move || has("nmi")}>
-                            <button id="btn-nmi" title="Send a non-maskable interrupt (a hung kernel dumps its state)" on:click=move |_| press("nmi")>"NMI"</button>
-                        </Show>
+                        {POWER_BUTTONS
+                            .iter()
+                            .filter(|(action, ..)| has_action(action))
+                            .map(|&(action, id, label, title)| view! { <button id=id title=title on:click=move |_| press(action)>{label}</button> })
+                            .collect_view()}
                     </span>
                     {power_note.map(|note| view! { <span id="power-note" class="muted">{note}</span> })}
                 </Show>
