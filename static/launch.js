@@ -10,7 +10,7 @@ async function fetchKey() {
   const r = await fetch("/api/launch-session/console-key", { method: "POST", headers: { Authorization: `Launch ${secret}` } });
   const body = await r.json();
   if (!r.ok) throw new Error(body.error || `console key refused (${r.status})`);
-  return { url: `wss://${location.host}${body.ws_path}`, keyId: body.key_id, pms: body.pms, suites: body.suites };
+  return { url: `wss://${location.host}${body.ws_path}`, keyId: body.key_id, pms: body.pms, suites: body.suites, controllerKey: body.controller_key };
 }
 
 const show = (id, text) => { document.getElementById(id).textContent = text; };

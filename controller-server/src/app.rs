@@ -130,7 +130,11 @@ impl AppState {
             agents,
             events,
             journal,
-            link_config: ServerConfig { suites: config.suites()?, schedule: config.schedule() },
+            link_config: ServerConfig {
+                suites: config.suites()?,
+                schedule: config.schedule(),
+                identity: node.console_identity(),
+            },
             web_root: config.web_root.clone(),
             csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref(), &config.frame_ancestors),
             frameable: !config.frame_ancestors.is_empty(),

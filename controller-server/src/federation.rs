@@ -117,6 +117,11 @@ impl Node {
         relay_link::register::register(&self.key, nonce, name)
     }
 
+    /// The node key as the console links sign their handshakes with it.
+    pub fn console_identity(&self) -> shared::session::ControllerIdentity {
+        shared::session::ControllerIdentity::from_seed(self.key.as_bytes())
+    }
+
     /// What agents pin: the SHA-256 of the node's public key.
     pub fn pin(&self) -> agent_link::Pin {
         agent_link::Pin::of(self.key.verifying_key().as_bytes())

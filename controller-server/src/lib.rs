@@ -171,6 +171,9 @@ fn keep_private(file: &std::path::Path) -> anyhow::Result<()> {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let running = start(config).await?;
     println!("Lantern controller: https://{}/", running.site);
+    // What the web UI's footer and GET /api/node show, to compare out of band (for example
+    // when the pages come through a relay).
+    println!("Controller key fingerprint: {}", running.state.node.pin());
     if let Some(addr) = running.plain {
         println!("Plain console listener: ws://{addr}/console/ws");
     }

@@ -216,9 +216,7 @@ async fn open(
                     vec![],
                 )
                 .await?;
-            browser
-                .applet_connect("bench", &url, key["key_id"].as_str().unwrap_or(""), key["pms"].as_str().unwrap_or(""))
-                .await?;
+            browser.applet_connect("bench", &url, &key).await?;
             wait_for("our first frame", Duration::from_secs(20), || async {
                 let s = browser.applet_status("bench").await?;
                 Ok(if s["frames"].as_f64().unwrap_or(0.0) > 0.0 { Ok(()) } else { Err(s.to_string()) })

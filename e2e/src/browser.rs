@@ -200,7 +200,7 @@ document.body.appendChild(canvas);
 const fetchKey = async () => {
   const s = await (await fetch('/api/session')).json();
   const k = await (await fetch(`/api/hosts/${host}/console-key`, { method: 'POST', headers: { 'X-CSRF-Token': s.csrf_token } })).json();
-  return { url, keyId: k.key_id, pms: k.pms };
+  return { url, keyId: k.key_id, pms: k.pms, controllerKey: k.controller_key };
 };
 window[name] = new wasmBindings.LanternConsole(canvas, { keyProvider: fetchKey });
 "#;
@@ -236,10 +236,13 @@ impl Browser {
         Ok(())
     }
 
-    pub async fn applet_connect(&self, name: &str, url: &str, key_id: &str, pms: &str) -> anyhow::Result<()> {
+    /// Connects the applet `name` to `url` with `key` as the console-key API returns it
+    /// (`key_id`, `pms`, `controller_key`).
+    pub async fn applet_connect(&self, name: &str, url: &str, key: &Value) -> anyhow::Result<()> {
         self.js(
-            "const [n, url, keyId, pms] = arguments; window[n].connect({ url, keyId, pms });",
-            vec![json!(name), json!(url), json!(key_id), json!(pms)],
+            "const [n, url, k] = arguments; \
+             window[n].connect({ url, keyId: k.key_id, pms: k.pms, controllerKey: k.controller_key });",
+            vec![json!(name), json!(url), key.clone()],
         )
         .await?;
         Ok(())

@@ -120,6 +120,10 @@ impl ConsoleClient {
             key_id,
             pms: Pms::from_slice(&pms).context("pms is not 32 bytes")?,
             suites: vec![CipherSuite::ChaCha20Poly1305, CipherSuite::Rc4HmacSha1],
+            controller_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(key["controller_key"].as_str().context("controller_key")?)?
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("controller_key is not 32 bytes"))?,
         };
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
         let mut client = Self { ws, session: ClientSession::new(config, rand::random()), started: Instant::now() };

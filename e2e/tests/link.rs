@@ -27,7 +27,7 @@ async fn neither_keystrokes_nor_screen_text_nor_the_key_appear_on_the_wire_or_in
         let (key_id, pms_b64) =
             (console_key["key_id"].as_str().unwrap_or_default(), console_key["pms"].as_str().unwrap_or_default());
         browser.new_applet("wire", &proxy.url).await?;
-        browser.applet_connect("wire", &proxy.url, key_id, pms_b64).await?;
+        browser.applet_connect("wire", &proxy.url, &console_key).await?;
         browser.applet_wait_state("wire", "connected", WAIT).await?;
 
         let (typed, pasted) = (marker(), marker());
@@ -87,29 +87,54 @@ async fn unknown_and_reused_keys_are_refused_with_a_clear_message() {
         browser.first_login(&controller).await?;
 
         browser.new_applet("unknown", &url).await?;
-        browser
-            .applet_connect(
-                "unknown",
-                &url,
-                &marker().repeat(4),
-                &base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
-            )
-            .await?;
+        let mut unknown = browser.fetch_key().await?;
+        unknown["key_id"] = serde_json::json!(marker().repeat(4));
+        unknown["pms"] = serde_json::json!(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+        browser.applet_connect("unknown", &url, &unknown).await?;
         let status = browser.applet_wait_state("unknown", "closed", WAIT).await?;
         assert!(status["message"].as_str().unwrap_or_default().contains("console key is unknown"), "{status}");
 
         let console_key = browser.fetch_key().await?;
-        let (key_id, pms) =
-            (console_key["key_id"].as_str().unwrap_or_default(), console_key["pms"].as_str().unwrap_or_default());
         browser.new_applet("first", &url).await?;
-        browser.applet_connect("first", &url, key_id, pms).await?;
+        browser.applet_connect("first", &url, &console_key).await?;
         browser.applet_wait_state("first", "connected", WAIT).await?;
         browser.new_applet("again", &url).await?;
-        browser.applet_connect("again", &url, key_id, pms).await?;
+        browser.applet_connect("again", &url, &console_key).await?;
         let status = browser.applet_wait_state("again", "closed", WAIT).await?;
         assert!(status["message"].as_str().unwrap_or_default().contains("console key was already used"), "{status}");
         // The first link is unaffected.
         assert_eq!(browser.applet_status("first").await?["state"], "connected");
+        Ok(())
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_server_that_does_not_sign_with_the_controllers_key_is_stopped() {
+    // The page was given another node key than the one this console server signs with: as if
+    // something between them (a relay that was handed the PMS) answered in the controller's place.
+    let logs = e2e::capture_logs();
+    scenario!(|_| {}, |controller, browser| {
+        let url = format!("wss://{}/console/ws", controller.running.site);
+        browser.first_login(&controller).await?;
+        let mut console_key = browser.fetch_key().await?;
+        let node = browser.api("GET", "/api/node", serde_json::Value::Null).await?;
+        assert_eq!(
+            console_key["controller_fingerprint"], node["body"]["pin"],
+            "the page is told the key /api/node shows"
+        );
+        assert_eq!(console_key["controller_key"], node["body"]["public_key"]);
+        let other_key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([9u8; 32]);
+        console_key["controller_key"] = serde_json::json!(other_key);
+        browser.new_applet("pinned", &url).await?;
+        browser.applet_connect("pinned", &url, &console_key).await?;
+        let status = browser.applet_wait_state("pinned", "closed", WAIT).await?;
+        let message = status["message"].as_str().unwrap_or_default();
+        assert!(message.contains("did not prove it is this controller"), "{status}");
+        e2e::wait_for("the controller to log why", WAIT, || async {
+            let logged = logs.lock().map(|l| l.clone()).unwrap_or_default();
+            Ok(if contains(&logged, b"wrong node key") { Ok(()) } else { Err("not logged yet".to_string()) })
+        })
+        .await?;
         Ok(())
     });
 }
@@ -126,14 +151,7 @@ async fn an_unreachable_or_refused_console_server_is_reported() {
         ] {
             let console_key = browser.fetch_key().await?;
             browser.new_applet(name, &url).await?;
-            browser
-                .applet_connect(
-                    name,
-                    &url,
-                    console_key["key_id"].as_str().unwrap_or_default(),
-                    console_key["pms"].as_str().unwrap_or_default(),
-                )
-                .await?;
+            browser.applet_connect(name, &url, &console_key).await?;
             let status = browser.applet_wait_state(name, "closed", WAIT).await?;
             assert!(
                 status["message"].as_str().unwrap_or_default().contains("could not reach the console server"),
@@ -153,14 +171,7 @@ async fn an_expired_key_is_refused_with_a_clear_message() {
         // Outlive the configured one-second TTL.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         browser.new_applet("late", &url).await?;
-        browser
-            .applet_connect(
-                "late",
-                &url,
-                console_key["key_id"].as_str().unwrap_or_default(),
-                console_key["pms"].as_str().unwrap_or_default(),
-            )
-            .await?;
+        browser.applet_connect("late", &url, &console_key).await?;
         let status = browser.applet_wait_state("late", "closed", WAIT).await?;
         assert!(status["message"].as_str().unwrap_or_default().contains("console key has expired"), "{status}");
         Ok(())
@@ -178,14 +189,7 @@ async fn a_record_altered_on_the_wire_closes_the_session_with_an_error() {
         browser.first_login(&controller).await?;
         let console_key = browser.fetch_key().await?;
         browser.new_applet("victim", &proxy.url).await?;
-        browser
-            .applet_connect(
-                "victim",
-                &proxy.url,
-                console_key["key_id"].as_str().unwrap_or_default(),
-                console_key["pms"].as_str().unwrap_or_default(),
-            )
-            .await?;
+        browser.applet_connect("victim", &proxy.url, &console_key).await?;
         browser.applet_wait_state("victim", "connected", WAIT).await?;
         browser.applet_type("victim", &format!("echo {}{}", marker(), key(Key::Enter))).await?;
         let status = browser.applet_wait_state("victim", "closed", WAIT).await?;

@@ -51,7 +51,7 @@ async fn the_serial_console_shows_earlier_boot_output_and_types_into_the_guest()
                 (async () => {
                   const s = await (await fetch('/api/session')).json();
                   const k = await (await fetch('/api/hosts/vm/console-key', { method: 'POST', headers: { 'X-CSRF-Token': s.csrf_token } })).json();
-                  window.watcher.connect({ url, keyId: k.key_id, pms: k.pms });
+                  window.watcher.connect({ url, keyId: k.key_id, pms: k.pms, controllerKey: k.controller_key });
                   done(null);
                 })().catch((e) => done(String(e)));
                 "#,

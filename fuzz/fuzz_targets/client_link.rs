@@ -12,17 +12,26 @@ use known_keys::KnownKeys;
 use libfuzzer_sys::fuzz_target;
 use shared::crypto::{CipherSuite, Pms};
 use shared::link::{ClientLink, LinkKey, ServerLink, ServerLinkConfig};
-use shared::session::ServerConfig;
+use shared::session::{ControllerIdentity, ServerConfig};
 use shared::wire::handshake::KeySchedule;
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::{InputEvent, KeyId, Presence};
 
 fn key() -> LinkKey {
-    LinkKey { key_id: KeyId([1; 16]), pms: Pms::from_bytes(known_keys::PMS), suites: CipherSuite::ALL.to_vec() }
+    LinkKey {
+        key_id: KeyId([1; 16]),
+        pms: Pms::from_bytes(known_keys::PMS),
+        suites: CipherSuite::ALL.to_vec(),
+        controller_key: ControllerIdentity::from_seed(&[0x1d; 32]).public_key(),
+    }
 }
 
 fn server() -> ServerLink {
-    let config = ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule: KeySchedule::default() };
+    let config = ServerConfig {
+        suites: CipherSuite::ALL.to_vec(),
+        schedule: KeySchedule::default(),
+        identity: ControllerIdentity::from_seed(&[0x1d; 32]),
+    };
     ServerLink::new(ServerLinkConfig::new(config, 10_000), 0)
 }
 

@@ -11,7 +11,7 @@ use known_keys::KnownKeys;
 use libfuzzer_sys::fuzz_target;
 use shared::crypto::{CipherSuite, Pms};
 use shared::link::{ServerAction, ServerLink, ServerLinkConfig};
-use shared::session::{ClientConfig, ClientSession, ServerConfig};
+use shared::session::{ClientConfig, ClientSession, ControllerIdentity, ServerConfig};
 use shared::wire::handshake::KeySchedule;
 use shared::wire::message::{HostState, HostStatus};
 use shared::wire::{Alert, AlertCode, KeyId, Message, Presence};
@@ -33,13 +33,21 @@ fn deliver(applet: &mut ClientSession, link: &mut ServerLink, now: u64) {
 
 fuzz_target!(|data: &[u8]| {
     let schedule = KeySchedule::default();
-    let config = ServerLinkConfig::new(ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule }, 10_000);
+    let config = ServerLinkConfig::new(
+        ServerConfig {
+            suites: CipherSuite::ALL.to_vec(),
+            schedule,
+            identity: ControllerIdentity::from_seed(&[0x1d; 32]),
+        },
+        10_000,
+    );
     let mut link = ServerLink::new(config, 0);
     let mut applet = ClientSession::new(
         ClientConfig {
             key_id: KeyId([1; 16]),
             pms: Pms::from_bytes(known_keys::PMS),
             suites: CipherSuite::ALL.to_vec(),
+            controller_key: ControllerIdentity::from_seed(&[0x1d; 32]).public_key(),
         },
         [3; 32],
     );

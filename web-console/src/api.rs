@@ -222,6 +222,7 @@ struct KeyResponse {
     ws_path: String,
     plain_ws_url: Option<String>,
     suites: Vec<String>,
+    controller_key: String,
 }
 
 #[derive(Deserialize)]
@@ -260,6 +261,8 @@ pub struct Peer {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct NodeInfo {
     pub node_id: String,
+    /// The SHA-256 fingerprint of the controller's node key (`sha256:...`).
+    pub pin: String,
     pub peers: Vec<Peer>,
 }
 
@@ -442,7 +445,7 @@ pub async fn console_key(csrf: &str, host: &str, transport: Transport) -> Result
             format!("wss://{}{}", location.host().map_err(|_| "no host")?, k.ws_path)
         }
     };
-    parse_key(url, &k.key_id, &k.pms, &k.suites)
+    parse_key(url, &k.key_id, &k.pms, &k.suites, &k.controller_key)
 }
 
 async fn call<B: Serialize, T: DeserializeOwned>(

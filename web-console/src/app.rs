@@ -36,6 +36,7 @@ pub fn App() -> impl IntoView {
     };
     let arrival_error = RwSignal::new(None::<String>);
     let peers = RwSignal::new(Vec::<api::Peer>::new());
+    let node = RwSignal::new(None::<(String, String)>);
     spawn_local(async move {
         // Arriving from a cooperating controller: its session token is in the fragment, which
         // no server ever sees. Take it out of the address bar before anything else.
@@ -56,8 +57,9 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| {
         if session.get().is_some_and(|s| !s.must_change_password) {
             spawn_local(async move {
-                if let Ok(node) = api::node().await {
-                    peers.set(node.peers);
+                if let Ok(info) = api::node().await {
+                    node.set(Some((info.node_id, info.pin)));
+                    peers.set(info.peers);
                 }
             });
         }
@@ -130,6 +132,14 @@ pub fn App() -> impl IntoView {
                 }
             }}
         </main>
+        // The node key's fingerprint, to check out of band: when the pages come through a relay,
+        // the browser's trust in them rests on the certificate for that name.
+        <Show when=move || node.get().is_some()>
+            <footer class="node-identity" title="Compare with the controller's start-up output or GET /api/node">
+                {move || node.get().map(|(id, _)| format!("Controller {id} · key "))}
+                <code id="controller-fingerprint">{move || node.get().map(|(_, pin)| pin)}</code>
+            </footer>
+        </Show>
     }
 }
 

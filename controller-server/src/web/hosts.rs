@@ -90,6 +90,11 @@ pub struct ConsoleKey {
     suites: Vec<&'static str>,
     /// Whether this key's link may send input, or only watch.
     control: bool,
+    /// The controller's node key (base64url): the applet stops a link whose handshake it did
+    /// not sign, whatever carried it (a relay, a proxy).
+    controller_key: String,
+    /// The key's fingerprint (`sha256:...`), to compare out of band.
+    controller_fingerprint: String,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -153,6 +158,8 @@ pub async fn issue_key(state: &AppState, binding: KeyBinding) -> Result<ConsoleK
         plain_ws_url: state.plain_ws_url.clone(),
         suites: state.link_config.suites.iter().map(|s| s.name()).collect(),
         control,
+        controller_key: state.node.public_key(),
+        controller_fingerprint: state.node.pin().to_string(),
     })
 }
 

@@ -162,6 +162,8 @@ pub struct LinkKey {
     pub key_id: KeyId,
     pub pms: Pms,
     pub suites: Vec<CipherSuite>,
+    /// The controller's node key the handshake must be signed with.
+    pub controller_key: [u8; crate::wire::CONTROLLER_KEY_LEN],
 }
 
 /// The link's view of one socket.
@@ -250,8 +252,10 @@ impl ClientLink {
 
     /// A new socket is opening with `key`: the link starts over on it.
     pub fn connect(&mut self, key: LinkKey, nonce: Nonce) {
-        let mut session =
-            ClientSession::new(ClientConfig { key_id: key.key_id, pms: key.pms, suites: key.suites }, nonce);
+        let mut session = ClientSession::new(
+            ClientConfig { key_id: key.key_id, pms: key.pms, suites: key.suites, controller_key: key.controller_key },
+            nonce,
+        );
         // Keys go out on a steady tick while the user types, with chaff between them.
         session.set_keystroke_timing(Some(KeystrokeTiming::default()));
         self.socket = Some(Socket { session, established: false, fatal: false });

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::server::SERIAL_PIECE;
 use super::*;
 use crate::crypto::{CipherSuite, Pms};
+use crate::session::identity::test_identity;
 use crate::session::{ClientConfig, ClientEvent, ClientSession, KeyPurpose, ServerConfig, ServerEnv};
 use crate::wire::handshake::KeySchedule;
 use crate::wire::message::MAX_PASTE;
@@ -30,7 +31,10 @@ struct Pair {
 
 fn config() -> ServerLinkConfig {
     let schedule = KeySchedule { epoch_bytes: 1 << 20, epoch_millis: 60_000, key_life_millis: 600_000 };
-    ServerLinkConfig::new(ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule }, 10_000)
+    ServerLinkConfig::new(
+        ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule, identity: test_identity() },
+        10_000,
+    )
 }
 
 fn status(text: &str) -> HostStatus {
@@ -44,7 +48,12 @@ fn presence(you: u32) -> Presence {
 impl Pair {
     fn new() -> Self {
         let applet = ClientSession::new(
-            ClientConfig { key_id: KeyId([1; 16]), pms: Pms::from_bytes([9; 32]), suites: CipherSuite::ALL.to_vec() },
+            ClientConfig {
+                key_id: KeyId([1; 16]),
+                pms: Pms::from_bytes([9; 32]),
+                suites: CipherSuite::ALL.to_vec(),
+                controller_key: test_identity().public_key(),
+            },
             [3; 32],
         );
         let keys = Keys(HashMap::from([([1; 16], Pms::from_bytes([9; 32]))]));
@@ -244,7 +253,12 @@ struct Both {
 }
 
 fn link_key(id: u8) -> LinkKey {
-    LinkKey { key_id: KeyId([id; 16]), pms: Pms::from_bytes([id; 32]), suites: CipherSuite::ALL.to_vec() }
+    LinkKey {
+        key_id: KeyId([id; 16]),
+        pms: Pms::from_bytes([id; 32]),
+        suites: CipherSuite::ALL.to_vec(),
+        controller_key: test_identity().public_key(),
+    }
 }
 
 impl Both {
@@ -452,7 +466,7 @@ mod properties {
         #[test]
         fn the_applets_screen_follows_the_host_through_both_links(steps in proptest::collection::vec(step(), 1..60)) {
             let schedule = KeySchedule { epoch_bytes: 512, epoch_millis: 2_000, key_life_millis: 600_000 };
-            let config = ServerLinkConfig::new(ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule }, 10_000);
+            let config = ServerLinkConfig::new(ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule, identity: test_identity() }, 10_000);
             let mut both = Both { applet: ClientLink::new(), link: ServerLink::new(config, 0), keys: Keys(HashMap::from([([1; 16], Pms::from_bytes([1; 32]))])) };
             both.applet.connect(link_key(1), [3; 32]);
             both.run(0);

@@ -1,12 +1,12 @@
 //! The applet's side of the console link.
 
 use super::record_layer::{GenerationSecrets, KeyPosition, RecordLayer};
-use super::{bind, handshake, rekey_transcript, LinkInfo, SessionError};
+use super::{bind, handshake, identity, rekey_transcript, LinkInfo, SessionError};
 use crate::crypto::derive::{confirmation_key, ConfirmationKey, Prover};
 use crate::crypto::{CipherSuite, Direction, KeyChain, Pms};
 use crate::wire::{
     Alert, AlertCode, AppMessage, ClientHello, ControlMessage, HandshakeMessage, InputEvent, KeyId, Message, Nonce,
-    ServerHello, PROTOCOL_VERSION,
+    ServerHello, CONTROLLER_KEY_LEN, PROTOCOL_VERSION,
 };
 
 /// What the page handed the applet.
@@ -16,6 +16,8 @@ pub struct ClientConfig {
     pub pms: Pms,
     /// Suites to offer, most preferred first.
     pub suites: Vec<CipherSuite>,
+    /// The controller's node key, as the page was given it: the handshake must be signed by it.
+    pub controller_key: [u8; CONTROLLER_KEY_LEN],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,13 @@ enum State {
         config: ClientConfig,
         nonce: Nonce,
         hello: Vec<u8>,
+    },
+    AwaitIdentity {
+        secrets: GenerationSecrets,
+        schedule: LinkInfo,
+        transcript: Vec<u8>,
+        confirm: ConfirmationKey,
+        controller_key: [u8; CONTROLLER_KEY_LEN],
     },
     AwaitServerFinished {
         secrets: GenerationSecrets,
@@ -334,8 +343,28 @@ impl ClientSession {
                 let confirm = confirmation_key(KeyChain::new(secrets.pms.clone()).key(), &secrets.binding());
                 let mut transcript = hello;
                 transcript.extend_from_slice(&record);
-                self.state =
-                    State::AwaitServerFinished { secrets, schedule: LinkInfo { suite, schedule }, transcript, confirm };
+                self.state = State::AwaitIdentity {
+                    secrets,
+                    schedule: LinkInfo { suite, schedule },
+                    transcript,
+                    confirm,
+                    controller_key: config.controller_key,
+                };
+                Ok(Vec::new())
+            }
+            State::AwaitIdentity { secrets, schedule, mut transcript, confirm, controller_key } => {
+                let (public_key, signature) = match handshake(&record)? {
+                    HandshakeMessage::Identity { public_key, signature } => (public_key, signature),
+                    HandshakeMessage::Alert(a) => return Err(SessionError::Refused(a)),
+                    _ => return Err(SessionError::Unexpected("expected the controller's identity")),
+                };
+                // The key is public: comparing it needs no constant time. The signature proves
+                // its holder saw both hellos, this link's nonces included.
+                if public_key != controller_key || !identity::verify(&controller_key, &transcript, &signature) {
+                    return Err(SessionError::UnverifiedController);
+                }
+                transcript.extend_from_slice(&record);
+                self.state = State::AwaitServerFinished { secrets, schedule, transcript, confirm };
                 Ok(Vec::new())
             }
             State::AwaitServerFinished { secrets, schedule: info, transcript, confirm } => {

@@ -7,6 +7,7 @@
 //! applet                                   controller
 //! ClientHello(key_id, nonce_c, suites) ->
 //!                                       <- ServerHello(suite, nonce_s, schedule)
+//!                                       <- Identity(node key, its signature over both hellos)
 //!                                       <- Finished(proof_s over the transcript)
 //! Finished(proof_c)                    ->
 //!            ... sealed records, both ways ...
@@ -17,10 +18,12 @@
 //! ```
 
 pub mod client;
+pub mod identity;
 mod record_layer;
 pub mod server;
 
 pub use client::{ClientConfig, ClientEvent, ClientSession, KeystrokeTiming};
+pub use identity::ControllerIdentity;
 pub use record_layer::KeyPosition;
 pub use server::{KeyPurpose, ServerConfig, ServerEnv, ServerEvent, ServerSession};
 
@@ -53,6 +56,8 @@ pub enum SessionError {
     TooLarge,
     #[error("the peer could not prove it holds the console key")]
     ConfirmationFailed,
+    #[error("{}", AlertCode::UnverifiedController.describe())]
+    UnverifiedController,
     #[error("{0}")]
     Refused(Alert),
     #[error("closed by the peer: {0}")]
@@ -78,6 +83,7 @@ impl SessionError {
             }
             SessionError::Integrity => AlertCode::IntegrityFailure,
             SessionError::ConfirmationFailed => AlertCode::KeyConfirmationFailed,
+            SessionError::UnverifiedController => AlertCode::UnverifiedController,
             SessionError::Refused(alert) => return Some(alert.clone()),
             SessionError::KeyLifeExpired => AlertCode::KeyLifeExpired,
             SessionError::PeerClosed(_) | SessionError::Closed => return None,

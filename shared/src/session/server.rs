@@ -1,7 +1,7 @@
 //! The controller's side of the console link.
 
 use super::record_layer::{GenerationSecrets, KeyPosition, RecordLayer};
-use super::{bind, handshake, rekey_transcript, LinkInfo, SessionError};
+use super::{bind, handshake, rekey_transcript, ControllerIdentity, LinkInfo, SessionError};
 use crate::crypto::derive::{confirmation_key, ConfirmationKey, Prover};
 use crate::crypto::{CipherSuite, Direction, KeyChain, Pms};
 use crate::wire::handshake::KeySchedule;
@@ -17,6 +17,8 @@ pub struct ServerConfig {
     /// Accepted suites, most preferred first. The first the applet also offers wins.
     pub suites: Vec<CipherSuite>,
     pub schedule: KeySchedule,
+    /// Signs every handshake: the applet checks it against the key its page was given.
+    pub identity: ControllerIdentity,
 }
 
 /// Why a key is being claimed.
@@ -257,7 +259,14 @@ impl ServerSession {
         let confirm = confirmation_key(KeyChain::new(secrets.pms.clone()).key(), &secrets.binding());
         let mut transcript = record.to_vec();
         transcript.extend_from_slice(&server_hello);
+        let identity = HandshakeMessage::Identity {
+            public_key: self.config.identity.public_key(),
+            signature: self.config.identity.sign(&transcript),
+        }
+        .encode();
+        transcript.extend_from_slice(&identity);
         self.outgoing.push(server_hello);
+        self.outgoing.push(identity);
         self.outgoing.push(HandshakeMessage::Finished(confirm.proof(Prover::Server, &transcript)).encode());
         let info = LinkInfo { suite, schedule: self.config.schedule };
         self.state = State::AwaitClientFinished { key_id: hello.key_id, secrets, info, transcript, confirm };

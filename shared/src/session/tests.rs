@@ -1,5 +1,6 @@
 use super::*;
 use crate::crypto::Pms;
+use crate::session::identity::test_identity;
 use crate::wire::{AppMessage, InputEvent, KeyId};
 use std::collections::HashMap;
 
@@ -38,10 +39,19 @@ fn schedule() -> KeySchedule {
 fn pair(suite: CipherSuite) -> (ClientSession, ServerSession, Env) {
     let mut env = Env::with_keys(&[([1; 16], [9; 32]), ([2; 16], [8; 32])]);
     let mut client = ClientSession::new(
-        ClientConfig { key_id: KeyId([1; 16]), pms: Pms::from_bytes([9; 32]), suites: vec![suite] },
+        ClientConfig {
+            key_id: KeyId([1; 16]),
+            pms: Pms::from_bytes([9; 32]),
+            suites: vec![suite],
+            controller_key: test_identity().public_key(),
+        },
         [0xc1; 32],
     );
-    let mut server = ServerSession::new(ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule: schedule() });
+    let mut server = ServerSession::new(ServerConfig {
+        suites: CipherSuite::ALL.to_vec(),
+        schedule: schedule(),
+        identity: test_identity(),
+    });
     pump(&mut client, &mut server, &mut env, 0).unwrap();
     assert!(client.is_established() && server.is_established());
     (client, server, env)
@@ -95,12 +105,14 @@ fn server_preference_wins_among_offered_suites() {
             key_id: KeyId([1; 16]),
             pms: Pms::from_bytes([9; 32]),
             suites: vec![CipherSuite::ChaCha20Poly1305, CipherSuite::Rc4HmacSha1],
+            controller_key: test_identity().public_key(),
         },
         [3; 32],
     );
     let mut s = ServerSession::new(ServerConfig {
         suites: vec![CipherSuite::Rc4HmacSha1, CipherSuite::ChaCha20Poly1305],
         schedule: schedule(),
+        identity: test_identity(),
     });
     let (ce, _) = pump(&mut c, &mut s, &mut env, 0).unwrap();
     assert!(matches!(ce[0], ClientEvent::Established(LinkInfo { suite: CipherSuite::Rc4HmacSha1, .. })));
@@ -111,10 +123,19 @@ fn unknown_and_reused_keys_are_refused_with_their_reason() {
     let (_c, _s, mut env) = pair(CipherSuite::Rc4HmacSha1);
     for (id, code) in [([1u8; 16], AlertCode::ReusedKey), ([7u8; 16], AlertCode::UnknownKey)] {
         let mut c = ClientSession::new(
-            ClientConfig { key_id: KeyId(id), pms: Pms::from_bytes([9; 32]), suites: CipherSuite::ALL.to_vec() },
+            ClientConfig {
+                key_id: KeyId(id),
+                pms: Pms::from_bytes([9; 32]),
+                suites: CipherSuite::ALL.to_vec(),
+                controller_key: test_identity().public_key(),
+            },
             [5; 32],
         );
-        let mut s = ServerSession::new(ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule: schedule() });
+        let mut s = ServerSession::new(ServerConfig {
+            suites: CipherSuite::ALL.to_vec(),
+            schedule: schedule(),
+            identity: test_identity(),
+        });
         let err = pump(&mut c, &mut s, &mut env, 0).unwrap_err();
         assert_eq!(err.code(), code);
         // The client learns why from the alert the server queued.
@@ -129,10 +150,19 @@ fn unknown_and_reused_keys_are_refused_with_their_reason() {
 fn a_client_without_the_pms_learns_nothing_and_is_refused() {
     let mut env = Env::with_keys(&[([1; 16], [9; 32])]);
     let mut c = ClientSession::new(
-        ClientConfig { key_id: KeyId([1; 16]), pms: Pms::from_bytes([0; 32]), suites: CipherSuite::ALL.to_vec() },
+        ClientConfig {
+            key_id: KeyId([1; 16]),
+            pms: Pms::from_bytes([0; 32]),
+            suites: CipherSuite::ALL.to_vec(),
+            controller_key: test_identity().public_key(),
+        },
         [5; 32],
     );
-    let mut s = ServerSession::new(ServerConfig { suites: CipherSuite::ALL.to_vec(), schedule: schedule() });
+    let mut s = ServerSession::new(ServerConfig {
+        suites: CipherSuite::ALL.to_vec(),
+        schedule: schedule(),
+        identity: test_identity(),
+    });
     let err = pump(&mut c, &mut s, &mut env, 0).unwrap_err();
     assert_eq!(err, SessionError::ConfirmationFailed);
     assert!(!s.is_established());
@@ -210,6 +240,7 @@ fn a_record_that_skips_key_epochs_is_refused() {
             key_id: KeyId([2; 16]),
             pms: Pms::from_bytes([8; 32]),
             suites: vec![CipherSuite::ChaCha20Poly1305],
+            controller_key: test_identity().public_key(),
         },
         [1; 32],
     );
@@ -433,4 +464,61 @@ fn what_obscured_typing_costs_in_bytes() {
          10 s of typing at 5 keys/s: {typing_plain} B at once, {typing_obscured} B obscured"
     );
     assert!(one_obscured > one_plain && typing_obscured > typing_plain);
+}
+
+#[test]
+fn a_console_server_without_the_controllers_node_key_is_stopped_with_a_clear_reason() {
+    // It holds the PMS (it could be a relay the page's key was leaked to), but not the node key.
+    let mut env = Env::with_keys(&[([1; 16], [9; 32])]);
+    let config = |key_id| ClientConfig {
+        key_id: KeyId(key_id),
+        pms: Pms::from_bytes([9; 32]),
+        suites: CipherSuite::ALL.to_vec(),
+        controller_key: test_identity().public_key(),
+    };
+    let mut c = ClientSession::new(config([1; 16]), [5; 32]);
+    let impostor = ControllerIdentity::from_seed(&[0x66; 32]);
+    let mut s = ServerSession::new(ServerConfig {
+        suites: CipherSuite::ALL.to_vec(),
+        schedule: schedule(),
+        identity: impostor,
+    });
+    let err = pump(&mut c, &mut s, &mut env, 0).unwrap_err();
+    assert_eq!(err, SessionError::UnverifiedController);
+    assert!(err.to_string().contains("did not prove it is this controller"), "{err}");
+    assert!(c.is_closed() && !s.is_established());
+    // The controller hears why, so it can log it.
+    let told: Vec<_> = c.take_outgoing().into_iter().map(|r| s.handle_record(r, 0, &mut env)).collect();
+    assert!(matches!(&told[..], [Err(SessionError::PeerClosed(a))] if a.code == AlertCode::UnverifiedController));
+}
+
+#[test]
+fn a_signature_from_another_handshake_does_not_verify() {
+    // A man in the middle replays the real controller's Identity from an earlier link.
+    let mut env = Env::with_keys(&[([1; 16], [9; 32]), ([2; 16], [9; 32])]);
+    let config = |key_id| ClientConfig {
+        key_id: KeyId(key_id),
+        pms: Pms::from_bytes([9; 32]),
+        suites: CipherSuite::ALL.to_vec(),
+        controller_key: test_identity().public_key(),
+    };
+    let server = || {
+        ServerSession::new(ServerConfig {
+            suites: CipherSuite::ALL.to_vec(),
+            schedule: schedule(),
+            identity: test_identity(),
+        })
+    };
+    let (mut first, mut first_server) = (ClientSession::new(config([1; 16]), [5; 32]), server());
+    for r in first.take_outgoing() {
+        first_server.handle_record(r, 0, &mut env).unwrap();
+    }
+    let earlier_identity = first_server.take_outgoing().remove(1);
+    let (mut c, mut s) = (ClientSession::new(config([2; 16]), [6; 32]), server());
+    for r in c.take_outgoing() {
+        s.handle_record(r, 0, &mut env).unwrap();
+    }
+    let mut replies = s.take_outgoing();
+    c.handle_record(replies.remove(0), 0).unwrap();
+    assert_eq!(c.handle_record(earlier_identity, 0).unwrap_err(), SessionError::UnverifiedController);
 }

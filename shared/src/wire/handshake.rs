@@ -1,7 +1,7 @@
 //! Clear handshake messages: hello, key confirmation and alerts.
 
 use super::codec::{Reader, Writer};
-use super::{DecodeError, KeyId, Nonce, RecordType, KEY_ID_LEN, NONCE_LEN};
+use super::{DecodeError, KeyId, Nonce, RecordType, CONTROLLER_KEY_LEN, KEY_ID_LEN, NONCE_LEN, SIGNATURE_LEN};
 use crate::crypto::derive::PROOF_LEN;
 use crate::crypto::CipherSuite;
 
@@ -64,6 +64,9 @@ pub enum AlertCode {
     /// The user lost the right to this link (account deleted, role or rights narrowed,
     /// password reset, session or token ended) while it was open.
     AccessRevoked,
+    /// The controller did not sign the handshake with the key the page was given: something
+    /// other than the controller answered.
+    UnverifiedController,
     Other(u8),
 }
 
@@ -84,12 +87,13 @@ impl AlertCode {
             AlertCode::HostUnavailable => 11,
             AlertCode::InternalError => 12,
             AlertCode::AccessRevoked => 13,
+            AlertCode::UnverifiedController => 14,
             AlertCode::Other(b) => b,
         }
     }
 
     pub fn from_byte(b: u8) -> Self {
-        const KNOWN: [AlertCode; 14] = [
+        const KNOWN: [AlertCode; 15] = [
             AlertCode::Closed,
             AlertCode::UnknownKey,
             AlertCode::ExpiredKey,
@@ -104,6 +108,7 @@ impl AlertCode {
             AlertCode::HostUnavailable,
             AlertCode::InternalError,
             AlertCode::AccessRevoked,
+            AlertCode::UnverifiedController,
         ];
         KNOWN.into_iter().find(|c| c.byte() == b).unwrap_or(AlertCode::Other(b))
     }
@@ -121,7 +126,8 @@ impl AlertCode {
             | AlertCode::KeyNotForThisSession
             | AlertCode::KeyConfirmationFailed
             | AlertCode::KeyLifeExpired
-            | AlertCode::AccessRevoked => 1008,
+            | AlertCode::AccessRevoked
+            | AlertCode::UnverifiedController => 1008,
             AlertCode::NoCommonSuite
             | AlertCode::UnsupportedVersion
             | AlertCode::IntegrityFailure
@@ -149,6 +155,10 @@ impl AlertCode {
             AlertCode::HostUnavailable => "host is unavailable",
             AlertCode::InternalError => "internal error in the controller",
             AlertCode::AccessRevoked => "your access to this console was withdrawn",
+            AlertCode::UnverifiedController => {
+                "the console server did not prove it is this controller (wrong node key): the link may \
+                 pass through someone else, so it was stopped"
+            }
             AlertCode::Other(_) => "console closed for an unknown reason",
         }
     }
@@ -200,6 +210,11 @@ impl core::fmt::Display for Alert {
 pub enum HandshakeMessage {
     ClientHello(ClientHello),
     ServerHello(ServerHello),
+    /// The controller's node key and its signature over the transcript so far (both hellos).
+    Identity {
+        public_key: [u8; CONTROLLER_KEY_LEN],
+        signature: [u8; SIGNATURE_LEN],
+    },
     /// Proof over the transcript that the sender holds the PMS.
     Finished([u8; PROOF_LEN]),
     Alert(Alert),
@@ -237,6 +252,11 @@ impl HandshakeMessage {
             HandshakeMessage::Alert(alert) => {
                 out.put_u8(4);
                 alert.encode_body(&mut out);
+            }
+            HandshakeMessage::Identity { public_key, signature } => {
+                out.put_u8(5);
+                out.put_bytes(public_key);
+                out.put_bytes(signature);
             }
         }
         out
@@ -283,9 +303,30 @@ impl HandshakeMessage {
             }
             3 => HandshakeMessage::Finished(r.array::<PROOF_LEN>("finished")?),
             4 => HandshakeMessage::Alert(Alert::decode_body(&mut r)?),
+            5 => HandshakeMessage::Identity {
+                public_key: r.array::<CONTROLLER_KEY_LEN>("controller key")?,
+                signature: r.array::<SIGNATURE_LEN>("transcript signature")?,
+            },
             other => return Err(DecodeError::Unknown { field: "handshake type", value: other }),
         };
         r.finish("handshake message")?;
         Ok(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_controllers_identity_round_trips_and_a_cut_one_is_refused() {
+        let identity =
+            HandshakeMessage::Identity { public_key: [7; CONTROLLER_KEY_LEN], signature: [9; SIGNATURE_LEN] };
+        let record = identity.encode();
+        assert_eq!(HandshakeMessage::decode(&record[1..]), Ok(identity));
+        assert!(matches!(
+            HandshakeMessage::decode(&record[1..record.len() - 1]),
+            Err(DecodeError::Truncated { field: "transcript signature" })
+        ));
     }
 }

@@ -22,9 +22,13 @@ pub use message::{
 pub use record::{RecordHeader, RecordType};
 
 /// Version of the wire format this crate speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// 2: the controller signs the handshake transcript with its node key (`Identity`).
+pub const PROTOCOL_VERSION: u16 = 2;
 pub const KEY_ID_LEN: usize = 16;
 pub const NONCE_LEN: usize = 32;
+/// The controller's Ed25519 node key and its signature in the handshake.
+pub const CONTROLLER_KEY_LEN: usize = 32;
+pub const SIGNATURE_LEN: usize = 64;
 
 /// Handshake nonce: 32 random bytes from each side.
 pub type Nonce = [u8; NONCE_LEN];

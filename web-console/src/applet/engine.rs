@@ -30,11 +30,14 @@ pub struct ConsoleKey {
     pub key_id: KeyId,
     pub pms: Pms,
     pub suites: Vec<CipherSuite>,
+    /// The controller's node key: the handshake must be signed by it.
+    pub controller_key: [u8; shared::wire::CONTROLLER_KEY_LEN],
 }
 
 impl ConsoleKey {
     fn into_link_key(self) -> (String, LinkKey) {
-        (self.url, LinkKey { key_id: self.key_id, pms: self.pms, suites: self.suites })
+        let Self { url, key_id, pms, suites, controller_key } = self;
+        (url, LinkKey { key_id, pms, suites, controller_key })
     }
 }
 

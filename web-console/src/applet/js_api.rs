@@ -7,10 +7,15 @@
 //! const console = new LanternConsole(canvas, {
 //!   onStatus: (s) => { /* s.state, s.message, s.suite, s.epoch, s.keyRenewsInMs, s.keyExpiresInMs, s.fps, s.kbps */ },
 //!   // Called for a fresh key: reason is "renew" (in-band switch) or "reconnect" (after a drop).
-//!   keyProvider: async (reason) => ({ url, keyId, pms, suites }),
+//!   keyProvider: async (reason) => ({ url, keyId, pms, suites, controllerKey }),
 //! });
-//! console.connect({ url: "wss://controller/console/ws", keyId: "…32 hex…", pms: "…base64…" });
+//! console.connect({
+//!   url: "wss://controller/console/ws", keyId: "…32 hex…", pms: "…base64…",
+//!   controllerKey: "…base64url, the console-key API's controller_key…",
+//! });
 //! ```
+//! `controllerKey` pins the controller: a console server that does not sign the handshake with
+//! it (something between the page and the controller) is stopped with a clear message.
 //! The key travels from the page's TLS session into the applet by this call only: never in a
 //! URL, an attribute that is logged, or the console link.
 
@@ -64,7 +69,7 @@ impl JsConsole {
         Ok(JsConsole { console })
     }
 
-    /// Opens the link with `{ url, keyId, pms, suites? }`.
+    /// Opens the link with `{ url, keyId, pms, controllerKey, suites? }`.
     pub fn connect(&self, key: JsValue) -> Result<(), JsValue> {
         let key = key_from_js(&key).map_err(|e| JsValue::from_str(&e))?;
         self.console.connect(key)
@@ -136,12 +141,13 @@ fn key_from_js(value: &JsValue) -> Result<ConsoleKey, String> {
     let url = get("url").ok_or("key.url is missing")?;
     let key_id = get("keyId").ok_or("key.keyId is missing")?;
     let pms = get("pms").ok_or("key.pms is missing")?;
+    let controller_key = get("controllerKey").ok_or("key.controllerKey is missing")?;
     let suites: Vec<String> = Reflect::get(value, &"suites".into())
         .ok()
         .filter(|v| v.is_object())
         .map(|v| js_sys::Array::from(&v).iter().filter_map(|s| s.as_string()).collect())
         .unwrap_or_default();
-    parse_key(url, &key_id, &pms, &suites)
+    parse_key(url, &key_id, &pms, &suites, &controller_key)
 }
 
 fn status_object(s: &Status) -> JsValue {

@@ -14,12 +14,22 @@ pub mod socket;
 pub use engine::{Console, ConsoleKey, KeyRequest, Status};
 
 use shared::crypto::{CipherSuite, Pms};
-use shared::wire::KeyId;
+use shared::wire::{KeyId, CONTROLLER_KEY_LEN};
 
-/// Builds a key from the strings the controller's API returns (hex key id, base64 PMS).
-pub fn parse_key(url: String, key_id: &str, pms_base64: &str, suites: &[String]) -> Result<ConsoleKey, String> {
+/// Builds a key from the strings the controller's API returns (hex key id, base64 PMS, the
+/// controller's node key in base64 or base64url).
+pub fn parse_key(
+    url: String,
+    key_id: &str,
+    pms_base64: &str,
+    suites: &[String],
+    controller_key: &str,
+) -> Result<ConsoleKey, String> {
     let key_id = KeyId::from_hex(key_id).ok_or("keyId must be 32 hex digits")?;
     let pms = decode_base64(pms_base64).and_then(|b| Pms::from_slice(&b)).ok_or("pms must be 32 bytes of base64")?;
+    let controller_key = decode_base64(controller_key)
+        .and_then(|b| <[u8; CONTROLLER_KEY_LEN]>::try_from(b).ok())
+        .ok_or("controllerKey must be 32 bytes of base64")?;
     let suites = if suites.is_empty() {
         CipherSuite::ALL.to_vec()
     } else {
@@ -28,7 +38,7 @@ pub fn parse_key(url: String, key_id: &str, pms_base64: &str, suites: &[String])
             .map(|s| CipherSuite::from_name(s).ok_or_else(|| format!("unknown cipher suite {s:?}")))
             .collect::<Result<_, _>>()?
     };
-    Ok(ConsoleKey { url, key_id, pms, suites })
+    Ok(ConsoleKey { url, key_id, pms, suites, controller_key })
 }
 
 /// Standard base64 (with or without padding). Small and dependency-free on purpose: the Wasm
@@ -65,9 +75,13 @@ mod tests {
         assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
         assert!(decode_base64("a*b").is_none());
+        let bytes = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
         let key =
-            parse_key("ws://x".into(), &"ab".repeat(16), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &[]).unwrap();
+            parse_key("ws://x".into(), &"ab".repeat(16), bytes, &[], "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+                .unwrap();
         assert_eq!(key.pms.expose()[31], 31);
-        assert!(parse_key("ws://x".into(), "zz", "", &[]).is_err());
+        assert_eq!(key.controller_key[31], 31);
+        assert!(parse_key("ws://x".into(), "zz", "", &[], bytes).is_err());
+        assert!(parse_key("ws://x".into(), &"ab".repeat(16), bytes, &[], "AAEC").is_err());
     }
 }
