@@ -6,192 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use e2e::client::ApiClient;
+use e2e::netns::Namespace;
+use e2e::process::ControllerProcess;
 use e2e::{wait_for, Controller};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-const AGENT: &str = env!("CARGO_BIN_EXE_lantern-agent");
-
-/// A network namespace joined to this one by a veth pair, with a firewall that drops every
-/// connection into it. Removed on drop.
-struct Namespace {
-    name: String,
-    /// Our end's address: where the controller listens.
-    host: String,
-    /// The namespace's address.
-    inside: String,
-}
-
-fn sh(command: &str) -> anyhow::Result<()> {
-    let status = std::process::Command::new("sh").args(["-c", command]).status()?;
-    if !status.success() {
-        bail!("`{command}` failed: {status}");
-    }
-    Ok(())
-}
-
-impl Namespace {
-    fn new() -> anyhow::Result<Self> {
-        let n: u8 = rand::random_range(1..250);
-        let name = format!("lnt{}", e2e::marker());
-        let veth = format!("lv{}", &name[3..9]);
-        let (host, inside) = (format!("10.231.{n}.1"), format!("10.231.{n}.2"));
-        sh(&format!("ip netns add {name}"))?;
-        let ns = Self { name: name.clone(), host: host.clone(), inside: inside.clone() };
-        sh(&format!(
-            "ip link add {veth}a type veth peer name {veth}b && ip link set {veth}b netns {name} && \
-             ip addr add {host}/30 dev {veth}a && ip link set {veth}a up && \
-             ip netns exec {name} ip addr add {inside}/30 dev {veth}b && \
-             ip netns exec {name} ip link set {veth}b up && ip netns exec {name} ip link set lo up"
-        ))?;
-        // Inbound: only what answers a connection the namespace made.
-        let rules = std::env::temp_dir().join(format!("{name}.nft"));
-        std::fs::write(
-            &rules,
-            "table inet agentwall {\n chain input {\n  type filter hook input priority 0; policy drop;\n  \
-             ct state established,related accept\n  iif lo accept\n }\n}\n",
-        )?;
-        let loaded = sh(&format!("ip netns exec {name} nft -f {}", rules.display()));
-        let _ = std::fs::remove_file(&rules);
-        loaded?;
-        Ok(ns)
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = sh(&format!("ip netns del {}", self.name));
-    }
-}
-
-/// The agent binary with `args`, inside `ns` (or here, for the tests that need no firewall).
-fn agent_command<'a>(ns: impl Into<Option<&'a Namespace>>, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = match ns.into() {
-        Some(ns) => {
-            let mut cmd = tokio::process::Command::new("ip");
-            cmd.args(["netns", "exec", &ns.name, AGENT]);
-            cmd
-        }
-        None => tokio::process::Command::new(AGENT),
-    };
-    cmd.args(args).kill_on_drop(true);
-    cmd
-}
-
-/// A running `lantern-agent run`, its log in a file.
-struct AgentProcess {
-    child: tokio::process::Child,
-    log: PathBuf,
-}
-
-impl AgentProcess {
-    fn start<'a>(ns: impl Into<Option<&'a Namespace>>, dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let log = dir.join(format!("agent-{}.log", e2e::marker()));
-        let file = std::fs::File::create(&log)?;
-        let (config, state) = (dir.join("agent.toml"), dir.join("state.json"));
-        let mut cmd = agent_command(ns, &["run", "--config", path(&config), "--state", path(&state)]);
-        cmd.envs(env.iter().copied()).stdout(Stdio::null()).stderr(file);
-        Ok(Self { child: cmd.spawn()?, log })
-    }
-
-    /// `kill -9`, as a crash would.
-    async fn kill(mut self) -> String {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap_or_default()
-}
-
-async fn admin(controller: &Controller) -> anyhow::Result<ApiClient> {
-    let mut api = ApiClient::new(controller)?;
-    api.first_login("admin", &controller.first_password, "an agent test password").await?;
-    Ok(api)
-}
-
-async fn new_enrolment(api: &ApiClient, host: &str) -> anyhow::Result<Value> {
-    let (status, body) =
-        api.call("POST", "/api/agents/enrolments", Some(json!({ "host_id": host, "name": "Box one" }))).await?;
-    if status != 200 {
-        bail!("enrolment token answered {status}: {body}");
-    }
-    Ok(body)
-}
-
-async fn enroll<'a>(
-    ns: impl Into<Option<&'a Namespace>>,
-    url: &str,
-    token: &str,
-    pin: &str,
-    state: &Path,
-) -> anyhow::Result<std::process::Output> {
-    let args = ["enroll", "--controller", url, "--token", token, "--pin", pin, "--state", path(state)];
-    Ok(tokio::time::timeout(Duration::from_secs(30), agent_command(ns, &args).output()).await??)
-}
-
-/// The host as the host list shows it.
-async fn host(api: &ApiClient, id: &str) -> anyhow::Result<Option<Value>> {
-    let (_, hosts) = api.call("GET", "/api/hosts", None).await?;
-    Ok(hosts.as_array().and_then(|h| h.iter().find(|h| h["id"] == id).cloned()))
-}
-
-async fn wait_state(api: &ApiClient, id: &str, state: &str, within: Duration) -> anyhow::Result<Value> {
-    wait_for(&format!("host {id} {state}"), within, || async move {
-        Ok(match host(api, id).await? {
-            Some(h) if h["state"] == state => Ok(h),
-            other => Err(format!("{other:?}")),
-        })
-    })
-    .await
-}
-
-/// Starts a directive; returns its id.
-async fn directive(api: &ApiClient, host: &str, command: &str) -> anyhow::Result<u64> {
-    let (status, body) =
-        api.call("POST", &format!("/api/hosts/{host}/directives"), Some(json!({ "command": command }))).await?;
-    if status != 201 {
-        bail!("directive {command:?} answered {status}: {body}");
-    }
-    body["id"].as_u64().context("a directive id")
-}
-
-/// Reads a directive's output stream to its end: every line, with when it arrived.
-async fn follow(api: &ApiClient, host: &str, id: u64) -> anyhow::Result<Vec<(Instant, Value)>> {
-    let response = api.http.get(format!("{}/api/hosts/{host}/directives/{id}/output", api.base)).send().await?;
-    anyhow::ensure!(response.status() == 200, "output answered {}", response.status());
-    let mut body = response.bytes_stream();
-    let (mut lines, mut partial) = (Vec::new(), Vec::new());
-    let read = async {
-        while let Some(chunk) = body.next().await {
-            partial.extend_from_slice(&chunk?);
-            while let Some(end) = partial.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = partial.drain(..=end).collect();
-                lines.push((Instant::now(), serde_json::from_slice::<Value>(&line)?));
-            }
-        }
-        anyhow::Ok(())
-    };
-    tokio::time::timeout(Duration::from_secs(60), read).await.context("the output stream never ended")??;
-    Ok(lines)
-}
-
-fn text_of(lines: &[(Instant, Value)], channel: &str) -> String {
-    lines.iter().filter_map(|(_, l)| l[channel].as_str()).collect()
-}
-
-fn exit_of(lines: &[(Instant, Value)]) -> Value {
-    lines.last().map(|(_, l)| l["exit"].clone()).unwrap_or(Value::Null)
-}
+mod common;
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_behind_a_closed_firewall_enrols_runs_directives_and_comes_back() -> anyhow::Result<()> {
@@ -664,100 +489,28 @@ async fn fake_agents_and_a_flooding_directive_harm_only_themselves() -> anyhow::
     Ok(())
 }
 
-/// Not a test of its own: with `LANTERN_TEST_CONTROLLER` naming a data folder, this runs a
-/// controller there until it is killed, for the crash tests, which start this test binary again
-/// as a separate process (a crash point aborts the whole process).
+/// Not a test of its own: the crash tests start this test binary again as a separate process
+/// (a crash point aborts the whole process) running this, a controller whose agents refresh
+/// their keys every 2 s.
 #[test]
 fn controller_process_for_crash_tests() -> anyhow::Result<()> {
-    let Ok(data) = std::env::var("LANTERN_TEST_CONTROLLER") else { return Ok(()) };
-    let listen = std::env::var("LANTERN_TEST_LISTEN")?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        let data = PathBuf::from(data);
-        let mut config = controller_server::config::Config {
-            listen: listen.parse()?,
-            data_dir: data.clone(),
-            web_root: e2e::workspace_root().join("web-console/dist"),
-            hosts: Vec::new(),
-            ..Default::default()
-        };
+    e2e::process::serve_from_env(|config| {
         config.agents.refresh_seconds = 2;
         config.agents.ping_seconds = 1;
-        let running = controller_server::start(config).await?;
-        if let Some(password) = &running.first_password {
-            std::fs::write(data.join("first-password"), password)?;
-        }
-        std::fs::write(data.join("ready"), "")?;
-        std::future::pending::<()>().await;
-        anyhow::Ok(())
+        Ok(())
     })
 }
 
-/// The controller above, as a process of its own.
-struct ControllerProcess {
-    child: tokio::process::Child,
-    data: PathBuf,
-    url: String,
-}
-
-impl ControllerProcess {
-    async fn start(data: &Path, port: u16, crash_at: Option<&str>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data)?;
-        let _ = std::fs::remove_file(data.join("ready"));
-        let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
-        cmd.args(["controller_process_for_crash_tests", "--exact", "--nocapture", "--test-threads", "1"])
-            .env("LANTERN_TEST_CONTROLLER", data)
-            .env("LANTERN_TEST_LISTEN", format!("127.0.0.1:{port}"))
-            .env_remove("LANTERN_TEST_CRASH_AT")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(data.join(format!("controller-{}.log", e2e::marker())))?)
-            .kill_on_drop(true);
-        if let Some(step) = crash_at {
-            cmd.env("LANTERN_TEST_CRASH_AT", step);
-        }
-        let child = cmd.spawn()?;
-        let ready = data.join("ready");
-        wait_for("the controller process to start", Duration::from_secs(30), || async {
-            Ok(if ready.exists() { Ok(()) } else { Err(String::new()) })
-        })
-        .await?;
-        Ok(Self { child, data: data.to_path_buf(), url: format!("https://127.0.0.1:{port}") })
-    }
-
-    async fn admin(&self, password: &str) -> anyhow::Result<ApiClient> {
-        let mut api = ApiClient::for_site(&self.url, &self.data.join("tls-cert.pem"))?;
-        match std::fs::read_to_string(self.data.join("first-password")) {
-            Ok(first) if !self.data.join("password-changed").exists() => {
-                api.first_login("admin", &first, password).await?;
-                std::fs::write(self.data.join("password-changed"), "")?;
-            }
-            _ => {
-                api.login("admin", password).await?;
-            }
-        }
-        Ok(api)
-    }
-
-    /// Waits until it died by itself (a crash point), within `within`.
-    async fn crashed(&mut self, within: Duration) -> anyhow::Result<()> {
-        let status =
-            tokio::time::timeout(within, self.child.wait()).await.context("the controller did not crash")??;
-        anyhow::ensure!(!status.success(), "the controller exited cleanly: {status}");
-        Ok(())
-    }
+/// The controller above, as a process of its own (`LANTERN_TEST_CRASH_AT` naming where it dies).
+async fn controller_process(data: &Path, port: u16, crash_at: Option<&str>) -> anyhow::Result<ControllerProcess> {
+    let crash = crash_at.map(|step| ("LANTERN_TEST_CRASH_AT", step));
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let env: Vec<_> = crash.into_iter().collect();
+    ControllerProcess::start("controller_process_for_crash_tests", None, data, listen, &env).await
 }
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-async fn connected(api: &ApiClient, host: &str, within: Duration) -> anyhow::Result<()> {
-    wait_for(&format!("agent {host} connected"), within, || async move {
-        let (_, agents) = api.call("GET", "/api/agents", None).await?;
-        let live = agents.as_array().is_some_and(|a| a.iter().any(|a| a["host_id"] == host && a["connected"] == true));
-        Ok(if live { Ok(()) } else { Err(agents.to_string()) })
-    })
-    .await
 }
 
 /// How many times the host's event log shows its agent connecting.
@@ -786,7 +539,7 @@ async fn a_crash_at(side: Side, step: &str) -> anyhow::Result<()> {
     let data = dir.path().join("controller");
     let port = free_port()?;
     let password = "a crash test password";
-    let mut controller = ControllerProcess::start(&data, port, (side == Side::Controller).then_some(step)).await?;
+    let mut controller = controller_process(&data, port, (side == Side::Controller).then_some(step)).await?;
     let api = controller.admin(password).await?;
     let made = new_enrolment(&api, "crashy").await?;
     let (token, pin) = (made["token"].as_str().unwrap_or_default(), made["pin"].as_str().unwrap_or_default());
@@ -800,7 +553,7 @@ async fn a_crash_at(side: Side, step: &str) -> anyhow::Result<()> {
     let api = match side {
         Side::Controller => {
             controller.crashed(Duration::from_secs(30)).await.with_context(|| agent.log())?;
-            controller = ControllerProcess::start(&data, port, None).await?;
+            controller = controller_process(&data, port, None).await?;
             controller.admin(password).await?
         }
         Side::Agent => {

@@ -133,7 +133,8 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelayConfig {
-    /// The relay's address, `host:port`.
+    /// The relay's address, `host:port` (also accepted as `url`).
+    #[serde(alias = "url")]
     pub address: String,
     /// This controller's name there: a DNS label.
     pub name: String,

@@ -199,8 +199,31 @@ pub async fn serve_one<I>(
     configure(&mut builder, limits);
     let io = hyper_util::rt::TokioIo::new(stream);
     if let Err(err) = builder.serve_connection_with_upgrades(io, service).await {
-        tracing::debug!(%peer, %err, "relayed connection ended");
+        match tls_error(err.as_ref()) {
+            // Through an untrusted relay, a record that fails its check was altered on the way.
+            Some(tls) => tracing::warn!(%peer, err = %tls, "relayed connection failed its TLS integrity check"),
+            None => tracing::debug!(%peer, %err, "relayed connection ended"),
+        }
     }
+}
+
+/// The TLS error behind `err`, if a TLS error ended the connection.
+pub fn tls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(tls) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls);
+        }
+        cause = err.source();
+    }
+    None
 }
 
 fn configure(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>, limits: Limits) {

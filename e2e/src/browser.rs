@@ -21,6 +21,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// As `start`, with more Chromium switches (`--host-resolver-rules=...`, say).
+    pub async fn start_with(switches: &[&str]) -> anyhow::Result<Self> {
         // fantoccini's HTTP client asks rustls for the process default; it may already be set.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -34,17 +39,22 @@ impl Browser {
         let profile = tempfile::tempdir()?;
         let mut caps = serde_json::Map::new();
         caps.insert("acceptInsecureCerts".into(), json!(true));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                    "--window-size=1280,900", format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }),
-        );
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1280,900",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend(switches.iter().map(|s| s.to_string()));
+        caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
         let mut last_err = None;
         for _ in 0..50 {
             match ClientBuilder::rustls()?.capabilities(caps.clone()).connect(&url).await {

@@ -4,7 +4,9 @@
 
 pub mod browser;
 pub mod client;
+pub mod netns;
 pub mod portal;
+pub mod process;
 pub mod proxy;
 pub mod qemu;
 pub mod xvnc;
@@ -41,19 +43,7 @@ impl Controller {
             console_plain_listen: Some("127.0.0.1:0".parse()?),
             data_dir: data.path().to_path_buf(),
             web_root,
-            hosts: vec![HostConfig {
-                recovery: None,
-                id: "local".into(),
-                name: "Test shell".into(),
-                backend: BackendConfig::Local {
-                    command: Some("/bin/bash".into()),
-                    args: vec!["--norc".into(), "--noprofile".into()],
-                    run_as: None,
-                    cols: 100,
-                    rows: 30,
-                    sysfs: "/sys".into(),
-                },
-            }],
+            hosts: vec![local_shell_host()],
             ..Config::default()
         };
         adjust(&mut config);
@@ -90,6 +80,24 @@ impl Controller {
 impl Drop for Controller {
     fn drop(&mut self) {
         self.running.shutdown();
+    }
+}
+
+/// The `local` host every test controller has: a bash on a pseudo-terminal, 100x30, which is
+/// also its serial console.
+pub fn local_shell_host() -> HostConfig {
+    HostConfig {
+        recovery: None,
+        id: "local".into(),
+        name: "Test shell".into(),
+        backend: BackendConfig::Local {
+            command: Some("/bin/bash".into()),
+            args: vec!["--norc".into(), "--noprofile".into()],
+            run_as: None,
+            cols: 100,
+            rows: 30,
+            sysfs: "/sys".into(),
+        },
     }
 }
 

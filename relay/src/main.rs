@@ -2,9 +2,6 @@
 //! a cloud machine), and joins them to controllers that dialled out to it. It is not trusted:
 //! it forwards TLS it cannot open, and admits only controllers whose key is on its list.
 
-mod config;
-mod server;
-
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -26,12 +23,12 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let config = config::Config::load(&args.config)?;
+    let config = lantern_relay::Config::load(&args.config)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, domain = %config.domain, allowed = config.allow.len(), "lantern-relay listening");
     // Tests read the port from here when they let the system choose it.
     println!("listening on {}", listener.local_addr()?);
-    let relay = server::Relay::new(config)?;
+    let relay = lantern_relay::Relay::new(config)?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         served = relay.serve(listener) => served,

@@ -106,10 +106,16 @@ impl Relay {
         Duration::from_secs(seconds.max(1))
     }
 
-    /// Accepts connections until the listener fails.
+    /// Accepts connections until the listener fails. Dropping the future ends every connection
+    /// it accepted, too (a relay that stops leaves no path half open).
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
+        let mut connections = tokio::task::JoinSet::new();
         loop {
-            let (socket, peer) = match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            };
+            let (socket, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of descriptors, say: the next accept may work once some close.
@@ -124,7 +130,7 @@ impl Relay {
             };
             let _ = socket.set_nodelay(true);
             let relay = self.clone();
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 if let Err(reason) = relay.connection(socket, peer).await {
                     tracing::info!(%peer, %reason, "connection ended");
                 }

@@ -254,11 +254,19 @@ impl Pump<'_> {
     async fn finish(&mut self, link: &ServerLink) {
         let handover = self.viewer.as_ref().and_then(|v| v.sharing.leave(v.id));
         self.record_handover(handover).await;
-        let reason = link.error().map_or_else(|| "closed".to_string(), ToString::to_string);
-        match link.error() {
+        // A session error, or else how the socket ended: a WebSocket or TLS failure (a record
+        // altered on the way through a relay, say) ends the link without a session error.
+        let farewell = link.farewell();
+        let reason = match link.error() {
+            Some(err) => Some(err.to_string()),
+            None if farewell.code != shared::link::close_code::NORMAL => Some(farewell.reason),
+            None => None,
+        };
+        match &reason {
             None => tracing::info!("console link closed"),
-            Some(err) => crate::quiet_warn!("console link ended", reason = %err, "console link ended"),
+            Some(reason) => crate::quiet_warn!("console link ended", %reason, "console link ended"),
         }
+        let reason = reason.unwrap_or_else(|| "closed".to_string());
         let Some(binding) = &self.env.binding else { return };
         let (stats, key) = (link.stats(), link.tx_position());
         let detail = serde_json::json!({

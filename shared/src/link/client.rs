@@ -275,10 +275,22 @@ impl ClientLink {
         begun
     }
 
-    /// The page could not get a key.
-    pub fn key_failed(&mut self, reason: &str) {
+    /// The page could not get a key for `request`. A renewal is tried again when it is next
+    /// due; a reconnect after the backoff (the controller may be out of reach for a while, as
+    /// when a relay between restarts), until the user leaves.
+    pub fn key_failed(&mut self, request: KeyRequest, reason: &str) {
         self.renewing = false;
-        self.status.message = format!("could not get a console key: {reason}");
+        match request {
+            KeyRequest::Renew => self.status.message = format!("could not get a console key: {reason}"),
+            KeyRequest::Reconnect if self.keys_available => {
+                self.reconnect_attempts += 1;
+                let delay = reconnect_delay_ms(self.reconnect_attempts);
+                let message = format!("could not get a console key ({reason}); trying again in {} s", delay / 1000);
+                self.set_state("connecting", message);
+                self.actions.push_back(ClientAction::NeedKey { request: KeyRequest::Reconnect, after_ms: delay });
+            }
+            KeyRequest::Reconnect => self.set_state("closed", format!("could not get a console key: {reason}")),
+        }
     }
 
     /// The socket could not be opened with the key the page gave.

@@ -337,6 +337,14 @@ fn a_dropped_link_reconnects_after_a_growing_backoff_and_a_refused_one_does_not(
         [ClientAction::NeedKey { request: KeyRequest::Reconnect, after_ms: reconnect_delay_ms(1) }]
     );
     assert_eq!([reconnect_delay_ms(1), reconnect_delay_ms(2), reconnect_delay_ms(9)], [1000, 2000, 30_000]);
+    // The controller is out of reach for a while (a relay restarting): no key, so try again later.
+    both.applet.key_failed(KeyRequest::Reconnect, "network error");
+    assert_eq!(both.applet.status().state, "connecting");
+    assert!(both.applet.status().message.contains("network error"), "{}", both.applet.status().message);
+    assert_eq!(
+        both.applet_actions(),
+        [ClientAction::NeedKey { request: KeyRequest::Reconnect, after_ms: reconnect_delay_ms(2) }]
+    );
 
     // A socket whose key is refused says why and stays closed.
     let mut applet = ClientLink::new();

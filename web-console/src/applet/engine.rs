@@ -369,8 +369,8 @@ impl Console {
                         c.notify();
                     }
                 }
-                (Err(err), _) => {
-                    c.0.borrow_mut().link.key_failed(&err);
+                (Err(err), request) => {
+                    c.0.borrow_mut().link.key_failed(request, &err);
                     c.notify();
                 }
             });
