@@ -69,8 +69,8 @@ async fn a_controller_behind_the_relay_is_reached_by_name_and_registers_again_af
     let seed: [u8; 32] = rand::random();
     let key_file = dir.path().join("node-key");
     std::fs::write(&key_file, seed)?;
-    let node = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let pin = agent_link::Pin::of(node.verifying_key().as_bytes()).to_string();
+    let node_key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let pin = agent_link::Pin::of(node_key.verifying_key().as_bytes()).to_string();
     let relay = RelayProcess::start(dir.path(), "127.0.0.1:0".parse()?, &pin).await?;
     let address = relay.address;
     let controller = Controller::start(|c| {
@@ -108,6 +108,17 @@ async fn a_controller_behind_the_relay_is_reached_by_name_and_registers_again_af
         matches!(&refused, relay_link::Frame::Refused { reason } if reason.contains("may not register")),
         "{refused:?}"
     );
+    // Malformed registrations: the allowed key signing another challenge (a replay), a frame
+    // that is not a registration, and bytes that are no frame at all.
+    let replayed = replayed_registration(address, &node_key).await?;
+    assert!(matches!(&replayed, relay_link::Frame::Refused { .. }), "{replayed:?}");
+    for junk in [relay_link::Frame::Ping(1).encode(), vec![0xff; 64]] {
+        let answer = control_connection(address, &junk).await;
+        assert!(
+            matches!(&answer, Ok(relay_link::Frame::Refused { .. }) | Err(_)),
+            "{junk:?} is refused or the connection closed: {answer:?}"
+        );
+    }
     let (status, _) = api.call("GET", "/api/hosts", None).await?;
     assert_eq!(status, 200, "the registered controller is unaffected");
 
@@ -153,14 +164,35 @@ async fn register_with(
     key: &ed25519_dalek::SigningKey,
     name: &str,
 ) -> anyhow::Result<relay_link::Frame> {
+    let (mut socket, mut decoder, nonce) = open_control(relay).await?;
+    socket.write_all(&relay_link::register::register(key, &nonce, name).encode()).await?;
+    read_frame(&mut socket, &mut decoder).await
+}
+
+/// A registration signed by an allowed key, but over another challenge than the one given.
+async fn replayed_registration(
+    relay: SocketAddr,
+    key: &ed25519_dalek::SigningKey,
+) -> anyhow::Result<relay_link::Frame> {
+    control_connection(relay, &relay_link::register::register(key, &[7; 32], "ctl-a").encode()).await
+}
+
+/// Opens a control connection, takes the challenge, sends `first`, and reads the answer.
+async fn control_connection(relay: SocketAddr, first: &[u8]) -> anyhow::Result<relay_link::Frame> {
+    let (mut socket, mut decoder, _) = open_control(relay).await?;
+    socket.write_all(first).await?;
+    read_frame(&mut socket, &mut decoder).await
+}
+
+/// A control connection to the relay, up to its challenge.
+async fn open_control(relay: SocketAddr) -> anyhow::Result<(tokio::net::TcpStream, relay_link::Decoder, [u8; 32])> {
     let mut socket = tokio::net::TcpStream::connect(relay).await?;
     socket.write_all(&[relay_link::PREAMBLE.as_slice(), &[relay_link::Kind::Control.byte()]].concat()).await?;
     let mut decoder = relay_link::Decoder::default();
     let relay_link::Frame::Challenge { nonce } = read_frame(&mut socket, &mut decoder).await? else {
         anyhow::bail!("no challenge")
     };
-    socket.write_all(&relay_link::register::register(key, &nonce, name).encode()).await?;
-    read_frame(&mut socket, &mut decoder).await
+    Ok((socket, decoder, nonce))
 }
 
 async fn read_frame(
