@@ -346,9 +346,16 @@ async fn a_hostile_relay_learns_nothing_and_alters_nothing_unnoticed() -> anyhow
         eprintln!("{way:?}: the console said {dropped:?} and came back; the controller logged: {logged}");
     }
 
-    // An agent in its own namespace, enrolled and run through the relay by name.
+    // Scripts through the relay: the API and Redfish, with the controller's certificate checked.
     let mut api = ApiClient::resolving(&site, &controller.cert_path(), Some((NAME, shim.address)))?;
     api.login("admin", &password).await?;
+    let systems =
+        api.http.get(format!("{site}/redfish/v1/Systems")).basic_auth("admin", Some(&password)).send().await?;
+    anyhow::ensure!(systems.status() == 200, "Redfish through the relay answered {}", systems.status());
+    let systems: serde_json::Value = systems.json().await?;
+    assert!(systems.to_string().contains("/redfish/v1/Systems/local"), "{systems}");
+
+    // An agent in its own namespace, enrolled and run through the relay by name.
     let (status, made) = api.call("POST", "/api/agents/enrolments", Some(json!({ "host_id": "box-r" }))).await?;
     anyhow::ensure!(status == 200, "enrolment answered {status}: {made}");
     agent_ns.resolve(&[(NAME, &agent_ns.host)])?;

@@ -36,32 +36,6 @@ const BENEATH: &str = "desktop, window dragged beneath two others";
 const MOTION: &str = "full-screen motion";
 const WORKLOADS: [&str; 4] = [TEXT, ON_TOP, BENEATH, MOTION];
 
-/// Full-screen motion: an xterm the size of the screen repaints every cell in colour, 30 times
-/// a second, from overlapping waves that travel (the same frames every run).
-const ANIMATION: &str = r#"
-import math, sys, time
-W, H, FRAMES = 318, 82, int(sys.argv[1])
-time.sleep(3)
-start = time.monotonic()
-for t in range(FRAMES):
-    parts = []
-    for r in range(H):
-        parts.append('\x1b[%d;1H' % (r + 1))
-        last = -1
-        for c in range(W):
-            v = math.sin((c + 3 * t) / 11.0) + math.sin((r - 2 * t) / 7.0) + math.sin((c + r + t) / 17.0)
-            colour = 16 + int((v + 3) * 35.9) % 216
-            if colour != last:
-                parts.append('\x1b[48;5;%dm' % colour)
-                last = colour
-            parts.append(' ')
-    sys.stdout.write(''.join(parts))
-    sys.stdout.flush()
-    delay = start + (t + 1) / 30 - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-"#;
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Client {
     Lantern,
@@ -268,8 +242,10 @@ async fn measure(
     let frames_arg = (seconds * 30).to_string();
     match workload {
         TEXT => windows.push(spawn_x(x, &["xterm", "-geometry", "318x82+0+0", "-e", "sh", "-c", &scroll])?),
-        MOTION => windows
-            .push(spawn_x(x, &["xterm", "-geometry", "318x82+0+0", "-e", "python3", "-c", ANIMATION, &frames_arg])?),
+        MOTION => windows.push(spawn_x(
+            x,
+            &["xterm", "-geometry", "318x82+0+0", "-e", "python3", "-c", e2e::xvnc::MOTION_SCRIPT, &frames_arg],
+        )?),
         _ => {
             for (i, at) in ["100x40+40+40", "100x40+700+300", "100x40+1100+120"].iter().enumerate() {
                 let title = format!("bench-window-{i}");

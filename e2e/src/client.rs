@@ -3,6 +3,7 @@
 //! client that runs the console protocol (`shared::session::ClientSession`) over the plain
 //! listener's WebSocket.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -113,6 +114,39 @@ impl ConsoleClient {
     /// Opens `url` (a `ws://` console URL) with `key` as the console-key API gave it, and waits
     /// until the link is established at both ends (the controller's first message arrived).
     pub async fn connect(url: &str, key: &Value) -> anyhow::Result<Self> {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        Self::established(ws, key).await
+    }
+
+    /// As `connect`, for a `wss://` URL whose host is reached at `address` (a relay, say), the
+    /// certificate checked against `cert` (PEM) for the URL's host name.
+    pub async fn connect_tls(
+        url: &str,
+        address: std::net::SocketAddr,
+        cert: &std::path::Path,
+        key: &Value,
+    ) -> anyhow::Result<Self> {
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(cert)? {
+            roots.add(cert?)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(address).await?;
+        let _ = tcp.set_nodelay(true);
+        let connector = tokio_tungstenite::Connector::Rustls(Arc::new(tls));
+        let (ws, _) = tokio_tungstenite::client_async_tls_with_config(url, tcp, None, Some(connector)).await?;
+        Self::established(ws, key).await
+    }
+
+    async fn established(
+        ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+        key: &Value,
+    ) -> anyhow::Result<Self> {
         let key_id =
             KeyId::from_hex(key["key_id"].as_str().context("key_id")?).context("key_id is not 32 hex digits")?;
         let pms = base64::engine::general_purpose::STANDARD.decode(key["pms"].as_str().context("pms")?)?;
@@ -125,7 +159,6 @@ impl ConsoleClient {
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("controller_key is not 32 bytes"))?,
         };
-        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
         let mut client = Self { ws, session: ClientSession::new(config, rand::random()), started: Instant::now() };
         client.flush().await?;
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -187,6 +220,31 @@ impl ConsoleClient {
                 }
                 Err(other) => bail!("the link failed: {other}"),
             });
+        }
+    }
+
+    /// The time a WebSocket ping takes to come back as a pong: the transport's round trip
+    /// (TCP, TLS, whatever is between, the peer's WebSocket layer), without the console's own
+    /// pacing. Records that arrive meanwhile are handled as usual.
+    pub async fn ping(&mut self, within: Duration) -> anyhow::Result<Duration> {
+        let payload: [u8; 8] = rand::random();
+        let sent = Instant::now();
+        self.ws.send(Message::Ping(payload.to_vec().into())).await?;
+        let deadline = sent + within;
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let message = tokio::time::timeout(wait, self.ws.next()).await.context("no pong in time")?;
+            match message {
+                Some(Ok(Message::Pong(p))) if p.as_ref() == payload => return Ok(sent.elapsed()),
+                Some(Ok(Message::Binary(bytes))) => {
+                    let now = self.now();
+                    self.session.handle_record(bytes.into(), now)?;
+                    self.flush().await?;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => bail!("the socket failed: {err}"),
+                None => bail!("the socket closed"),
+            }
         }
     }
 

@@ -19,6 +19,33 @@ pub struct Xvnc {
     netns: Option<String>,
 }
 
+/// Full-screen motion for a 1920x1080 desktop: an xterm of 318x82 cells running this (with the
+/// number of frames as its argument) repaints every cell in colour, 30 times a second, from
+/// overlapping waves that travel (the same frames every run), after a 3 s pause.
+pub const MOTION_SCRIPT: &str = r#"
+import math, sys, time
+W, H, FRAMES = 318, 82, int(sys.argv[1])
+time.sleep(3)
+start = time.monotonic()
+for t in range(FRAMES):
+    parts = []
+    for r in range(H):
+        parts.append('\x1b[%d;1H' % (r + 1))
+        last = -1
+        for c in range(W):
+            v = math.sin((c + 3 * t) / 11.0) + math.sin((r - 2 * t) / 7.0) + math.sin((c + r + t) / 17.0)
+            colour = 16 + int((v + 3) * 35.9) % 216
+            if colour != last:
+                parts.append('\x1b[48;5;%dm' % colour)
+                last = colour
+            parts.append(' ')
+    sys.stdout.write(''.join(parts))
+    sys.stdout.flush()
+    delay = start + (t + 1) / 30 - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+"#;
+
 /// `program`, run in network namespace `netns` when there is one.
 fn command_in(netns: Option<&str>, program: &str) -> Command {
     match netns {

@@ -5,51 +5,24 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::Context;
 use controller_server::config::RelayConfig;
 use e2e::client::ApiClient;
 use e2e::{wait_for, Controller};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const RELAY: &str = env!("CARGO_BIN_EXE_lantern-relay");
+mod common;
+use common::RelayProcess;
 
-struct RelayProcess {
-    child: tokio::process::Child,
-    address: SocketAddr,
-}
-
-impl RelayProcess {
-    /// Starts the relay on `listen` (port 0: any) admitting `pin`.
-    async fn start(dir: &Path, listen: SocketAddr, pin: &str) -> anyhow::Result<Self> {
-        let config = dir.join("relay.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"{listen}\"\ndomain = \"relay.test\"\nallow = [\"{pin}\"]\nping_seconds = 1\n\
-                 hello_seconds = 2\nmax_connections_per_address = 16\n"
-            ),
-        )?;
-        let mut child = tokio::process::Command::new(RELAY)
-            .args(["--config", config.to_str().unwrap_or_default()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await??.unwrap_or_default();
-        let address = line.strip_prefix("listening on ").context("no listening line")?.parse()?;
-        Ok(Self { child, address })
-    }
-
-    async fn kill(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-    }
+/// Starts the relay on `listen` (port 0: any) admitting `pin`.
+async fn start_relay(dir: &Path, listen: SocketAddr, pin: &str) -> anyhow::Result<RelayProcess> {
+    let config = format!(
+        "listen = \"{listen}\"\ndomain = \"relay.test\"\nallow = [\"{pin}\"]\nping_seconds = 1\n\
+         hello_seconds = 2\nmax_connections_per_address = 16\n"
+    );
+    RelayProcess::spawn(dir, &config, "lantern_relay=info").await
 }
 
 async fn registered(controller: &Controller) -> anyhow::Result<Value> {
@@ -71,7 +44,7 @@ async fn a_controller_behind_the_relay_is_reached_by_name_and_registers_again_af
     std::fs::write(&key_file, seed)?;
     let node_key = ed25519_dalek::SigningKey::from_bytes(&seed);
     let pin = agent_link::Pin::of(node_key.verifying_key().as_bytes()).to_string();
-    let relay = RelayProcess::start(dir.path(), "127.0.0.1:0".parse()?, &pin).await?;
+    let relay = start_relay(dir.path(), "127.0.0.1:0".parse()?, &pin).await?;
     let address = relay.address;
     let controller = Controller::start(|c| {
         c.node_key_file = Some(key_file.clone());
@@ -146,7 +119,7 @@ async fn a_controller_behind_the_relay_is_reached_by_name_and_registers_again_af
 
     // The relay restarts on its address: the controller is registered again by itself.
     relay.kill().await;
-    let restarted = RelayProcess::start(dir.path(), address, &pin).await?;
+    let restarted = start_relay(dir.path(), address, &pin).await?;
     wait_for("the relayed API after the relay's restart", Duration::from_secs(10), || async {
         Ok(match api.call("GET", "/api/hosts", None).await {
             Ok((200, _)) => Ok(()),
