@@ -56,6 +56,18 @@ fn malformed(what: &'static str) -> impl Fn(shared::wire::DecodeError) -> SniErr
     move |_| SniError::Malformed(what)
 }
 
+/// A TLS vector (RFC 8446 3.4): a one-byte length, then that many bytes.
+fn opaque8<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a [u8], SniError> {
+    let len = usize::from(r.u8(what).map_err(malformed(what))?);
+    r.bytes(len, what).map_err(malformed(what))
+}
+
+/// A TLS vector with a two-byte length.
+fn opaque16<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a [u8], SniError> {
+    let len = usize::from(r.u16(what).map_err(malformed(what))?);
+    r.bytes(len, what).map_err(malformed(what))
+}
+
 fn client_hello(record: &[u8]) -> Result<Option<String>, SniError> {
     let mut r = Reader::new(record);
     if r.u8("message type").map_err(malformed("message type"))? != CLIENT_HELLO {
@@ -67,21 +79,16 @@ fn client_hello(record: &[u8]) -> Result<Option<String>, SniError> {
     let body = r.bytes(length, "ClientHello").map_err(|_| SniError::Malformed("the ClientHello spans records"))?;
     let mut r = Reader::new(body);
     r.bytes(2 + 32, "version and random").map_err(malformed("random"))?;
-    let session = usize::from(r.u8("session id").map_err(malformed("session id"))?);
-    r.bytes(session, "session id").map_err(malformed("session id"))?;
-    let suites = usize::from(r.u16("cipher suites").map_err(malformed("cipher suites"))?);
-    r.bytes(suites, "cipher suites").map_err(malformed("cipher suites"))?;
-    let compression = usize::from(r.u8("compression").map_err(malformed("compression"))?);
-    r.bytes(compression, "compression").map_err(malformed("compression"))?;
+    opaque8(&mut r, "session id")?;
+    opaque16(&mut r, "cipher suites")?;
+    opaque8(&mut r, "compression")?;
     if r.remaining() == 0 {
         return Ok(None);
     }
-    let extensions = usize::from(r.u16("extensions").map_err(malformed("extensions"))?);
-    let mut r = Reader::new(r.bytes(extensions, "extensions").map_err(malformed("extensions"))?);
+    let mut r = Reader::new(opaque16(&mut r, "extensions")?);
     while r.remaining() > 0 {
         let kind = r.u16("extension").map_err(malformed("extension"))?;
-        let len = usize::from(r.u16("extension length").map_err(malformed("extension"))?);
-        let data = r.bytes(len, "extension").map_err(malformed("extension"))?;
+        let data = opaque16(&mut r, "extension")?;
         if kind == SERVER_NAME {
             return server_name(data);
         }
@@ -91,12 +98,10 @@ fn client_hello(record: &[u8]) -> Result<Option<String>, SniError> {
 
 fn server_name(data: &[u8]) -> Result<Option<String>, SniError> {
     let mut r = Reader::new(data);
-    let list = usize::from(r.u16("server names").map_err(malformed("server names"))?);
-    let mut r = Reader::new(r.bytes(list, "server names").map_err(malformed("server names"))?);
+    let mut r = Reader::new(opaque16(&mut r, "server names")?);
     while r.remaining() > 0 {
         let kind = r.u8("name type").map_err(malformed("server name"))?;
-        let len = usize::from(r.u16("name length").map_err(malformed("server name"))?);
-        let name = r.bytes(len, "name").map_err(malformed("server name"))?;
+        let name = opaque16(&mut r, "server name")?;
         if kind == HOST_NAME {
             let name = std::str::from_utf8(name).map_err(|_| SniError::Malformed("the server name is not text"))?;
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {

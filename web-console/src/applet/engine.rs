@@ -8,10 +8,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
-use shared::crypto::{CipherSuite, Pms};
 use shared::link::{ClientAction, ClientLink, LinkKey, Screen};
 use shared::video::text::Damage;
-use shared::wire::{InputEvent, KeyId};
+use shared::wire::InputEvent;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlCanvasElement;
@@ -24,21 +23,10 @@ use super::page::{self, Interval, PageListeners};
 use super::painter::Painter;
 use super::socket::{Socket, SocketEvents};
 
-/// What the page hands the applet to open (or renew) a link.
+/// What the page hands the applet to open (or renew) a link: where, and the key itself.
 pub struct ConsoleKey {
     pub url: String,
-    pub key_id: KeyId,
-    pub pms: Pms,
-    pub suites: Vec<CipherSuite>,
-    /// The controller's node key: the handshake must be signed by it.
-    pub controller_key: [u8; shared::wire::CONTROLLER_KEY_LEN],
-}
-
-impl ConsoleKey {
-    fn into_link_key(self) -> (String, LinkKey) {
-        let Self { url, key_id, pms, suites, controller_key } = self;
-        (url, LinkKey { key_id, pms, suites, controller_key })
-    }
+    pub key: LinkKey,
 }
 
 pub type KeyFuture = Pin<Box<dyn Future<Output = Result<ConsoleKey, String>>>>;
@@ -127,7 +115,7 @@ impl Console {
     /// Opens a link with `key`, replacing any current one.
     pub fn connect(&self, key: ConsoleKey) -> Result<(), JsValue> {
         self.drop_socket();
-        let (url, key) = key.into_link_key();
+        let ConsoleKey { url, key } = key;
         let socket = Socket::open(&url, self.weak())?;
         let nonce = page::random_nonce()?;
         {
@@ -143,7 +131,7 @@ impl Console {
     pub fn renew(&self, key: ConsoleKey) -> Result<(), String> {
         let now = self.now();
         let nonce = page::random_nonce().map_err(|_| "no random source".to_string())?;
-        let result = self.0.borrow_mut().link.renew(key.into_link_key().1, nonce, now);
+        let result = self.0.borrow_mut().link.renew(key.key, nonce, now);
         self.flush();
         self.notify();
         result

@@ -14,6 +14,7 @@ pub mod socket;
 pub use engine::{Console, ConsoleKey, KeyRequest, Status};
 
 use shared::crypto::{CipherSuite, Pms};
+use shared::link::LinkKey;
 use shared::wire::{KeyId, CONTROLLER_KEY_LEN};
 
 /// Builds a key from the strings the controller's API returns (hex key id, base64 PMS, the
@@ -38,7 +39,7 @@ pub fn parse_key(
             .map(|s| CipherSuite::from_name(s).ok_or_else(|| format!("unknown cipher suite {s:?}")))
             .collect::<Result<_, _>>()?
     };
-    Ok(ConsoleKey { url, key_id, pms, suites, controller_key })
+    Ok(ConsoleKey { url, key: LinkKey { key_id, pms, suites, controller_key } })
 }
 
 /// Standard base64 (with or without padding). Small and dependency-free on purpose: the Wasm
@@ -79,8 +80,8 @@ mod tests {
         let key =
             parse_key("ws://x".into(), &"ab".repeat(16), bytes, &[], "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
                 .unwrap();
-        assert_eq!(key.pms.expose()[31], 31);
-        assert_eq!(key.controller_key[31], 31);
+        assert_eq!(key.key.pms.expose()[31], 31);
+        assert_eq!(key.key.controller_key[31], 31);
         assert!(parse_key("ws://x".into(), "zz", "", &[], bytes).is_err());
         assert!(parse_key("ws://x".into(), &"ab".repeat(16), bytes, &[], "AAEC").is_err());
     }
