@@ -4,7 +4,7 @@
 # ChromeDriver, QEMU, busybox and cpio for the test guest, TigerVNC's Xvnc with xterm,
 # xdotool, xwd and xsetroot for the desktop test, and DMTF's Redfish service validator and Redfish
 # client library from PyPI in target/redfish/venv, nftables and iproute2 for the agents' network
-# namespace)
+# namespace, OpenLDAP's slapd and ldap-utils for the directory tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -26,11 +26,21 @@ if [[ "${1:-}" == "--tests" ]]; then
   # The agents' test puts an agent in a network namespace whose firewall drops inbound traffic.
   command -v nft >/dev/null || missing+=(nftables)
   command -v ip >/dev/null || missing+=(iproute2)
+  # The directory tests run their own OpenLDAP slapd from a temporary folder.
+  command -v slapd >/dev/null || [[ -x /usr/sbin/slapd ]] || missing+=(slapd)
+  command -v ldapmodify >/dev/null || missing+=(ldap-utils)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
     $SUDO apt-get update -qq
+    # Packages with a service (slapd) must not start it: the tests start their own. A
+    # policy-rc.d that says no is in place only while installing, and only if none was.
+    policy=/usr/sbin/policy-rc.d; placed=""
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && placed=1
+    fi
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    if [[ -n $placed ]]; then $SUDO rm -f "$policy"; fi
   fi
   # Pinned: the Redfish test asserts on what these versions report.
   venv=target/redfish/venv

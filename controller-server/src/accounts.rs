@@ -35,8 +35,19 @@ pub enum AccountError {
     OwnAccount,
     #[error("the audit trail cannot be written, so the change is refused")]
     AuditUnavailable,
+    #[error("this account's password and role come from the directory: change them there")]
+    DirectoryManaged,
     #[error("store failure: {0}")]
     Store(#[from] StoreError),
+}
+
+/// Refuses a change the directory would undo at the user's next login (or cannot take).
+async fn refuse_directory_account(state: &AppState, username: &str) -> Result<(), AccountError> {
+    let (store, name) = (state.users.clone(), username.to_string());
+    match off_runtime(move || store.directory_of(&name)).await? {
+        Some(_) => Err(AccountError::DirectoryManaged),
+        None => Ok(()),
+    }
 }
 
 /// Who is making a change, and through which door.
@@ -108,6 +119,7 @@ pub async fn create(
 /// Sets a user's role. The last administrator keeps theirs, even against concurrent demotions.
 pub async fn set_role(state: &AppState, actor: &Actor<'_>, user_id: i64, role: Role) -> Result<User, AccountError> {
     let user = lookup(state, user_id).await?;
+    refuse_directory_account(state, &user.username).await?;
     audit_first(state, actor, "user.role", &user.username, serde_json::json!({ "from": user.role, "to": role }))
         .await?;
     let store = state.users.clone();
@@ -127,6 +139,7 @@ pub async fn reset_password(
 ) -> Result<User, AccountError> {
     check_password(&password)?;
     let user = lookup(state, user_id).await?;
+    refuse_directory_account(state, &user.username).await?;
     audit_first(state, actor, "user.password-reset", &user.username, serde_json::json!({})).await?;
     let store = state.users.clone();
     off_runtime(move || store.reset_password(user_id, &password)).await?;
@@ -145,13 +158,16 @@ pub async fn change_own_password(
     keep_session: Option<String>,
 ) -> Result<User, AccountError> {
     check_password(&new)?;
+    refuse_directory_account(state, &actor.user.username).await?;
     if new == current {
         return Err(AccountError::PasswordUnchanged);
     }
     use crate::web::login::{check, LoginRefused, Purpose};
     match check(state, actor.user.username.clone(), current, source, Purpose::CurrentPassword).await {
         Ok(Ok(user)) if user.id == actor.user.id => {}
-        Ok(Ok(_)) | Ok(Err(LoginRefused::Wrong)) => return Err(AccountError::WrongCurrentPassword),
+        Ok(Ok(_)) | Ok(Err(LoginRefused::Wrong | LoginRefused::NotPermitted | LoginRefused::DirectoryUnavailable)) => {
+            return Err(AccountError::WrongCurrentPassword)
+        }
         Ok(Err(LoginRefused::Locked { seconds } | LoginRefused::Busy { seconds })) => {
             return Err(AccountError::Throttled(seconds))
         }
@@ -169,6 +185,7 @@ pub async fn set_own_password(
     keep_session: Option<String>,
 ) -> Result<User, AccountError> {
     check_password(&new)?;
+    refuse_directory_account(state, &actor.user.username).await?;
     let user_id = actor.user.id;
     audit_first(state, actor, "user.password", &actor.user.username, serde_json::json!({})).await?;
     let store = state.users.clone();

@@ -51,6 +51,8 @@ pub struct Inner {
     pub frameable: bool,
     /// Login throttling and the argon2 budget, for every way in.
     pub logins: crate::web::login::LoginGate,
+    /// The directory that checks logins of names with no local account (`[auth.ldap]`).
+    pub directory: Option<Arc<crate::directory::Directory>>,
     /// This controller's identity for portable session tokens, and its peers.
     pub node: crate::federation::Node,
     pub peers: Vec<crate::config::PeerConfig>,
@@ -142,6 +144,7 @@ impl AppState {
             trusted_origins,
             site_port: config.listen.port(),
             logins: crate::web::login::LoginGate::new(config.login_policy()),
+            directory: crate::directory::Directory::from_config(config.auth.ldap.as_ref())?,
             node,
             peers: config.peers.clone(),
             trusted_nodes: config.peers.iter().map(|p| (p.id.clone(), p.public_key.clone())).collect(),

@@ -125,6 +125,8 @@ pub struct AuthConfig {
     pub lockout_after: u32,
     /// ... for this many seconds.
     pub lockout_seconds: u64,
+    /// Directory login over LDAP: names with no local account are checked there.
+    pub ldap: Option<crate::directory::LdapConfig>,
 }
 
 /// `[relay]`: the controller dials out to a `lantern-relay` and registers under `name`;
@@ -434,6 +436,7 @@ impl Default for AuthConfig {
             failed_login_max_delay_ms: 8000,
             lockout_after: 5,
             lockout_seconds: 300,
+            ldap: None,
         }
     }
 }
@@ -459,6 +462,9 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.suites()?;
+        if let Some(problem) = self.auth.ldap.as_ref().and_then(|l| l.problem()) {
+            return Err(ConfigError::Invalid(problem));
+        }
         let c = &self.console;
         if c.key_ttl_seconds == 0 || c.key_life_seconds < 10 || c.epoch_bytes < 1024 || c.epoch_seconds == 0 {
             return Err(ConfigError::Invalid(

@@ -8,6 +8,7 @@ pub mod agents;
 pub mod app;
 pub mod config;
 pub mod console;
+pub mod directory;
 pub mod federation;
 pub mod health;
 pub mod hosts;

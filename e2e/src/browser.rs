@@ -92,6 +92,27 @@ impl Browser {
         self.first_login_as("admin", &controller.first_password).await
     }
 
+    /// Opens the login page afresh (no session) and logs in as `user`: `Ok` once the host list
+    /// shows, the page's error message otherwise.
+    pub async fn login_as(&self, url: &str, user: &str, password: &str) -> anyhow::Result<Result<(), String>> {
+        let c = &self.client;
+        c.delete_all_cookies().await?;
+        c.goto(url).await?;
+        let name = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("username")).await?;
+        name.clear().await?;
+        name.send_keys(user).await?;
+        c.find(Locator::Id("password")).await?.send_keys(password).await?;
+        c.find(Locator::Id("login-button")).await?.click().await?;
+        crate::wait_for("the host list or a login error", Duration::from_secs(30), || async {
+            if c.find(Locator::Id("open-local")).await.is_ok() {
+                return Ok(Ok(Ok(())));
+            }
+            let error = self.text_of("login-error").await.unwrap_or_default();
+            Ok(if error.trim().is_empty() { Err("neither yet".into()) } else { Ok(Err(error)) })
+        })
+        .await
+    }
+
     /// On the login page: logs in as `user` with a password that must be replaced, and
     /// replaces it. Returns the new password.
     pub async fn first_login_as(&self, user: &str, password: &str) -> anyhow::Result<String> {

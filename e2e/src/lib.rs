@@ -9,6 +9,7 @@ pub mod portal;
 pub mod process;
 pub mod proxy;
 pub mod qemu;
+pub mod slapd;
 pub mod xvnc;
 
 use std::path::PathBuf;

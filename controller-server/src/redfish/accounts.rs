@@ -13,7 +13,7 @@ use crate::accounts::{self, AccountError, Actor};
 use crate::app::AppState;
 use crate::store::users::MIN_PASSWORD_LEN;
 use crate::store::{Role, User};
-use crate::web::login::{authenticate, LoginRefused, Source};
+use crate::web::login::{authenticate, Source};
 use crate::web::principal::Credential;
 use crate::web::sessions::WebSession;
 
@@ -94,9 +94,7 @@ pub async fn create_session(
     }
     let user = match authenticate(&state, username, password, &source).await.map_err(|_| RedfishError::internal())? {
         Ok(user) => user,
-        Err(LoginRefused::Wrong) => return Err(RedfishError::unauthorized(SESSIONS)),
-        Err(LoginRefused::Locked { seconds }) => return Err(RedfishError::locked(seconds)),
-        Err(LoginRefused::Busy { seconds }) => return Err(RedfishError::unavailable(seconds)),
+        Err(refused) => return Err(RedfishError::login_refused(refused, SESSIONS)),
     };
     let (token, session) = state
         .redfish_sessions
@@ -267,7 +265,9 @@ fn refused(err: AccountError, property_value: &str) -> RedfishError {
             RedfishError::property_value_format("(hidden)", "Password")
         }
         AccountError::LastAdministrator => RedfishError::property_value_not_in_list(property_value, "RoleId"),
-        AccountError::OwnAccount | AccountError::WrongCurrentPassword => RedfishError::insufficient_privilege(),
+        AccountError::OwnAccount | AccountError::WrongCurrentPassword | AccountError::DirectoryManaged => {
+            RedfishError::insufficient_privilege()
+        }
         AccountError::Throttled(seconds) => RedfishError::locked(seconds),
         AccountError::AuditUnavailable => RedfishError::unavailable(5),
         AccountError::Store(err) => err.into(),

@@ -12,7 +12,7 @@ use super::error::RedfishError;
 use crate::app::AppState;
 use crate::store::{Role, User};
 use crate::web::guard::check_origin;
-use crate::web::login::{authenticate_basic, LoginRefused, Source};
+use crate::web::login::{authenticate_basic, Source};
 
 pub const AUTH_TOKEN: &str = "x-auth-token";
 
@@ -51,9 +51,7 @@ impl FromRequestParts<AppState> for Caller {
             Ok(user) => {
                 Ok(Self { user, session_id: None, credential: crate::web::principal::Credential::RedfishBasic })
             }
-            Err(LoginRefused::Wrong) => Err(RedfishError::unauthorized(parts.uri.path())),
-            Err(LoginRefused::Locked { seconds }) => Err(RedfishError::locked(seconds)),
-            Err(LoginRefused::Busy { seconds }) => Err(RedfishError::unavailable(seconds)),
+            Err(refused) => Err(RedfishError::login_refused(refused, parts.uri.path())),
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct RedfishError {
     pub retry_after: Option<u64>,
 }
 
+/// How long a script is told to wait when the directory cannot be reached.
+const DIRECTORY_RETRY_SECONDS: u64 = 30;
+
 impl RedfishError {
     fn new(status: StatusCode, key: &'static str, message: String, args: &[&str], resolution: &'static str) -> Self {
         Self {
@@ -263,6 +266,18 @@ impl RedfishError {
         );
         err.retry_after = Some(seconds);
         err
+    }
+
+    /// A refused login, for a request to `uri`.
+    pub fn login_refused(refused: crate::web::login::LoginRefused, uri: &str) -> Self {
+        use crate::web::login::LoginRefused;
+        match refused {
+            LoginRefused::Wrong => Self::unauthorized(uri),
+            LoginRefused::Locked { seconds } => Self::locked(seconds),
+            LoginRefused::Busy { seconds } => Self::unavailable(seconds),
+            LoginRefused::NotPermitted => Self::insufficient_privilege(),
+            LoginRefused::DirectoryUnavailable => Self::unavailable(DIRECTORY_RETRY_SECONDS),
+        }
     }
 
     /// Too many failed logins: the account is locked for `seconds`.

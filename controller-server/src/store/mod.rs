@@ -8,6 +8,7 @@ use rusqlite::Connection;
 pub mod access;
 pub mod agents;
 pub mod audit;
+pub mod directory;
 pub mod events;
 pub mod federated;
 pub mod journal;

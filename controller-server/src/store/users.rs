@@ -142,6 +142,8 @@ impl UserStore {
             ("locked_until", "ALTER TABLE users ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0"),
             ("credential", "ALTER TABLE users ADD COLUMN credential INTEGER NOT NULL DEFAULT 0"),
             ("federated_from", "ALTER TABLE users ADD COLUMN federated_from TEXT"),
+            // `directory` names the directory a directory account's user logs in with.
+            ("directory", "ALTER TABLE users ADD COLUMN directory TEXT"),
         ] {
             let present: bool = db.query_row(
                 "SELECT COUNT(*) > 0 FROM pragma_table_info('users') WHERE name = ?1",

@@ -64,6 +64,12 @@ pub async fn login(
             return Ok((StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, seconds.to_string())], Json(body))
                 .into_response());
         }
+        Err(LoginRefused::NotPermitted) => {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, LoginRefused::NOT_PERMITTED))
+        }
+        Err(LoginRefused::DirectoryUnavailable) => {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, LoginRefused::DIRECTORY_UNAVAILABLE))
+        }
     };
     let (token, session) = state.sessions.create(user.id, None).await?.ok_or(ApiError::UNAUTHORIZED)?;
     let set_cookie = cookie(&token, state.session_idle());

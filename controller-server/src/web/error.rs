@@ -89,7 +89,7 @@ impl From<crate::accounts::AccountError> for ApiError {
         use crate::accounts::AccountError as E;
         let status = match &err {
             E::NotFound => StatusCode::NOT_FOUND,
-            E::NameTaken | E::LastAdministrator | E::OwnAccount => StatusCode::CONFLICT,
+            E::NameTaken | E::LastAdministrator | E::OwnAccount | E::DirectoryManaged => StatusCode::CONFLICT,
             E::BadName | E::PasswordTooShort | E::PasswordTooLong | E::PasswordUnchanged => StatusCode::BAD_REQUEST,
             E::WrongCurrentPassword => StatusCode::FORBIDDEN,
             E::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -38,6 +38,8 @@ use crate::sync::Locked;
 
 /// argon2 runs at once, at most (each takes 19 MiB while it runs).
 pub const CONCURRENT_VERIFICATIONS: usize = 2;
+/// Directory logins (a TLS connection and a few LDAP round trips each) at once, at most.
+pub const CONCURRENT_DIRECTORY_LOGINS: usize = 8;
 /// Logins waiting for a verification, at most; more are answered 503.
 pub const MAX_WAITING: usize = 32;
 /// The longest password we look at. Longer ones are refused unverified.
@@ -91,12 +93,39 @@ pub enum LoginRefused {
     Locked { seconds: u64 },
     /// Too many logins at once: try again in `seconds`.
     Busy { seconds: u64 },
+    /// The directory accepted the password, but none of the user's groups is mapped to a role
+    /// or rights here.
+    NotPermitted,
+    /// The directory could not be asked; local accounts still log in.
+    DirectoryUnavailable,
+}
+
+impl LoginRefused {
+    /// What the user is told when it is not a plain wrong password.
+    pub const NOT_PERMITTED: &'static str = "your directory account is in no group that gives a role on this \
+        controller: ask an administrator to add you to one";
+    pub const DIRECTORY_UNAVAILABLE: &'static str = "the directory cannot be reached, so directory accounts \
+        cannot log in now (local accounts still can): try again later";
+}
+
+/// What checking a password came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Right, with what the trail should record about how.
+    Yes(User, serde_json::Value),
+    No,
+    /// Right, but the user has no role here: why, for the trail.
+    NotPermitted(String),
+    /// The directory could not say why not: nothing counts against the user.
+    Unavailable(String),
 }
 
 /// What one attempt came to, inside the gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Attempt {
-    Ok(User),
+    Ok(User, serde_json::Value),
+    NotPermitted(String),
+    Unavailable(String),
     /// Wrong: answer after `delay`. `known` says whether the name is an account.
     Refused {
         failures: u32,
@@ -130,6 +159,9 @@ pub struct LoginGate {
     policy: LoginPolicy,
     names: Mutex<HashMap<String, Arc<Mutex<NameState>>>>,
     argon2: tokio::sync::Semaphore,
+    /// Directory logins at once: their own turns, so that a directory that hangs holds up
+    /// only directory logins.
+    directory: tokio::sync::Semaphore,
     waiting: AtomicUsize,
     verifications: AtomicU64,
     basic: Mutex<HashMap<[u8; 32], Remembered>>,
@@ -144,6 +176,7 @@ impl LoginGate {
             policy,
             names: Mutex::new(HashMap::new()),
             argon2: tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS),
+            directory: tokio::sync::Semaphore::new(CONCURRENT_DIRECTORY_LOGINS),
             waiting: AtomicUsize::new(0),
             verifications: AtomicU64::new(0),
             basic: Mutex::new(HashMap::new()),
@@ -154,6 +187,11 @@ impl LoginGate {
 
     pub fn policy(&self) -> LoginPolicy {
         self.policy
+    }
+
+    /// How many directory logins hold a turn now.
+    pub fn directory_logins_in_progress(&self) -> usize {
+        CONCURRENT_DIRECTORY_LOGINS.saturating_sub(self.directory.available_permits())
     }
 
     /// How many passwords were verified with argon2 since start.
@@ -173,7 +211,7 @@ impl LoginGate {
         names.entry(name.to_string()).or_default().clone()
     }
 
-    /// One attempt, atomic per name. Blocking (argon2, SQLite): run it off the runtime.
+    /// One attempt at a local account's password (or the decoy's, for a name that is none).
     fn attempt(
         &self,
         store: &UserStore,
@@ -181,6 +219,35 @@ impl LoginGate {
         source: &str,
         password: &str,
         now: i64,
+    ) -> Result<Attempt, StoreError> {
+        self.attempt_with(store, name, source, now, |_, user, hash| Ok(self.verify_local(user, hash, password)))
+    }
+
+    /// argon2 against the stored hash.
+    fn verify_local(&self, user: Option<User>, hash: &str, password: &str) -> Verdict {
+        let ok = password.len() <= MAX_PASSWORD_BYTES && {
+            self.verifications.fetch_add(1, Ordering::Relaxed);
+            let mut blocks = self.memory.locked().pop().unwrap_or_default();
+            let ok = verify_password_in(hash, password, &mut blocks);
+            self.memory.locked().push(blocks);
+            ok
+        };
+        match (user, ok) {
+            (Some(user), true) => Verdict::Yes(user, serde_json::Value::Null),
+            _ => Verdict::No,
+        }
+    }
+
+    /// One attempt, atomic per name, checked by `verify` (given the account, if any, and its
+    /// hash) once the throttle lets it through. Blocking (argon2, SQLite, a directory): run it
+    /// off the runtime.
+    fn attempt_with(
+        &self,
+        store: &UserStore,
+        name: &str,
+        source: &str,
+        now: i64,
+        verify: impl FnOnce(&UserStore, Option<User>, &str) -> Result<Verdict, StoreError>,
     ) -> Result<Attempt, StoreError> {
         let state = self.name_state(name, now);
         let mut state = state.locked();
@@ -198,20 +265,20 @@ impl LoginGate {
             let retry_after = Duration::from_millis((strikes.locked_until.max(state.next_at) - now) as u64);
             return Ok(Attempt::Held { retry_after, just_locked: lock, known });
         }
-        let ok = password.len() <= MAX_PASSWORD_BYTES && {
-            self.verifications.fetch_add(1, Ordering::Relaxed);
-            let mut blocks = self.memory.locked().pop().unwrap_or_default();
-            let ok = verify_password_in(&hash, password, &mut blocks);
-            self.memory.locked().push(blocks);
-            ok
-        };
-        match (user, ok) {
-            (Some(user), true) => {
+        match verify(store, user, &hash)? {
+            Verdict::Yes(user, how) => {
                 store.set_strikes(name, source, Strikes::default(), now)?;
                 *state = NameState::default();
-                Ok(Attempt::Ok(user))
+                Ok(Attempt::Ok(user, how))
             }
-            _ => {
+            // The password was right: no strike, and the slate is clean.
+            Verdict::NotPermitted(why) => {
+                store.set_strikes(name, source, Strikes::default(), now)?;
+                *state = NameState::default();
+                Ok(Attempt::NotPermitted(why))
+            }
+            Verdict::Unavailable(why) => Ok(Attempt::Unavailable(why)),
+            Verdict::No => {
                 let just_locked = self.strike(&mut strikes, now);
                 store.set_strikes(name, source, strikes, now)?;
                 state.failures = state.failures.saturating_add(1);
@@ -287,26 +354,68 @@ pub async fn check(
         Purpose::CurrentPassword => "password-check",
     };
     let gate = &state.logins;
-    // Wait for a turn at argon2, unless too many already wait.
+    // A name that is no local account is the directory's to check, when there is one (a
+    // password check before a change is never: directory passwords are changed there).
+    let directory = match (&state.directory, purpose) {
+        (Some(directory), Purpose::Login) => {
+            let (store, name) = (state.users.clone(), username.clone());
+            let local = crate::store::off_runtime(move || store.is_local_account(&name)).await?;
+            (!local).then(|| directory.clone())
+        }
+        _ => None,
+    };
+    // Wait for a turn (at argon2, or at the directory, so that a directory that hangs cannot
+    // hold up local logins), unless too many already wait.
     if gate.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
         gate.waiting.fetch_sub(1, Ordering::SeqCst);
         crate::quiet_warn!("logins busy", "login refused: too many logins at once");
         return Ok(Err(LoginRefused::Busy { seconds: 1 }));
     }
-    let permit = gate.argon2.acquire().await;
+    let turns = if directory.is_some() { &gate.directory } else { &gate.argon2 };
+    let permit = turns.acquire().await;
     gate.waiting.fetch_sub(1, Ordering::SeqCst);
     let _permit = permit.map_err(|_| ApiError::INTERNAL)?;
     let (checking, name, from) = (state.clone(), username.clone(), source.key());
-    let attempt =
-        crate::store::off_runtime(move || checking.logins.attempt(&checking.users, &name, &from, &password, now_ms()))
-            .await?;
+    let attempt = match directory {
+        None => {
+            crate::store::off_runtime(move || {
+                checking.logins.attempt(&checking.users, &name, &from, &password, now_ms())
+            })
+            .await?
+        }
+        Some(directory) => {
+            let runtime = tokio::runtime::Handle::current();
+            crate::store::off_runtime(move || {
+                let password = zeroize::Zeroizing::new(password);
+                checking.logins.attempt_with(&checking.users, &name, &from, now_ms(), |store, _, _| {
+                    runtime.block_on(directory.verify(store, &name, &password))
+                })
+            })
+            .await?
+        }
+    };
     drop(_permit);
     // A name goes into the trail only when it is an account: a password typed into the name
     // field must not.
     let named = |known: bool| if known { username.as_str() } else { "" };
     let mut detail = source.audit();
     Ok(match attempt {
-        Attempt::Ok(user) => {
+        Attempt::NotPermitted(why) => {
+            tracing::info!(user = %username, why, "directory login refused: no mapped group");
+            detail["why"] = why.into();
+            state.audit(&username, "login.not-permitted", "", detail).await;
+            Err(LoginRefused::NotPermitted)
+        }
+        Attempt::Unavailable(why) => {
+            crate::quiet_warn!("directory unavailable", "directory login failed: {why}");
+            detail["why"] = why.into();
+            state.audit("", "login.directory-unavailable", "", detail).await;
+            Err(LoginRefused::DirectoryUnavailable)
+        }
+        Attempt::Ok(user, how) => {
+            if let serde_json::Value::Object(how) = how {
+                detail.as_object_mut().into_iter().for_each(|d| d.extend(how.clone()));
+            }
             if purpose == Purpose::Login {
                 tracing::info!(user = %user.username, "login");
                 // A login the trail cannot record does not happen.
@@ -419,11 +528,11 @@ mod tests {
             Attempt::Held { retry_after: Duration::from_secs(1), just_locked: false, known: true }
         );
         // Another address is not locked out.
-        assert!(matches!(gate.attempt(&store, "ops", "b", "the right password", t + 4000).unwrap(), Attempt::Ok(_)));
+        assert!(matches!(gate.attempt(&store, "ops", "b", "the right password", t + 4000).unwrap(), Attempt::Ok(..)));
         // Time is up: the right password works at the first address too.
         assert!(matches!(
             gate.attempt(&store, "ops", "a", "the right password", t + 3500 + 300_000).unwrap(),
-            Attempt::Ok(_)
+            Attempt::Ok(..)
         ));
     }
 
@@ -442,7 +551,7 @@ mod tests {
         let locked = gate.attempt(&store, "ops", "a", "nope", 20).unwrap();
         assert!(matches!(locked, Attempt::Held { just_locked: true, .. }), "{locked:?}");
         // From elsewhere, once the slow-down has passed, the right password works.
-        assert!(matches!(gate.attempt(&store, "ops", "b", "the right password", 600).unwrap(), Attempt::Ok(_)));
+        assert!(matches!(gate.attempt(&store, "ops", "b", "the right password", 600).unwrap(), Attempt::Ok(..)));
     }
 
     #[test]

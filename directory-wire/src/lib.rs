@@ -1,0 +1,16 @@
+//! What Lantern parses itself of a directory's protocols, sans-IO. The LDAP operations are
+//! `ldap3`'s; the bytes between it and the directory pass through a pump in the controller
+//! that keeps every answer within a bound (`ber::Framer`: an LDAP message is one BER
+//! SEQUENCE whose length is known from its first bytes, so an oversize answer is refused
+//! before it is buffered) and that performs the StartTLS request itself (`starttls`), so that
+//! TLS is the controller's own rustls with its own trust anchors.
+
+#![forbid(unsafe_code)]
+
+pub mod ber;
+pub mod starttls;
+
+pub use ber::{FrameError, Framer};
+
+#[cfg(test)]
+mod tests;
