@@ -4,7 +4,8 @@
 # ChromeDriver, QEMU, busybox and cpio for the test guest, TigerVNC's Xvnc with xterm,
 # xdotool, xwd and xsetroot for the desktop test, and DMTF's Redfish service validator and Redfish
 # client library from PyPI in target/redfish/venv, nftables and iproute2 for the agents' network
-# namespace, OpenLDAP's slapd and ldap-utils for the directory tests)
+# namespace, OpenLDAP's slapd and ldap-utils and an MIT KDC for the directory tests, and
+# libkrb5-dev with libclang-dev for the `kerberos` feature they build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -29,11 +30,18 @@ if [[ "${1:-}" == "--tests" ]]; then
   # The directory tests run their own OpenLDAP slapd from a temporary folder.
   command -v slapd >/dev/null || [[ -x /usr/sbin/slapd ]] || missing+=(slapd)
   command -v ldapmodify >/dev/null || missing+=(ldap-utils)
+  # Kerberos: the library and headers the `kerberos` feature builds against (bindgen needs
+  # libclang), and an MIT KDC the tests run from a temporary folder.
+  command -v krb5-config.mit >/dev/null || missing+=(libkrb5-dev)
+  compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || missing+=(libclang-dev)
+  [[ -x /usr/sbin/krb5kdc ]] || missing+=(krb5-kdc)
+  [[ -x /usr/sbin/kadmin.local ]] || missing+=(krb5-admin-server)
+  command -v kinit >/dev/null || missing+=(krb5-user)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
     $SUDO apt-get update -qq
-    # Packages with a service (slapd) must not start it: the tests start their own. A
+    # Packages with a service (slapd, the KDC) must not start it: the tests start their own. A
     # policy-rc.d that says no is in place only while installing, and only if none was.
     policy=/usr/sbin/policy-rc.d; placed=""
     if [[ ! -e $policy ]]; then

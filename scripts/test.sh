@@ -36,6 +36,8 @@ scripts/guest-image.sh
 scripts/guest-agent.sh
 
 say "native tests (unit, property, integration, end-to-end in headless Chromium)"
+# The Kerberos tests run the controller's Kerberos helper, a program of its own.
+cargo build -p lantern-gss --bins
 cargo test --workspace --exclude web-console
 
 say "known-answer tests and applet tests in headless Chromium (Wasm)"

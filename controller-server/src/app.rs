@@ -53,6 +53,8 @@ pub struct Inner {
     pub logins: crate::web::login::LoginGate,
     /// The directory that checks logins of names with no local account (`[auth.ldap]`).
     pub directory: Option<Arc<crate::directory::Directory>>,
+    /// Seals users' Kerberos credentials for their browsers (a key that never leaves here).
+    pub sealer: crate::directory::seal::Sealer,
     /// This controller's identity for portable session tokens, and its peers.
     pub node: crate::federation::Node,
     pub peers: Vec<crate::config::PeerConfig>,
@@ -144,7 +146,11 @@ impl AppState {
             trusted_origins,
             site_port: config.listen.port(),
             logins: crate::web::login::LoginGate::new(config.login_policy()),
-            directory: crate::directory::Directory::from_config(config.auth.ldap.as_ref())?,
+            sealer: crate::directory::seal::Sealer::new(),
+            directory: crate::directory::Directory::from_config(
+                config.auth.ldap.as_ref(),
+                config.auth.kerberos.as_ref(),
+            )?,
             node,
             peers: config.peers.clone(),
             trusted_nodes: config.peers.iter().map(|p| (p.id.clone(), p.public_key.clone())).collect(),

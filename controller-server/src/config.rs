@@ -127,6 +127,8 @@ pub struct AuthConfig {
     pub lockout_seconds: u64,
     /// Directory login over LDAP: names with no local account are checked there.
     pub ldap: Option<crate::directory::LdapConfig>,
+    /// Kerberos password login for `user@REALM` (a build with the `kerberos` feature).
+    pub kerberos: Option<crate::directory::kerberos::KerberosConfig>,
 }
 
 /// `[relay]`: the controller dials out to a `lantern-relay` and registers under `name`;
@@ -437,6 +439,7 @@ impl Default for AuthConfig {
             lockout_after: 5,
             lockout_seconds: 300,
             ldap: None,
+            kerberos: None,
         }
     }
 }
@@ -463,6 +466,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.suites()?;
         if let Some(problem) = self.auth.ldap.as_ref().and_then(|l| l.problem()) {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if let Some(problem) = self.auth.kerberos.as_ref().and_then(|k| k.problem()) {
             return Err(ConfigError::Invalid(problem));
         }
         let c = &self.console;

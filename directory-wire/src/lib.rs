@@ -3,11 +3,13 @@
 //! that keeps every answer within a bound (`ber::Framer`: an LDAP message is one BER
 //! SEQUENCE whose length is known from its first bytes, so an oversize answer is refused
 //! before it is buffered) and that performs the StartTLS request itself (`starttls`), so that
-//! TLS is the controller's own rustls with its own trust anchors.
+//! TLS is the controller's own rustls with its own trust anchors. `kinit`: the messages to
+//! and from the process that does the controller's Kerberos work.
 
 #![forbid(unsafe_code)]
 
 pub mod ber;
+pub mod kinit;
 pub mod starttls;
 
 pub use ber::{FrameError, Framer};

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod kdc;
 pub mod netns;
 pub mod portal;
 pub mod process;

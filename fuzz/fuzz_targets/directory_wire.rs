@@ -1,10 +1,10 @@
 //! What the controller reads itself of a directory's answers, from arbitrary bytes: the LDAP
-//! message framer (whole, and in pieces, which must agree), the StartTLS answer and the BER
-//! element reader. Never a panic; a failed framer stays failed.
+//! message framer (whole, and in pieces, which must agree), the StartTLS answer, the BER
+//! element reader and the Kerberos helper's messages. Never a panic; a failed framer stays failed.
 #![no_main]
 
 use directory_wire::ber::element;
-use directory_wire::{starttls, Framer};
+use directory_wire::{kinit, starttls, Framer};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(whole.feed(&[0x30, 0x00]).is_err());
     }
     let _ = starttls::answer(data);
+    let _ = kinit::read_login_request(data);
+    let _ = kinit::read_login_answer(data);
     let mut rest = data;
     while let Some((_, after)) = element(rest) {
         if after.len() == rest.len() {

@@ -9,7 +9,9 @@
 //! name always wins, so a directory can never take over `admin`.
 
 pub mod config;
+pub mod kerberos;
 pub mod ldap;
+pub mod seal;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -33,35 +35,60 @@ pub enum DirectoryError {
     Unavailable(String),
 }
 
+/// A user's Kerberos credentials as `lantern_gss` exports them, on their way to the browser.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: zeroize::Zeroizing<Vec<u8>>,
+    /// How long the ticket-granting ticket stays valid.
+    pub lifetime: std::time::Duration,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(<redacted>)")
+    }
+}
+
 /// The directories logins are checked with, from `[auth]`.
 #[derive(Debug)]
 pub struct Directory {
-    ldap: Arc<ldap::LdapDirectory>,
-    mapping: Mapping,
+    ldap: Option<(Arc<ldap::LdapDirectory>, Mapping)>,
+    kerberos: Option<Arc<kerberos::KerberosConfig>>,
 }
 
-/// The `directory` column of an LDAP user's account.
+/// The `directory` column of an LDAP user's account, and of a Kerberos user's.
 pub const LDAP: &str = "ldap";
+pub const KERBEROS: &str = "kerberos";
 
 impl Directory {
-    /// The configured directory, if any (an error names what is wrong with its section).
-    pub fn from_config(ldap: Option<&LdapConfig>) -> anyhow::Result<Option<Arc<Self>>> {
-        let Some(config) = ldap else { return Ok(None) };
-        Ok(Some(Arc::new(Self {
-            ldap: Arc::new(ldap::LdapDirectory::new(config)?),
-            mapping: Mapping::from_config(config),
-        })))
+    /// The configured directories, if any (an error names what is wrong with a section).
+    pub fn from_config(
+        ldap: Option<&LdapConfig>,
+        kerberos: Option<&kerberos::KerberosConfig>,
+    ) -> anyhow::Result<Option<Arc<Self>>> {
+        if ldap.is_none() && kerberos.is_none() {
+            return Ok(None);
+        }
+        let ldap = match ldap {
+            Some(config) => Some((Arc::new(ldap::LdapDirectory::new(config)?), Mapping::from_config(config))),
+            None => None,
+        };
+        Ok(Some(Arc::new(Self { ldap, kerberos: kerberos.cloned().map(Arc::new) })))
     }
 
-    /// Checks a login with the directory and, when it says yes, brings the user's account in
-    /// line with their groups.
+    /// Checks a login with the directory that claims the name (Kerberos for `user@REALM`,
+    /// else LDAP) and, when it says yes, brings the user's account in line.
     pub async fn verify(&self, store: &UserStore, name: &str, password: &str) -> Result<Verdict, StoreError> {
-        let found = match self.ldap.authenticate(name, password).await {
+        if let Some(kerberos) = self.kerberos.as_ref().filter(|k| k.claims(name)) {
+            return self.verify_kerberos(kerberos, store, name, password).await;
+        }
+        let Some((ldap, mapping)) = &self.ldap else { return Ok(Verdict::No) };
+        let found = match ldap.authenticate(name, password).await {
             Ok(found) => found,
             Err(DirectoryError::Wrong) => return Ok(Verdict::No),
             Err(DirectoryError::Unavailable(why)) => return Ok(Verdict::Unavailable(why)),
         };
-        let Some(grant) = self.mapping.grant(&found.groups) else {
+        let Some(grant) = mapping.grant(&found.groups) else {
             return Ok(Verdict::NotPermitted(format!(
                 "{} is in {} directory groups, none of them mapped",
                 found.dn,
@@ -71,9 +98,36 @@ impl Directory {
         Ok(match store.directory_account(name, LDAP, &grant)? {
             Ok(user) => {
                 let how = serde_json::json!({ "directory": LDAP, "dn": found.dn, "groups": grant.groups, "role": grant.role });
-                Verdict::Yes(user, how)
+                Verdict::Yes { user, how, credentials: None }
             }
             Err(taken) => Verdict::NotPermitted(format!("{name}: {taken}")),
+        })
+    }
+
+    /// The AS exchange with the KDC, then the role from the principal map.
+    async fn verify_kerberos(
+        &self,
+        config: &Arc<kerberos::KerberosConfig>,
+        store: &UserStore,
+        principal: &str,
+        password: &str,
+    ) -> Result<Verdict, StoreError> {
+        let credentials = match kerberos::authenticate(config, principal, password).await {
+            Ok(credentials) => credentials,
+            Err(DirectoryError::Wrong) => return Ok(Verdict::No),
+            Err(DirectoryError::Unavailable(why)) => return Ok(Verdict::Unavailable(why)),
+        };
+        let Some(role) = config.role_of(principal) else {
+            return Ok(Verdict::NotPermitted(format!("{principal} is not mapped to a role")));
+        };
+        let grant = Grant { role, rights: BTreeMap::new(), groups: Vec::new() };
+        Ok(match store.directory_account(principal, KERBEROS, &grant)? {
+            Ok(user) => Verdict::Yes {
+                user,
+                how: serde_json::json!({ "directory": KERBEROS, "role": role }),
+                credentials: Some(credentials),
+            },
+            Err(taken) => Verdict::NotPermitted(format!("{principal}: {taken}")),
         })
     }
 }

@@ -2,15 +2,16 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiJson};
 use super::guard::{check_origin, Authenticated};
-use super::login::{authenticate, LoginRefused, Source};
+use super::login::{log_in, LoginRefused, Purpose, Source};
 use super::sessions::{cookie, WebSession};
 use crate::app::AppState;
+use crate::directory::seal;
 use crate::store::Role;
 
 #[derive(Deserialize)]
@@ -49,8 +50,8 @@ pub async fn login(
     // No session yet, so no CSRF token: the Origin check and the JSON body (which a foreign
     // form cannot send without a CORS preflight we never grant) stop login forgery.
     check_origin(&headers, &state)?;
-    let user = match authenticate(&state, req.username, req.password, &source).await? {
-        Ok(user) => user,
+    let logged_in = match log_in(&state, req.username, req.password, &source, Purpose::Login).await? {
+        Ok(logged_in) => logged_in,
         Err(LoginRefused::Wrong) => {
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"));
         }
@@ -71,9 +72,20 @@ pub async fn login(
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, LoginRefused::DIRECTORY_UNAVAILABLE))
         }
     };
-    let (token, session) = state.sessions.create(user.id, None).await?.ok_or(ApiError::UNAUTHORIZED)?;
-    let set_cookie = cookie(&token, state.session_idle());
-    Ok(([(header::SET_COOKIE, set_cookie)], Json(SessionInfo::from(&session))).into_response())
+    let (token, session) = state.sessions.create(logged_in.user.id, None).await?.ok_or(ApiError::UNAUTHORIZED)?;
+    let mut response =
+        ([(header::SET_COOKIE, cookie(&token, state.session_idle()))], Json(SessionInfo::from(&session)))
+            .into_response();
+    // A Kerberos login's credentials go to the browser sealed for this session; the token is
+    // wiped as `credentials` drops at the end of this function.
+    if let Some(credentials) = logged_in.credentials {
+        let sealed = state.sealer.seal(&token, &credentials.token);
+        let set = seal::cookie(&sealed, credentials.lifetime.as_secs());
+        if let Ok(value) = axum::http::HeaderValue::from_str(&set) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<impl IntoResponse, ApiError> {
@@ -82,7 +94,13 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Resul
         tracing::info!(user = %session.user.username, "logout");
         state.audit(&session.user.username, "logout", "", serde_json::json!({})).await;
     }
-    Ok(([(header::SET_COOKIE, cookie("", state.session_idle()))], StatusCode::NO_CONTENT))
+    Ok((
+        AppendHeaders([
+            (header::SET_COOKIE, cookie("", state.session_idle())),
+            (header::SET_COOKIE, seal::cookie("", 0)),
+        ]),
+        StatusCode::NO_CONTENT,
+    ))
 }
 
 pub async fn current(auth: Authenticated) -> Json<SessionInfo> {

@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::directory::Credentials;
 use crate::store::audit::now_ms;
 use crate::store::users::{verify_password_in, LoginPolicy, StoreError, Strikes};
 use crate::store::{User, UserStore};
@@ -111,8 +112,13 @@ impl LoginRefused {
 /// What checking a password came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Right, with what the trail should record about how.
-    Yes(User, serde_json::Value),
+    /// Right, with what the trail should record about how, and the user's Kerberos
+    /// credentials when the login made some (for the browser to hold sealed).
+    Yes {
+        user: User,
+        how: serde_json::Value,
+        credentials: Option<Credentials>,
+    },
     No,
     /// Right, but the user has no role here: why, for the trail.
     NotPermitted(String),
@@ -123,7 +129,7 @@ pub enum Verdict {
 /// What one attempt came to, inside the gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Attempt {
-    Ok(User, serde_json::Value),
+    Ok(User, serde_json::Value, Option<Credentials>),
     NotPermitted(String),
     Unavailable(String),
     /// Wrong: answer after `delay`. `known` says whether the name is an account.
@@ -233,7 +239,7 @@ impl LoginGate {
             ok
         };
         match (user, ok) {
-            (Some(user), true) => Verdict::Yes(user, serde_json::Value::Null),
+            (Some(user), true) => Verdict::Yes { user, how: serde_json::Value::Null, credentials: None },
             _ => Verdict::No,
         }
     }
@@ -266,10 +272,10 @@ impl LoginGate {
             return Ok(Attempt::Held { retry_after, just_locked: lock, known });
         }
         match verify(store, user, &hash)? {
-            Verdict::Yes(user, how) => {
+            Verdict::Yes { user, how, credentials } => {
                 store.set_strikes(name, source, Strikes::default(), now)?;
                 *state = NameState::default();
-                Ok(Attempt::Ok(user, how))
+                Ok(Attempt::Ok(user, how, credentials))
             }
             // The password was right: no strike, and the slate is clean.
             Verdict::NotPermitted(why) => {
@@ -349,6 +355,25 @@ pub async fn check(
     source: &Source,
     purpose: Purpose,
 ) -> Result<Result<User, LoginRefused>, ApiError> {
+    Ok(log_in(state, username, password, source, purpose).await?.map(|l| l.user))
+}
+
+/// Who logged in, and the Kerberos credentials their login obtained (the web login hands
+/// them to the browser sealed; every other way in drops them).
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub user: User,
+    pub credentials: Option<Credentials>,
+}
+
+/// [`check`], keeping the credentials.
+pub async fn log_in(
+    state: &AppState,
+    username: String,
+    password: String,
+    source: &Source,
+    purpose: Purpose,
+) -> Result<Result<LoggedIn, LoginRefused>, ApiError> {
     let prefix = match purpose {
         Purpose::Login => "login",
         Purpose::CurrentPassword => "password-check",
@@ -412,7 +437,7 @@ pub async fn check(
             state.audit("", "login.directory-unavailable", "", detail).await;
             Err(LoginRefused::DirectoryUnavailable)
         }
-        Attempt::Ok(user, how) => {
+        Attempt::Ok(user, how, credentials) => {
             if let serde_json::Value::Object(how) = how {
                 detail.as_object_mut().into_iter().for_each(|d| d.extend(how.clone()));
             }
@@ -426,7 +451,7 @@ pub async fn check(
                     ));
                 }
             }
-            Ok(user)
+            Ok(LoggedIn { user, credentials })
         }
         Attempt::Refused { failures, delay, known } => {
             if let Some(suppressed) = crate::quiet::allow("failed login") {

@@ -1,0 +1,216 @@
+//! Kerberos password login: the controller has the AS exchange for `user@REALM` performed
+//! with the user's password by `lantern-kinit` (a process per login, through the system's
+//! GSS-API), which exports the ticket-granting ticket with its session key as one token; the
+//! controller hands it to the browser sealed (`directory::seal`) and wipes its own copy: nothing
+//! of it stays in the controller's memory or reaches the store.
+
+use directory_wire::kinit;
+use serde::Deserialize;
+
+use super::{Credentials, DirectoryError};
+use crate::store::Role;
+
+/// `[auth.kerberos]`.
+///
+/// ```toml
+/// [auth.kerberos]
+/// realm = "EXAMPLE.COM"
+/// kdc = ["kdc1.example.com:88"]   # else the system's krb5.conf (or $KRB5_CONFIG) says
+/// [[auth.kerberos.roles]]
+/// principal = "alice@EXAMPLE.COM"
+/// role = "Administrator"
+/// # default_role = "ReadOnly"     # for the realm's other users; without it they are refused
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KerberosConfig {
+    pub realm: String,
+    /// The realm's KDCs (`host[:port]`). When given, the controller writes a `krb5.conf` for
+    /// them into its data folder and points the Kerberos library there, unless `KRB5_CONFIG`
+    /// already names one.
+    #[serde(default)]
+    pub kdc: Vec<String>,
+    /// A KDC has this long to answer.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    #[serde(default)]
+    pub roles: Vec<PrincipalRole>,
+    pub default_role: Option<Role>,
+    /// The `lantern-kinit` program (crate `lantern-gss`); beside `controller-server` by default.
+    pub helper: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalRole {
+    pub principal: String,
+    pub role: Role,
+}
+
+fn default_timeout() -> u64 {
+    5
+}
+
+impl KerberosConfig {
+    pub fn problem(&self) -> Option<String> {
+        let realm_ok =
+            !self.realm.is_empty() && self.realm.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !realm_ok {
+            return Some(format!("auth.kerberos: realm {:?} must be letters, digits, '.' or '-'", self.realm));
+        }
+        if let Some(kdc) = self.kdc.iter().find(|k| k.is_empty() || k.contains(|c: char| c.is_whitespace() || c == '}'))
+        {
+            return Some(format!("auth.kerberos: kdc {kdc:?} is not host[:port]"));
+        }
+        if self.roles.is_empty() && self.default_role.is_none() {
+            return Some("auth.kerberos: map principals in [[auth.kerberos.roles]] or set default_role".into());
+        }
+        if let Some(r) = self.roles.iter().find(|r| !r.principal.ends_with(&format!("@{}", self.realm))) {
+            return Some(format!("auth.kerberos: principal {:?} is not of realm {}", r.principal, self.realm));
+        }
+        None
+    }
+
+    /// The role of `principal`, if it has one here.
+    pub fn role_of(&self, principal: &str) -> Option<Role> {
+        self.roles.iter().find(|r| r.principal == principal).map(|r| r.role).or(self.default_role)
+    }
+
+    /// Whether a login name is a user principal of this realm (`user@REALM`, no instance).
+    pub fn claims(&self, name: &str) -> bool {
+        name.strip_suffix(&self.realm)
+            .and_then(|n| n.strip_suffix('@'))
+            .is_some_and(|user| !user.is_empty() && !user.contains(['@', '/']) && !user.chars().any(char::is_control))
+    }
+
+    /// The `krb5.conf` for the configured KDCs.
+    pub fn krb5_conf(&self) -> String {
+        let kdcs: String = self.kdc.iter().map(|k| format!("        kdc = {k}\n")).collect();
+        format!(
+            "[libdefaults]\n    default_realm = {realm}\n    dns_lookup_kdc = false\n    dns_lookup_realm = false\n    \
+             rdns = false\n    request_timeout = {timeout}\n    udp_preference_limit = 1\n\
+             [realms]\n    {realm} = {{\n{kdcs}    }}\n",
+            realm = self.realm,
+            timeout = self.timeout_seconds.max(1),
+        )
+    }
+}
+
+/// Points the Kerberos library at the configured KDCs, when the configuration names them and
+/// the environment names no configuration of its own. Called once at start-up.
+pub fn prepare_environment(config: &KerberosConfig, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    if config.kdc.is_empty() || std::env::var_os("KRB5_CONFIG").is_some() {
+        return Ok(());
+    }
+    let path = data_dir.join("krb5.conf");
+    std::fs::write(&path, config.krb5_conf())?;
+    // Before any Kerberos call, at start-up: nothing reads the environment concurrently yet.
+    std::env::set_var("KRB5_CONFIG", &path);
+    Ok(())
+}
+
+/// Where `lantern-kinit` is when the configuration does not say: beside this program.
+fn default_helper() -> std::path::PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(HELPER)))
+        .unwrap_or_else(|| HELPER.into())
+}
+
+const HELPER: &str = "lantern-kinit";
+
+/// Checks `principal` and `password` with the KDC, through `lantern-kinit` (a process per
+/// login, so that what the Kerberos library leaves in freed memory ends with it). The token
+/// comes back into a buffer allocated once at its largest and wiped when dropped.
+pub async fn authenticate(
+    config: &KerberosConfig,
+    principal: &str,
+    password: &str,
+) -> Result<Credentials, DirectoryError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !config.claims(principal) || password.is_empty() || password.len() > crate::web::login::MAX_PASSWORD_BYTES {
+        return Err(DirectoryError::Wrong);
+    }
+    let helper = config.helper.clone().unwrap_or_else(default_helper);
+    let mut child = tokio::process::Command::new(&helper)
+        .arg("login")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            DirectoryError::Unavailable(format!(
+                "cannot run the Kerberos helper {} ({e}): build it with `cargo build --release -p lantern-gss` and put it beside controller-server, or set auth.kerberos.helper",
+                helper.display()
+            ))
+        })?;
+    let exchange = async {
+        let request = kinit::login_request(principal, password);
+        let mut stdin = child.stdin.take().ok_or_else(|| unavailable("no pipe to the Kerberos helper"))?;
+        stdin.write_all(&request).await.map_err(|e| unavailable(format!("the Kerberos helper: {e}")))?;
+        drop(stdin);
+        let mut answer = zeroize::Zeroizing::new(Vec::with_capacity(kinit::MAX_MESSAGE + 1));
+        let mut stdout = child.stdout.take().ok_or_else(|| unavailable("no pipe from the Kerberos helper"))?;
+        let mut stderr = child.stderr.take().ok_or_else(|| unavailable("no pipe from the Kerberos helper"))?;
+        let mut why = Vec::new();
+        let (mut stdout, mut stderr) = ((&mut stdout).take(kinit::MAX_MESSAGE as u64), (&mut stderr).take(4096));
+        let (read, _) = tokio::join!(stdout.read_to_end(&mut answer), stderr.read_to_end(&mut why));
+        read.map_err(|e| unavailable(format!("the Kerberos helper: {e}")))?;
+        let status = child.wait().await.map_err(|e| unavailable(format!("the Kerberos helper: {e}")))?;
+        let why = String::from_utf8_lossy(&why).trim().to_string();
+        match status.code() {
+            Some(0) => {}
+            Some(kinit::EXIT_WRONG_PASSWORD) => return Err(DirectoryError::Wrong),
+            _ => return Err(unavailable(format!("the Kerberos KDC did not let {principal} in: {why}"))),
+        }
+        let (lifetime, token) =
+            kinit::read_login_answer(&answer).map_err(|_| unavailable("the Kerberos helper's answer is malformed"))?;
+        Ok(Credentials { token, lifetime })
+    };
+    // The library has its own KDC time-out; this bounds everything else.
+    let deadline = std::time::Duration::from_secs(config.timeout_seconds.saturating_mul(3).max(5));
+    tokio::time::timeout(deadline, exchange)
+        .await
+        .unwrap_or_else(|_| Err(unavailable(format!("the Kerberos KDC did not answer within {}s", deadline.as_secs()))))
+}
+
+fn unavailable(why: impl Into<String>) -> DirectoryError {
+    DirectoryError::Unavailable(why.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> KerberosConfig {
+        toml::from_str(
+            r#"realm = "LANTERN.TEST"
+               kdc = ["127.0.0.1:88"]
+               [[roles]]
+               principal = "alice@LANTERN.TEST"
+               role = "Operator""#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_user_principals_of_the_realm_are_claimed() {
+        let c = config();
+        assert!(c.claims("alice@LANTERN.TEST"));
+        for name in [
+            "alice",
+            "alice@OTHER.TEST",
+            "@LANTERN.TEST",
+            "HTTP/x@LANTERN.TEST",
+            "a@b@LANTERN.TEST",
+            "alice@lantern.test",
+        ] {
+            assert!(!c.claims(name), "{name}");
+        }
+        assert_eq!(c.role_of("alice@LANTERN.TEST"), Some(Role::Operator));
+        assert_eq!(c.role_of("bob@LANTERN.TEST"), None);
+        assert_eq!(c.problem(), None);
+        assert!(c.krb5_conf().contains("kdc = 127.0.0.1:88"));
+    }
+}

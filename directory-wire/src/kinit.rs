@@ -1,0 +1,91 @@
+//! The messages between the controller and `lantern-kinit` (crate `lantern-gss`), the
+//! short-lived process that does the controller's Kerberos work. The GSS library leaves copies
+//! of what it handled (the exported ticket's text, intermediate buffers) in freed memory, where
+//! no wiping of ours reaches; in a process of its own, they end with it, and the controller
+//! links no Kerberos library at all. Every field is a u32 length and
+//! its bytes; the answer is the ticket's lifetime in seconds (u64) and the token.
+
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+/// The most a request or an answer may be.
+pub const MAX_MESSAGE: usize = 128 * 1024;
+/// The helper's exit status for a wrong password or unknown principal.
+pub const EXIT_WRONG_PASSWORD: i32 = 3;
+/// Its exit status for a request it could not read.
+pub const EXIT_BAD_REQUEST: i32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed helper message")]
+pub struct Malformed;
+
+fn put(out: &mut Vec<u8>, field: &[u8]) {
+    out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+    out.extend_from_slice(field);
+}
+
+fn take<'a>(input: &mut &'a [u8]) -> Result<&'a [u8], Malformed> {
+    let (len, rest) = input.split_first_chunk::<4>().ok_or(Malformed)?;
+    let len = u32::from_be_bytes(*len) as usize;
+    let field = rest.get(..len).ok_or(Malformed)?;
+    *input = rest.get(len..).ok_or(Malformed)?;
+    Ok(field)
+}
+
+/// A login request: the principal and the password.
+pub fn login_request(principal: &str, password: &str) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(8 + principal.len() + password.len()));
+    put(&mut out, principal.as_bytes());
+    put(&mut out, password.as_bytes());
+    out
+}
+
+/// The principal and password of a login request.
+pub fn read_login_request(mut input: &[u8]) -> Result<(String, Zeroizing<String>), Malformed> {
+    let principal = std::str::from_utf8(take(&mut input)?).map_err(|_| Malformed)?.to_string();
+    let password = Zeroizing::new(std::str::from_utf8(take(&mut input)?).map_err(|_| Malformed)?.to_string());
+    if !input.is_empty() {
+        return Err(Malformed);
+    }
+    Ok((principal, password))
+}
+
+/// A login answer: the lifetime and the exported credential token.
+pub fn login_answer(lifetime: Duration, token: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(12 + token.len()));
+    out.extend_from_slice(&lifetime.as_secs().to_be_bytes());
+    put(&mut out, token);
+    out
+}
+
+pub fn read_login_answer(input: &[u8]) -> Result<(Duration, Zeroizing<Vec<u8>>), Malformed> {
+    let (seconds, mut rest) = input.split_first_chunk::<8>().ok_or(Malformed)?;
+    let token = Zeroizing::new(take(&mut rest)?.to_vec());
+    if !rest.is_empty() || token.is_empty() {
+        return Err(Malformed);
+    }
+    Ok((Duration::from_secs(u64::from_be_bytes(*seconds)), token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_answers_round_trip_and_cut_ones_are_refused() {
+        let request = login_request("alice@EXAMPLE", "pass\0word\n");
+        let (principal, password) = read_login_request(&request).unwrap();
+        assert_eq!((principal.as_str(), password.as_str()), ("alice@EXAMPLE", "pass\0word\n"));
+        let answer = login_answer(Duration::from_secs(36_000), b"token");
+        let (lifetime, token) = read_login_answer(&answer).unwrap();
+        assert_eq!((lifetime, token.as_slice()), (Duration::from_secs(36_000), &b"token"[..]));
+        for cut in 0..request.len() {
+            assert!(read_login_request(&request[..cut]).is_err());
+        }
+        for cut in 0..answer.len() {
+            assert!(read_login_answer(&answer[..cut]).is_err());
+        }
+        assert!(read_login_request(&[0xff; 12]).is_err());
+    }
+}
