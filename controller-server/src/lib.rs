@@ -79,8 +79,8 @@ impl Running {
 /// Binds the listeners (port 0 works) and starts serving.
 pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     make_private_dir(&config.data_dir)?;
-    if let Some(kerberos) = &config.auth.kerberos {
-        directory::kerberos::prepare_environment(kerberos, &config.data_dir)?;
+    if let Some(kerberos) = &mut config.auth.kerberos {
+        directory::kerberos::prepare(kerberos, &config.data_dir)?;
     }
     let database = config.data_dir.join("lantern.db");
     let users = Arc::new(UserStore::open(&database).context("cannot open the user database")?);

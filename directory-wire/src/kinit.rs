@@ -68,6 +68,64 @@ pub fn read_login_answer(input: &[u8]) -> Result<(Duration, Zeroizing<Vec<u8>>),
     Ok((Duration::from_secs(u64::from_be_bytes(*seconds)), token))
 }
 
+/// An acceptance request: the client's token, as its `Authorization: Negotiate` carried it.
+pub fn accept_request(token: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + token.len());
+    put(&mut out, token);
+    out
+}
+
+pub fn read_accept_request(mut input: &[u8]) -> Result<Vec<u8>, Malformed> {
+    let token = take(&mut input)?.to_vec();
+    if !input.is_empty() || token.is_empty() {
+        return Err(Malformed);
+    }
+    Ok(token)
+}
+
+/// What an accepted client token came to: who, the reply token, and the credentials the
+/// client delegated (their lifetime and exported token) if it did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AcceptAnswer {
+    pub principal: String,
+    pub reply: Vec<u8>,
+    pub delegated: Option<(Duration, Zeroizing<Vec<u8>>)>,
+}
+
+/// The helper's exit status for a client token it refused (malformed, not for our keys,
+/// expired, replayed).
+pub const EXIT_REFUSED: i32 = 4;
+
+pub fn accept_answer(answer: &AcceptAnswer) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::new());
+    put(&mut out, answer.principal.as_bytes());
+    put(&mut out, &answer.reply);
+    if let Some((lifetime, token)) = &answer.delegated {
+        out.extend_from_slice(&lifetime.as_secs().to_be_bytes());
+        put(&mut out, token);
+    }
+    out
+}
+
+pub fn read_accept_answer(mut input: &[u8]) -> Result<AcceptAnswer, Malformed> {
+    let principal = std::str::from_utf8(take(&mut input)?).map_err(|_| Malformed)?.to_string();
+    let reply = take(&mut input)?.to_vec();
+    let delegated = if input.is_empty() {
+        None
+    } else {
+        let (seconds, mut rest) = input.split_first_chunk::<8>().ok_or(Malformed)?;
+        let token = Zeroizing::new(take(&mut rest)?.to_vec());
+        if !rest.is_empty() || token.is_empty() {
+            return Err(Malformed);
+        }
+        Some((Duration::from_secs(u64::from_be_bytes(*seconds)), token))
+    };
+    if principal.is_empty() {
+        return Err(Malformed);
+    }
+    Ok(AcceptAnswer { principal, reply, delegated })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +145,22 @@ mod tests {
             assert!(read_login_answer(&answer[..cut]).is_err());
         }
         assert!(read_login_request(&[0xff; 12]).is_err());
+    }
+
+    #[test]
+    fn acceptances_round_trip_with_and_without_delegation() {
+        for delegated in [None, Some((Duration::from_secs(600), Zeroizing::new(b"tgt".to_vec())))] {
+            let answer = AcceptAnswer { principal: "alice@EXAMPLE".into(), reply: b"ap-rep".to_vec(), delegated };
+            let bytes = accept_answer(&answer);
+            assert_eq!(read_accept_answer(&bytes).unwrap(), answer);
+            for cut in 0..bytes.len() {
+                // A cut exactly after the reply reads as "no delegation": any other is refused.
+                if let Ok(shorter) = read_accept_answer(&bytes[..cut]) {
+                    assert!(shorter.delegated.is_none() && answer.delegated.is_some(), "cut at {cut}");
+                }
+            }
+        }
+        assert_eq!(read_accept_request(&accept_request(b"token")).unwrap(), b"token");
+        assert!(read_accept_request(&accept_request(b"")).is_err());
     }
 }

@@ -4,12 +4,14 @@
 //! SEQUENCE whose length is known from its first bytes, so an oversize answer is refused
 //! before it is buffered) and that performs the StartTLS request itself (`starttls`), so that
 //! TLS is the controller's own rustls with its own trust anchors. `kinit`: the messages to
-//! and from the process that does the controller's Kerberos work.
+//! and from the process that does the controller's Kerberos work. `negotiate`: the token of an
+//! HTTP `Authorization: Negotiate` header.
 
 #![forbid(unsafe_code)]
 
 pub mod ber;
 pub mod kinit;
+pub mod negotiate;
 pub mod starttls;
 
 pub use ber::{FrameError, Framer};

@@ -26,17 +26,32 @@ impl Browser {
 
     /// As `start`, with more Chromium switches (`--host-resolver-rules=...`, say).
     pub async fn start_with(switches: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with_env(switches, &[], None).await
+    }
+
+    /// As `start_with`, with variables added to the browser's environment (`KRB5CCNAME`, say)
+    /// and, when given, the profile's `Local State` to start from (browser-wide preferences
+    /// that have no switch, such as `auth.negotiate_delegate_whitelist`).
+    pub async fn start_with_env(
+        switches: &[&str],
+        env: &[(&str, &std::path::Path)],
+        local_state: Option<&Value>,
+    ) -> anyhow::Result<Self> {
         // fantoccini's HTTP client asks rustls for the process default; it may already be set.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {CHROMEDRIVER} (apt-get install chromium-driver)"))?;
         let url = format!("http://127.0.0.1:{port}");
         let profile = tempfile::tempdir()?;
+        if let Some(state) = local_state {
+            std::fs::write(profile.path().join("Local State"), state.to_string())?;
+        }
         let mut caps = serde_json::Map::new();
         caps.insert("acceptInsecureCerts".into(), json!(true));
         let mut args: Vec<String> = [

@@ -33,6 +33,7 @@ impl Kdc {
     rdns = false
     dns_canonicalize_hostname = false
     udp_preference_limit = 1
+    forwardable = true
     default_ccache_name = FILE:{d}/ccache
 [realms]
     {REALM} = {{
@@ -119,21 +120,24 @@ impl Kdc {
         Ok(())
     }
 
-    /// Adds a service principal with a random key and writes its keys to a keytab here.
+    /// Adds a service principal with a random key and writes its keys to a keytab here. It is
+    /// `ok_as_delegate`, so clients that delegate by the KDC's policy delegate to it.
     pub fn service_keytab(&self, name: &str) -> anyhow::Result<PathBuf> {
         let file = name.replace(['/', '@'], "_");
         let keytab = self.dir.path().join(format!("{file}.keytab"));
-        self.run(Command::new("kadmin.local").args(["-q", &format!("addprinc -randkey {name}")]))?;
+        self.run(Command::new("kadmin.local").args(["-q", &format!("addprinc -randkey +ok_as_delegate {name}")]))?;
         self.run(Command::new("kadmin.local").args(["-q", &format!("ktadd -k {} {name}", keytab.display())]))?;
         Ok(keytab)
     }
 
-    /// `kinit` for `name` into the ticket cache at `ccache`.
-    pub fn kinit(&self, name: &str, password: &str, ccache: &Path) -> anyhow::Result<()> {
+    /// `kinit -f` for `name` into the ticket cache at `ccache`: a forwardable ticket, which a
+    /// browser may delegate.
+    pub fn kinit_forwardable(&self, name: &str, password: &str, ccache: &Path) -> anyhow::Result<()> {
         use std::io::Write;
         let mut child = self
             .command("kinit")
             .env("KRB5CCNAME", ccache)
+            .arg("-f")
             .arg(name)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -20,6 +20,13 @@ const ADMIN: &str = "the local administrator's password";
 const SEAL_KEY: [u8; 32] = [0x5a; 32];
 const KERBEROS_SECTION: &str = "LANTERN_TEST_KERBEROS";
 
+/// The controller's Kerberos helper, as `cargo build -p lantern-gss --bins` leaves it.
+fn helper() -> std::path::PathBuf {
+    let helper = e2e::workspace_root().join("target/debug/lantern-kinit");
+    assert!(helper.exists(), "{} is missing: `cargo build -p lantern-gss --bins` first", helper.display());
+    helper
+}
+
 fn alice() -> String {
     format!("alice@{REALM}")
 }
@@ -80,15 +87,17 @@ fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kerberos_password_login_hands_the_ticket_to_the_browser_and_keeps_none() {
     let mut kdc = Kdc::start(&[("alice", ALICE), ("bob", BOB)]).await.unwrap();
-    let helper = e2e::workspace_root().join("target/debug/lantern-kinit");
-    assert!(helper.exists(), "{} is missing: `cargo build -p lantern-gss --bins` first", helper.display());
+    let keytab = kdc.service_keytab(&format!("HTTP/localhost@{REALM}")).unwrap();
+    let helper = helper();
     let section = format!(
         r#"realm = "{REALM}"
            helper = "{}"
+           keytab = "{}"
            [[roles]]
            principal = "alice@{REALM}"
            role = "Operator""#,
-        helper.display()
+        helper.display(),
+        keytab.display()
     );
     let mut env: Vec<(String, String)> =
         kdc.env().into_iter().map(|(k, v)| (k.to_string(), v.display().to_string())).collect();
@@ -149,6 +158,60 @@ async fn a_kerberos_password_login_hands_the_ticket_to_the_browser_and_keeps_non
         assert!(!contains(&bytes, &key) && !contains(&bytes, key_b64.as_bytes()), "{file}");
     }
 
+    // Single sign-on: a browser holding alice's (forwardable) ticket logs in with no password,
+    // and the ticket it delegates comes back sealed. Chromium's first Negotiate in a fresh
+    // process is known to fail: the button is pressed until it works, within a deadline.
+    let ccache = kdc.folder().join("alice-ccache");
+    kdc.kinit_forwardable(&alice(), ALICE, &ccache).unwrap();
+    let krb5_conf = kdc.env()[0].1.clone();
+    // Delegation has no switch: it is a browser-wide preference (the policy's).
+    let delegate = json!({ "auth": { "negotiate_delegate_whitelist": "localhost" } });
+    let sso_browser = Browser::start_with_env(
+        &["--auth-server-allowlist=localhost"],
+        &[("KRB5CCNAME", &ccache), ("KRB5_CONFIG", &krb5_conf)],
+        Some(&delegate),
+    )
+    .await
+    .unwrap();
+    let localhost = controller.url.replace("127.0.0.1", "localhost");
+    sso_browser.client.goto(&localhost).await.unwrap();
+    e2e::wait_for("single sign-on", Duration::from_secs(60), || async {
+        if sso_browser.client.find(fantoccini::Locator::Id("open-local")).await.is_ok() {
+            return Ok(Ok(()));
+        }
+        if let Ok(button) = sso_browser.client.find(fantoccini::Locator::Id("sso-button")).await {
+            let _ = button.click().await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok(Err(sso_browser.text_of("login-error").await.unwrap_or_default()))
+    })
+    .await
+    .unwrap();
+    let session = sso_browser.api("GET", "/api/session", Value::Null).await.unwrap()["body"].clone();
+    assert_eq!((session["username"].as_str(), session["role"].as_str()), (Some(alice().as_str()), Some("Operator")));
+    sso_browser.client.goto(&format!("{localhost}/api/session")).await.unwrap();
+    let cookies = sso_browser.client.get_all_cookies().await.unwrap();
+    assert!(cookies.iter().any(|c| c.name() == seal::COOKIE), "the delegated ticket, sealed");
+    sso_browser.close().await;
+    let (_, trail) = admin.call("GET", "/api/audit?limit=100", None).await.unwrap();
+    let detail = |r: &Value| match &r["detail"] {
+        Value::String(text) => serde_json::from_str(text).unwrap_or_default(),
+        other => other.clone(),
+    };
+    let negotiated = trail.as_array().into_iter().flatten().map(detail).find(|d| d["method"] == "negotiate");
+    assert_eq!(negotiated.map(|d| d["delegated"].clone()), Some(Value::Bool(true)), "{trail}");
+
+    // Negotiate from a client without a ticket, with a forged one, with one that is no base64.
+    let negotiate = format!("{}/api/login/negotiate", controller.url);
+    let bare = http.post(&negotiate).send().await.unwrap();
+    assert_eq!(bare.status().as_u16(), 401);
+    assert_eq!(bare.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Negotiate"));
+    let forged = base64::engine::general_purpose::STANDARD.encode(b"\x60\x10 not a kerberos token at all");
+    let refused = http.post(&negotiate).header("authorization", format!("Negotiate {forged}")).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let junk = http.post(&negotiate).header("authorization", "Negotiate ***").send().await.unwrap();
+    assert_eq!(junk.status().as_u16(), 400);
+
     // Wrong password; a principal with no role; the KDC down while the local admin logs in.
     let wrong = browser.login_as(&controller.url, &alice(), "not alice's password").await.unwrap();
     assert!(wrong.as_ref().is_err_and(|e| e.contains("wrong user name or password")), "{wrong:?}");
@@ -161,27 +224,125 @@ async fn a_kerberos_password_login_hands_the_ticket_to_the_browser_and_keeps_non
     browser.close().await;
 }
 
+/// The helper on its own: a login's token imports back into credentials for the same
+/// principal; wrong passwords and unknown principals have their own exit status; malformed
+/// requests and tokens are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exported_credentials_import_and_bad_tokens_are_refused() {
+async fn the_kerberos_helper_logs_in_exports_and_refuses_bad_input() {
+    use directory_wire::kinit;
+    use std::io::Write;
     let kdc = Kdc::start(&[("carol", "carol's password")]).await.unwrap();
     let principal = format!("carol@{REALM}");
-    let (config, cache) = (kdc.env()[0].1.clone(), kdc.folder().join("unused-cache"));
-    let outcome = tokio::task::spawn_blocking(move || {
-        // Only this test's thread would read it: the library reads KRB5_CONFIG per context.
-        std::env::set_var("KRB5_CONFIG", config);
-        std::env::set_var("KRB5CCNAME", cache);
-        let cred = Credential::with_password(&principal, "carol's password")?;
-        let token = cred.export()?;
-        let back = Credential::import(&token)?;
-        let wrong = Credential::with_password(&principal, "wrong").unwrap_err();
-        let nobody = Credential::with_password(&format!("nobody@{REALM}"), "x").unwrap_err();
-        anyhow::Ok((back.principal()?, wrong.is_wrong_password(), nobody.is_wrong_password()))
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(outcome, (format!("carol@{REALM}"), true, true));
+    let run = |command: &str, request: &[u8]| {
+        let mut child = kdc
+            .command(helper().to_str().unwrap())
+            .arg(command)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(request).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (status, answer, said) = run("login", &kinit::login_request(&principal, "carol's password"));
+    assert_eq!(status, Some(0), "{said}");
+    let (lifetime, token) = kinit::read_login_answer(&answer).unwrap();
+    assert!(lifetime > Duration::from_secs(3600));
+    assert_eq!(Credential::import(&token).unwrap().principal().unwrap(), principal);
+    // Delegation to the controller's HTTP service, as a browser does inside SPNEGO: the
+    // helper accepts the token and hands back carol's forwarded credentials.
+    let keytab = kdc.service_keytab(&format!("HTTP/localhost@{REALM}")).unwrap();
+    std::env::set_var("KRB5_CONFIG", &kdc.env()[0].1);
+    let imported = Credential::import(&token).unwrap();
+    let target = libgssapi::name::Name::new(b"HTTP@localhost", Some(libgssapi::oid::GSS_NT_HOSTBASED_SERVICE)).unwrap();
+    let flags = libgssapi::context::CtxFlags::GSS_C_DELEG_FLAG | libgssapi::context::CtxFlags::GSS_C_MUTUAL_FLAG;
+    let mut client = libgssapi::context::ClientCtx::new(
+        Some(imported.cred().clone()),
+        target,
+        flags,
+        Some(libgssapi::oid::GSS_MECH_KRB5),
+    );
+    let first = client.step(None, None).unwrap().unwrap().to_vec();
+    let mut child = std::process::Command::new(helper())
+        .arg("accept")
+        .envs(kdc.env())
+        .env("KRB5_KTNAME", &keytab)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&kinit::accept_request(&first)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let accepted = kinit::read_accept_answer(&out.stdout).unwrap();
+    assert_eq!(accepted.principal, principal);
+    let (_, forwarded) = accepted.delegated.expect("carol's delegated credentials");
+    assert_eq!(Credential::import(&forwarded).unwrap().principal().unwrap(), principal);
+
+    let (status, _, _) = run("login", &kinit::login_request(&principal, "wrong"));
+    assert_eq!(status, Some(kinit::EXIT_WRONG_PASSWORD));
+    let (status, _, _) = run("login", &kinit::login_request(&format!("nobody@{REALM}"), "x"));
+    assert_eq!(status, Some(kinit::EXIT_WRONG_PASSWORD));
+    let (status, _, _) = run("login", b"\xff\xff\xff\xff");
+    assert_eq!(status, Some(kinit::EXIT_BAD_REQUEST));
+    let (status, _, _) = run("accept", &kinit::accept_request(&[0x60, 0x03, 0x06, 0x01, 0x00]));
+    assert_eq!(status, Some(kinit::EXIT_REFUSED));
     for bad in [&b"garbage"[..], &[0u8; 64][..], &[]] {
         assert!(Credential::import(bad).is_err());
     }
+}
+
+/// With `[auth.ldap]` beside the realm, a Kerberos user the role map does not name gets the
+/// role of their directory entry's groups (found by the service account, no password asked);
+/// a principal with no entry and no default role is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kerberos_user_gets_the_role_of_their_directory_groups() {
+    use e2e::slapd::{group_dn, Person, Slapd, ROOT_DN, SUFFIX};
+    let kdc = Kdc::start(&[("dora", "dora's kerberos password"), ("nemo", "nemo's kerberos password")]).await.unwrap();
+    let people = [Person { uid: "dora", password: "dora's directory password, not asked" }];
+    let groups: [(&str, &[&str]); 1] = [("lantern-operators", &["dora"])];
+    let slapd = Slapd::start(&people, &groups).await.unwrap();
+    let secret = slapd.folder().join("service-password");
+    std::fs::write(&secret, "directory root secret").unwrap();
+    let ldap = toml::from_str(&format!(
+        r#"url = "{}"
+           ca_file = "{}"
+           bind_dn = "{ROOT_DN}"
+           bind_password_file = "{}"
+           search_base = "ou=people,{SUFFIX}"
+           group_base = "ou=groups,{SUFFIX}"
+           [[roles]]
+           group = "{}"
+           role = "Operator""#,
+        slapd.ldaps_url,
+        slapd.ca_file().display(),
+        secret.display(),
+        group_dn("lantern-operators")
+    ))
+    .unwrap();
+    let kerberos = toml::from_str(&format!(
+        r#"realm = "{REALM}"
+           kdc = ["127.0.0.1:{}"]
+           helper = "{}""#,
+        kdc.port,
+        helper().display()
+    ))
+    .unwrap();
+    let controller = e2e::Controller::start(|c| {
+        c.auth.ldap = Some(ldap);
+        c.auth.kerberos = Some(kerberos);
+    })
+    .await
+    .unwrap();
+    let login = |user: String, password: &'static str| {
+        let client = e2e::client::ApiClient::new(&controller).unwrap();
+        async move { client.call("POST", "/api/login", Some(json!({"username": user, "password": password}))).await }
+    };
+    let (status, body) = login(format!("dora@{REALM}"), "dora's kerberos password").await.unwrap();
+    assert_eq!((status, body["role"].as_str()), (200, Some("Operator")), "{body}");
+    let (status, body) = login(format!("nemo@{REALM}"), "nemo's kerberos password").await.unwrap();
+    assert_eq!(status, 403, "{body}");
 }

@@ -1,10 +1,11 @@
 //! What the controller reads itself of a directory's answers, from arbitrary bytes: the LDAP
 //! message framer (whole, and in pieces, which must agree), the StartTLS answer, the BER
-//! element reader and the Kerberos helper's messages. Never a panic; a failed framer stays failed.
+//! element reader and the Kerberos helper's messages
+//! and the Negotiate header's token. Never a panic; a failed framer stays failed.
 #![no_main]
 
 use directory_wire::ber::element;
-use directory_wire::{kinit, starttls, Framer};
+use directory_wire::{kinit, negotiate, starttls, Framer};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,6 +22,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = starttls::answer(data);
     let _ = kinit::read_login_request(data);
     let _ = kinit::read_login_answer(data);
+    let _ = kinit::read_accept_request(data);
+    let _ = kinit::read_accept_answer(data);
+    let _ = negotiate::token(data);
     let mut rest = data;
     while let Some((_, after)) = element(rest) {
         if after.len() == rest.len() {

@@ -19,6 +19,8 @@ use libgssapi_sys::{
 };
 use zeroize::{Zeroize, Zeroizing};
 
+pub mod accept;
+
 /// The Kerberos V5 mechanism, 1.2.840.113554.1.2.2.
 const KRB5_MECH: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02";
 /// A Kerberos principal name, 1.2.840.113554.1.2.2.1.
@@ -53,7 +55,7 @@ impl GssError {
     }
 }
 
-fn check(major: OM_uint32, minor: OM_uint32) -> Result<(), GssError> {
+pub(crate) fn check(major: OM_uint32, minor: OM_uint32) -> Result<(), GssError> {
     if major == GSS_S_COMPLETE {
         Ok(())
     } else {
@@ -62,7 +64,7 @@ fn check(major: OM_uint32, minor: OM_uint32) -> Result<(), GssError> {
 }
 
 /// A borrowed buffer for the library to read.
-fn input(bytes: &[u8]) -> gss_buffer_desc {
+pub(crate) fn input(bytes: &[u8]) -> gss_buffer_desc {
     gss_buffer_desc { length: bytes.len(), value: bytes.as_ptr() as *mut c_void }
 }
 
@@ -135,7 +137,7 @@ impl Credential {
     ///
     /// # Safety
     /// `raw` must be a valid credential handle that nothing else releases.
-    unsafe fn own(raw: gss_cred_id_t) -> Self {
+    pub(crate) unsafe fn own(raw: gss_cred_id_t) -> Self {
         // SAFETY: as the caller promises; `Cred` releases it when dropped.
         Self { cred: unsafe { Cred::from_c(raw) }, raw: RawCred(raw) }
     }

@@ -282,6 +282,22 @@ pub async fn move_to(csrf: &str, peer: &str) -> Result<String, String> {
     Ok(issued.url)
 }
 
+/// The ways in the login page may offer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct LoginMethods {
+    pub negotiate: bool,
+}
+
+pub async fn login_methods() -> Result<LoginMethods, String> {
+    call("GET", "/api/login/methods", None::<&()>, None).await
+}
+
+/// Single sign-on: the browser answers the controller's Negotiate challenge with the Kerberos
+/// ticket it holds, by itself.
+pub async fn login_negotiate() -> Result<SessionInfo, String> {
+    call("POST", "/api/login/negotiate", None::<&()>, None).await
+}
+
 pub async fn login_with_token(token: &str) -> Result<SessionInfo, String> {
     let body = serde_json::json!({ "token": token });
     call("POST", "/api/login/token", Some(&body), None).await

@@ -72,25 +72,49 @@ impl LdapDirectory {
     /// Checks `name` and `password` with the directory. Runs as a task of its own, so that
     /// whatever the LDAP client does with a malformed answer stays inside it.
     pub async fn authenticate(self: &Arc<Self>, name: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
-        if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) || password.is_empty() {
+        if password.is_empty() {
             return Err(DirectoryError::Wrong);
         }
-        let (this, name, password) = (self.clone(), name.to_string(), Zeroizing::new(password.to_string()));
+        self.run(name, Some(Zeroizing::new(password.to_string()))).await
+    }
+
+    /// The entry and groups of `name` as the service account finds them, with no password:
+    /// for a user whom Kerberos has already authenticated. `Wrong` when there is no such
+    /// entry, or no service account to search with.
+    pub async fn look_up(self: &Arc<Self>, name: &str) -> Result<DirectoryUser, DirectoryError> {
+        if self.config.bind_dn.is_none() || self.config.search_base.is_none() {
+            return Err(DirectoryError::Wrong);
+        }
+        self.run(name, None).await
+    }
+
+    async fn run(
+        self: &Arc<Self>,
+        name: &str,
+        password: Option<Zeroizing<String>>,
+    ) -> Result<DirectoryUser, DirectoryError> {
+        if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+            return Err(DirectoryError::Wrong);
+        }
+        let (this, name) = (self.clone(), name.to_string());
         // The whole exchange (connect, up to three binds and two searches) in a bounded time.
         let deadline = self.timeout * 4;
         let task = tokio::spawn(async move {
-            tokio::time::timeout(deadline, this.exchange(&name, &password)).await.unwrap_or_else(|_| {
-                Err(DirectoryError::Unavailable(format!(
-                    "the directory did not finish the login within {}s",
-                    deadline.as_secs()
-                )))
-            })
+            tokio::time::timeout(deadline, this.exchange(&name, password.as_deref().map(String::as_str)))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(DirectoryError::Unavailable(format!(
+                        "the directory did not finish the login within {}s",
+                        deadline.as_secs()
+                    )))
+                })
         });
         task.await
             .unwrap_or_else(|_| Err(DirectoryError::Unavailable("the directory's answer could not be read".into())))
     }
 
-    async fn exchange(&self, name: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
+    /// Finds the entry, binds as the user when there is a password, and reads the groups.
+    async fn exchange(&self, name: &str, password: Option<&str>) -> Result<DirectoryUser, DirectoryError> {
         let (stream, pump) = transport::connect(&self.endpoint, self.tls.clone(), self.timeout).await?;
         let failed = |e: LdapError| failure(e, &pump);
         let settings = LdapConnSettings::new().set_std_stream(StdStream::Unix(stream));
@@ -143,6 +167,11 @@ impl LdapDirectory {
         if service_reads_groups {
             groups.extend(self.groups(&mut ldap, &dn, &escaped, &pump).await?);
         }
+        let Some(password) = password else {
+            let _ = ldap.unbind().await;
+            groups.truncate(MAX_GROUPS);
+            return Ok(DirectoryUser { dn, groups });
+        };
         let bound = ldap.simple_bind(&dn, password).await.map_err(failed)?;
         match bound.rc {
             0 => {}

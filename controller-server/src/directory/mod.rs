@@ -76,6 +76,11 @@ impl Directory {
         Ok(Some(Arc::new(Self { ldap, kerberos: kerberos.cloned().map(Arc::new) })))
     }
 
+    /// The Kerberos realm's configuration, when there is one.
+    pub fn kerberos(&self) -> Option<&Arc<kerberos::KerberosConfig>> {
+        self.kerberos.as_ref()
+    }
+
     /// Checks a login with the directory that claims the name (Kerberos for `user@REALM`,
     /// else LDAP) and, when it says yes, brings the user's account in line.
     pub async fn verify(&self, store: &UserStore, name: &str, password: &str) -> Result<Verdict, StoreError> {
@@ -104,7 +109,7 @@ impl Directory {
         })
     }
 
-    /// The AS exchange with the KDC, then the role from the principal map.
+    /// The AS exchange with the KDC, then what the principal may do here.
     async fn verify_kerberos(
         &self,
         config: &Arc<kerberos::KerberosConfig>,
@@ -117,18 +122,43 @@ impl Directory {
             Err(DirectoryError::Wrong) => return Ok(Verdict::No),
             Err(DirectoryError::Unavailable(why)) => return Ok(Verdict::Unavailable(why)),
         };
-        let Some(role) = config.role_of(principal) else {
-            return Ok(Verdict::NotPermitted(format!("{principal} is not mapped to a role")));
+        let grant = match self.kerberos_grant(config, principal).await {
+            Ok(Ok(grant)) => grant,
+            Ok(Err(why)) => return Ok(Verdict::NotPermitted(why)),
+            Err(why) => return Ok(Verdict::Unavailable(why)),
         };
-        let grant = Grant { role, rights: BTreeMap::new(), groups: Vec::new() };
+        let how = serde_json::json!({ "directory": KERBEROS, "role": grant.role, "groups": grant.groups });
         Ok(match store.directory_account(principal, KERBEROS, &grant)? {
-            Ok(user) => Verdict::Yes {
-                user,
-                how: serde_json::json!({ "directory": KERBEROS, "role": role }),
-                credentials: Some(credentials),
-            },
+            Ok(user) => Verdict::Yes { user, how, credentials: Some(credentials) },
             Err(taken) => Verdict::NotPermitted(format!("{principal}: {taken}")),
         })
+    }
+
+    /// What a principal Kerberos has authenticated may do: its entry in the realm's role map;
+    /// else, when LDAP is configured with a service account, the groups of the directory entry
+    /// of its user name, as for an LDAP login; else the realm's default role. The inner error
+    /// says why it may do nothing; the outer, that the directory could not be asked.
+    pub async fn kerberos_grant(
+        &self,
+        config: &kerberos::KerberosConfig,
+        principal: &str,
+    ) -> Result<Result<Grant, String>, String> {
+        let mapped = |role| Grant { role, rights: BTreeMap::new(), groups: Vec::new() };
+        if let Some(role) = config.mapped_role(principal) {
+            return Ok(Ok(mapped(role)));
+        }
+        if let (Some((ldap, mapping)), Some(user)) = (&self.ldap, config.user_of(principal)) {
+            match ldap.look_up(user).await {
+                Ok(found) => {
+                    if let Some(grant) = mapping.grant(&found.groups) {
+                        return Ok(Ok(grant));
+                    }
+                }
+                Err(DirectoryError::Wrong) => {}
+                Err(DirectoryError::Unavailable(why)) => return Err(why),
+            }
+        }
+        Ok(config.default_role.map(mapped).ok_or_else(|| format!("{principal} is not mapped to a role")))
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiJson};
 use super::guard::{check_origin, Authenticated};
-use super::login::{log_in, LoginRefused, Purpose, Source};
+use super::login::{log_in, LoggedIn, LoginRefused, Purpose, Source};
 use super::sessions::{cookie, WebSession};
 use crate::app::AppState;
 use crate::directory::seal;
@@ -72,12 +72,17 @@ pub async fn login(
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, LoginRefused::DIRECTORY_UNAVAILABLE))
         }
     };
+    session_response(&state, logged_in).await
+}
+
+/// A new web session for whoever logged in: its cookie and what the page learns, and, for a
+/// Kerberos login, their credentials sealed for this session in a cookie of their own (the
+/// token is wiped as `logged_in` drops here).
+pub async fn session_response(state: &AppState, logged_in: LoggedIn) -> Result<Response, ApiError> {
     let (token, session) = state.sessions.create(logged_in.user.id, None).await?.ok_or(ApiError::UNAUTHORIZED)?;
     let mut response =
         ([(header::SET_COOKIE, cookie(&token, state.session_idle()))], Json(SessionInfo::from(&session)))
             .into_response();
-    // A Kerberos login's credentials go to the browser sealed for this session; the token is
-    // wiped as `credentials` drops at the end of this function.
     if let Some(credentials) = logged_in.credentials {
         let sealed = state.sealer.seal(&token, &credentials.token);
         let set = seal::cookie(&sealed, credentials.lifetime.as_secs());

@@ -195,6 +195,11 @@ impl LoginGate {
         self.policy
     }
 
+    /// A turn at the directory (for a login that is not a password's: single sign-on).
+    pub async fn directory_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.directory.acquire().await.ok()
+    }
+
     /// How many directory logins hold a turn now.
     pub fn directory_logins_in_progress(&self) -> usize {
         CONCURRENT_DIRECTORY_LOGINS.saturating_sub(self.directory.available_permits())

@@ -10,6 +10,7 @@ pub mod headers;
 pub mod hosts;
 pub mod launch;
 pub mod login;
+pub mod negotiate;
 pub mod principal;
 pub mod saved_directives;
 pub mod sessions;
@@ -34,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .service(ServeDir::new(&state.web_root).fallback(ServeFile::new(index)));
     Router::new()
         .route("/api/login", post(auth::login))
+        .route("/api/login/methods", get(negotiate::methods))
+        .route("/api/login/negotiate", post(negotiate::login))
         .route("/api/logout", post(auth::logout))
         .route("/api/session", get(auth::current))
         .route("/api/password", post(auth::change_password))

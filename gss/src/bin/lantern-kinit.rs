@@ -2,6 +2,9 @@
 //! `directory_wire::kinit` for why). `lantern-kinit login` reads a principal and password on
 //! stdin, performs the AS exchange, and writes the exported credentials on stdout; a wrong
 //! password exits with status 3, anything else that fails with 1 and a message on stderr.
+//! `lantern-kinit accept` reads a client's token and accepts it with the keytab's keys
+//! (`KRB5_KTNAME`): the principal, the reply token and any delegated credentials come back; a
+//! refused token exits with status 4.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -13,11 +16,56 @@ use zeroize::Zeroizing;
 fn main() -> ExitCode {
     let mut input = Zeroizing::new(Vec::new());
     let read = std::io::stdin().take(helper::MAX_MESSAGE as u64).read_to_end(&mut input);
-    if read.is_err() || std::env::args().nth(1).as_deref() != Some("login") {
-        eprintln!("usage: lantern-kinit login < request");
-        return ExitCode::from(EXIT_BAD_REQUEST as u8);
+    let command = std::env::args().nth(1);
+    match (read, command.as_deref()) {
+        (Ok(_), Some("login")) => login(&input),
+        (Ok(_), Some("accept")) => accept(&input),
+        _ => {
+            eprintln!("usage: lantern-kinit login|accept < request");
+            ExitCode::from(EXIT_BAD_REQUEST as u8)
+        }
     }
-    let Ok((principal, password)) = helper::read_login_request(&input) else {
+}
+
+fn write(answer: &[u8]) -> ExitCode {
+    let mut out = std::io::stdout();
+    if out.write_all(answer).and_then(|()| out.flush()).is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// A client's token (from `Authorization: Negotiate`), accepted with the keytab's keys.
+fn accept(input: &[u8]) -> ExitCode {
+    let Ok(token) = helper::read_accept_request(input) else {
+        eprintln!("malformed request");
+        return ExitCode::from(EXIT_BAD_REQUEST as u8);
+    };
+    let accepted = match lantern_gss::accept::accept(&token) {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(helper::EXIT_REFUSED as u8);
+        }
+    };
+    let delegated = match &accepted.delegated {
+        Some(credential) => match credential.export() {
+            Ok(token) => Some((credential.lifetime().unwrap_or_default(), token)),
+            Err(e) => {
+                eprintln!("the delegated credentials could not be exported: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let answer = helper::AcceptAnswer { principal: accepted.principal, reply: accepted.reply, delegated };
+    write(&helper::accept_answer(&answer))
+}
+
+/// A principal and password: the AS exchange.
+fn login(input: &[u8]) -> ExitCode {
+    let Ok((principal, password)) = helper::read_login_request(input) else {
         eprintln!("malformed request");
         return ExitCode::from(EXIT_BAD_REQUEST as u8);
     };
@@ -31,10 +79,7 @@ fn main() -> ExitCode {
     let answer =
         credential.export().map(|token| helper::login_answer(credential.lifetime().unwrap_or_default(), &token));
     match answer {
-        Ok(answer) if std::io::stdout().write_all(&answer).and_then(|()| std::io::stdout().flush()).is_ok() => {
-            ExitCode::SUCCESS
-        }
-        Ok(_) => ExitCode::FAILURE,
+        Ok(answer) => write(&answer),
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE
