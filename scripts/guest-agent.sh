@@ -15,7 +15,7 @@ fi
 if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
   rustup target add x86_64-unknown-linux-musl
 fi
-cargo build --release -p lantern-agent --target x86_64-unknown-linux-musl
+cargo build --release -p lantern-agent --no-default-features --target x86_64-unknown-linux-musl
 binary=target/x86_64-unknown-linux-musl/release/lantern-agent
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

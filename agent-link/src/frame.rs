@@ -23,14 +23,45 @@ pub enum OutputChannel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenKind {
     /// Run a command line (through the agent's configured shell, as its configured user),
-    /// ended after `timeout_ms`, or once it has printed `max_output` bytes.
-    Directive { command: String, timeout_ms: u64, max_output: u64 },
+    /// ended after `timeout_ms`, or once it has printed `max_output` bytes. `kerberos`: the
+    /// user's proof, when the controller holds their delegated credentials.
+    Directive { command: String, timeout_ms: u64, max_output: u64, kerberos: Option<KerberosProof> },
     /// The machine's text console: a login shell in a pseudo-terminal of this size.
     Console { cols: u16, rows: u16 },
     /// The machine's own screen: the bytes of a connection to the local VNC server the agent is
     /// configured with (the controller names no address, so it cannot make the agent a way
     /// into anything else on the machine's network).
     Screen,
+}
+
+/// A user's Kerberos proof for one directive: an AP-REQ for the agent's `host/` service made
+/// from the user's own ticket, and the directive's [`directive_binding`] integrity-protected
+/// under that ticket's session (a GSS `wrap` without confidentiality). The agent checks both
+/// with its own keytab, so a controller cannot run a command as a user who is not there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KerberosProof {
+    pub token: Vec<u8>,
+    pub wrapped: Vec<u8>,
+}
+
+impl std::fmt::Debug for KerberosProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KerberosProof({} + {} bytes)", self.token.len(), self.wrapped.len())
+    }
+}
+
+/// The largest Kerberos token and wrapped binding a directive may carry.
+pub const MAX_KERBEROS_TOKEN: usize = 16 * 1024;
+
+/// What a directive's Kerberos proof protects: the agent's host name, the command and its
+/// limits, so that a proof for one directive opens no other.
+pub fn directive_binding(host: &str, command: &str, timeout_ms: u64, max_output: u64) -> Vec<u8> {
+    let mut out = b"lantern directive v1\0".to_vec();
+    out.put_length_prefixed(host.as_bytes());
+    out.put_length_prefixed(command.as_bytes());
+    out.put_u64(timeout_ms);
+    out.put_u64(max_output);
+    out
 }
 
 /// How a stream ended.
@@ -219,11 +250,17 @@ impl Frame {
                 out.put_u8(tag::OPEN);
                 out.put_u32(*stream);
                 match kind {
-                    OpenKind::Directive { command, timeout_ms, max_output } => {
+                    OpenKind::Directive { command, timeout_ms, max_output, kerberos } => {
                         out.put_u8(1);
                         put_str(&mut out, command);
                         out.put_u64(*timeout_ms);
                         out.put_u64(*max_output);
+                        // Appended, and only when present: an older agent never sees it.
+                        if let Some(proof) = kerberos {
+                            out.put_u8(1);
+                            out.put_length_prefixed(&proof.token);
+                            out.put_length_prefixed(&proof.wrapped);
+                        }
                     }
                     OpenKind::Console { cols, rows } => {
                         out.put_u8(2);
@@ -357,6 +394,14 @@ impl Frame {
                         command: r.string(MAX_COMMAND, "command")?.to_string(),
                         timeout_ms: r.u64("time limit")?,
                         max_output: r.u64("output limit")?,
+                        kerberos: if r.remaining() > 0 && flag(&mut r, "kerberos")? {
+                            Some(KerberosProof {
+                                token: r.length_prefixed(MAX_KERBEROS_TOKEN, "kerberos token")?.to_vec(),
+                                wrapped: r.length_prefixed(MAX_KERBEROS_TOKEN, "kerberos binding")?.to_vec(),
+                            })
+                        } else {
+                            None
+                        },
                     },
                     2 => OpenKind::Console { cols: r.u16("columns")?, rows: r.u16("rows")? },
                     3 => OpenKind::Screen,

@@ -35,7 +35,9 @@ mod tests;
 pub use agent::{AgentAction, AgentConfig, AgentLink};
 pub use association::{AgentAssociations, Association, ControllerAssociations, Psk};
 pub use controller::{ControllerAction, ControllerConfig, ControllerLink, KnownAgent};
-pub use frame::{Exit, Facts, Frame, OpenKind, OutputChannel, PowerVerb, SensorReading};
+pub use frame::{
+    directive_binding, Exit, Facts, Frame, KerberosProof, OpenKind, OutputChannel, PowerVerb, SensorReading,
+};
 pub use identity::{NodeProof, Pin, StaticSecret};
 
 /// The version of the link; both ends refuse another.

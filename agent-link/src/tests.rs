@@ -331,7 +331,8 @@ fn a_busy_agent_still_hears_the_controllers_pings() {
 fn directive_output_is_held_to_the_window_until_the_controller_takes_it() {
     let (c, a) = enrolled_pair();
     let mut pair = connect(&c, &a, 0);
-    let command = OpenKind::Directive { command: "yes".into(), timeout_ms: 60_000, max_output: 1 << 30 };
+    let command =
+        OpenKind::Directive { command: "yes".into(), timeout_ms: 60_000, max_output: 1 << 30, kerberos: None };
     let stream = pair.controller.open_stream(command.clone()).unwrap();
     pair.pump();
     assert!(pair.agent_actions.contains(&AgentAction::Open { stream, kind: command }));
@@ -373,7 +374,8 @@ fn directive_output_is_held_to_the_window_until_the_controller_takes_it() {
 fn several_streams_run_at_once_and_a_cancel_reaches_only_its_own() {
     let (c, a) = enrolled_pair();
     let mut pair = connect(&c, &a, 0);
-    let kind = |cmd: &str| OpenKind::Directive { command: cmd.into(), timeout_ms: 1_000, max_output: 1_000 };
+    let kind =
+        |cmd: &str| OpenKind::Directive { command: cmd.into(), timeout_ms: 1_000, max_output: 1_000, kerberos: None };
     let one = pair.controller.open_stream(kind("uname -a")).unwrap();
     let two = pair.controller.open_stream(kind("count")).unwrap();
     pair.pump();
@@ -607,7 +609,19 @@ fn every_frame_round_trips() {
         Frame::Facts(facts),
         Frame::Ping(1),
         Frame::Pong(2),
-        Frame::Open { stream: 1, kind: OpenKind::Directive { command: "ls".into(), timeout_ms: 3, max_output: 4 } },
+        Frame::Open {
+            stream: 1,
+            kind: OpenKind::Directive { command: "ls".into(), timeout_ms: 3, max_output: 4, kerberos: None },
+        },
+        Frame::Open {
+            stream: 2,
+            kind: OpenKind::Directive {
+                command: "id -un".into(),
+                timeout_ms: 3,
+                max_output: 4,
+                kerberos: Some(crate::KerberosProof { token: vec![0x60; 700], wrapped: vec![5; 90] }),
+            },
+        },
         Frame::Open { stream: 2, kind: OpenKind::Console { cols: 80, rows: 25 } },
         Frame::Open { stream: 3, kind: OpenKind::Screen },
         Frame::Data { stream: 1, channel: None, bytes: b"in".to_vec() },

@@ -46,6 +46,8 @@ pub struct Config {
     /// `unix:/run/vnc.sock`. Unset: the host's console is the text console only. Only this
     /// address is ever dialled; the controller cannot name another.
     pub screen: Option<String>,
+    /// Kerberos-authenticated directives.
+    pub kerberos: Option<crate::kerberos::KerberosConfig>,
 }
 
 impl Default for Config {
@@ -66,6 +68,7 @@ impl Default for Config {
             shutdown_command: vec!["poweroff".into()],
             ca_file: None,
             screen: None,
+            kerberos: None,
         }
     }
 }
@@ -73,7 +76,13 @@ impl Default for Config {
 impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display())),
+            Ok(text) => {
+                let config: Self = toml::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+                if config.kerberos.is_some() && cfg!(not(feature = "kerberos")) {
+                    anyhow::bail!("{}: {}", path.display(), crate::kerberos::BUILT_WITHOUT);
+                }
+                Ok(config)
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(err) => Err(anyhow::anyhow!("{}: {err}", path.display())),
         }

@@ -51,9 +51,14 @@ pub fn start(
     timeout: Duration,
     max_output: u64,
     config: &Config,
+    account: Option<&str>,
     ended: mpsc::UnboundedSender<(u32, Ended)>,
 ) -> Result<(Running, Outputs), String> {
-    let user = config.run_as().map_err(str::to_string)?;
+    // A Kerberos user's mapped account, else the configured one.
+    let user = match account {
+        Some(account) => Some(account),
+        None => config.run_as().map_err(str::to_string)?,
+    };
     let mut cmd = match user {
         Some(user) => {
             let mut cmd = tokio::process::Command::new("runuser");

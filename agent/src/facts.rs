@@ -16,7 +16,7 @@ fn os_name(text: &str) -> Option<String> {
 }
 
 pub fn gather() -> Facts {
-    let hostname = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+    let hostname = hostname();
     let os = ["/etc/os-release", "/usr/lib/os-release"]
         .iter()
         .find_map(|p| std::fs::read_to_string(p).ok().as_deref().and_then(os_name))
@@ -42,6 +42,11 @@ pub fn gather() -> Facts {
     addresses.sort();
     addresses.dedup();
     Facts { hostname, os, kernel, uptime_s, addresses }
+}
+
+/// The machine's hostname (also the name in its Kerberos `host/` principal).
+pub fn hostname() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default()
 }
 
 #[cfg(test)]

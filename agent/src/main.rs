@@ -8,6 +8,7 @@ mod dial;
 mod directive;
 mod enroll;
 mod facts;
+mod kerberos;
 mod run;
 mod screen;
 mod state;
@@ -59,6 +60,13 @@ fn main() -> std::process::ExitCode {
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
+    // The Kerberos library finds the keytab by the environment: set it while this process is
+    // still one thread.
+    if let Commands::Run { config, .. } = &cli.command {
+        if let Some(kerberos) = config::Config::load(config).ok().and_then(|c| c.kerberos) {
+            std::env::set_var("KRB5_KTNAME", &kerberos.keytab);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

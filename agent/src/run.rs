@@ -306,17 +306,33 @@ impl Pump<'_> {
 
     fn open(&mut self, stream: u32, kind: OpenKind, link: &mut AgentLink) {
         let started = match kind {
-            OpenKind::Directive { command, timeout_ms, max_output } => {
+            OpenKind::Directive { command, timeout_ms, max_output, kerberos } => {
                 let running = self.streams.values().filter(|s| matches!(s.job, Job::Directive(_))).count();
+                let directive =
+                    crate::kerberos::Directive { command: &command, timeout_ms, max_output, proof: kerberos.as_ref() };
+                let host = crate::facts::hostname();
+                let account = crate::kerberos::authorize(self.config.kerberos.as_ref(), &host, &directive);
                 if running >= self.config.max_directives {
                     Err(format!("this agent runs at most {} directives at once", self.config.max_directives))
+                } else if let Err(refused) = &account {
+                    tracing::warn!(stream, reason = %refused, "directive refused");
+                    Err(refused.clone())
                 } else {
                     let timeout =
                         Duration::from_millis(timeout_ms).min(Duration::from_secs(self.config.max_directive_seconds));
                     let max_output = max_output.min(self.config.max_output_bytes);
                     tracing::info!(stream, "directive started");
-                    directive::start(stream, &command, timeout, max_output, self.config, self.ended_tx.clone())
-                        .map(|(running, outputs)| (Job::Directive(running), outputs))
+                    let account = account.ok().flatten();
+                    directive::start(
+                        stream,
+                        &command,
+                        timeout,
+                        max_output,
+                        self.config,
+                        account.as_deref(),
+                        self.ended_tx.clone(),
+                    )
+                    .map(|(running, outputs)| (Job::Directive(running), outputs))
                 }
             }
             OpenKind::Console { cols, rows } => {

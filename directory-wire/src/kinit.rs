@@ -126,6 +126,46 @@ pub fn read_accept_answer(mut input: &[u8]) -> Result<AcceptAnswer, Malformed> {
     Ok(AcceptAnswer { principal, reply, delegated })
 }
 
+/// A directive's proof request: the user's exported credentials (as their sealed cookie
+/// carried them back), the agent's host name, and the binding to protect.
+pub fn ticket_request(credentials: &[u8], host: &str, binding: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(12 + credentials.len() + host.len() + binding.len()));
+    put(&mut out, credentials);
+    put(&mut out, host.as_bytes());
+    put(&mut out, binding);
+    out
+}
+
+/// The credentials (wiped when dropped), host and binding of a proof request.
+pub type TicketRequest = (Zeroizing<Vec<u8>>, String, Vec<u8>);
+
+pub fn read_ticket_request(mut input: &[u8]) -> Result<TicketRequest, Malformed> {
+    let credentials = Zeroizing::new(take(&mut input)?.to_vec());
+    let host = std::str::from_utf8(take(&mut input)?).map_err(|_| Malformed)?.to_string();
+    let binding = take(&mut input)?.to_vec();
+    if !input.is_empty() || credentials.is_empty() || host.is_empty() {
+        return Err(Malformed);
+    }
+    Ok((credentials, host, binding))
+}
+
+/// The proof: the AP-REQ and the wrapped binding.
+pub fn ticket_answer(token: &[u8], wrapped: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + token.len() + wrapped.len());
+    put(&mut out, token);
+    put(&mut out, wrapped);
+    out
+}
+
+pub fn read_ticket_answer(mut input: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Malformed> {
+    let token = take(&mut input)?.to_vec();
+    let wrapped = take(&mut input)?.to_vec();
+    if !input.is_empty() || token.is_empty() || wrapped.is_empty() {
+        return Err(Malformed);
+    }
+    Ok((token, wrapped))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +185,24 @@ mod tests {
             assert!(read_login_answer(&answer[..cut]).is_err());
         }
         assert!(read_login_request(&[0xff; 12]).is_err());
+    }
+
+    #[test]
+    fn proof_requests_and_answers_round_trip() {
+        let request = ticket_request(b"tgt", "db1.example", b"binding");
+        let (credentials, host, binding) = read_ticket_request(&request).unwrap();
+        assert_eq!(
+            (credentials.as_slice(), host.as_str(), binding.as_slice()),
+            (&b"tgt"[..], "db1.example", &b"binding"[..])
+        );
+        let answer = ticket_answer(b"ap-req", b"wrapped");
+        assert_eq!(read_ticket_answer(&answer).unwrap(), (b"ap-req".to_vec(), b"wrapped".to_vec()));
+        for cut in 0..request.len() {
+            assert!(read_ticket_request(&request[..cut]).is_err());
+        }
+        for cut in 0..answer.len() {
+            assert!(read_ticket_answer(&answer[..cut]).is_err());
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use libgssapi_sys::{
 use zeroize::{Zeroize, Zeroizing};
 
 pub mod accept;
+pub mod directive;
 
 /// The Kerberos V5 mechanism, 1.2.840.113554.1.2.2.
 const KRB5_MECH: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02";

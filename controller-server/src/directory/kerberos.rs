@@ -244,6 +244,25 @@ pub async fn accept(config: &KerberosConfig, token: &[u8]) -> Result<Negotiated,
     Ok(Negotiated { principal: answer.principal, reply: answer.reply, delegated })
 }
 
+/// The user's proof for a directive on the agent `host`: from their exported credentials (as
+/// their sealed cookie brought them back), through `lantern-kinit ticket`, which asks the KDC for
+/// a ticket to `host/<host>` with their TGT. The error says why not, for the user.
+pub async fn prove(
+    config: &KerberosConfig,
+    credentials: &[u8],
+    host: &str,
+    binding: &[u8],
+) -> Result<agent_link::KerberosProof, String> {
+    let request = kinit::ticket_request(credentials, host, binding);
+    let run = run_helper(config, "ticket", &request, &[]).await.map_err(|e| e.to_string())?;
+    if run.status != Some(0) {
+        return Err(format!("no Kerberos ticket for host/{host} could be made from your credentials: {}", run.said));
+    }
+    let (token, wrapped) =
+        kinit::read_ticket_answer(&run.answer).map_err(|_| "the Kerberos helper's answer is malformed".to_string())?;
+    Ok(agent_link::KerberosProof { token, wrapped })
+}
+
 fn unavailable(why: impl Into<String>) -> DirectoryError {
     DirectoryError::Unavailable(why.into())
 }

@@ -166,6 +166,7 @@ pub struct NewDirective {
 pub async fn run(
     State(state): State<AppState>,
     auth: Authenticated,
+    headers: axum::http::HeaderMap,
     Path(host_id): Path<String>,
     ApiJson(req): ApiJson<NewDirective>,
 ) -> Result<(StatusCode, Json<DirectiveSummary>), ApiError> {
@@ -187,11 +188,9 @@ pub async fn run(
         return Err(refused);
     }
     let config = &state.agents.config;
-    let kind = OpenKind::Directive {
-        command,
-        timeout_ms: config.directive_timeout_seconds.max(1) * 1000,
-        max_output: config.directive_max_output_bytes,
-    };
+    let (timeout_ms, max_output) = (config.directive_timeout_seconds.max(1) * 1000, config.directive_max_output_bytes);
+    let kerberos = kerberos_proof(&state, &headers, &host_id, &command, timeout_ms, max_output).await;
+    let kind = OpenKind::Directive { command, timeout_ms, max_output, kerberos };
     let (opened, answer) = tokio::sync::oneshot::channel();
     let sent = live.commands.send(Command::Directive { directive: directive.clone(), kind, opened }).await;
     let outcome = match sent {
@@ -207,6 +206,33 @@ pub async fn run(
             };
             directive.finish(not_started(&reason));
             Err(ApiError::with_message(StatusCode::CONFLICT, reason))
+        }
+    }
+}
+
+/// The user's Kerberos proof for this directive, when their session holds delegated
+/// credentials (the sealed cookie of a Kerberos login): the agent decides whether it needs one,
+/// and says so to a user without. The credentials are opened, used by the helper and wiped here.
+async fn kerberos_proof(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    host_id: &str,
+    command: &str,
+    timeout_ms: u64,
+    max_output: u64,
+) -> Option<agent_link::KerberosProof> {
+    let config = state.directory.as_ref()?.kerberos()?.clone();
+    let cookies = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    let session = cookies.iter().find_map(|c| crate::web::sessions::cookie_value(c))?;
+    let sealed = cookies.iter().find_map(|c| crate::directory::seal::cookie_value(c))?;
+    let credentials = state.sealer.open(session, sealed)?;
+    let host = state.agents.info(host_id)?.facts?.hostname;
+    let binding = agent_link::directive_binding(&host, command, timeout_ms, max_output);
+    match crate::directory::kerberos::prove(&config, &credentials, &host, &binding).await {
+        Ok(proof) => Some(proof),
+        Err(why) => {
+            crate::quiet_warn!("kerberos proof", "no Kerberos proof for a directive: {why}");
+            None
         }
     }
 }

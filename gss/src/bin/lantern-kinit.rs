@@ -4,7 +4,9 @@
 //! password exits with status 3, anything else that fails with 1 and a message on stderr.
 //! `lantern-kinit accept` reads a client's token and accepts it with the keytab's keys
 //! (`KRB5_KTNAME`): the principal, the reply token and any delegated credentials come back; a
-//! refused token exits with status 4.
+//! refused token exits with status 4. `lantern-kinit ticket` reads a user's exported
+//! credentials, an agent's host name and a directive's binding, and writes the proof for the
+//! agent (an AP-REQ for `host/<name>` and the binding wrapped under it).
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -20,8 +22,9 @@ fn main() -> ExitCode {
     match (read, command.as_deref()) {
         (Ok(_), Some("login")) => login(&input),
         (Ok(_), Some("accept")) => accept(&input),
+        (Ok(_), Some("ticket")) => ticket(&input),
         _ => {
-            eprintln!("usage: lantern-kinit login|accept < request");
+            eprintln!("usage: lantern-kinit login|accept|ticket < request");
             ExitCode::from(EXIT_BAD_REQUEST as u8)
         }
     }
@@ -61,6 +64,23 @@ fn accept(input: &[u8]) -> ExitCode {
     };
     let answer = helper::AcceptAnswer { principal: accepted.principal, reply: accepted.reply, delegated };
     write(&helper::accept_answer(&answer))
+}
+
+/// A user's exported credentials, an agent's host name and a directive's binding: the proof
+/// the agent checks (a service ticket for `host/<name>`, asked of the KDC with the user's TGT).
+fn ticket(input: &[u8]) -> ExitCode {
+    let Ok((credentials, host, binding)) = helper::read_ticket_request(input) else {
+        eprintln!("malformed request");
+        return ExitCode::from(EXIT_BAD_REQUEST as u8);
+    };
+    let proof = Credential::import(&credentials).and_then(|c| lantern_gss::directive::prove(&c, &host, &binding));
+    match proof {
+        Ok((token, wrapped)) => write(&helper::ticket_answer(&token, &wrapped)),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// A principal and password: the AS exchange.
