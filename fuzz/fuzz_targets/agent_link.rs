@@ -94,7 +94,12 @@ fuzz_target!(|data: &[u8]| {
             5 => {
                 let kind = match rest.first() {
                     Some(b) if b % 2 == 0 => OpenKind::Console { cols: 80, rows: 25 },
-                    _ => OpenKind::Directive { command: "true".into(), timeout_ms: 1_000, max_output: 1 << 20 },
+                    _ => OpenKind::Directive {
+                        command: "true".into(),
+                        timeout_ms: 1_000,
+                        max_output: 1 << 20,
+                        kerberos: None,
+                    },
                 };
                 if let Ok(opened) = controller.open_stream(kind) {
                     stream = opened;
