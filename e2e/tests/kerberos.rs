@@ -346,3 +346,43 @@ async fn a_kerberos_user_gets_the_role_of_their_directory_groups() {
     let (status, body) = login(format!("nemo@{REALM}"), "nemo's kerberos password").await.unwrap();
     assert_eq!(status, 403, "{body}");
 }
+
+/// A KDC that takes connections and never answers: the login fails within its deadline with
+/// a clear answer, and local accounts log in meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_kdc_fails_kerberos_logins_in_time_and_holds_up_nothing_else() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let kerberos = toml::from_str(&format!(
+        r#"realm = "{REALM}"
+           kdc = ["127.0.0.1:{port}"]
+           timeout_seconds = 2
+           default_role = "ReadOnly"
+           helper = "{}""#,
+        helper().display()
+    ))
+    .unwrap();
+    let controller = e2e::Controller::start(|c| c.auth.kerberos = Some(kerberos)).await.unwrap();
+    let mut admin = e2e::client::ApiClient::new(&controller).unwrap();
+    admin.first_login("admin", &controller.first_password, ADMIN).await.unwrap();
+    let started = std::time::Instant::now();
+    let pending = {
+        let client = e2e::client::ApiClient::new(&controller).unwrap();
+        tokio::spawn(async move {
+            let body = json!({"username": format!("alice@{REALM}"), "password": ALICE});
+            client.call("POST", "/api/login", Some(body)).await
+        })
+    };
+    admin.login("admin", ADMIN).await.expect("a local login while the KDC is silent");
+    let (status, body) = pending.await.unwrap().unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("directory cannot be reached"), "{body}");
+    // The helper's own KDC time-out, or ours (three times the configured one).
+    assert!(started.elapsed() < Duration::from_secs(20), "answered after {:?}", started.elapsed());
+}
