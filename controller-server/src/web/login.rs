@@ -594,4 +594,22 @@ mod tests {
         assert_eq!(gate.attempt(&store, "ops", "a", &long, 0).unwrap(), refused(1, 500, true));
         assert_eq!(gate.verifications(), 1, "the overlong password was not hashed");
     }
+
+    #[test]
+    fn a_directory_that_cannot_answer_counts_nothing_and_a_right_password_with_no_role_clears_the_count() {
+        let store = UserStore::in_memory().unwrap();
+        let gate = LoginGate::new(POLICY);
+        let verdict = |v: Verdict| move |_: &UserStore, _: Option<User>, _: &str| Ok(v.clone());
+        let failures = |store: &UserStore| store.strikes("dora", "a").unwrap().failures;
+        assert_eq!(gate.attempt_with(&store, "dora", "a", 0, verdict(Verdict::No)).unwrap(), refused(1, 500, false));
+        assert_eq!(failures(&store), 1);
+        let down = gate.attempt_with(&store, "dora", "a", 600, verdict(Verdict::Unavailable("down".into()))).unwrap();
+        assert_eq!(down, Attempt::Unavailable("down".into()));
+        assert_eq!(failures(&store), 1, "an outage is not the user's failure");
+        // The slow-down the failure earned has passed; an outage did not extend it.
+        let no_role =
+            gate.attempt_with(&store, "dora", "a", 1200, verdict(Verdict::NotPermitted("no group".into()))).unwrap();
+        assert_eq!(no_role, Attempt::NotPermitted("no group".into()));
+        assert_eq!(failures(&store), 0, "the password was right");
+    }
 }
