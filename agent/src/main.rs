@@ -50,6 +50,13 @@ enum Commands {
     },
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot start: {err}"))
+}
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -60,28 +67,19 @@ fn main() -> std::process::ExitCode {
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    // The Kerberos library finds the keytab by the environment: set it while this process is
-    // still one thread.
-    if let Commands::Run { config, .. } = &cli.command {
-        if let Some(kerberos) = config::Config::load(config).ok().and_then(|c| c.kerberos) {
-            std::env::set_var("KRB5_KTNAME", &kerberos.keytab);
+    let outcome = match cli.command {
+        Commands::Enroll { controller, token, pin, state } => {
+            runtime().and_then(|r| r.block_on(enroll::enroll(&controller, &token, &pin, &state)))
         }
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("lantern-agent: cannot start: {err}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(async {
-        match cli.command {
-            Commands::Enroll { controller, token, pin, state } => {
-                enroll::enroll(&controller, &token, &pin, &state).await
+        Commands::Run { config, state } => config::Config::load(&config).and_then(|config| {
+            // The Kerberos library finds the keytab by the environment: set it before the
+            // runtime starts, while this process is still one thread.
+            if let Some(kerberos) = &config.kerberos {
+                std::env::set_var("KRB5_KTNAME", &kerberos.keytab);
             }
-            Commands::Run { config, state } => run::run(&config, &state).await,
-        }
-    });
+            runtime()?.block_on(run::run(config, &state))
+        }),
+    };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -29,8 +29,7 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// A connection that lasted this long starts the backoff afresh.
 const STABLE: Duration = Duration::from_secs(30);
 
-pub async fn run(config_path: &Path, state_path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
+pub async fn run(config: Config, state_path: &Path) -> anyhow::Result<()> {
     let mut state = State::load(state_path)?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

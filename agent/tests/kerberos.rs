@@ -8,27 +8,19 @@ mod common;
 use std::time::Duration;
 
 use common::{admin, enroll, follow, new_enrolment, path, AgentProcess};
+use e2e::client::set_cookie;
 use e2e::kdc::{Kdc, REALM};
 use e2e::Controller;
 use serde_json::{json, Value};
 
 const ALICE: &str = "alice's kerberos password";
 
-/// A `name=value` of the response's `Set-Cookie`s.
-fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let pair = v.split(';').next()?.trim();
-        pair.strip_prefix(name)?.strip_prefix('=').map(|_| pair.to_string())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kerberos_directive_runs_as_the_mapped_account_and_not_without_the_user() -> anyhow::Result<()> {
     let kdc = Kdc::start(&[("alice", ALICE)]).await?;
     let hostname = nix_hostname();
     let keytab = kdc.service_keytab(&format!("host/{hostname}@{REALM}"))?;
-    let helper = e2e::workspace_root().join("target/debug/lantern-kinit");
-    anyhow::ensure!(helper.exists(), "{} is missing: `cargo build -p lantern-gss --bins` first", helper.display());
+    let helper = Kdc::helper()?;
     let kerberos = toml::from_str(&format!(
         r#"realm = "{REALM}"
            kdc = ["127.0.0.1:{}"]
@@ -84,9 +76,9 @@ async fn a_kerberos_directive_runs_as_the_mapped_account_and_not_without_the_use
         .send()
         .await?;
     anyhow::ensure!(login.status() == 200, "alice's login: {}", login.status());
-    let session = cookie(&login, "lantern_session").unwrap_or_default();
-    let sealed = cookie(&login, "lantern_krb").unwrap_or_default();
-    anyhow::ensure!(!sealed.is_empty(), "no sealed credentials cookie");
+    let session = format!("lantern_session={}", set_cookie(&login, "lantern_session").unwrap_or_default());
+    let sealed = format!("lantern_krb={}", set_cookie(&login, "lantern_krb").unwrap_or_default());
+    anyhow::ensure!(sealed.len() > "lantern_krb=".len(), "no sealed credentials cookie");
     let csrf = login.json::<Value>().await?["csrf_token"].as_str().unwrap_or_default().to_string();
     let run = |cookies: String| {
         let (http, url, csrf) =

@@ -39,7 +39,7 @@ impl Browser {
     ) -> anyhow::Result<Self> {
         // fantoccini's HTTP client asks rustls for the process default; it may already be set.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = crate::free_port()?;
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .envs(env.iter().copied())
@@ -113,11 +113,7 @@ impl Browser {
         let c = &self.client;
         c.delete_all_cookies().await?;
         c.goto(url).await?;
-        let name = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("username")).await?;
-        name.clear().await?;
-        name.send_keys(user).await?;
-        c.find(Locator::Id("password")).await?.send_keys(password).await?;
-        c.find(Locator::Id("login-button")).await?.click().await?;
+        self.submit_login(user, password).await?;
         crate::wait_for("the host list or a login error", Duration::from_secs(30), || async {
             if c.find(Locator::Id("open-local")).await.is_ok() {
                 return Ok(Ok(Ok(())));
@@ -128,15 +124,22 @@ impl Browser {
         .await
     }
 
-    /// On the login page: logs in as `user` with a password that must be replaced, and
-    /// replaces it. Returns the new password.
-    pub async fn first_login_as(&self, user: &str, password: &str) -> anyhow::Result<String> {
+    /// On the login page: fills in the name and password and presses *Log in*.
+    async fn submit_login(&self, user: &str, password: &str) -> anyhow::Result<()> {
         let c = &self.client;
         let name = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("username")).await?;
         name.clear().await?;
         name.send_keys(user).await?;
         c.find(Locator::Id("password")).await?.send_keys(password).await?;
         c.find(Locator::Id("login-button")).await?.click().await?;
+        Ok(())
+    }
+
+    /// On the login page: logs in as `user` with a password that must be replaced, and
+    /// replaces it. Returns the new password.
+    pub async fn first_login_as(&self, user: &str, password: &str) -> anyhow::Result<String> {
+        let c = &self.client;
+        self.submit_login(user, password).await?;
         let new_password = format!("pw-{}-{}", crate::marker(), crate::marker());
         c.wait()
             .at_most(Duration::from_secs(10))

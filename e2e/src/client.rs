@@ -24,6 +24,16 @@ pub struct ApiClient {
     pub csrf: String,
 }
 
+/// The value a response's `Set-Cookie` gives the cookie `name`.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next()?.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_string))
+}
+
 impl ApiClient {
     pub fn new(controller: &Controller) -> anyhow::Result<Self> {
         Self::for_site(&controller.url, &controller.cert_path())

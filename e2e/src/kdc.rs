@@ -21,7 +21,7 @@ impl Kdc {
     /// Creates the realm, starts `krb5kdc` and adds `principals` (name, password).
     pub async fn start(principals: &[(&str, &str)]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = crate::free_port()?;
         let d = dir.path().display();
         std::fs::write(
             dir.path().join("krb5.conf"),
@@ -107,11 +107,7 @@ impl Kdc {
     }
 
     fn run(&self, command: &mut Command) -> anyhow::Result<String> {
-        let out = command.envs(self.env()).output()?;
-        if !out.status.success() {
-            bail!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        crate::run_checked(command.envs(self.env()))
     }
 
     /// Adds a principal with a password.
@@ -150,6 +146,14 @@ impl Kdc {
             bail!("kinit {name}: {}", String::from_utf8_lossy(&out.stderr));
         }
         Ok(())
+    }
+
+    /// The controller's Kerberos helper, as `cargo build -p lantern-gss --bins` (which
+    /// `scripts/test.sh` runs first) leaves it.
+    pub fn helper() -> anyhow::Result<PathBuf> {
+        let helper = crate::workspace_root().join("target/debug/lantern-kinit");
+        anyhow::ensure!(helper.exists(), "{} is missing: `cargo build -p lantern-gss --bins` first", helper.display());
+        Ok(helper)
     }
 
     pub fn folder(&self) -> &Path {

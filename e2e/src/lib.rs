@@ -127,6 +127,20 @@ where
     }
 }
 
+/// A loopback port free now (for a server the test starts, which binds it a moment later).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Runs `command` to its end; its stdout, or an error with everything it printed.
+pub fn run_checked(command: &mut std::process::Command) -> anyhow::Result<String> {
+    let out = command.output()?;
+    if !out.status.success() {
+        bail!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// A random marker that cannot appear on the screen by accident.
 pub fn marker() -> String {
     format!("{:08x}", rand::random::<u32>())

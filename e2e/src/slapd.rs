@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 /// The directory's suffix and its administrator (who the tests change groups as).
 pub const SUFFIX: &str = "dc=lantern,dc=test";
@@ -35,10 +35,6 @@ pub fn person_dn(uid: &str) -> String {
 /// A DN under `ou=groups`.
 pub fn group_dn(cn: &str) -> String {
     format!("cn={cn},ou=groups,{SUFFIX}")
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl Slapd {
@@ -99,8 +95,8 @@ access to * by * read
         }
         let data = dir.path().join("data.ldif");
         std::fs::write(&data, ldif)?;
-        run(Command::new("slapadd").arg("-f").arg(&conf).arg("-l").arg(&data)).context("slapadd")?;
-        let (plain, tls) = (free_port()?, free_port()?);
+        crate::run_checked(Command::new("slapadd").arg("-f").arg(&conf).arg("-l").arg(&data)).context("slapadd")?;
+        let (plain, tls) = (crate::free_port()?, crate::free_port()?);
         let ldap_url = format!("ldap://127.0.0.1:{plain}");
         let ldaps_url = format!("ldaps://127.0.0.1:{tls}");
         // `-d 0` keeps it in the foreground, as our child, with no debug output.
@@ -133,10 +129,13 @@ access to * by * read
     pub fn modify(&self, ldif: &str) -> anyhow::Result<()> {
         let path = self.dir.path().join("change.ldif");
         std::fs::write(&path, ldif)?;
-        run(Command::new("ldapmodify")
-            .args(["-x", "-H", &self.ldap_url, "-D", ROOT_DN, "-w", ROOT_PASSWORD, "-f"])
-            .arg(&path))
+        crate::run_checked(
+            Command::new("ldapmodify")
+                .args(["-x", "-H", &self.ldap_url, "-D", ROOT_DN, "-w", ROOT_PASSWORD, "-f"])
+                .arg(&path),
+        )
         .context("ldapmodify")
+        .map(drop)
     }
 
     /// Adds `uid` to group `cn`.
@@ -153,14 +152,6 @@ access to * by * read
     pub fn folder(&self) -> &Path {
         self.dir.path()
     }
-}
-
-fn run(command: &mut Command) -> anyhow::Result<()> {
-    let out = command.output()?;
-    if !out.status.success() {
-        bail!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
 }
 
 impl Drop for Slapd {

@@ -72,7 +72,7 @@ impl Xvnc {
                 continue;
             }
             // A port free here is as good a guess as any inside a fresh namespace.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let port = crate::free_port()?;
             let display = format!(":{number}");
             let server = command_in(netns, "Xvnc")
                 .args([&display, "-geometry", &format!("{width}x{height}"), "-depth", "24", "-SecurityTypes", "None"])

@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use controller_server::directory::seal::{self, Sealer};
 use e2e::browser::Browser;
+use e2e::client::set_cookie;
 use e2e::kdc::{Kdc, REALM};
 use e2e::process::{serve_from_env, ControllerProcess};
 use lantern_gss::Credential;
@@ -20,11 +21,8 @@ const ADMIN: &str = "the local administrator's password";
 const SEAL_KEY: [u8; 32] = [0x5a; 32];
 const KERBEROS_SECTION: &str = "LANTERN_TEST_KERBEROS";
 
-/// The controller's Kerberos helper, as `cargo build -p lantern-gss --bins` leaves it.
 fn helper() -> std::path::PathBuf {
-    let helper = e2e::workspace_root().join("target/debug/lantern-kinit");
-    assert!(helper.exists(), "{} is missing: `cargo build -p lantern-gss --bins` first", helper.display());
-    helper
+    Kdc::helper().unwrap()
 }
 
 fn alice() -> String {
@@ -72,16 +70,6 @@ fn process_memory(pid: u32) -> Vec<u8> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// A `Set-Cookie` value's `name=value`, from a response.
-fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.split(';').next()?.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_string))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,8 +121,8 @@ async fn a_kerberos_password_login_hands_the_ticket_to_the_browser_and_keeps_non
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    let session_token = cookie_of(&response, "lantern_session").unwrap();
-    let sealed = cookie_of(&response, seal::COOKIE).unwrap();
+    let session_token = set_cookie(&response, "lantern_session").unwrap();
+    let sealed = set_cookie(&response, seal::COOKIE).unwrap();
     let token = Sealer::from_key(SEAL_KEY).open(&session_token, &sealed).expect("sealed for this session");
     assert!(Sealer::from_key(SEAL_KEY).open("another session", &sealed).is_none());
     // It is alice's ticket-granting ticket, usable as it is.

@@ -167,30 +167,30 @@ impl LdapDirectory {
         if service_reads_groups {
             groups.extend(self.groups(&mut ldap, &dn, &escaped, &pump).await?);
         }
-        let Some(password) = password else {
-            let _ = ldap.unbind().await;
-            groups.truncate(MAX_GROUPS);
-            return Ok(DirectoryUser { dn, groups });
-        };
-        let bound = ldap.simple_bind(&dn, password).await.map_err(failed)?;
-        match bound.rc {
-            0 => {}
-            INVALID_CREDENTIALS => return Err(DirectoryError::Wrong),
-            rc => {
-                return Err(DirectoryError::Unavailable(format!(
-                    "the directory refused the bind (result code {rc}: {})",
-                    bound.text
-                )))
+        // Without a password (a user Kerberos has authenticated) there is nothing to bind; the
+        // service account has read the groups.
+        if let Some(password) = password {
+            let bound = ldap.simple_bind(&dn, password).await.map_err(failed)?;
+            match bound.rc {
+                0 => {}
+                INVALID_CREDENTIALS => return Err(DirectoryError::Wrong),
+                rc => {
+                    return Err(DirectoryError::Unavailable(format!(
+                        "the directory refused the bind (result code {rc}: {})",
+                        bound.text
+                    )))
+                }
             }
-        }
-        if !service_reads_groups {
-            if self.config.search_base.is_none() {
-                // A direct bind found no entry: read the user's own for its memberOf.
-                ldap.with_search_options(SearchOptions::new().sizelimit(1));
-                let own = ldap.search(&dn, Scope::Base, "(objectClass=*)", vec!["memberOf"]).await.map_err(failed)?;
-                groups.extend(own.0.into_iter().filter_map(|e| entry(e.0)).flat_map(|(_, g)| g));
+            if !service_reads_groups {
+                if self.config.search_base.is_none() {
+                    // A direct bind found no entry: read the user's own for its memberOf.
+                    ldap.with_search_options(SearchOptions::new().sizelimit(1));
+                    let own =
+                        ldap.search(&dn, Scope::Base, "(objectClass=*)", vec!["memberOf"]).await.map_err(failed)?;
+                    groups.extend(own.0.into_iter().filter_map(|e| entry(e.0)).flat_map(|(_, g)| g));
+                }
+                groups.extend(self.groups(&mut ldap, &dn, &escaped, &pump).await?);
             }
-            groups.extend(self.groups(&mut ldap, &dn, &escaped, &pump).await?);
         }
         let _ = ldap.unbind().await;
         groups.truncate(MAX_GROUPS);

@@ -9,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce};
-use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 const VERSION: &str = "v1.";
@@ -29,7 +28,8 @@ impl Sealer {
     /// that a test can open what the controller sealed and look for its contents elsewhere.
     pub fn new() -> Self {
         #[cfg(debug_assertions)]
-        if let Some(key) = std::env::var("LANTERN_TEST_SEAL_KEY").ok().and_then(|hex| parse_hex_key(&hex)) {
+        let key = std::env::var("LANTERN_TEST_SEAL_KEY").ok().and_then(|hex| crate::secret::unhex(&hex));
+        if let Some(key) = key.and_then(|key| <[u8; 32]>::try_from(key).ok()) {
             return Self::from_key(key);
         }
         Self::from_key(rand::random())
@@ -41,7 +41,7 @@ impl Sealer {
 
     fn aad(session_token: &str) -> Vec<u8> {
         let mut aad = CONTEXT.to_vec();
-        aad.extend_from_slice(&Sha256::digest(session_token.as_bytes()));
+        aad.extend_from_slice(&crate::secret::sha256(session_token));
         aad
     }
 
@@ -79,18 +79,6 @@ impl Default for Sealer {
     }
 }
 
-#[cfg(debug_assertions)]
-fn parse_hex_key(hex: &str) -> Option<[u8; 32]> {
-    let mut key = [0u8; 32];
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(key)
-}
-
 /// The `Set-Cookie` value carrying `sealed` for `max_age_seconds` (or removing it when empty).
 pub fn cookie(sealed: &str, max_age_seconds: u64) -> String {
     let max_age = if sealed.is_empty() { 0 } else { max_age_seconds };
@@ -99,7 +87,7 @@ pub fn cookie(sealed: &str, max_age_seconds: u64) -> String {
 
 /// The sealed credentials from a `Cookie` header.
 pub fn cookie_value(header: &str) -> Option<&str> {
-    header.split(';').map(str::trim).find_map(|pair| pair.strip_prefix(COOKIE)?.strip_prefix('='))
+    crate::web::sessions::named_cookie(header, COOKIE)
 }
 
 #[cfg(test)]

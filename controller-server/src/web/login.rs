@@ -448,13 +448,7 @@ pub async fn log_in(
             }
             if purpose == Purpose::Login {
                 tracing::info!(user = %user.username, "login");
-                // A login the trail cannot record does not happen.
-                if state.audit_first(&user.username, "login.ok", "", detail).await.is_err() {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                        "the audit trail cannot be written, so logins are refused",
-                    ));
-                }
+                record_login(state, &user.username, detail).await?;
             }
             Ok(LoggedIn { user, credentials })
         }
@@ -479,6 +473,18 @@ pub async fn log_in(
             Err(LoginRefused::Locked { seconds: retry_after.as_secs_f64().ceil().max(1.0) as u64 })
         }
     })
+}
+
+/// Writes a login's `login.ok` record before the login takes effect: a login the trail cannot
+/// record does not happen.
+pub async fn record_login(state: &AppState, username: &str, detail: serde_json::Value) -> Result<(), ApiError> {
+    if state.audit_first(username, "login.ok", "", detail).await.is_err() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the audit trail cannot be written, so logins are refused",
+        ));
+    }
+    Ok(())
 }
 
 /// Redfish Basic: a name and password checked with [`authenticate`] once a minute at most

@@ -14,7 +14,7 @@ use directory_wire::negotiate;
 use super::auth::session_response;
 use super::error::ApiError;
 use super::guard::check_origin;
-use super::login::{LoggedIn, LoginRefused, Source};
+use super::login::{record_login, LoggedIn, LoginRefused, Source};
 use crate::app::AppState;
 use crate::directory::kerberos::{self, KerberosConfig, NegotiateRefused};
 use crate::directory::KERBEROS;
@@ -94,12 +94,7 @@ pub async fn login(State(state): State<AppState>, source: Source, headers: Heade
     detail["groups"] = grant_groups.into();
     detail["delegated"] = negotiated.delegated.is_some().into();
     tracing::info!(user = %user.username, "login by single sign-on");
-    if state.audit_first(&user.username, "login.ok", "", detail).await.is_err() {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the audit trail cannot be written, so logins are refused",
-        ));
-    }
+    record_login(&state, &user.username, detail).await?;
     let mut response = session_response(&state, LoggedIn { user, credentials: negotiated.delegated }).await?;
     if !negotiated.reply.is_empty() {
         if let Ok(value) = negotiate::challenge(&negotiated.reply).parse() {

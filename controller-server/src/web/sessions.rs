@@ -100,5 +100,10 @@ pub fn cookie(token: &str, idle: Duration) -> String {
 
 /// The session cookie's value from a `Cookie` header.
 pub fn cookie_value(header: &str) -> Option<&str> {
-    header.split(';').map(str::trim).find_map(|pair| pair.strip_prefix(COOKIE)?.strip_prefix('='))
+    named_cookie(header, COOKIE)
+}
+
+/// The value of the cookie `name` in a `Cookie` header.
+pub fn named_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').map(str::trim).find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
