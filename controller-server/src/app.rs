@@ -59,6 +59,10 @@ pub struct Inner {
     pub node: crate::federation::Node,
     pub peers: Vec<crate::config::PeerConfig>,
     pub trusted_nodes: std::collections::HashMap<String, String>,
+    /// What each session token issued here lets its audience fetch, and the clients that fetch
+    /// from peers.
+    pub grants: crate::federation::grants::Grants,
+    pub peer_clients: crate::federation::client::PeerClients,
     session_idle: Duration,
     /// How long a new console socket has for its handshake.
     pub console_handshake: Duration,
@@ -154,6 +158,8 @@ impl AppState {
             node,
             peers: config.peers.clone(),
             trusted_nodes: config.peers.iter().map(|p| (p.id.clone(), p.public_key.clone())).collect(),
+            grants: Default::default(),
+            peer_clients: crate::federation::client::PeerClients::new(&config.peers)?,
             session_idle,
             console_handshake: Duration::from_secs(config.limits.console_handshake_seconds.max(1)),
             shutting_down: tokio::sync::watch::channel(false).0,

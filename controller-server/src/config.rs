@@ -247,6 +247,14 @@ pub struct PeerConfig {
     /// a peer's administrator is not this controller's administrator unless this says so.
     #[serde(default = "default_peer_role")]
     pub role_cap: crate::store::Role,
+    /// The peer's certificate or its CA (PEM), for fetching migrating sessions' data from it;
+    /// the system's trust anchors when absent.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Hand users' delegated Kerberos credentials to this peer, and take them from it, when
+    /// they move (both controllers must say so). Off by default.
+    #[serde(default)]
+    pub kerberos: bool,
 }
 
 fn default_peer_role() -> crate::store::Role {

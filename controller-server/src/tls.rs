@@ -36,6 +36,33 @@ pub async fn rustls_config(config: &Config) -> anyhow::Result<RustlsConfig> {
     Ok(RustlsConfig::from_config(std::sync::Arc::new(server)))
 }
 
+/// rustls for a client of `what` (a directory, a peer): the CA file, else the system's trust
+/// anchors.
+pub fn client_config(what: &str, ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| anyhow::anyhow!("{what}: cannot read ca_file {}: {e}", path.display()))?
+            {
+                let cert = cert.map_err(|e| anyhow::anyhow!("{what}: ca_file {}: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| anyhow::anyhow!("{what}: ca_file {}: {e}", path.display()))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    anyhow::ensure!(!roots.is_empty(), "{what}: no trust anchors for its certificate (set ca_file)");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 fn rustls_pemfile_certs(path: &Path) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
     let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
         .with_context(|| format!("cannot read certificate {}", path.display()))?

@@ -26,6 +26,8 @@ async fn a_user_moves_to_a_cooperating_controller_without_logging_in_again() {
         public_key: Node::from_seed(id.into(), [seed; 32]).public_key(),
         // Each trusts the other's administrators as administrators (the default is ReadOnly).
         role_cap: controller_server::store::Role::Administrator,
+        ca_file: None,
+        kerberos: false,
     };
     let (to_b, to_a) = (peer("node-b", b_port, 2), peer("node-a", a_port, 1));
     let a = Controller::start(|c| {

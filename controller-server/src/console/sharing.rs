@@ -79,6 +79,14 @@ impl Sharing {
         (id, handover)
     }
 
+    /// Whether a link of `web_session` watches this host, and if so whether one of them may
+    /// control it (what a moving session carries as its open consoles).
+    pub fn watched_by(&self, web_session: &str) -> Option<bool> {
+        let s = self.lock();
+        let mine: Vec<&Entry> = s.viewers.iter().filter(|e| e.web_session == web_session).collect();
+        (!mine.is_empty()).then(|| mine.iter().any(|e| e.may_control))
+    }
+
     /// The viewer's link ended.
     pub fn leave(&self, id: u32) -> Option<Handover> {
         self.change(|s| {
@@ -239,6 +247,8 @@ mod tests {
         // The holder leaves: control goes to the longest-watching viewer who may control.
         assert_eq!(sharing.leave(bob).map(|h| h.to), Some("alice".into()));
         assert_eq!(sharing.view(viewer).viewers.len(), 2);
+        assert_eq!((sharing.watched_by("s0"), sharing.watched_by("s1")), (Some(false), Some(true)));
+        assert_eq!(sharing.watched_by("s2"), None, "bob left");
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl LdapDirectory {
         Ok(Self {
             config: config.clone(),
             endpoint,
-            tls: Arc::new(tls_config(config.ca_file.as_deref())?),
+            tls: Arc::new(crate::tls::client_config("auth.ldap", config.ca_file.as_deref())?),
             bind_password,
             timeout: Duration::from_secs(config.timeout_seconds),
         })
@@ -258,33 +258,6 @@ fn read_secret(path: &Path) -> anyhow::Result<Zeroizing<String>> {
             .map_err(|e| anyhow::anyhow!("auth.ldap: cannot read bind_password_file {}: {e}", path.display()))?,
     );
     Ok(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_string()))
-}
-
-/// rustls for the directory: the configured CA file, else the system's trust anchors.
-fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
-                .map_err(|e| anyhow::anyhow!("auth.ldap: cannot read ca_file {}: {e}", path.display()))?
-            {
-                let cert = cert.map_err(|e| anyhow::anyhow!("auth.ldap: ca_file {}: {e}", path.display()))?;
-                roots.add(cert).map_err(|e| anyhow::anyhow!("auth.ldap: ca_file {}: {e}", path.display()))?;
-            }
-        }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    anyhow::ensure!(!roots.is_empty(), "auth.ldap: no trust anchors for the directory's certificate (set ca_file)");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 #[cfg(test)]

@@ -37,6 +37,19 @@ impl HostRights {
         }
     }
 
+    /// Only what both allow (and nothing on a host one may not see).
+    pub fn within(self, ceiling: Self) -> Self {
+        if !(self.view && ceiling.view) {
+            return Self::default();
+        }
+        Self {
+            view: true,
+            control: self.control && ceiling.control,
+            power: self.power && ceiling.power,
+            run: self.run && ceiling.run,
+        }
+    }
+
     /// Control, power and run imply view: a right to act on a host one cannot see makes no
     /// sense.
     pub fn normalized(self) -> Self {
@@ -84,8 +97,17 @@ pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
 }
 
 impl UserStore {
-    /// What `user` may do on `host_id`, a host of `class`.
+    /// What `user` may do on `host_id`, a host of `class`: within, for a peer's user, what
+    /// their home controller grants them there.
     pub fn rights(&self, user: &User, host_id: &str, class: HostClass) -> Result<HostRights, StoreError> {
+        let here = self.rights_here(user, host_id, class)?;
+        Ok(match self.federated_ceiling(user.id, host_id)? {
+            Some(ceiling) => here.within(ceiling),
+            None => here,
+        })
+    }
+
+    fn rights_here(&self, user: &User, host_id: &str, class: HostClass) -> Result<HostRights, StoreError> {
         if user.role == Role::Administrator {
             return Ok(HostRights::ALL);
         }

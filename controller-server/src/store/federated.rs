@@ -1,15 +1,27 @@
 //! What federation keeps here: a local account for each peer's user who arrived (`name@node`),
 //! so that administrators see them and can narrow their role and rights like anyone else's,
 //! and the ids of the session tokens already used, so that a restart does not reopen replay.
+//! A peer's user also brings the rights their home controller grants them per host: on a host
+//! of the same id here, they may do no more than that (`federated_rights`, replaced at each
+//! arrival), whatever this controller would give them.
 
 use rusqlite::{params, OptionalExtension};
 
 use super::users::{StoreError, UserStore};
-use super::{Role, User};
+use super::{HostRights, Role, User};
 
 pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS federation_seen (
     key TEXT PRIMARY KEY,
     expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS federated_rights (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    host_id TEXT NOT NULL,
+    can_view INTEGER NOT NULL,
+    can_control INTEGER NOT NULL,
+    can_power INTEGER NOT NULL,
+    can_run INTEGER NOT NULL,
+    PRIMARY KEY (user_id, host_id)
 );";
 
 /// A federated account's password hash: not a PHC string, so no password ever matches it.
@@ -54,6 +66,40 @@ impl UserStore {
         self.by_id(id)?.map(Ok).ok_or(StoreError::Db(rusqlite::Error::QueryReturnedNoRows))
     }
 
+    /// Replaces what a federated account's home grants it per host (the ceiling of its rights
+    /// here on hosts of the same id).
+    pub fn set_federated_ceiling(
+        &self,
+        user_id: i64,
+        ceiling: &std::collections::BTreeMap<String, HostRights>,
+    ) -> Result<(), StoreError> {
+        let mut db = self.db()?;
+        let tx = db.transaction()?;
+        tx.execute("DELETE FROM federated_rights WHERE user_id = ?1", params![user_id])?;
+        for (host, r) in ceiling {
+            tx.execute(
+                "INSERT INTO federated_rights (user_id, host_id, can_view, can_control, can_power, can_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![user_id, host, r.view, r.control, r.power, r.run],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The most a federated account may do on `host_id`, as its home grants it, if it said.
+    pub(super) fn federated_ceiling(&self, user_id: i64, host_id: &str) -> Result<Option<HostRights>, StoreError> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT can_view, can_control, can_power, can_run FROM federated_rights
+                 WHERE user_id = ?1 AND host_id = ?2",
+                params![user_id, host_id],
+                |r| Ok(HostRights { view: r.get(0)?, control: r.get(1)?, power: r.get(2)?, run: r.get(3)? }),
+            )
+            .optional()?)
+    }
+
     /// Records a session token's id until it expires. False when it was used before.
     pub fn first_use_of_token(&self, key: &str, expires_at: i64, now_ms: i64) -> Result<bool, StoreError> {
         let db = self.db()?;
@@ -81,6 +127,19 @@ mod tests {
 
         store.create("bob@node-a", "a long password", Role::Administrator, false).unwrap();
         assert_eq!(store.federated_account("bob", "node-a", Role::ReadOnly).unwrap(), Err(FederatedError::NameTaken));
+    }
+
+    #[test]
+    fn a_peer_users_rights_stay_within_what_their_home_grants_on_the_same_host() {
+        use crate::store::HostClass;
+        let store = UserStore::in_memory().unwrap();
+        let alice = store.federated_account("alice", "node-a", Role::Administrator).unwrap().unwrap();
+        let watch_only = HostRights::VIEW;
+        store.set_federated_ceiling(alice.id, &[("db1".to_string(), watch_only)].into()).unwrap();
+        assert_eq!(store.rights(&alice, "db1", HostClass::Managed).unwrap(), watch_only, "even an administrator");
+        assert_eq!(store.rights(&alice, "web1", HostClass::Managed).unwrap(), HostRights::ALL, "home did not say");
+        store.set_federated_ceiling(alice.id, &Default::default()).unwrap();
+        assert_eq!(store.rights(&alice, "db1", HostClass::Managed).unwrap(), HostRights::ALL, "replaced");
     }
 
     #[test]

@@ -155,11 +155,13 @@ impl UserStore {
             }
         }
         db.execute_batch(&format!(
-            "{} {} {} {}",
+            "{} {} {} {} {} {}",
             super::access::SCHEMA,
             super::tokens::SCHEMA,
             super::sessions::SCHEMA,
-            super::federated::SCHEMA
+            super::federated::SCHEMA,
+            super::carried::SCHEMA,
+            super::preferences::SCHEMA
         ))?;
         super::access::migrate(&db)?;
         let decoy_hash = hash_password(&random_password())?;

@@ -222,10 +222,7 @@ async fn kerberos_proof(
     max_output: u64,
 ) -> Option<agent_link::KerberosProof> {
     let config = state.directory.as_ref()?.kerberos()?.clone();
-    let cookies = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
-    let session = cookies.iter().find_map(|c| crate::web::sessions::cookie_value(c))?;
-    let sealed = cookies.iter().find_map(|c| crate::directory::seal::cookie_value(c))?;
-    let credentials = state.sealer.open(session, sealed)?;
+    let credentials = crate::web::auth::delegated_credentials(state, headers)?;
     let host = state.agents.info(host_id)?.facts?.hostname;
     let binding = agent_link::directive_binding(&host, command, timeout_ms, max_output);
     match crate::directory::kerberos::prove(&config, &credentials, &host, &binding).await {

@@ -79,7 +79,16 @@ pub async fn login(
 /// Kerberos login, their credentials sealed for this session in a cookie of their own (the
 /// token is wiped as `logged_in` drops here).
 pub async fn session_response(state: &AppState, logged_in: LoggedIn) -> Result<Response, ApiError> {
-    let (token, session) = state.sessions.create(logged_in.user.id, None).await?.ok_or(ApiError::UNAUTHORIZED)?;
+    Ok(open_session(state, logged_in, None).await?.0)
+}
+
+/// [`session_response`] for a session acting with at most `role_cap`, and the session itself.
+pub async fn open_session(
+    state: &AppState,
+    logged_in: LoggedIn,
+    role_cap: Option<Role>,
+) -> Result<(Response, WebSession), ApiError> {
+    let (token, session) = state.sessions.create(logged_in.user.id, role_cap).await?.ok_or(ApiError::UNAUTHORIZED)?;
     let mut response =
         ([(header::SET_COOKIE, cookie(&token, state.session_idle()))], Json(SessionInfo::from(&session)))
             .into_response();
@@ -90,7 +99,16 @@ pub async fn session_response(state: &AppState, logged_in: LoggedIn) -> Result<R
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
-    Ok(response)
+    Ok((response, session))
+}
+
+/// The Kerberos credentials the request's sealed cookie holds for its session, opened (wiped
+/// as the caller drops them).
+pub fn delegated_credentials(state: &AppState, headers: &HeaderMap) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let cookies = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    let session = cookies.iter().find_map(|c| super::sessions::cookie_value(c))?;
+    let sealed = cookies.iter().find_map(|c| seal::cookie_value(c))?;
+    state.sealer.open(session, sealed)
 }
 
 pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<impl IntoResponse, ApiError> {

@@ -11,6 +11,7 @@ pub mod hosts;
 pub mod launch;
 pub mod login;
 pub mod negotiate;
+pub mod preferences;
 pub mod principal;
 pub mod saved_directives;
 pub mod sessions;
@@ -54,6 +55,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/node", get(federation::node))
         .route("/api/session-token", post(federation::issue))
         .route("/api/login/token", post(federation::login))
+        .route(crate::federation::client::PATH, post(federation::session_data))
+        .route("/api/session/carried", get(federation::carried))
+        .route("/api/preferences", get(preferences::list))
+        .route("/api/preferences/{name}", put(preferences::set))
         .route("/api/launches", post(launch::create))
         .route("/api/launch-session/console-key", post(launch::console_key))
         .route("/launch/{id}", get(launch::page))

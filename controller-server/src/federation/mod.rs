@@ -6,6 +6,16 @@
 //! expiry times and a unique id (`jti`). The peer checks the Ed25519 signature against the
 //! issuer's public key from its own configuration, the audience, the times, and that the token
 //! was not used before. Each controller's signing key lives in its data directory.
+//!
+//! A token also names the session it carries (`carry`: its id and version), whose data the
+//! peer then fetches from the issuer over a signed exchange (`envelope`, `client`, `data`).
+
+pub mod client;
+pub mod data;
+pub mod envelope;
+pub mod grants;
+pub mod seal_to;
+pub mod session;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,7 +30,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 /// How long a token lives: long enough for a browser to carry it across, no longer.
 pub const TOKEN_LIFE_MS: i64 = 120_000;
 /// Clocks of cooperating controllers may differ by this much.
-const CLOCK_SKEW_MS: i64 = 30_000;
+pub const CLOCK_SKEW_MS: i64 = 30_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -31,6 +41,17 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The session whose data the audience may fetch from the issuer (absent in tokens from
+    /// controllers that carry nothing but the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carry: Option<Carry>,
+}
+
+/// Which session a token carries, and the version of its data at the issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carry {
+    pub sid: String,
+    pub version: u64,
 }
 
 /// Why a token was refused. Shown to the user; never contains the token.
@@ -127,6 +148,16 @@ impl Node {
         agent_link::Pin::of(self.key.verifying_key().as_bytes())
     }
 
+    /// Signs `message` with the node key (the envelopes between controllers).
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        self.key.sign(message)
+    }
+
+    /// Opens credentials a peer sealed to this node's key (see `seal_to`).
+    pub fn open_sealed(&self, context: &[u8], sealed: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        seal_to::open(&self.key, context, sealed)
+    }
+
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()
     }
@@ -138,7 +169,12 @@ impl Node {
 
     /// Signs a token for `user` (with `role`) to present to the peer `audience`.
     pub fn issue(&self, audience: &str, user: &str, role: Role, now_ms: i64) -> String {
-        let claims = Claims {
+        self.issue_claims(self.claims(audience, user, role, now_ms, None))
+    }
+
+    /// The claims of a fresh token (its id is new).
+    pub fn claims(&self, audience: &str, user: &str, role: Role, now_ms: i64, carry: Option<Carry>) -> Claims {
+        Claims {
             iss: self.id.clone(),
             aud: audience.into(),
             sub: user.into(),
@@ -146,7 +182,12 @@ impl Node {
             iat: now_ms,
             exp: now_ms + TOKEN_LIFE_MS,
             jti: crate::secret::random_token::<16>(),
-        };
+            carry,
+        }
+    }
+
+    /// Signs `claims` as a token.
+    pub fn issue_claims(&self, claims: Claims) -> String {
         // Serialising this struct cannot fail.
         let payload = B64.encode(serde_json::to_vec(&claims).unwrap_or_default());
         let signed = format!("v1.{payload}");
@@ -164,43 +205,63 @@ impl Node {
         now_ms: i64,
         first_use: impl FnOnce(&str, i64) -> bool,
     ) -> Result<Claims, TokenError> {
-        let mut parts = token.trim().splitn(3, '.');
-        let (Some("v1"), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(TokenError::Malformed);
-        };
-        let claims: Claims = B64
-            .decode(payload)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(TokenError::Malformed)?;
-        let key = trusted.get(&claims.iss).ok_or(TokenError::UnknownIssuer)?;
-        let key = B64
-            .decode(key)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-            .ok_or(TokenError::UnknownIssuer)?;
-        let signature = B64
-            .decode(signature)
-            .ok()
-            .and_then(|b| <[u8; 64]>::try_from(b).ok())
-            .map(|b| Signature::from_bytes(&b))
-            .ok_or(TokenError::Malformed)?;
-        key.verify_strict(format!("v1.{payload}").as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
-        if claims.aud != self.id {
-            return Err(TokenError::WrongAudience);
-        }
-        if now_ms > claims.exp + CLOCK_SKEW_MS
-            || claims.iat > now_ms + CLOCK_SKEW_MS
-            || claims.exp - claims.iat > TOKEN_LIFE_MS
-        {
-            return Err(TokenError::Expired);
-        }
+        let claims = decode(token, |issuer| peer_key(trusted, issuer))?;
+        check_times(&claims, &self.id, now_ms)?;
         if !first_use(&format!("{}/{}", claims.iss, claims.jti), claims.exp + CLOCK_SKEW_MS) {
             return Err(TokenError::Replayed);
         }
         Ok(claims)
     }
+
+    /// Checks a token this controller issued, as the peer `audience` presents it back when it
+    /// fetches the session's data (single use is the grant's business, not the token's).
+    pub fn verify_own(&self, token: &str, audience: &str, now_ms: i64) -> Result<Claims, TokenError> {
+        let own = self.verifying_key();
+        let claims = decode(token, |issuer| (issuer == self.id).then_some(own))?;
+        check_times(&claims, audience, now_ms)?;
+        Ok(claims)
+    }
+}
+
+/// A peer's public key from the configuration's base64url text.
+pub fn peer_key(trusted: &HashMap<String, String>, id: &str) -> Option<VerifyingKey> {
+    B64.decode(trusted.get(id)?)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+}
+
+/// The claims of a token whose signature is good under its issuer's key (`key_of`).
+fn decode(token: &str, key_of: impl FnOnce(&str) -> Option<VerifyingKey>) -> Result<Claims, TokenError> {
+    let mut parts = token.trim().splitn(3, '.');
+    let (Some("v1"), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(TokenError::Malformed);
+    };
+    let claims: Claims =
+        B64.decode(payload).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).ok_or(TokenError::Malformed)?;
+    let key = key_of(&claims.iss).ok_or(TokenError::UnknownIssuer)?;
+    let signature = B64
+        .decode(signature)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .map(|b| Signature::from_bytes(&b))
+        .ok_or(TokenError::Malformed)?;
+    key.verify_strict(format!("v1.{payload}").as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
+    Ok(claims)
+}
+
+/// The token is for `audience` and within its life (give or take the clocks' difference).
+fn check_times(claims: &Claims, audience: &str, now_ms: i64) -> Result<(), TokenError> {
+    if claims.aud != audience {
+        return Err(TokenError::WrongAudience);
+    }
+    if now_ms > claims.exp + CLOCK_SKEW_MS
+        || claims.iat > now_ms + CLOCK_SKEW_MS
+        || claims.exp - claims.iat > TOKEN_LIFE_MS
+    {
+        return Err(TokenError::Expired);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -264,6 +325,20 @@ mod tests {
         for junk in ["", "v1", "v1.e30", "v2.a.b", "v1.!!!.xyz"] {
             assert_eq!(b.verify(junk, &trusted, 0, once()), Err(TokenError::Malformed), "{junk}");
         }
+    }
+
+    #[test]
+    fn a_token_comes_back_to_its_issuer_only_from_its_audience_and_in_time() {
+        let (a, b, _) = pair();
+        let carry = Carry { sid: "s1".into(), version: 3 };
+        let claims = a.claims("node-b", "alice", Role::Operator, 1_000, Some(carry.clone()));
+        let token = a.issue_claims(claims);
+        assert_eq!(a.verify_own(&token, "node-b", 2_000).unwrap().carry, Some(carry));
+        assert_eq!(a.verify_own(&token, "node-c", 2_000), Err(TokenError::WrongAudience));
+        assert_eq!(a.verify_own(&token, "node-b", 1_000 + TOKEN_LIFE_MS + CLOCK_SKEW_MS + 1), Err(TokenError::Expired));
+        // B's own token is not A's.
+        let theirs = b.issue("node-b", "alice", Role::Operator, 1_000);
+        assert_eq!(a.verify_own(&theirs, "node-b", 2_000), Err(TokenError::UnknownIssuer));
     }
 
     #[test]

@@ -1,0 +1,92 @@
+//! What a moving session is made of here: the parts this controller computes for a session it
+//! holds, and what it does with the parts a peer sent (see `data` for the versioning).
+//! Blocking (the store): call these off the runtime.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::data::{self, Identity, OpenConsole, SessionData};
+use crate::app::AppState;
+use crate::store::carried::Carried;
+use crate::store::users::StoreError;
+use crate::store::{HostRights, User};
+
+/// The consoles `web_session` has open here.
+pub fn open_consoles(state: &AppState, web_session: &str) -> Vec<OpenConsole> {
+    state
+        .hosts
+        .all()
+        .into_iter()
+        .filter_map(|host| {
+            let control = state.hosts.sharing(&host.id)?.watched_by(web_session)?;
+            Some(OpenConsole { host: host.id.clone(), name: host.name.clone(), control })
+        })
+        .collect()
+}
+
+/// Where the session's account lives, as its identity part says (here, if it has none yet).
+pub fn home(data: &SessionData, this_node: &str) -> String {
+    data.get::<Identity>(data::IDENTITY).map_or_else(|| this_node.to_string(), |i| i.home)
+}
+
+/// The parts of `user`'s session `web_session` that this controller owns now: all of them at
+/// the session's home; elsewhere, its preferences and the consoles open here.
+fn owned_parts(
+    state: &AppState,
+    user: &User,
+    web_session: &str,
+    at_home: bool,
+) -> Result<BTreeMap<String, Value>, StoreError> {
+    let mut parts = BTreeMap::new();
+    if at_home {
+        let login = state.users.directory_of(&user.username)?.unwrap_or_else(|| "password".into());
+        let identity = Identity { user: user.username.clone(), home: state.node.id.clone(), role: user.role, login };
+        parts.insert(data::IDENTITY.to_string(), json!(identity));
+        let mut rights = BTreeMap::new();
+        for host in state.hosts.all() {
+            rights.insert(host.id.clone(), state.rights(user, &host.id)?);
+        }
+        parts.insert(data::RIGHTS.to_string(), json!(rights));
+    }
+    parts.insert(data::PREFERENCES.to_string(), json!(state.users.preferences(user.id)?));
+    parts.insert(data::consoles_at(&state.node.id), json!(open_consoles(state, web_session)));
+    Ok(parts)
+}
+
+/// The session `web_session` of `user` as it stands now, its changed parts stamped with a new
+/// version: the record it continues, or a new one.
+pub fn snapshot(state: &AppState, user: &User, web_session: &str) -> Result<Carried, StoreError> {
+    let mut carried = state.users.carried_by_session(web_session)?.unwrap_or_else(|| Carried {
+        sid: crate::secret::random_token::<16>(),
+        web_session: Some(web_session.to_string()),
+        user_id: user.id,
+        data: SessionData::default(),
+        away: None,
+    });
+    let at_home = home(&carried.data, &state.node.id) == state.node.id;
+    carried.data.update(owned_parts(state, user, web_session, at_home)?);
+    Ok(carried)
+}
+
+/// Applies what a peer sent for a session that continues here as `user`: away from home, the
+/// home's grant per host becomes the ceiling of the account's rights here; anywhere, carried
+/// preferences become the user's.
+pub fn take_in(
+    state: &AppState,
+    user: &User,
+    received: &BTreeMap<String, data::Part>,
+    at_home: bool,
+) -> Result<(), StoreError> {
+    if !at_home {
+        let ceiling: BTreeMap<String, HostRights> =
+            received.get(data::RIGHTS).and_then(|p| serde_json::from_value(p.body.clone()).ok()).unwrap_or_default();
+        state.users.set_federated_ceiling(user.id, &ceiling)?;
+    }
+    if let Some(preferences) = received.get(data::PREFERENCES) {
+        let preferences: BTreeMap<String, String> =
+            serde_json::from_value(preferences.body.clone()).unwrap_or_default();
+        state.users.replace_preferences(user.id, &preferences)?;
+    }
+    Ok(())
+}
