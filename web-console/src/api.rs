@@ -282,6 +282,39 @@ pub async fn move_to(csrf: &str, peer: &str) -> Result<String, String> {
     Ok(issued.url)
 }
 
+/// A console the session had open on another controller before it moved here.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CarriedConsole {
+    pub node: String,
+    pub host: String,
+    pub name: String,
+    pub control: bool,
+    /// This controller has that host and lets the user see it.
+    pub here: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Carried {
+    /// The controller where the user's account lives.
+    pub home: String,
+    pub consoles: Vec<CarriedConsole>,
+}
+
+/// What the session brought from the controllers it moved from.
+pub async fn carried() -> Result<Carried, String> {
+    call("GET", "/api/session/carried", None::<&()>, None).await
+}
+
+/// The user's preferences, kept by the controller (and carried when the session moves).
+pub async fn preferences() -> Result<std::collections::BTreeMap<String, String>, String> {
+    call("GET", "/api/preferences", None::<&()>, None).await
+}
+
+pub async fn set_preference(csrf: &str, name: &str, value: &str) -> Result<(), String> {
+    let body = serde_json::json!({ "value": value });
+    request("PUT", &format!("/api/preferences/{name}"), Some(&body), Some(csrf)).await.map(|_| ())
+}
+
 /// The ways in the login page may offer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct LoginMethods {

@@ -27,6 +27,10 @@ const POWER_BUTTONS: [(&str, &str, &str, &str); 5] = [
     ("nmi", "btn-nmi", "NMI", "Send a non-maskable interrupt (a hung kernel dumps its state)"),
 ];
 
+/// The preference that keeps the console's zoom, and the values it takes.
+const ZOOM: &str = "console.zoom";
+const ZOOMS: [&str; 3] = ["fit", "1", "2"];
+
 #[component]
 pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> impl IntoView {
     let canvas_ref = NodeRef::<html::Canvas>::new();
@@ -43,6 +47,23 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let serial_text = RwSignal::new(String::new());
     let paste_text = RwSignal::new(String::new());
     let zoom = RwSignal::new(String::from("fit"));
+    // The zoom the user chose last, wherever they chose it (kept by the controller).
+    spawn_local(async move {
+        if let Some(saved) = api::preferences().await.ok().and_then(|p| p.get(ZOOM).cloned()) {
+            if ZOOMS.contains(&saved.as_str()) {
+                zoom.set(saved);
+            }
+        }
+    });
+    let zoom_csrf = csrf.clone();
+    let choose_zoom = move |ev: leptos::ev::Event| {
+        let chosen = event_target_value(&ev);
+        zoom.set(chosen.clone());
+        let csrf = zoom_csrf.clone();
+        spawn_local(async move {
+            let _ = api::set_preference(&csrf, ZOOM, &chosen).await;
+        });
+    };
     let transport =
         if query_param("transport").as_deref() == Some("plain") { Transport::Plain } else { Transport::Secure };
 
@@ -221,7 +242,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     <button id="btn-directives" title="Run commands on the machine through its agent" on:click=move |_| show_directives.update(|v| *v = !*v)>"Directives"</button>
                 </Show>
                 <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>
-                <select id="zoom" on:change=move |ev| zoom.set(event_target_value(&ev))>
+                <select id="zoom" on:change=choose_zoom prop:value=move || zoom.get()>
                     <option value="fit">"Fit"</option>
                     <option value="1">"100%"</option>
                     <option value="2">"200%"</option>

@@ -5,7 +5,12 @@ use crate::api::{self, HostSummary};
 #[component]
 pub fn Hosts(on_open: Callback<HostSummary>) -> impl IntoView {
     let hosts = LocalResource::new(api::hosts);
+    let carried = LocalResource::new(api::carried);
     view! {
+        {move || carried.get().and_then(Result::ok).filter(|c| !c.consoles.is_empty()).map(|c| {
+            let hosts_now = hosts.get().and_then(Result::ok).unwrap_or_default();
+            view! { <CarriedConsoles carried=c hosts=hosts_now on_open=on_open/> }
+        })}
         <section class="card">
             <h2>"Hosts"</h2>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -31,6 +36,35 @@ pub fn Hosts(on_open: Callback<HostSummary>) -> impl IntoView {
                     }.into_any(),
                 })}
             </Suspense>
+        </section>
+    }
+}
+
+/// The consoles the session had open on the controller it came from, with a button for each
+/// this controller also has.
+#[component]
+fn CarriedConsoles(carried: api::Carried, hosts: Vec<HostSummary>, on_open: Callback<HostSummary>) -> impl IntoView {
+    view! {
+        <section class="card" id="carried-consoles">
+            <h2>"Consoles you had open"</h2>
+            <ul>
+                {carried.consoles.into_iter().map(|c| {
+                    let here = hosts.iter().find(|h| h.id == c.host && c.here).cloned();
+                    let mode = if c.control { "control" } else { "view only" };
+                    view! {
+                        <li class="carried-console">
+                            {format!("{} on {} ({mode}) ", c.name, c.node)}
+                            {match here {
+                                Some(h) => view! {
+                                    <button id=format!("reopen-{}", c.host) on:click=move |_| on_open.run(h.clone())>"Open here"</button>
+                                }.into_any(),
+                                None => view! { <span class="muted">"not reachable from this controller"</span> }.into_any(),
+                            }}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <p class="muted">{format!("Your account is on {}.", carried.home)}</p>
         </section>
     }
 }
