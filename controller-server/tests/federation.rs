@@ -318,7 +318,7 @@ async fn replayed_misaddressed_expired_and_forged_tokens_and_requests_are_refuse
     let fresh = a_admin.token_for("node-b").await;
     let ask = |node: &Node, token: &str| {
         let request = json!({"token": token, "since": 0, "kerberos": false});
-        controller_server::federation::envelope::sign(node, "session-data request", "node-a", request, now)
+        node.sign_envelope("session-data request", "node-a", request, now)
     };
     let raw = Client::anonymous(&a, &ca);
     let post = |signed: controller_server::federation::envelope::Signed| {

@@ -2,44 +2,18 @@
 //! brought, and the peer's signed answer, over HTTPS checked against the peer's `ca_file` (or
 //! the system's trust anchors), with deadlines and a bound on the answer's size.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::data::{check_parts, Part};
+use super::data::check_parts;
 use super::envelope::{self, Signed};
 use super::Node;
 use crate::config::PeerConfig;
 
-/// Where a controller answers its peers' requests for session data.
-pub const PATH: &str = "/api/federation/session-data";
-pub const ASK: &str = "session-data request";
-pub const ANSWER: &str = "session-data answer";
+pub use federation_wire::messages::{DataAnswer, DataRequest, ANSWER, ASK, PATH};
+
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The requester's question: the token the user brought, the version of the session it
-/// already holds (0 for none), and whether it takes delegated Kerberos credentials.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DataRequest {
-    pub token: String,
-    pub since: u64,
-    pub kerberos: bool,
-}
-
-/// The answer: the parts changed after `since`, at the session's version now, bound to the
-/// request by its digest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DataAnswer {
-    pub request: String,
-    pub sid: String,
-    pub version: u64,
-    pub parts: BTreeMap<String, Part>,
-    /// Delegated Kerberos credentials sealed to the requester's node key, base64url.
-    #[serde(default)]
-    pub kerberos: Option<String>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -86,7 +60,7 @@ impl PeerClients {
         request: DataRequest,
     ) -> Result<DataAnswer, FetchError> {
         let (client, url) = self.clients.get(peer).ok_or_else(|| FetchError::UnknownPeer(peer.into()))?;
-        let signed = envelope::sign(node, ASK, peer, request, crate::store::audit::now_ms());
+        let signed = node.sign_envelope(ASK, peer, request, crate::store::audit::now_ms());
         let unreachable = |e: reqwest::Error| FetchError::Unreachable { peer: peer.into(), why: error_chain(&e) };
         let mut response = client.post(url).json(&signed).send().await.map_err(unreachable)?;
         let status = response.status();
@@ -107,7 +81,7 @@ impl PeerClients {
         let bad = |why: String| FetchError::BadAnswer { peer: peer.into(), why };
         let answer: Signed = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
         let (from, answer): (String, DataAnswer) =
-            envelope::open(&answer, ANSWER, &node.id, trusted, crate::store::audit::now_ms())
+            super::open_envelope(&answer, ANSWER, &node.id, trusted, crate::store::audit::now_ms())
                 .map_err(|e| bad(e.to_string()))?;
         if from != peer || answer.request != envelope::digest(&signed) {
             return Err(bad("it answers another request".into()));

@@ -11,80 +11,22 @@
 //! peer then fetches from the issuer over a signed exchange (`envelope`, `client`, `data`).
 
 pub mod client;
-pub mod data;
-pub mod envelope;
 pub mod grants;
-pub mod seal_to;
 pub mod session;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use base64::Engine;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use serde::{Deserialize, Serialize};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+pub use federation_wire::token::{Carry, TokenError, TOKEN_LIFE_MS};
+pub use federation_wire::{data, envelope, peer_key, CLOCK_SKEW_MS};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::store::Role;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-/// How long a token lives: long enough for a browser to carry it across, no longer.
-pub const TOKEN_LIFE_MS: i64 = 120_000;
-/// Clocks of cooperating controllers may differ by this much.
-pub const CLOCK_SKEW_MS: i64 = 30_000;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    pub iss: String,
-    pub aud: String,
-    pub sub: String,
-    pub role: Role,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: String,
-    /// The session whose data the audience may fetch from the issuer (absent in tokens from
-    /// controllers that carry nothing but the token).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub carry: Option<Carry>,
-}
-
-/// Which session a token carries, and the version of its data at the issuer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Carry {
-    pub sid: String,
-    pub version: u64,
-}
-
-/// Why a token was refused. Shown to the user; never contains the token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenError {
-    Malformed,
-    UnknownIssuer,
-    BadSignature,
-    WrongAudience,
-    Expired,
-    Replayed,
-}
-
-impl TokenError {
-    pub fn message(self) -> &'static str {
-        match self {
-            TokenError::Malformed => "malformed session token",
-            TokenError::UnknownIssuer => "session token from an unknown controller",
-            TokenError::BadSignature => "session token signature is invalid",
-            TokenError::WrongAudience => "session token is meant for another controller",
-            TokenError::Expired => "session token has expired",
-            TokenError::Replayed => "session token was already used",
-        }
-    }
-}
-
-impl core::fmt::Display for TokenError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl std::error::Error for TokenError {}
+/// A token's claims, with this controller's roles.
+pub type Claims = federation_wire::token::Claims<Role>;
 
 /// This controller's name and signing key.
 pub struct Node {
@@ -148,14 +90,14 @@ impl Node {
         agent_link::Pin::of(self.key.verifying_key().as_bytes())
     }
 
-    /// Signs `message` with the node key (the envelopes between controllers).
-    pub fn sign(&self, message: &[u8]) -> Signature {
-        self.key.sign(message)
+    /// Signs `content` for the peer `to`, for `purpose` (the envelopes between controllers).
+    pub fn sign_envelope<T: Serialize>(&self, purpose: &str, to: &str, content: T, now_ms: i64) -> envelope::Signed {
+        envelope::sign(&self.key, &self.id, purpose, to, content, now_ms)
     }
 
-    /// Opens credentials a peer sealed to this node's key (see `seal_to`).
+    /// Opens credentials a peer sealed to this node's key (see `federation_wire::seal`).
     pub fn open_sealed(&self, context: &[u8], sealed: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-        seal_to::open(&self.key, context, sealed)
+        federation_wire::seal::open(&self.key, context, sealed)
     }
 
     pub fn verifying_key(&self) -> VerifyingKey {
@@ -164,7 +106,7 @@ impl Node {
 
     /// The public key peers put in their configuration, base64url.
     pub fn public_key(&self) -> String {
-        B64.encode(self.key.verifying_key().as_bytes())
+        federation_wire::public_key_text(&self.key.verifying_key())
     }
 
     /// Signs a token for `user` (with `role`) to present to the peer `audience`.
@@ -188,11 +130,7 @@ impl Node {
 
     /// Signs `claims` as a token.
     pub fn issue_claims(&self, claims: Claims) -> String {
-        // Serialising this struct cannot fail.
-        let payload = B64.encode(serde_json::to_vec(&claims).unwrap_or_default());
-        let signed = format!("v1.{payload}");
-        let signature = self.key.sign(signed.as_bytes());
-        format!("{signed}.{}", B64.encode(signature.to_bytes()))
+        federation_wire::token::sign(&self.key, &claims)
     }
 
     /// Checks a token from a peer; `trusted` maps node ids to their public keys (base64url).
@@ -205,9 +143,9 @@ impl Node {
         now_ms: i64,
         first_use: impl FnOnce(&str, i64) -> bool,
     ) -> Result<Claims, TokenError> {
-        let claims = decode(token, |issuer| peer_key(trusted, issuer))?;
-        check_times(&claims, &self.id, now_ms)?;
-        if !first_use(&format!("{}/{}", claims.iss, claims.jti), claims.exp + CLOCK_SKEW_MS) {
+        let claims: Claims = federation_wire::token::decode(token, |issuer| peer_key(trusted, issuer))?;
+        federation_wire::token::check_times(&claims, &self.id, now_ms)?;
+        if !first_use(&format!("{}/{}", claims.iss, claims.jti), claims.exp.saturating_add(CLOCK_SKEW_MS)) {
             return Err(TokenError::Replayed);
         }
         Ok(claims)
@@ -217,56 +155,30 @@ impl Node {
     /// fetches the session's data (single use is the grant's business, not the token's).
     pub fn verify_own(&self, token: &str, audience: &str, now_ms: i64) -> Result<Claims, TokenError> {
         let own = self.verifying_key();
-        let claims = decode(token, |issuer| (issuer == self.id).then_some(own))?;
-        check_times(&claims, audience, now_ms)?;
+        let claims: Claims = federation_wire::token::decode(token, |issuer| (issuer == self.id).then_some(own))?;
+        federation_wire::token::check_times(&claims, audience, now_ms)?;
         Ok(claims)
     }
 }
 
-/// A peer's public key from the configuration's base64url text.
-pub fn peer_key(trusted: &HashMap<String, String>, id: &str) -> Option<VerifyingKey> {
-    B64.decode(trusted.get(id)?)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-}
-
-/// The claims of a token whose signature is good under its issuer's key (`key_of`).
-fn decode(token: &str, key_of: impl FnOnce(&str) -> Option<VerifyingKey>) -> Result<Claims, TokenError> {
-    let mut parts = token.trim().splitn(3, '.');
-    let (Some("v1"), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(TokenError::Malformed);
-    };
-    let claims: Claims =
-        B64.decode(payload).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).ok_or(TokenError::Malformed)?;
-    let key = key_of(&claims.iss).ok_or(TokenError::UnknownIssuer)?;
-    let signature = B64
-        .decode(signature)
-        .ok()
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .map(|b| Signature::from_bytes(&b))
-        .ok_or(TokenError::Malformed)?;
-    key.verify_strict(format!("v1.{payload}").as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
-    Ok(claims)
-}
-
-/// The token is for `audience` and within its life (give or take the clocks' difference).
-fn check_times(claims: &Claims, audience: &str, now_ms: i64) -> Result<(), TokenError> {
-    if claims.aud != audience {
-        return Err(TokenError::WrongAudience);
-    }
-    if now_ms > claims.exp + CLOCK_SKEW_MS
-        || claims.iat > now_ms + CLOCK_SKEW_MS
-        || claims.exp - claims.iat > TOKEN_LIFE_MS
-    {
-        return Err(TokenError::Expired);
-    }
-    Ok(())
+/// Opens an envelope for this node from a configured peer (`trusted`): the sender and content.
+pub fn open_envelope<T: DeserializeOwned>(
+    signed: &envelope::Signed,
+    purpose: &str,
+    me: &str,
+    trusted: &HashMap<String, String>,
+    now_ms: i64,
+) -> Result<(String, T), envelope::EnvelopeError> {
+    envelope::open(signed, purpose, me, |id| peer_key(trusted, id), now_ms)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+
     use super::*;
+
+    const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     /// A replay cache for the tests: every id passes once.
     fn once() -> impl FnMut(&str, i64) -> bool {

@@ -6,11 +6,26 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::data::{self, Identity, OpenConsole, SessionData};
+use serde::{Deserialize, Serialize};
+
+use super::data::{self, OpenConsole, SessionData};
 use crate::app::AppState;
 use crate::store::carried::Carried;
 use crate::store::users::StoreError;
 use crate::store::{HostRights, User};
+
+/// Who the session's user is, as their home controller says (the `identity` part).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Their name at home.
+    pub user: String,
+    /// The controller where their account lives.
+    pub home: String,
+    /// The role the session had there.
+    pub role: crate::store::Role,
+    /// How they logged in there: `password`, `ldap`, `kerberos`.
+    pub login: String,
+}
 
 /// The consoles `web_session` has open here.
 pub fn open_consoles(state: &AppState, web_session: &str) -> Vec<OpenConsole> {

@@ -21,7 +21,7 @@ use crate::directory::Credentials;
 use crate::federation::client::{DataAnswer, DataRequest, ANSWER, ASK};
 use crate::federation::envelope::{self, Signed};
 use crate::federation::grants::Grant;
-use crate::federation::{data, seal_to, session, Carry, Claims, CLOCK_SKEW_MS};
+use crate::federation::{data, session, Carry, Claims, CLOCK_SKEW_MS};
 use crate::store::audit::now_ms;
 use crate::store::carried::Carried;
 use crate::store::{off_runtime, Role, User};
@@ -81,7 +81,9 @@ pub async fn issue(
     let kerberos = if peer.kerberos {
         let recipient = crate::federation::peer_key(&state.trusted_nodes, &peer.id);
         let credentials = super::auth::delegated_credentials(&state, &headers);
-        recipient.zip(credentials).map(|(to, plain)| seal_to::seal(&to, &kerberos_context(&claims), &plain))
+        recipient
+            .zip(credentials)
+            .map(|(to, plain)| federation_wire::seal::seal(&to, &kerberos_context(&claims), &plain, rand::random()))
     } else {
         None
     };
@@ -239,7 +241,8 @@ pub async fn session_data(
     ApiJson(signed): ApiJson<Signed>,
 ) -> Result<Json<Signed>, ApiError> {
     let now = now_ms();
-    let opened = envelope::open::<DataRequest>(&signed, ASK, &state.node.id, &state.trusted_nodes, now);
+    let opened =
+        crate::federation::open_envelope::<DataRequest>(&signed, ASK, &state.node.id, &state.trusted_nodes, now);
     let (from, request) = opened.map_err(|e| peer_refused(StatusCode::UNAUTHORIZED, e.to_string()))?;
     let claims = state
         .node
@@ -270,7 +273,7 @@ pub async fn session_data(
         parts,
         kerberos,
     };
-    Ok(Json(envelope::sign(&state.node, ANSWER, &from, answer, now)))
+    Ok(Json(state.node.sign_envelope(ANSWER, &from, answer, now)))
 }
 
 fn peer_refused(status: StatusCode, why: String) -> ApiError {

@@ -27,10 +27,11 @@ fn key(shared: &[u8; 32], ephemeral: &PublicKey, recipient: &PublicKey) -> Zeroi
     out
 }
 
-/// Seals `plain` so that only the holder of `recipient`'s signing key opens it, in `context`.
-pub fn seal(recipient: &VerifyingKey, context: &[u8], plain: &[u8]) -> Vec<u8> {
+/// Seals `plain` so that only the holder of `recipient`'s signing key opens it, in `context`;
+/// `ephemeral` is 32 fresh random bytes, used for this seal only.
+pub fn seal(recipient: &VerifyingKey, context: &[u8], plain: &[u8], ephemeral: [u8; 32]) -> Vec<u8> {
     let recipient = PublicKey::from(recipient.to_montgomery().to_bytes());
-    let ephemeral = StaticSecret::from(rand::random::<[u8; 32]>());
+    let ephemeral = StaticSecret::from(ephemeral);
     let ephemeral_public = PublicKey::from(&ephemeral);
     let shared = Zeroizing::new(ephemeral.diffie_hellman(&recipient).to_bytes());
     let key = key(&shared, &ephemeral_public, &recipient);
@@ -71,7 +72,7 @@ mod tests {
     fn only_the_recipient_opens_and_only_in_the_same_context() {
         let b = SigningKey::from_bytes(&[2; 32]);
         let c = SigningKey::from_bytes(&[3; 32]);
-        let sealed = seal(&b.verifying_key(), b"jti-1 node-b", b"ticket bytes");
+        let sealed = seal(&b.verifying_key(), b"jti-1 node-b", b"ticket bytes", [7; 32]);
         assert_eq!(open(&b, b"jti-1 node-b", &sealed).as_deref().map(Vec::as_slice), Some(&b"ticket bytes"[..]));
         assert!(open(&c, b"jti-1 node-b", &sealed).is_none(), "another node");
         assert!(open(&b, b"jti-2 node-b", &sealed).is_none(), "another token");

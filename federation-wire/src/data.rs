@@ -42,19 +42,6 @@ pub struct Part {
     pub body: Value,
 }
 
-/// Who the session's user is, as their home controller says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    /// Their name at home.
-    pub user: String,
-    /// The controller where their account lives.
-    pub home: String,
-    /// The role the session had there.
-    pub role: crate::store::Role,
-    /// How they logged in there: `password`, `ldap`, `kerberos`, `token`.
-    pub login: String,
-}
-
 /// A console open in the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenConsole {
@@ -76,7 +63,7 @@ impl SessionData {
     /// differs from the one held is stamped with the next version. An empty list of consoles
     /// that was never recorded is not recorded (no console opened here).
     pub fn update(&mut self, now: BTreeMap<String, Value>) {
-        let next = self.version + 1;
+        let next = self.version.saturating_add(1);
         let mut changed = false;
         for (name, body) in now {
             let empty_consoles = consoles_node(&name).is_some() && body.as_array().is_some_and(Vec::is_empty);
@@ -127,8 +114,15 @@ impl SessionData {
     }
 }
 
+/// Highest version a peer may name: a session changes a few times per move, so anything near
+/// the counter's end is a peer's mistake.
+pub const MAX_VERSION: u64 = 1 << 53;
+
 /// Why a peer's parts are not taken.
 pub fn check_parts(parts: &BTreeMap<String, Part>, version: u64) -> Result<(), &'static str> {
+    if version > MAX_VERSION {
+        return Err("a version out of range");
+    }
     if parts.len() > MAX_PARTS {
         return Err("too many parts");
     }

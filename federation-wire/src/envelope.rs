@@ -2,16 +2,13 @@
 //! recipient and time, signed with the sender's node key. TLS carries them; the signature is
 //! what tells the recipient which controller sent one, so neither needs client certificates.
 
-use std::collections::HashMap;
-
 use base64::Engine;
-use ed25519_dalek::Signature;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
-use super::{Node, CLOCK_SKEW_MS};
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::{B64, CLOCK_SKEW_MS};
 const DOMAIN: &str = "lantern envelope v1.";
 /// Bodies larger than this are not opened.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -47,21 +44,22 @@ pub enum EnvelopeError {
     Stale,
 }
 
-/// Signs `content` from `node` to the peer `to`, for `purpose`.
-pub fn sign<T: Serialize>(node: &Node, purpose: &str, to: &str, content: T, now_ms: i64) -> Signed {
-    let body = Body { purpose: purpose.into(), from: node.id.clone(), to: to.into(), at: now_ms, content };
+/// Signs `content` from the node `from` (whose key is `key`) to the peer `to`, for `purpose`.
+pub fn sign<T: Serialize>(key: &SigningKey, from: &str, purpose: &str, to: &str, content: T, now_ms: i64) -> Signed {
+    let body = Body { purpose: purpose.into(), from: from.into(), to: to.into(), at: now_ms, content };
     // Serialising plain data cannot fail.
     let body = B64.encode(serde_json::to_vec(&body).unwrap_or_default());
-    let signature = node.sign(format!("{DOMAIN}{body}").as_bytes());
+    let signature = key.sign(format!("{DOMAIN}{body}").as_bytes());
     Signed { body, signature: B64.encode(signature.to_bytes()) }
 }
 
-/// Opens an envelope for `me` and `purpose` from a trusted peer: the sender's id and content.
+/// Opens an envelope for `me` and `purpose` from a peer whose key `key_of` knows: the
+/// sender's id and content.
 pub fn open<T: DeserializeOwned>(
     signed: &Signed,
     purpose: &str,
     me: &str,
-    trusted: &HashMap<String, String>,
+    key_of: impl FnOnce(&str) -> Option<VerifyingKey>,
     now_ms: i64,
 ) -> Result<(String, T), EnvelopeError> {
     if signed.body.len() > MAX_BODY * 4 / 3 + 4 {
@@ -69,7 +67,7 @@ pub fn open<T: DeserializeOwned>(
     }
     let bytes = B64.decode(&signed.body).map_err(|_| EnvelopeError::Malformed)?;
     let body: Body<T> = serde_json::from_slice(&bytes).map_err(|_| EnvelopeError::Malformed)?;
-    let key = super::peer_key(trusted, &body.from).ok_or(EnvelopeError::UnknownSender)?;
+    let key = key_of(&body.from).ok_or(EnvelopeError::UnknownSender)?;
     let signature = B64
         .decode(&signed.signature)
         .ok()
@@ -81,7 +79,7 @@ pub fn open<T: DeserializeOwned>(
     if body.to != me || body.purpose != purpose {
         return Err(EnvelopeError::Misdirected);
     }
-    if (body.at - now_ms).abs() > CLOCK_SKEW_MS {
+    if body.at.saturating_sub(now_ms).saturating_abs() > CLOCK_SKEW_MS {
         return Err(EnvelopeError::Stale);
     }
     Ok((body.from, body.content))
@@ -89,45 +87,55 @@ pub fn open<T: DeserializeOwned>(
 
 /// What binds an answer to its request: the digest of the request's body.
 pub fn digest(signed: &Signed) -> String {
-    crate::secret::hex(&crate::secret::sha256(&signed.body))
+    crate::hex(&sha2::Sha256::digest(signed.body.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
-    fn nodes() -> (Node, Node, HashMap<String, String>) {
-        let a = Node::from_seed("node-a".into(), [1; 32]);
-        let b = Node::from_seed("node-b".into(), [2; 32]);
-        let trusted_by_a = HashMap::from([("node-b".to_string(), b.public_key())]);
-        (a, b, trusted_by_a)
+    struct Node {
+        id: &'static str,
+        key: SigningKey,
+    }
+
+    fn node(id: &'static str, seed: u8) -> Node {
+        Node { id, key: SigningKey::from_bytes(&[seed; 32]) }
+    }
+
+    fn sign_as<T: Serialize>(n: &Node, purpose: &str, to: &str, content: T, at: i64) -> Signed {
+        sign(&n.key, n.id, purpose, to, content, at)
     }
 
     #[test]
     fn a_peer_opens_what_it_was_sent_and_nothing_altered_or_misdirected() {
-        let (a, b, trusted) = nodes();
-        let signed = sign(&b, "ask", "node-a", vec![1, 2, 3], 10_000);
-        assert_eq!(open::<Vec<u8>>(&signed, "ask", "node-a", &trusted, 10_500), Ok(("node-b".into(), vec![1, 2, 3])));
-        assert_eq!(open::<Vec<u8>>(&signed, "tell", "node-a", &trusted, 10_500), Err(EnvelopeError::Misdirected));
-        assert_eq!(open::<Vec<u8>>(&signed, "ask", "node-c", &trusted, 10_500), Err(EnvelopeError::Misdirected));
+        let (a, b) = (node("node-a", 1), node("node-b", 2));
+        let trusted = HashMap::from([("node-b".to_string(), crate::public_key_text(&b.key.verifying_key()))]);
+        let key_of = |id: &str| crate::peer_key(&trusted, id);
+        let signed = sign_as(&b, "ask", "node-a", vec![1, 2, 3], 10_000);
+        assert_eq!(open::<Vec<u8>>(&signed, "ask", "node-a", key_of, 10_500), Ok(("node-b".into(), vec![1, 2, 3])));
+        assert_eq!(open::<Vec<u8>>(&signed, "tell", "node-a", key_of, 10_500), Err(EnvelopeError::Misdirected));
+        assert_eq!(open::<Vec<u8>>(&signed, "ask", "node-c", key_of, 10_500), Err(EnvelopeError::Misdirected));
         assert_eq!(
-            open::<Vec<u8>>(&signed, "ask", "node-a", &trusted, 10_000 + CLOCK_SKEW_MS + 1),
+            open::<Vec<u8>>(&signed, "ask", "node-a", key_of, 10_000 + CLOCK_SKEW_MS + 1),
             Err(EnvelopeError::Stale)
         );
         // From A itself, which A does not list as a peer.
-        let own = sign(&a, "ask", "node-a", 1, 10_000);
-        assert_eq!(open::<u8>(&own, "ask", "node-a", &trusted, 10_000), Err(EnvelopeError::UnknownSender));
+        let own = sign_as(&a, "ask", "node-a", 1, 10_000);
+        assert_eq!(open::<u8>(&own, "ask", "node-a", key_of, 10_000), Err(EnvelopeError::UnknownSender));
         // Signed by another key under B's name.
-        let impostor = Node::from_seed("node-b".into(), [9; 32]);
-        let forged = sign(&impostor, "ask", "node-a", 1, 10_000);
-        assert_eq!(open::<u8>(&forged, "ask", "node-a", &trusted, 10_000), Err(EnvelopeError::BadSignature));
+        let impostor = node("node-b", 9);
+        let forged = sign_as(&impostor, "ask", "node-a", 1, 10_000);
+        assert_eq!(open::<u8>(&forged, "ask", "node-a", key_of, 10_000), Err(EnvelopeError::BadSignature));
         let mut altered = signed.clone();
-        altered.body = sign(&b, "ask", "node-a", vec![9], 10_000).body;
-        assert_eq!(open::<Vec<u8>>(&altered, "ask", "node-a", &trusted, 10_000), Err(EnvelopeError::BadSignature));
+        altered.body = sign_as(&b, "ask", "node-a", vec![9], 10_000).body;
+        assert_eq!(open::<Vec<u8>>(&altered, "ask", "node-a", key_of, 10_000), Err(EnvelopeError::BadSignature));
         for junk in
             [Signed { body: "!".into(), signature: "".into() }, Signed { body: "e30".into(), signature: "x".into() }]
         {
-            assert_eq!(open::<u8>(&junk, "ask", "node-a", &trusted, 0), Err(EnvelopeError::Malformed));
+            assert_eq!(open::<u8>(&junk, "ask", "node-a", key_of, 0), Err(EnvelopeError::Malformed));
         }
         assert_ne!(digest(&signed), digest(&altered));
     }
