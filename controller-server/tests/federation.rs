@@ -271,10 +271,13 @@ async fn a_session_moves_with_its_data_and_back_fetching_only_what_changed() {
 
     // And to B again: B holds the session already, and nothing changed since.
     let again = home.token_for("node-b").await;
-    let (status, _) = Client::anonymous(&b, &ca).arrive(&again).await;
+    let mut at_b = Client::anonymous(&b, &ca);
+    let (status, _) = at_b.arrive(&again).await;
     assert_eq!(status, StatusCode::OK);
     let handed = wait_for_trail(&a, "federation.session-data", 2).await;
     assert_eq!(handed[1].2["parts"], json!([]), "B had every part at this version");
+    let hosts = at_b.get("/api/hosts").await;
+    assert_eq!(hosts[0]["rights"]["power"], false, "A's grant still bounds her, though it was not sent again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -84,18 +84,19 @@ pub fn snapshot(state: &AppState, user: &User, web_session: &str) -> Result<Carr
     Ok(carried)
 }
 
-/// Applies what a peer sent for a session that continues here as `user`: away from home, the
-/// home's grant per host becomes the ceiling of the account's rights here; anywhere, carried
-/// preferences become the user's.
+/// Applies a session that continues here as `user`, its copy `merged` (what this controller
+/// held, with what a peer just sent, `received`): away from home, the home's grant per host (as
+/// last sent, so it holds whether or not it changed this time) becomes the ceiling of the
+/// account's rights here; anywhere, preferences that changed become the user's.
 pub fn take_in(
     state: &AppState,
     user: &User,
+    merged: &SessionData,
     received: &BTreeMap<String, data::Part>,
     at_home: bool,
 ) -> Result<(), StoreError> {
     if !at_home {
-        let ceiling: BTreeMap<String, HostRights> =
-            received.get(data::RIGHTS).and_then(|p| serde_json::from_value(p.body.clone()).ok()).unwrap_or_default();
+        let ceiling: BTreeMap<String, HostRights> = merged.get(data::RIGHTS).unwrap_or_default();
         state.users.set_federated_ceiling(user.id, &ceiling)?;
     }
     if let Some(preferences) = received.get(data::PREFERENCES) {

@@ -184,11 +184,11 @@ pub async fn login(
         "kerberos": credentials.is_some(),
     });
     state.audit_first(&user.username, "login.token", "", detail).await?;
-    let (st, u, parts, at_home) = (state.clone(), user.clone(), answer.parts.clone(), home.is_some());
-    off_runtime(move || session::take_in(&st, &u, &parts, at_home)).await?;
-    let (response, web) = super::auth::open_session(&state, LoggedIn { user, credentials }, Some(role_cap)).await?;
     let mut data = local.map(|c| c.data).unwrap_or_default();
-    data.merge(answer.version, answer.parts);
+    data.merge(answer.version, answer.parts.clone());
+    let (st, u, merged, at_home) = (state.clone(), user.clone(), data.clone(), home.is_some());
+    off_runtime(move || session::take_in(&st, &u, &merged, &answer.parts, at_home)).await?;
+    let (response, web) = super::auth::open_session(&state, LoggedIn { user, credentials }, Some(role_cap)).await?;
     let carried = Carried { sid: carry.sid, web_session: Some(web.id), user_id: web.user.id, data, away: None };
     let st = state.clone();
     off_runtime(move || st.users.save_carried(&carried, now_ms())).await?;
