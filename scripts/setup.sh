@@ -5,7 +5,8 @@
 # xdotool, xwd and xsetroot for the desktop test, and DMTF's Redfish service validator and Redfish
 # client library from PyPI in target/redfish/venv, nftables and iproute2 for the agents' network
 # namespace, OpenLDAP's slapd and ldap-utils and an MIT KDC for the directory tests, and
-# libkrb5-dev with libclang-dev for the `kerberos` feature they build)
+# libkrb5-dev with libclang-dev for the `kerberos` feature they build, and libnbd-bin's NBD
+# clients for the virtual media tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -37,6 +38,9 @@ if [[ "${1:-}" == "--tests" ]]; then
   [[ -x /usr/sbin/krb5kdc ]] || missing+=(krb5-kdc)
   [[ -x /usr/sbin/kadmin.local ]] || missing+=(krb5-admin-server)
   command -v kinit >/dev/null || missing+=(krb5-user)
+  # Virtual media: libnbd's nbdcopy and nbdinfo are the real NBD clients the NBD server's tests
+  # talk to.
+  command -v nbdcopy >/dev/null || missing+=(libnbd-bin)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

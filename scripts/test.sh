@@ -14,8 +14,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 say "format"
 cargo fmt --all -- --check
 
-say "architecture: shared, rfb, agent-link, relay-link, directory-wire and federation-wire must not depend on tokio, web-sys or axum"
-for crate in shared rfb agent-link relay-link directory-wire federation-wire; do
+say "architecture: shared, rfb, agent-link, relay-link, directory-wire, federation-wire and nbd-wire must not depend on tokio, web-sys or axum"
+for crate in shared rfb agent-link relay-link directory-wire federation-wire nbd-wire; do
   for forbidden in tokio web-sys axum mio; do
     if cargo tree -p "$crate" -e normal --target all --prefix none | awk '{print $1}' | grep -qx "$forbidden"; then
       echo "$crate depends on $forbidden" >&2
