@@ -13,6 +13,7 @@ pub mod federation;
 pub mod health;
 pub mod hosts;
 pub mod limits;
+pub mod media;
 pub mod quiet;
 pub mod recovery;
 pub mod redfish;

@@ -258,7 +258,10 @@ async fn only_administrators_manage_users_and_roles_set_what_a_user_may_do() {
 
     // A viewer sees the host and gets a key that may only watch; an operator's may control.
     let (_, _, hosts) = api.call(Method::GET, "/api/hosts", &[("cookie", &vera_cookie)], None).await;
-    assert_eq!(hosts[0]["rights"], json!({"view": true, "control": false, "power": false, "run": false}));
+    assert_eq!(
+        hosts[0]["rights"],
+        json!({"view": true, "control": false, "power": false, "run": false, "media": false})
+    );
     let key_uri = "/api/hosts/local/console-key";
     let (_, _, key) =
         api.call(Method::POST, key_uri, &[("cookie", &vera_cookie), ("x-csrf-token", &vera_csrf)], None).await;

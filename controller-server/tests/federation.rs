@@ -248,7 +248,10 @@ async fn a_session_moves_with_its_data_and_back_fetching_only_what_changed() {
     let path = format!("/api/hosts/local/access/{account}");
     assert_eq!(b_admin.call(reqwest::Method::PUT, &path, Some(everything)).await.0, StatusCode::NO_CONTENT);
     let hosts = at_b.get("/api/hosts").await;
-    assert_eq!(hosts[0]["rights"], json!({"view": true, "control": true, "power": false, "run": false}));
+    assert_eq!(
+        hosts[0]["rights"],
+        json!({"view": true, "control": true, "power": false, "run": false, "media": false})
+    );
     let (status, _, _) =
         at_b.call(reqwest::Method::POST, "/api/hosts/local/power", Some(json!({"action": "reset"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "A does not let her power it");

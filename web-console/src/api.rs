@@ -194,6 +194,9 @@ pub struct Rights {
     /// Directives on an agent's host.
     #[serde(default)]
     pub run: bool,
+    /// Virtual media and boot overrides.
+    #[serde(default)]
+    pub media: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -400,7 +403,9 @@ pub async fn host_access(host: &str) -> Result<Vec<AccessEntry>, String> {
 /// `None` puts the user back on the role's defaults for this host.
 pub async fn set_host_access(csrf: &str, host: &str, user: i64, rights: Option<Rights>) -> Result<(), String> {
     let body =
-        rights.map(|r| serde_json::json!({ "view": r.view, "control": r.control, "power": r.power, "run": r.run }));
+        rights.map(|r| {
+            serde_json::json!({ "view": r.view, "control": r.control, "power": r.power, "media": r.media, "run": r.run })
+        });
     request("PUT", &format!("/api/hosts/{host}/access/{user}"), Some(&body), Some(csrf)).await.map(|_| ())
 }
 

@@ -88,6 +88,7 @@ pub enum RightName {
     Control,
     Power,
     Run,
+    Media,
 }
 
 impl RightName {
@@ -97,6 +98,7 @@ impl RightName {
             RightName::Control => rights.control = true,
             RightName::Power => rights.power = true,
             RightName::Run => rights.run = true,
+            RightName::Media => rights.media = true,
         }
     }
 }

@@ -258,6 +258,7 @@ fn union(a: HostRights, b: HostRights) -> HostRights {
         control: a.control || b.control,
         power: a.power || b.power,
         run: a.run || b.run,
+        media: a.media || b.media,
     }
 }
 
@@ -296,7 +297,10 @@ mod tests {
         let mapping = Mapping::from_config(&config());
         let grant = mapping.grant(&["cn=db,dc=example".into(), "cn=dbrun,dc=example".into()]).unwrap();
         assert_eq!(grant.role, Role::ReadOnly);
-        assert_eq!(grant.rights["db1"], HostRights { view: true, control: false, power: true, run: true });
+        assert_eq!(
+            grant.rights["db1"],
+            HostRights { view: true, control: false, power: true, run: true, media: false }
+        );
         // With a role, the group adds to the role's defaults there.
         let grant = mapping.grant(&["cn=ops,dc=example".into(), "cn=dbrun,dc=example".into()]).unwrap();
         assert_eq!(grant.rights["db1"], HostRights::ALL);

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS federated_rights (
     can_control INTEGER NOT NULL,
     can_power INTEGER NOT NULL,
     can_run INTEGER NOT NULL,
+    can_media INTEGER NOT NULL,
     PRIMARY KEY (user_id, host_id)
 );";
 
@@ -78,9 +79,11 @@ impl UserStore {
         tx.execute("DELETE FROM federated_rights WHERE user_id = ?1", params![user_id])?;
         for (host, r) in ceiling {
             tx.execute(
-                "INSERT INTO federated_rights (user_id, host_id, can_view, can_control, can_power, can_run)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![user_id, host, r.view, r.control, r.power, r.run],
+                &format!(
+                    "INSERT INTO federated_rights (user_id, host_id, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    super::access::RIGHTS_COLUMNS
+                ),
+                params![user_id, host, r.view, r.control, r.power, r.run, r.media],
             )?;
         }
         tx.commit()?;
@@ -92,10 +95,12 @@ impl UserStore {
         Ok(self
             .db()?
             .query_row(
-                "SELECT can_view, can_control, can_power, can_run FROM federated_rights
-                 WHERE user_id = ?1 AND host_id = ?2",
+                &format!(
+                    "SELECT {} FROM federated_rights WHERE user_id = ?1 AND host_id = ?2",
+                    super::access::RIGHTS_COLUMNS
+                ),
                 params![user_id, host_id],
-                |r| Ok(HostRights { view: r.get(0)?, control: r.get(1)?, power: r.get(2)?, run: r.get(3)? }),
+                |r| super::access::rights_at(r, 0),
             )
             .optional()?)
     }

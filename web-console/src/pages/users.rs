@@ -7,13 +7,14 @@ use crate::api::{self, HostSummary, Rights, UserInfo};
 
 const ROLES: [&str; 3] = ["Administrator", "Operator", "ReadOnly"];
 /// Access choices per user and host; "default" follows the role.
-const LEVELS: [(&str, &str); 6] = [
+const LEVELS: [(&str, &str); 7] = [
     ("default", "role default"),
     ("none", "no access"),
     ("view", "view"),
     ("control", "view + control"),
     ("power", "view + control + power"),
-    ("run", "view + control + power + directives"),
+    ("media", "view + control + power + media"),
+    ("run", "view + control + power + media + directives"),
 ];
 
 #[component]
@@ -200,6 +201,7 @@ fn HostAccess(
 fn level_of(r: Rights) -> &'static str {
     match (r.view, r.control, r.power) {
         _ if r.run => "run",
+        _ if r.media => "media",
         (_, _, true) => "power",
         (_, true, false) => "control",
         (true, false, false) => "view",
@@ -208,13 +210,14 @@ fn level_of(r: Rights) -> &'static str {
 }
 
 fn rights_of(level: &str) -> Option<Rights> {
-    let (view, control, power, run) = match level {
-        "none" => (false, false, false, false),
-        "view" => (true, false, false, false),
-        "control" => (true, true, false, false),
-        "power" => (true, true, true, false),
-        "run" => (true, true, true, true),
+    let (view, control, power, media, run) = match level {
+        "none" => (false, false, false, false, false),
+        "view" => (true, false, false, false, false),
+        "control" => (true, true, false, false, false),
+        "power" => (true, true, true, false, false),
+        "media" => (true, true, true, true, false),
+        "run" => (true, true, true, true, true),
         _ => return None,
     };
-    Some(Rights { view, control, power, run })
+    Some(Rights { view, control, power, run, media })
 }
