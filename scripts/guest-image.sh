@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/guest}"
-version=10  # bump when the image changes
+version=11  # bump when the image changes
 if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/version" 2>/dev/null)" == "$version" ]]; then
   exit 0
 fi
@@ -36,9 +36,9 @@ root="$work/root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules,sbin}
 cp /bin/busybox "$root/bin/busybox"
 
-# virtio-serial for the guest agent's port, the ACPI power button and virtio-net: modules in load
-# order.
-modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net"
+# virtio-serial for the guest agent's port, the ACPI power button, virtio-net, and the IDE CD-ROM
+# with its ISO 9660 file system (the controller's virtual CD): modules in load order.
+modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs"
 for module in $modules; do
   find "$work/kernel/lib/modules" -name "$module.ko" -exec cp {} "$root/lib/modules/" \;
   [[ -s "$root/lib/modules/$module.ko" ]] || { echo "kernel module $module.ko not found" >&2; exit 1; }
@@ -63,7 +63,7 @@ cat > "$root/init" <<'INIT'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net; do
+for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs; do
   insmod /lib/modules/$module.ko 2>/dev/null
 done
 # The ACPI power button (a graceful shutdown from the controller) powers the guest off.

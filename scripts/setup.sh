@@ -41,6 +41,8 @@ if [[ "${1:-}" == "--tests" ]]; then
   # Virtual media: libnbd's nbdcopy and nbdinfo are the real NBD clients the NBD server's tests
   # talk to.
   command -v nbdcopy >/dev/null || missing+=(libnbd-bin)
+  # ...and the test ISOs are made with xorriso.
+  command -v xorriso >/dev/null || missing+=(xorriso)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

@@ -40,6 +40,8 @@ pub struct Inner {
     pub agents: crate::agents::Agents,
     pub link_config: ServerConfig,
     pub web_root: PathBuf,
+    /// Where the images for virtual media are.
+    pub media_folder: PathBuf,
     pub plain_ws_url: Option<String>,
     /// Origins besides the request's own that may make state-changing requests.
     pub trusted_origins: Vec<String>,
@@ -144,6 +146,7 @@ impl AppState {
                 identity: node.console_identity(),
             },
             web_root: config.web_root.clone(),
+            media_folder: config.media_folder.clone().unwrap_or_else(|| config.data_dir.join("media")),
             csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref(), &config.frame_ancestors),
             frameable: !config.frame_ancestors.is_empty(),
             plain_ws_url,

@@ -40,6 +40,8 @@ pub struct Config {
     pub node_key_file: Option<PathBuf>,
     /// Cooperating controllers: users may move to them, and their session tokens are accepted.
     pub peers: Vec<PeerConfig>,
+    /// Images users may insert as virtual media (`.iso`, `.img`). Default: `data_dir/media`.
+    pub media_folder: Option<PathBuf>,
     pub console: ConsoleConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
@@ -389,6 +391,7 @@ impl Default for Config {
             console_plain_listen: None,
             console_public_plain_url: None,
             data_dir: PathBuf::from("data"),
+            media_folder: None,
             web_root: PathBuf::from("web-console/dist"),
             tls_cert: None,
             tls_key: None,

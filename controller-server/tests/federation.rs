@@ -1,44 +1,17 @@
 //! Sessions that move between two running controllers over real HTTPS: the token, the signed
 //! fetch of the session's data from the controller it comes from, and the move back.
 
+mod common;
+
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use base64::Engine;
-use controller_server::config::{BackendConfig, Config, HostConfig, PeerConfig};
+use common::live::{free_port, start, Certificate, Client, Live as Peer};
+use controller_server::config::PeerConfig;
 use controller_server::federation::{Carry, Node};
 use controller_server::store::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct Peer {
-    running: controller_server::Running,
-    url: String,
-    password: String,
-    _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-/// A certificate both controllers serve, and the CA file each uses for the other.
-struct Certificate {
-    dir: tempfile::TempDir,
-}
-
-impl Certificate {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
-        std::fs::write(dir.path().join("cert.pem"), made.cert.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), made.signing_key.serialize_pem()).unwrap();
-        Self { dir }
-    }
-    fn cert(&self) -> std::path::PathBuf {
-        self.dir.path().join("cert.pem")
-    }
-}
 
 fn peer_config(id: &str, port: u16, seed: u8, cap: Role, ca: &Certificate) -> PeerConfig {
     PeerConfig {
@@ -51,143 +24,15 @@ fn peer_config(id: &str, port: u16, seed: u8, cap: Role, ca: &Certificate) -> Pe
     }
 }
 
-async fn start(id: &str, seed: u8, port: u16, peers: Vec<PeerConfig>, ca: &Certificate) -> Peer {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), "<html></html>").unwrap();
-    std::fs::write(dir.path().join("node-key"), [seed; 32]).unwrap();
-    let config = Config {
-        listen: SocketAddr::from(([127, 0, 0, 1], port)),
-        data_dir: dir.path().to_path_buf(),
-        web_root: dir.path().to_path_buf(),
-        node_id: id.into(),
-        node_key_file: Some(dir.path().join("node-key")),
-        tls_cert: Some(ca.cert()),
-        tls_key: Some(ca.dir.path().join("key.pem")),
-        peers,
-        hosts: vec![HostConfig {
-            recovery: None,
-            id: "local".into(),
-            name: "Local".into(),
-            backend: BackendConfig::Local {
-                command: Some("/bin/cat".into()),
-                args: vec![],
-                run_as: None,
-                cols: 80,
-                rows: 24,
-                sysfs: dir.path().join("sys"),
-            },
-        }],
-        ..Config::default()
-    };
-    config.validate().unwrap();
-    let running = controller_server::start(config).await.unwrap();
-    let password = running.first_password.clone().unwrap();
-    Peer { url: format!("https://127.0.0.1:{port}"), running, password, _dir: dir }
-}
-
 /// Two controllers that know each other: B caps A's users at Operator, A takes B's at ReadOnly.
 async fn pair() -> (Peer, Peer, Certificate) {
     let ca = Certificate::new();
     let (a_port, b_port) = (free_port(), free_port());
-    let a = start("node-a", 1, a_port, vec![peer_config("node-b", b_port, 2, Role::ReadOnly, &ca)], &ca).await;
-    let b = start("node-b", 2, b_port, vec![peer_config("node-a", a_port, 1, Role::Operator, &ca)], &ca).await;
+    let a = start("node-a", 1, a_port, &ca, |c| c.peers = vec![peer_config("node-b", b_port, 2, Role::ReadOnly, &ca)])
+        .await;
+    let b = start("node-b", 2, b_port, &ca, |c| c.peers = vec![peer_config("node-a", a_port, 1, Role::Operator, &ca)])
+        .await;
     (a, b, ca)
-}
-
-/// A browser-like client of one controller: its own cookie, CSRF token and origin.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
-impl Client {
-    fn anonymous(peer: &Peer, ca: &Certificate) -> Self {
-        let cert = reqwest::Certificate::from_pem(&std::fs::read(ca.cert()).unwrap()).unwrap();
-        let http = reqwest::Client::builder().add_root_certificate(cert).no_proxy().build().unwrap();
-        Self { http, base: peer.url.clone(), cookie: String::new(), csrf: String::new() }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value, Vec<String>) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .header("cookie", &self.cookie)
-            .header("x-csrf-token", &self.csrf);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let cookies = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null), cookies)
-    }
-
-    /// Takes the session the response opened.
-    fn enter(&mut self, session: &Value, cookies: &[String]) {
-        self.cookie = cookies.iter().map(|c| c.split(';').next().unwrap()).collect::<Vec<_>>().join("; ");
-        self.csrf = session["csrf_token"].as_str().unwrap().to_string();
-    }
-
-    async fn log_in(peer: &Peer, ca: &Certificate, user: &str, password: &str) -> Self {
-        let mut c = Self::anonymous(peer, ca);
-        let (status, session, cookies) =
-            c.call(reqwest::Method::POST, "/api/login", Some(json!({"username": user, "password": password}))).await;
-        assert_eq!(status, StatusCode::OK, "{session}");
-        c.enter(&session, &cookies);
-        c
-    }
-
-    /// The first administrator, past the first-run password change.
-    async fn admin(peer: &Peer, ca: &Certificate) -> Self {
-        let c = Self::log_in(peer, ca, "admin", &peer.password).await;
-        let body = json!({"current_password": peer.password, "new_password": "correct horse battery"});
-        assert_eq!(c.call(reqwest::Method::POST, "/api/password", Some(body)).await.0, StatusCode::OK);
-        c
-    }
-
-    /// A new user of `role`, logged in with their own password.
-    async fn user(&self, peer: &Peer, ca: &Certificate, name: &str, role: &str) -> (i64, Self) {
-        let body = json!({"username": name, "password": "temporary password", "role": role});
-        let (status, user, _) = self.call(reqwest::Method::POST, "/api/users", Some(body)).await;
-        assert_eq!(status, StatusCode::OK, "{user}");
-        let c = Self::log_in(peer, ca, name, "temporary password").await;
-        let body = json!({"current_password": "temporary password", "new_password": "a password of my own"});
-        assert_eq!(c.call(reqwest::Method::POST, "/api/password", Some(body)).await.0, StatusCode::OK);
-        (user["id"].as_i64().unwrap(), c)
-    }
-
-    async fn token_for(&self, peer: &str) -> String {
-        let (status, issued, _) =
-            self.call(reqwest::Method::POST, "/api/session-token", Some(json!({"audience": peer}))).await;
-        assert_eq!(status, StatusCode::OK, "{issued}");
-        issued["token"].as_str().unwrap().to_string()
-    }
-
-    /// Arrives at this client's controller with `token`: the response's status and body.
-    async fn arrive(&mut self, token: &str) -> (StatusCode, Value) {
-        let (status, session, cookies) =
-            self.call(reqwest::Method::POST, "/api/login/token", Some(json!({"token": token}))).await;
-        if status == StatusCode::OK {
-            self.enter(&session, &cookies);
-        }
-        (status, session)
-    }
-
-    async fn preference(&self, name: &str, value: &str) {
-        let path = format!("/api/preferences/{name}");
-        let (status, body, _) = self.call(reqwest::Method::PUT, &path, Some(json!({"value": value}))).await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, body, _) = self.call(reqwest::Method::GET, path, None).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
 }
 
 /// The details of the audit records of `action`, oldest first.

@@ -35,6 +35,9 @@ pub struct HostSummary {
     /// Whether the host has a serial console.
     #[serde(default)]
     pub serial: bool,
+    /// Whether the host takes virtual media.
+    #[serde(default)]
+    pub media: bool,
     pub rights: Rights,
     /// For an agent's host: whether it is connected, and what it said of its machine.
     #[serde(default)]
@@ -316,6 +319,39 @@ pub async fn preferences() -> Result<std::collections::BTreeMap<String, String>,
 pub async fn set_preference(csrf: &str, name: &str, value: &str) -> Result<(), String> {
     let body = serde_json::json!({ "value": value });
     request("PUT", &format!("/api/preferences/{name}"), Some(&body), Some(csrf)).await.map(|_| ())
+}
+
+/// An image in the controller's media folder.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MediaImage {
+    pub name: String,
+    pub size: u64,
+}
+
+/// What a host's virtual CD drive holds.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct MediaStatus {
+    pub inserted: Option<String>,
+    pub size: u64,
+    pub connected: bool,
+    pub bytes_read: u64,
+}
+
+pub async fn media_images() -> Result<Vec<MediaImage>, String> {
+    call("GET", "/api/media", None::<&()>, None).await
+}
+
+pub async fn media_status(host: &str) -> Result<MediaStatus, String> {
+    call("GET", &format!("/api/hosts/{host}/media"), None::<&()>, None).await
+}
+
+pub async fn insert_media(csrf: &str, host: &str, image: &str) -> Result<MediaStatus, String> {
+    let body = serde_json::json!({ "image": image });
+    call("PUT", &format!("/api/hosts/{host}/media/cd"), Some(&body), Some(csrf)).await
+}
+
+pub async fn eject_media(csrf: &str, host: &str) -> Result<MediaStatus, String> {
+    call("DELETE", &format!("/api/hosts/{host}/media/cd"), None::<&()>, Some(csrf)).await
 }
 
 /// The ways in the login page may offer.

@@ -41,7 +41,7 @@ struct AgentHost {
 /// The host, and the ends its driver takes once it is registered (`start`).
 pub fn new(id: &str, name: &str) -> (Arc<Host>, Backend) {
     let offline = HostStatus { state: HostState::NoSignal, text: "agent not connected".into() };
-    Host::new(id, name, "agent", POWER_ACTIONS, true, offline)
+    Host::new(id, name, "agent", POWER_ACTIONS, true, false, offline)
 }
 
 /// Starts the host's driver: it follows the agent's link and who watches the host.

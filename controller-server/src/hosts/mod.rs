@@ -5,6 +5,7 @@
 
 pub mod hub;
 pub mod local;
+pub mod media;
 pub mod qemu;
 pub mod serial;
 pub mod supervisor;
@@ -41,6 +42,8 @@ pub struct Host {
     /// The serial console, for backends that have one: output, and where input goes.
     pub serial: Option<Arc<serial::SerialHub>>,
     pub serial_input: Option<mpsc::Sender<Vec<u8>>>,
+    /// Virtual media, for backends that take them.
+    pub media: Option<mpsc::Sender<media::MediaRequest>>,
 }
 
 /// What a power button does.
@@ -114,6 +117,8 @@ pub struct Backend {
     /// The serial console's output (published whether or not anyone watches) and input.
     pub serial: Arc<serial::SerialHub>,
     pub serial_input: mpsc::Receiver<Vec<u8>>,
+    /// Media requests; nothing arrives here for a host made without media.
+    pub media: mpsc::Receiver<media::MediaRequest>,
 }
 
 impl Host {
@@ -124,6 +129,7 @@ impl Host {
         kind: &'static str,
         power_actions: &'static [PowerAction],
         has_serial: bool,
+        takes_media: bool,
         status: HostStatus,
     ) -> (Arc<Host>, Backend) {
         let video = Arc::new(VideoHub::default());
@@ -134,6 +140,7 @@ impl Host {
         let (heartbeat, heartbeats) = mpsc::channel(4);
         let serial = Arc::new(serial::SerialHub::default());
         let (serial_tx, serial_input) = mpsc::channel(256);
+        let (media_tx, media) = mpsc::channel(4);
         let host = Arc::new(Host {
             id: id.to_string(),
             name: name.to_string(),
@@ -147,8 +154,9 @@ impl Host {
             heartbeats: std::sync::Mutex::new(Some(heartbeats)),
             serial: has_serial.then(|| serial.clone()),
             serial_input: has_serial.then_some(serial_tx),
+            media: takes_media.then_some(media_tx),
         });
-        (host, Backend { video, input, power, status, heartbeat, serial, serial_input })
+        (host, Backend { video, input, power, status, heartbeat, serial, serial_input, media })
     }
 
     /// Asks the backend to act on the host's power and waits for its answer.
@@ -306,7 +314,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_power_request_the_backend_never_answers_ends_at_its_deadline() {
         let status = HostStatus { state: shared::wire::message::HostState::Running, text: "on".into() };
-        let (host, mut backend) = Host::new("h", "h", "qemu", PowerAction::ALL, false, status);
+        let (host, mut backend) = Host::new("h", "h", "qemu", PowerAction::ALL, false, false, status);
         // A stuck backend: it takes the request and never answers.
         let stuck = tokio::spawn(async move {
             let request = backend.power.recv().await;

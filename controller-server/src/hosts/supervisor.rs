@@ -76,7 +76,7 @@ mod tests {
     #[tokio::test]
     async fn a_driver_that_panics_shows_no_signal_and_runs_again() {
         let running = HostStatus { state: HostState::Running, text: "running".into() };
-        let (host, mut backend) = super::super::Host::new("h", "h", "vnc", &[], false, running);
+        let (host, mut backend) = super::super::Host::new("h", "h", "vnc", &[], false, false, running);
         let mut seen = host.status.clone();
         let statuses = tokio::spawn(async move {
             seen.changed().await.unwrap();

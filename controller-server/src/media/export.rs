@@ -4,6 +4,8 @@
 //! writes to the socket within `Limits::write`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -31,19 +33,41 @@ impl Default for Limits {
     }
 }
 
+/// What an export has done: clients connected now, and bytes read by them.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub clients: AtomicUsize,
+    pub bytes_read: AtomicU64,
+}
+
+/// A running export; dropping it stops it and ends its connections.
+pub struct Served {
+    task: tokio::task::JoinHandle<()>,
+    pub stats: Arc<Stats>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Serves `source` as the export `name` on a socket at `path` (replacing a stale one) until the
-/// returned task is aborted or the source goes away.
-pub fn serve(path: &Path, name: &str, source: Source, limits: Limits) -> std::io::Result<tokio::task::JoinHandle<()>> {
+/// returned export is dropped or the source goes away.
+pub fn serve(path: &Path, name: &str, source: Source, limits: Limits) -> std::io::Result<Served> {
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
     let export = Export { name: name.to_string(), size: source.size, read_only: source.read_only };
-    Ok(tokio::spawn(async move {
+    let stats = Arc::new(Stats::default());
+    let counted = stats.clone();
+    let task = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        connections.spawn(connection(stream, Server::new(export.clone()), source.clone(), limits));
+                        let server = Server::new(export.clone());
+                        connections.spawn(connection(stream, server, source.clone(), limits, counted.clone()));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "media export stopped accepting");
@@ -54,12 +78,24 @@ pub fn serve(path: &Path, name: &str, source: Source, limits: Limits) -> std::io
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
-    }))
+    });
+    Ok(Served { task, stats })
+}
+
+/// Counts a connection while it lasts.
+struct Client(Arc<Stats>);
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = (u64, Reply)> + Send>>;
 
-async fn connection(mut stream: UnixStream, mut server: Server, source: Source, limits: Limits) {
+async fn connection(mut stream: UnixStream, mut server: Server, source: Source, limits: Limits, stats: Arc<Stats>) {
+    stats.clients.fetch_add(1, Ordering::Relaxed);
+    let _client = Client(stats.clone());
     let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -95,7 +131,12 @@ async fn connection(mut stream: UnixStream, mut server: Server, source: Source, 
                     }
                 }
             }
-            Some((handle, reply)) = pending.next(), if !pending.is_empty() => server.reply(handle, reply),
+            Some((handle, reply)) = pending.next(), if !pending.is_empty() => {
+                if let Reply::Data(data) = &reply {
+                    stats.bytes_read.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                server.reply(handle, reply);
+            }
         }
     }
 }
@@ -185,7 +226,9 @@ mod tests {
         let out = nbdcopy(vec![uri.clone(), copy.display().to_string()]).await;
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(std::fs::read(&copy).unwrap() == content);
-        export.abort();
+        assert_eq!(export.stats.bytes_read.load(Ordering::Relaxed), content.len() as u64);
+        assert_eq!(export.stats.clients.load(Ordering::Relaxed), 0, "nbdcopy is gone");
+        drop(export);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,7 +257,7 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
-        export.abort();
+        drop(export);
         hoard.abort();
     }
 }

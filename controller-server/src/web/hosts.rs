@@ -30,6 +30,8 @@ pub struct HostSummary {
     recovery: bool,
     /// Whether the host has a serial console.
     serial: bool,
+    /// Whether the host takes virtual media (a CD drive the controller fills).
+    media: bool,
     /// What the asking user may do there.
     rights: HostRights,
     /// For an agent's host: connected or since when not, its version and its machine's facts.
@@ -65,6 +67,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                     power_actions: h.power_actions.iter().map(|a| a.name()).collect(),
                     recovery: state.recovery_of(&h.id).is_some(),
                     serial: h.serial.is_some(),
+                    media: h.media.is_some(),
                     rights,
                     agent: state.agents.info(&h.id),
                 }

@@ -10,6 +10,7 @@ pub mod headers;
 pub mod hosts;
 pub mod launch;
 pub mod login;
+pub mod media;
 pub mod negotiate;
 pub mod preferences;
 pub mod principal;
@@ -57,6 +58,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/login/token", post(federation::login))
         .route(crate::federation::client::PATH, post(federation::session_data))
         .route("/api/session/carried", get(federation::carried))
+        .route("/api/media", get(media::images))
+        .route("/api/hosts/{id}/media", get(media::status))
+        .route("/api/hosts/{id}/media/cd", put(media::insert).delete(media::eject))
         .route("/api/preferences", get(preferences::list))
         .route("/api/preferences/{name}", put(preferences::set))
         .route("/api/launches", post(launch::create))

@@ -2,6 +2,8 @@
 //! database with its first-run administrator, and a client that speaks JSON to it.
 #![allow(dead_code)] // each test binary uses its own part of it
 
+pub mod live;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -24,6 +26,23 @@ pub struct Api {
     _dir: tempfile::TempDir,
 }
 
+/// The `local` host of the tests: `/bin/cat` on an 80x24 terminal, its sysfs under `dir`.
+pub fn cat_host(dir: &std::path::Path) -> HostConfig {
+    HostConfig {
+        recovery: None,
+        id: "local".into(),
+        name: "Local".into(),
+        backend: BackendConfig::Local {
+            command: Some("/bin/cat".into()),
+            args: vec![],
+            run_as: None,
+            cols: 80,
+            rows: 24,
+            sysfs: dir.join("sys"),
+        },
+    }
+}
+
 pub async fn api() -> Api {
     api_with(|_| {}).await
 }
@@ -44,19 +63,7 @@ async fn build(adjust: impl FnOnce(&mut Config), on_disk: bool) -> Api {
     let config = Config {
         web_root: dir.path().to_path_buf(),
         data_dir: dir.path().to_path_buf(),
-        hosts: vec![HostConfig {
-            recovery: None,
-            id: "local".into(),
-            name: "Local".into(),
-            backend: BackendConfig::Local {
-                command: Some("/bin/cat".into()),
-                args: vec![],
-                run_as: None,
-                cols: 80,
-                rows: 24,
-                sysfs: dir.path().join("sys"),
-            },
-        }],
+        hosts: vec![cat_host(dir.path())],
         ..Config::default()
     };
     let mut config = config;

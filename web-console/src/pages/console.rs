@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use super::directives::DirectivesPanel;
 use super::host_panels::{EventsPanel, HealthPanel};
+use super::media_panel::MediaPanel;
 use leptos::task::spawn_local;
 
 use crate::api::{self, HostSummary, Transport};
@@ -192,6 +193,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let has_recovery = host.recovery;
     let has_serial = host.serial;
     let may_run = host.kind == "agent" && host.rights.run;
+    let may_use_media = host.media && host.rights.media;
+    let show_media = RwSignal::new(false);
+    let (media_host, media_csrf) = (host.id.clone(), power_csrf.get_value());
     let show_directives = RwSignal::new(false);
     let (directives_host, directives_csrf) = (host.id.clone(), power_csrf.get_value());
     let (events_host, health_host, health_csrf) = (host.id.clone(), host.id.clone(), power_csrf.get_value());
@@ -238,6 +242,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <Show when=move || has_serial>
                     <button id="btn-serial" title="The host's serial console (COM1)" on:click=open_serial>"Serial"</button>
                 </Show>
+                <Show when=move || may_use_media>
+                    <button id="btn-media" title="Virtual media: an image of the controller's media folder as the host's CD" on:click=move |_| show_media.update(|v| *v = !*v)>"Media"</button>
+                </Show>
                 <Show when=move || may_run>
                     <button id="btn-directives" title="Run commands on the machine through its agent" on:click=move |_| show_directives.update(|v| *v = !*v)>"Directives"</button>
                 </Show>
@@ -271,6 +278,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             </Show>
             <Show when=move || show_health.get()>
                 <HealthPanel host=health_host.clone() csrf=health_csrf.clone() recovery=has_recovery can_power=may_power/>
+            </Show>
+            <Show when=move || show_media.get()>
+                <MediaPanel host=media_host.clone() csrf=media_csrf.clone()/>
             </Show>
             <Show when=move || show_directives.get()>
                 <DirectivesPanel host=directives_host.clone() csrf=directives_csrf.clone()/>

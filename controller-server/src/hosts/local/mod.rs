@@ -38,7 +38,7 @@ const NO_NMI: &str = "the local host has no NMI";
 
 pub fn spawn(config: LocalHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, true, starting);
+    let (host, backend) = Host::new(&config.id, &config.name, "local", POWER_ACTIONS, true, false, starting);
     super::supervisor::spawn(config, host.id.clone(), backend, |config, backend| drive(config, backend).boxed());
     host
 }

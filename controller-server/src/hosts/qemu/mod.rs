@@ -7,6 +7,7 @@
 //! the QEMU process and the host shows as powered off until power on.
 
 pub mod agent;
+pub mod cd;
 pub mod qmp;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
+use super::media::{MediaAction, MediaRequest};
 use super::vnc::{Display, Target};
 use super::{Host, PowerAction, PowerRequest, VideoHub};
 use qmp::Qmp;
@@ -48,7 +50,7 @@ pub struct QemuHost {
 
 pub fn spawn(config: QemuHost) -> Arc<Host> {
     let starting = HostStatus { state: HostState::Stopped, text: "starting".into() };
-    let (host, backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, config.serial, starting);
+    let (host, backend) = Host::new(&config.id, &config.name, "qemu", PowerAction::ALL, config.serial, true, starting);
     super::supervisor::spawn(config, host.id.clone(), backend, |config, backend| drive(config, backend).boxed());
     host
 }
@@ -61,14 +63,14 @@ enum End {
 }
 
 async fn drive(config: &QemuHost, backend: &mut super::Backend) {
-    let super::Backend { video, input, power, status, heartbeat, serial, serial_input } = backend;
+    let super::Backend { video, input, power, status, heartbeat, serial, serial_input, media } = backend;
     loop {
         let serial = SerialPort { hub: serial, input: serial_input };
-        match run_machine(config, video, input, power, status, heartbeat, serial).await {
+        match run_machine(config, video, input, power, status, heartbeat, serial, media).await {
             End::PoweredOff(reason) => tracing::info!(host = %config.id, %reason, "powered off"),
             End::Stop => return,
         }
-        if !stay_off(video, input, power, status).await {
+        if !stay_off(video, input, power, status, media).await {
             return;
         }
     }
@@ -90,6 +92,7 @@ async fn run_machine(
     status: &watch::Sender<HostStatus>,
     heartbeat: &mpsc::Sender<&'static str>,
     serial: SerialPort<'_>,
+    media: &mut mpsc::Receiver<MediaRequest>,
 ) -> End {
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "starting QEMU".into() });
     let (mut child, mut qmp, serial_stream) = match start(config).await {
@@ -119,9 +122,12 @@ async fn run_machine(
         None => (None, None),
     };
     let mut chunk = vec![0u8; 4096];
+    // The medium's export lives as long as this machine: it goes when QEMU does.
+    let mut cd = cd::CdDrive::new(&config.run_dir);
     loop {
         tokio::select! {
             () = &mut driving => return End::Stop,
+            Some(request) = media.recv() => cd.handle(&mut qmp, request).await,
             () = &mut pinging => return End::Stop,
             read = async { serial_out.as_mut()?.read(&mut chunk).await.ok() }, if serial_out.is_some() => match read {
                 Some(n) if n > 0 => serial.hub.publish(&chunk[..n]),
@@ -186,6 +192,7 @@ async fn start(config: &QemuHost) -> Result<(Child, Qmp, Option<UnixStream>), St
         .args(&config.args)
         .args(agent_args)
         .args(serial_args)
+        .args(cd::qemu_args())
         .arg("-S")
         .args(["-display", "none", "-vnc"])
         .arg(format!("unix:{}", vnc.display()))
@@ -248,10 +255,19 @@ async fn stay_off(
     input: &mut mpsc::Receiver<InputEvent>,
     power: &mut mpsc::Receiver<PowerRequest>,
     status: &watch::Sender<HostStatus>,
+    media: &mut mpsc::Receiver<MediaRequest>,
 ) -> bool {
     video.publish(super::notice_screen(80, 25, &["The host is powered off."]));
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "powered off".into() });
-    super::wait_for_power_on(input, power).await
+    loop {
+        tokio::select! {
+            on = super::wait_for_power_on(input, power) => return on,
+            Some(request) = media.recv() => match request.action {
+                MediaAction::Status => request.answer(Ok(Default::default())),
+                _ => request.answer(Err("the host is powered off: media go in while it runs".into())),
+            },
+        }
+    }
 }
 
 /// The run directory of host `id` under the controller's data directory.

@@ -76,7 +76,7 @@ impl std::fmt::Display for Target {
 
 pub fn spawn(config: VncHost) -> Arc<Host> {
     let connecting = HostStatus { state: HostState::NoSignal, text: format!("connecting to {}", config.address) };
-    let (host, backend) = Host::new(&config.id, &config.name, "vnc", &[], false, connecting);
+    let (host, backend) = Host::new(&config.id, &config.name, "vnc", &[], false, false, connecting);
     super::supervisor::spawn(config, host.id.clone(), backend, |config, backend| {
         async move {
             let display = Display {

@@ -1,0 +1,56 @@
+//! Virtual media requests to a host's backend: insert an image into its CD drive, eject it, or
+//! say what is inserted. The backend owns the medium's export (see `crate::media`), so the
+//! medium goes when the machine stops.
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+/// How long a media request may take (QEMU answers QMP within seconds).
+pub const MEDIA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+pub enum MediaAction {
+    /// Insert `source` (named `image` for people) as the CD drive's medium, replacing any.
+    Insert {
+        source: crate::media::Source,
+        image: String,
+    },
+    Eject,
+    Status,
+}
+
+/// What the CD drive holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MediaStatus {
+    /// The inserted image's name, if any.
+    pub inserted: Option<String>,
+    pub size: u64,
+    /// Whether the machine holds the medium's connection open now.
+    pub connected: bool,
+    pub bytes_read: u64,
+}
+
+pub struct MediaRequest {
+    pub action: MediaAction,
+    pub done: oneshot::Sender<Result<MediaStatus, String>>,
+}
+
+impl MediaRequest {
+    pub fn answer(self, result: Result<MediaStatus, String>) {
+        let _ = self.done.send(result);
+    }
+}
+
+impl super::Host {
+    /// Asks the backend to act on the host's media and waits for its answer.
+    pub async fn media(&self, action: MediaAction) -> Result<MediaStatus, String> {
+        let media = self.media.as_ref().ok_or("this host takes no virtual media")?;
+        let (done, answer) = oneshot::channel();
+        let asked = async {
+            media.send(MediaRequest { action, done }).await.map_err(|_| "the host's backend is gone".to_string())?;
+            answer.await.map_err(|_| "the host's backend is gone".to_string())?
+        };
+        tokio::time::timeout(MEDIA_TIMEOUT, asked)
+            .await
+            .map_err(|_| format!("the host's backend did not answer within {} s", MEDIA_TIMEOUT.as_secs()))?
+    }
+}

@@ -1,0 +1,152 @@
+//! Virtual media on the web API: the images in the controller's media folder, and a host's CD
+//! drive (what it holds; insert an image, eject it). Inserting and ejecting need the host's
+//! `media` right and are recorded in the audit trail before they happen and in the host's event
+//! log after.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiJson};
+use super::guard::Authenticated;
+use super::hosts::visible_rights;
+use super::login::Source;
+use crate::app::AppState;
+use crate::hosts::media::{MediaAction, MediaStatus};
+
+/// Images larger than this are not listed or inserted (a DVD image is under 10 GiB).
+const MAX_IMAGE: u64 = 64 << 30;
+
+#[derive(Debug, Serialize)]
+pub struct Image {
+    name: String,
+    size: u64,
+}
+
+/// The images in the media folder: regular files ending in `.iso` or `.img`, not empty.
+pub async fn images(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Vec<Image>>, ApiError> {
+    auth.require_password_changed()?;
+    let folder = state.media_folder.clone();
+    let listed = tokio::task::spawn_blocking(move || -> Vec<Image> {
+        let Ok(entries) = std::fs::read_dir(&folder) else { return Vec::new() };
+        let mut images: Vec<Image> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let meta = e.metadata().ok()?;
+                (image_name(&name) && meta.is_file() && meta.len() > 0 && meta.len() <= MAX_IMAGE)
+                    .then_some(Image { name, size: meta.len() })
+            })
+            .collect();
+        images.sort_by(|a, b| a.name.cmp(&b.name));
+        images
+    })
+    .await
+    .map_err(|_| ApiError::INTERNAL)?;
+    Ok(Json(listed))
+}
+
+/// A plain file name (no folders, not hidden) of an image kind.
+fn image_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && (lower.ends_with(".iso") || lower.ends_with(".img"))
+}
+
+/// What the host's CD drive holds.
+pub async fn status(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+) -> Result<Json<MediaStatus>, ApiError> {
+    auth.require_password_changed()?;
+    visible_rights(&state, &auth.session.user, &host_id)?;
+    Ok(Json(ask(&state, &host_id, MediaAction::Status).await?))
+}
+
+#[derive(Deserialize)]
+pub struct Insert {
+    /// An image in the media folder, by name.
+    image: String,
+}
+
+pub async fn insert(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    source: Source,
+    Path(host_id): Path<String>,
+    ApiJson(req): ApiJson<Insert>,
+) -> Result<Json<MediaStatus>, ApiError> {
+    auth.require_password_changed()?;
+    let user = &auth.session.user;
+    may_use_media(&state, user, &host_id)?;
+    if !image_name(&req.image) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "an image is a .iso or .img file of the media folder, by name",
+        ));
+    }
+    let path = state.media_folder.join(&req.image);
+    let opened = tokio::task::spawn_blocking(move || {
+        let meta = std::fs::symlink_metadata(&path)?;
+        if !meta.is_file() || meta.len() == 0 || meta.len() > MAX_IMAGE {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular, non-empty image file"));
+        }
+        crate::media::file::open(&path, false)
+    });
+    let medium = match opened.await.map_err(|_| ApiError::INTERNAL)? {
+        Ok(medium) => medium,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "no such image in the media folder"))
+        }
+        Err(e) => {
+            return Err(ApiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot use that image: {e}")))
+        }
+    };
+    let mut detail = source.audit();
+    detail["device"] = "cd".into();
+    detail["image"] = req.image.clone().into();
+    detail["size"] = medium.size.into();
+    detail["from"] = "media folder".into();
+    state.audit_first(&user.username, "media.insert", &host_id, detail).await?;
+    let status = ask(&state, &host_id, MediaAction::Insert { source: medium, image: req.image.clone() }).await?;
+    let message = format!("Virtual CD: {} inserted by {}", req.image, user.username);
+    state.event(&host_id, "info", &message).await;
+    Ok(Json(status))
+}
+
+pub async fn eject(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    source: Source,
+    Path(host_id): Path<String>,
+) -> Result<Json<MediaStatus>, ApiError> {
+    auth.require_password_changed()?;
+    let user = &auth.session.user;
+    may_use_media(&state, user, &host_id)?;
+    let mut detail = source.audit();
+    detail["device"] = "cd".into();
+    state.audit_first(&user.username, "media.eject", &host_id, detail).await?;
+    let status = ask(&state, &host_id, MediaAction::Eject).await?;
+    state.event(&host_id, "info", &format!("Virtual CD ejected by {}", user.username)).await;
+    Ok(Json(status))
+}
+
+fn may_use_media(state: &AppState, user: &crate::store::User, host_id: &str) -> Result<(), ApiError> {
+    if !visible_rights(state, user, host_id)?.media {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not use virtual media on this host"));
+    }
+    Ok(())
+}
+
+async fn ask(state: &AppState, host_id: &str, action: MediaAction) -> Result<MediaStatus, ApiError> {
+    let host = state.hosts.get(host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
+    if host.media.is_none() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "this host takes no virtual media"));
+    }
+    host.media(action).await.map_err(|why| ApiError::with_message(StatusCode::CONFLICT, why))
+}

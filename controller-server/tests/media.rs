@@ -1,0 +1,133 @@
+//! Virtual media against a real QEMU: an image from the controller's media folder goes into a
+//! running machine's CD drive (QEMU opens it over NBD from the controller), comes out again, and
+//! every attempt that should fail does, with a clear answer; each insert and eject is audited and
+//! in the host's event log.
+
+mod common;
+
+use std::time::Duration;
+
+use common::live::{free_port, start, Certificate, Client};
+use controller_server::config::{BackendConfig, HostConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn machine() -> HostConfig {
+    HostConfig {
+        recovery: None,
+        id: "vm".into(),
+        name: "Test machine".into(),
+        backend: BackendConfig::Qemu {
+            program: "qemu-system-x86_64".into(),
+            // No disk and no kernel: the firmware waits for a boot device, which is enough for
+            // a CD drive to take media.
+            args: ["-machine", "pc", "-m", "64", "-net", "none"].map(String::from).to_vec(),
+            guest_agent: false,
+            serial: false,
+            serial_log: None,
+        },
+    }
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_again() {
+    let ca = Certificate::new();
+    let media = tempfile::tempdir().unwrap();
+    let image: Vec<u8> = (0..2 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+    std::fs::write(media.path().join("rescue.iso"), &image).unwrap();
+    std::fs::write(media.path().join("empty.iso"), b"").unwrap();
+    std::fs::write(media.path().join("notes.txt"), b"not an image").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", media.path().join("linked.img")).unwrap();
+    let folder = media.path().to_path_buf();
+    let controller = start("lantern", 1, free_port(), &ca, |c| {
+        c.hosts = vec![machine()];
+        c.media_folder = Some(folder);
+    })
+    .await;
+    let admin = Client::admin(&controller, &ca).await;
+    wait_until("the machine running", || async {
+        let hosts = admin.get("/api/hosts").await;
+        (hosts[0]["state"] == "running").then_some(hosts)
+    })
+    .await;
+
+    let images = admin.get("/api/media").await;
+    assert_eq!(images, json!([{"name": "rescue.iso", "size": image.len()}]), "only non-empty images, no links");
+
+    // In: QEMU connects to the controller's export of the image.
+    let insert = |image: &str| json!({ "image": image });
+    let (status, inserted, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(insert("rescue.iso"))).await;
+    assert_eq!(status, StatusCode::OK, "{inserted}");
+    assert_eq!(
+        (inserted["inserted"].as_str(), inserted["size"].as_u64()),
+        (Some("rescue.iso"), Some(image.len() as u64))
+    );
+    assert_eq!(inserted["connected"], true, "QEMU holds the medium's NBD connection: {inserted}");
+    assert_eq!(admin.get("/api/hosts/vm/media").await["inserted"], "rescue.iso");
+
+    // What must fail, fails, and says why.
+    for (name, expected) in [
+        ("../secret.iso", StatusCode::UNPROCESSABLE_ENTITY),
+        ("notes.txt", StatusCode::UNPROCESSABLE_ENTITY),
+        ("missing.iso", StatusCode::NOT_FOUND),
+        ("empty.iso", StatusCode::UNPROCESSABLE_ENTITY),
+        ("linked.img", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (status, body, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(insert(name))).await;
+        assert_eq!(status, expected, "{name}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{name}: {body}");
+    }
+    let (status, body, _) = admin.call(Method::PUT, "/api/hosts/nope/media/cd", Some(insert("rescue.iso"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (_, viewer) = admin.user(&controller, &ca, "vera", "ReadOnly").await;
+    let (status, body, _) = viewer.call(Method::PUT, "/api/hosts/vm/media/cd", Some(insert("rescue.iso"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("you may not use virtual media on this host"))
+    );
+    let (status, _, _) = viewer.call(Method::DELETE, "/api/hosts/vm/media/cd", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(admin.get("/api/hosts/vm/media").await["inserted"], "rescue.iso", "refusals changed nothing");
+
+    // Out: the export goes, and QEMU's connection with it.
+    let (status, ejected, _) = admin.call(Method::DELETE, "/api/hosts/vm/media/cd", None).await;
+    assert_eq!((status, ejected["inserted"].clone()), (StatusCode::OK, Value::Null), "{ejected}");
+    assert_eq!(
+        admin.get("/api/hosts/vm/media").await,
+        json!({"inserted": null, "size": 0, "connected": false, "bytes_read": 0})
+    );
+
+    let trail: Vec<(String, String, String)> = controller
+        .running
+        .state
+        .audit
+        .all()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action.starts_with("media."))
+        .map(|r| (r.actor, r.action, r.target))
+        .collect();
+    let expected = [("admin", "media.insert", "vm"), ("admin", "media.eject", "vm")]
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+    assert_eq!(trail, expected.to_vec(), "refused attempts are not recorded as done");
+    let events = admin.get("/api/hosts/vm/events").await.to_string();
+    assert!(
+        events.contains("Virtual CD: rescue.iso inserted by admin") && events.contains("Virtual CD ejected by admin"),
+        "{events}"
+    );
+}

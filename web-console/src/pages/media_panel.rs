@@ -1,0 +1,104 @@
+//! The console page's virtual media panel: insert an image from the controller's media folder
+//! into the host's CD drive, see what it holds and how much the host has read, eject it.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, MediaImage, MediaStatus};
+
+/// How often an open panel asks how much the host has read.
+const REFRESH: Duration = Duration::from_secs(2);
+
+#[component]
+pub fn MediaPanel(host: String, csrf: String) -> impl IntoView {
+    let images = RwSignal::new(Vec::<MediaImage>::new());
+    let chosen = RwSignal::new(String::new());
+    let status = RwSignal::new(MediaStatus::default());
+    let message = RwSignal::new(String::new());
+    spawn_local(async move {
+        if let Ok(list) = api::media_images().await {
+            if let Some(first) = list.first() {
+                chosen.set(first.name.clone());
+            }
+            images.set(list);
+        }
+    });
+    let poll_host = host.clone();
+    let refresh = move || {
+        let host = poll_host.clone();
+        spawn_local(async move {
+            if let Ok(now) = api::media_status(&host).await {
+                status.set(now);
+            }
+        });
+    };
+    refresh();
+    if let Ok(handle) = set_interval_with_handle(refresh, REFRESH) {
+        on_cleanup(move || handle.clear());
+    }
+    let (insert_host, insert_csrf) = (StoredValue::new(host.clone()), StoredValue::new(csrf.clone()));
+    let insert = move |_| {
+        let (host, csrf, image) = (insert_host.get_value(), insert_csrf.get_value(), chosen.get_untracked());
+        spawn_local(async move {
+            match api::insert_media(&csrf, &host, &image).await {
+                Ok(now) => {
+                    status.set(now);
+                    message.set(String::new());
+                }
+                Err(e) => message.set(e),
+            }
+        });
+    };
+    let eject = move |_| {
+        let (host, csrf) = (insert_host.get_value(), insert_csrf.get_value());
+        spawn_local(async move {
+            match api::eject_media(&csrf, &host).await {
+                Ok(now) => {
+                    status.set(now);
+                    message.set(String::new());
+                }
+                Err(e) => message.set(e),
+            }
+        });
+    };
+    let described = move || {
+        let s = status.get();
+        match s.inserted {
+            None => "The CD drive is empty.".to_string(),
+            Some(image) => format!(
+                "{image} inserted ({}); the host has read {}{}",
+                size(s.size),
+                size(s.bytes_read),
+                if s.connected { "" } else { " (not connected)" }
+            ),
+        }
+    };
+    view! {
+        <div id="media-panel" class="panel">
+            <select id="media-image" on:change=move |ev| chosen.set(event_target_value(&ev)) prop:value=move || chosen.get()>
+                {move || images.get().into_iter().map(|i| {
+                    let label = format!("{} ({})", i.name, size(i.size));
+                    view! { <option value=i.name.clone()>{label}</option> }
+                }).collect_view()}
+            </select>
+            <button id="btn-media-insert" on:click=insert disabled=move || chosen.get().is_empty()>"Insert as CD"</button>
+            <button id="btn-media-eject" on:click=eject disabled=move || status.with(|s| s.inserted.is_none())>"Eject"</button>
+            <p id="media-status">{described}</p>
+            <p id="media-error" class="error">{move || message.get()}</p>
+            <Show when=move || images.with(Vec::is_empty)>
+                <p class="muted">"No images in the controller's media folder."</p>
+            </Show>
+        </div>
+    }
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
