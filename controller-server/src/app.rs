@@ -40,8 +40,9 @@ pub struct Inner {
     pub agents: crate::agents::Agents,
     pub link_config: ServerConfig,
     pub web_root: PathBuf,
-    /// Where the images for virtual media are.
+    /// Where the images for virtual media are, and the web servers they may come from.
     pub media_folder: PathBuf,
+    pub media_urls: crate::media::url::UrlSources,
     pub plain_ws_url: Option<String>,
     /// Origins besides the request's own that may make state-changing requests.
     pub trusted_origins: Vec<String>,
@@ -146,7 +147,8 @@ impl AppState {
                 identity: node.console_identity(),
             },
             web_root: config.web_root.clone(),
-            media_folder: config.media_folder.clone().unwrap_or_else(|| config.data_dir.join("media")),
+            media_folder: config.media.folder.clone().unwrap_or_else(|| config.data_dir.join("media")),
+            media_urls: crate::media::url::UrlSources::new(&config.media)?,
             csp: content_security_policy(index.as_deref(), plain_ws_url.as_deref(), &config.frame_ancestors),
             frameable: !config.frame_ancestors.is_empty(),
             plain_ws_url,

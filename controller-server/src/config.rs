@@ -40,8 +40,8 @@ pub struct Config {
     pub node_key_file: Option<PathBuf>,
     /// Cooperating controllers: users may move to them, and their session tokens are accepted.
     pub peers: Vec<PeerConfig>,
-    /// Images users may insert as virtual media (`.iso`, `.img`). Default: `data_dir/media`.
-    pub media_folder: Option<PathBuf>,
+    /// Virtual media: where images are, and which web servers may serve them.
+    pub media: MediaConfig,
     pub console: ConsoleConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
@@ -235,6 +235,19 @@ impl Default for HealthConfig {
     }
 }
 
+/// `[media]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Images users may insert as virtual media (`.iso`, `.img`). Default: `data_dir/media`.
+    pub folder: Option<PathBuf>,
+    /// Web servers the controller may read images from (`host` or `host:port`), so that it
+    /// cannot be turned against its own network. Empty: no URLs.
+    pub url_hosts: Vec<String>,
+    /// The CA (PEM) for `https` image servers; the system's trust anchors when absent.
+    pub ca_file: Option<PathBuf>,
+}
+
 /// A cooperating controller.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -391,7 +404,7 @@ impl Default for Config {
             console_plain_listen: None,
             console_public_plain_url: None,
             data_dir: PathBuf::from("data"),
-            media_folder: None,
+            media: MediaConfig::default(),
             web_root: PathBuf::from("web-console/dist"),
             tls_cert: None,
             tls_key: None,

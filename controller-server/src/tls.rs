@@ -63,6 +63,25 @@ pub fn client_config(what: &str, ca_file: Option<&Path>) -> anyhow::Result<rustl
         .with_no_client_auth())
 }
 
+/// An HTTPS client for `what` that trusts `ca_file` (else the system), with deadlines, that
+/// follows no redirect (a caller that allows them checks each hop) and uses no proxy (the
+/// controller's peers and image servers are reached directly: a proxy in the environment, for
+/// package downloads say, is not on the path to them).
+pub fn https_client(
+    what: &str,
+    ca_file: Option<&Path>,
+    connect: std::time::Duration,
+    total: std::time::Duration,
+) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(client_config(what, ca_file)?)
+        .connect_timeout(connect)
+        .timeout(total)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()?)
+}
+
 fn rustls_pemfile_certs(path: &Path) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
     let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
         .with_context(|| format!("cannot read certificate {}", path.display()))?

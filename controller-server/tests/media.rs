@@ -54,9 +54,15 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
     std::fs::write(media.path().join("notes.txt"), b"not an image").unwrap();
     std::os::unix::fs::symlink("/etc/hostname", media.path().join("linked.img")).unwrap();
     let folder = media.path().to_path_buf();
+    // An image server on loopback (with Range requests), listed for the controller.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web = listener.local_addr().unwrap();
+    let served = axum::Router::new().nest_service("/images", tower_http::services::ServeDir::new(media.path()));
+    tokio::spawn(async move { axum::serve(listener, served).await });
     let controller = start("lantern", 1, free_port(), &ca, |c| {
         c.hosts = vec![machine()];
-        c.media_folder = Some(folder);
+        c.media.folder = Some(folder);
+        c.media.url_hosts = vec![format!("127.0.0.1:{}", web.port())];
     })
     .await;
     let admin = Client::admin(&controller, &ca).await;
@@ -112,6 +118,20 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
         json!({"inserted": null, "size": 0, "connected": false, "bytes_read": 0})
     );
 
+    // From a listed web server, read in place; from any other, or both at once, refused.
+    let url = format!("http://127.0.0.1:{}/images/rescue.iso", web.port());
+    let (status, inserted, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(json!({ "url": url }))).await;
+    assert_eq!(status, StatusCode::OK, "{inserted}");
+    assert_eq!((inserted["inserted"].as_str(), inserted["connected"].as_bool()), (Some(url.as_str()), Some(true)));
+    let unlisted = format!("http://localhost:{}/images/rescue.iso", web.port());
+    let (status, body, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(json!({ "url": unlisted }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("not on this controller's list"), "{body}");
+    let both = json!({ "url": url, "image": "rescue.iso" });
+    let (status, _, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(both)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(admin.call(Method::DELETE, "/api/hosts/vm/media/cd", None).await.0, StatusCode::OK);
+
     let trail: Vec<(String, String, String)> = controller
         .running
         .state
@@ -122,8 +142,13 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
         .filter(|r| r.action.starts_with("media."))
         .map(|r| (r.actor, r.action, r.target))
         .collect();
-    let expected = [("admin", "media.insert", "vm"), ("admin", "media.eject", "vm")]
-        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+    let expected = [
+        ("admin", "media.insert", "vm"),
+        ("admin", "media.eject", "vm"),
+        ("admin", "media.insert", "vm"),
+        ("admin", "media.eject", "vm"),
+    ]
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
     assert_eq!(trail, expected.to_vec(), "refused attempts are not recorded as done");
     let events = admin.get("/api/hosts/vm/events").await.to_string();
     assert!(

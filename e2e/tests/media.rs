@@ -47,7 +47,7 @@ async fn an_iso_inserted_from_the_console_page_is_read_by_the_guest_and_ejected(
     scenario!(
         move |c| {
             c.hosts.push(vm);
-            c.media_folder = Some(folder);
+            c.media.folder = Some(folder);
         },
         |controller, browser| {
             wait_for("the guest's boot", Duration::from_secs(60), booted(&log, 1)).await?;

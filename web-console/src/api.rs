@@ -345,8 +345,8 @@ pub async fn media_status(host: &str) -> Result<MediaStatus, String> {
     call("GET", &format!("/api/hosts/{host}/media"), None::<&()>, None).await
 }
 
-pub async fn insert_media(csrf: &str, host: &str, image: &str) -> Result<MediaStatus, String> {
-    let body = serde_json::json!({ "image": image });
+/// Inserts `body`: `{"image": name}` from the media folder or `{"url": ...}` from a web server.
+pub async fn insert_media(csrf: &str, host: &str, body: serde_json::Value) -> Result<MediaStatus, String> {
     call("PUT", &format!("/api/hosts/{host}/media/cd"), Some(&body), Some(csrf)).await
 }
 

@@ -36,16 +36,8 @@ impl PeerClients {
     pub fn new(peers: &[PeerConfig]) -> anyhow::Result<Self> {
         let mut clients = HashMap::new();
         for peer in peers {
-            let tls = crate::tls::client_config(&format!("peer {}", peer.id), peer.ca_file.as_deref())?;
-            let client = reqwest::Client::builder()
-                .use_preconfigured_tls(tls)
-                .connect_timeout(CONNECT_TIMEOUT)
-                .timeout(TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                // Controllers talk to each other directly: a proxy in the environment (for
-                // package downloads, say) is not on the path between them.
-                .no_proxy()
-                .build()?;
+            let what = format!("peer {}", peer.id);
+            let client = crate::tls::https_client(&what, peer.ca_file.as_deref(), CONNECT_TIMEOUT, TIMEOUT)?;
             clients.insert(peer.id.clone(), (client, format!("{}{PATH}", peer.url.trim_end_matches('/'))));
         }
         Ok(Self { clients })

@@ -68,10 +68,14 @@ pub async fn status(
     Ok(Json(ask(&state, &host_id, MediaAction::Status).await?))
 }
 
+/// One of: an image of the media folder by name, or a URL on a listed image server.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Insert {
-    /// An image in the media folder, by name.
-    image: String,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 pub async fn insert(
@@ -84,13 +88,34 @@ pub async fn insert(
     auth.require_password_changed()?;
     let user = &auth.session.user;
     may_use_media(&state, user, &host_id)?;
-    if !image_name(&req.image) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "an image is a .iso or .img file of the media folder, by name",
-        ));
+    let (medium, name, from) = match (req.image, req.url) {
+        (Some(image), None) => (from_folder(&state, &image).await?, image, "media folder"),
+        (None, Some(url)) => {
+            let opened = state.media_urls.open(&url).await;
+            let medium = opened.map_err(|e| ApiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+            (medium, url, "url")
+        }
+        _ => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give an image of the media folder or a URL")),
+    };
+    let mut detail = source.audit();
+    detail["device"] = "cd".into();
+    detail["image"] = name.clone().into();
+    detail["size"] = medium.size.into();
+    detail["from"] = from.into();
+    state.audit_first(&user.username, "media.insert", &host_id, detail).await?;
+    let status = ask(&state, &host_id, MediaAction::Insert { source: medium, image: name.clone() }).await?;
+    let message = format!("Virtual CD: {name} inserted by {}", user.username);
+    state.event(&host_id, "info", &message).await;
+    Ok(Json(status))
+}
+
+/// An image of the media folder, opened read-only.
+async fn from_folder(state: &AppState, image: &str) -> Result<crate::media::Source, ApiError> {
+    if !image_name(image) {
+        let why = "an image is a .iso or .img file of the media folder, by name";
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why));
     }
-    let path = state.media_folder.join(&req.image);
+    let path = state.media_folder.join(image);
     let opened = tokio::task::spawn_blocking(move || {
         let meta = std::fs::symlink_metadata(&path)?;
         if !meta.is_file() || meta.len() == 0 || meta.len() > MAX_IMAGE {
@@ -98,25 +123,13 @@ pub async fn insert(
         }
         crate::media::file::open(&path, false)
     });
-    let medium = match opened.await.map_err(|_| ApiError::INTERNAL)? {
-        Ok(medium) => medium,
+    match opened.await.map_err(|_| ApiError::INTERNAL)? {
+        Ok(medium) => Ok(medium),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "no such image in the media folder"))
+            Err(ApiError::new(StatusCode::NOT_FOUND, "no such image in the media folder"))
         }
-        Err(e) => {
-            return Err(ApiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot use that image: {e}")))
-        }
-    };
-    let mut detail = source.audit();
-    detail["device"] = "cd".into();
-    detail["image"] = req.image.clone().into();
-    detail["size"] = medium.size.into();
-    detail["from"] = "media folder".into();
-    state.audit_first(&user.username, "media.insert", &host_id, detail).await?;
-    let status = ask(&state, &host_id, MediaAction::Insert { source: medium, image: req.image.clone() }).await?;
-    let message = format!("Virtual CD: {} inserted by {}", req.image, user.username);
-    state.event(&host_id, "info", &message).await;
-    Ok(Json(status))
+        Err(e) => Err(ApiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot use that image: {e}"))),
+    }
 }
 
 pub async fn eject(

@@ -1,5 +1,6 @@
-//! The console page's virtual media panel: insert an image from the controller's media folder
-//! into the host's CD drive, see what it holds and how much the host has read, eject it.
+//! The console page's virtual media panel: insert an image from the controller's media folder,
+//! or from a URL on one of the controller's listed image servers, into the host's CD drive; see
+//! what it holds and how much the host has read; eject it.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ const REFRESH: Duration = Duration::from_secs(2);
 pub fn MediaPanel(host: String, csrf: String) -> impl IntoView {
     let images = RwSignal::new(Vec::<MediaImage>::new());
     let chosen = RwSignal::new(String::new());
+    let url = RwSignal::new(String::new());
     let status = RwSignal::new(MediaStatus::default());
     let message = RwSignal::new(String::new());
     spawn_local(async move {
@@ -39,10 +41,10 @@ pub fn MediaPanel(host: String, csrf: String) -> impl IntoView {
         on_cleanup(move || handle.clear());
     }
     let (insert_host, insert_csrf) = (StoredValue::new(host.clone()), StoredValue::new(csrf.clone()));
-    let insert = move |_| {
-        let (host, csrf, image) = (insert_host.get_value(), insert_csrf.get_value(), chosen.get_untracked());
+    let insert = move |body: serde_json::Value| {
+        let (host, csrf) = (insert_host.get_value(), insert_csrf.get_value());
         spawn_local(async move {
-            match api::insert_media(&csrf, &host, &image).await {
+            match api::insert_media(&csrf, &host, body).await {
                 Ok(now) => {
                     status.set(now);
                     message.set(String::new());
@@ -83,7 +85,9 @@ pub fn MediaPanel(host: String, csrf: String) -> impl IntoView {
                     view! { <option value=i.name.clone()>{label}</option> }
                 }).collect_view()}
             </select>
-            <button id="btn-media-insert" on:click=insert disabled=move || chosen.get().is_empty()>"Insert as CD"</button>
+            <button id="btn-media-insert" on:click=move |_| insert(serde_json::json!({ "image": chosen.get_untracked() })) disabled=move || chosen.get().is_empty()>"Insert as CD"</button>
+            <input id="media-url" type="url" placeholder="https://images.example/rescue.iso" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/>
+            <button id="btn-media-insert-url" on:click=move |_| insert(serde_json::json!({ "url": url.get_untracked() })) disabled=move || url.get().is_empty()>"Insert URL"</button>
             <button id="btn-media-eject" on:click=eject disabled=move || status.with(|s| s.inserted.is_none())>"Eject"</button>
             <p id="media-status">{described}</p>
             <p id="media-error" class="error">{move || message.get()}</p>
