@@ -71,8 +71,10 @@ impl UserStore {
         tx.execute("DELETE FROM host_access WHERE user_id = ?1", params![id])?;
         for (host, r) in &grant.rights {
             tx.execute(
-                "INSERT INTO host_access (user_id, host_id, can_view, can_control, can_power, can_run, can_media)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &format!(
+                    "INSERT INTO host_access (user_id, host_id, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    super::access::RIGHTS_COLUMNS
+                ),
                 params![id, host, r.view, r.control, r.power, r.run, r.media],
             )?;
         }

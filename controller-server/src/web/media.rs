@@ -35,8 +35,7 @@ pub async fn images(State(state): State<AppState>, auth: Authenticated) -> Resul
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
                 let meta = e.metadata().ok()?;
-                (image_name(&name) && meta.is_file() && meta.len() > 0 && meta.len() <= MAX_IMAGE)
-                    .then_some(Image { name, size: meta.len() })
+                (image_name(&name) && usable(&meta)).then_some(Image { name, size: meta.len() })
             })
             .collect();
         images.sort_by(|a, b| a.name.cmp(&b.name));
@@ -45,6 +44,12 @@ pub async fn images(State(state): State<AppState>, auth: Authenticated) -> Resul
     .await
     .map_err(|_| ApiError::INTERNAL)?;
     Ok(Json(listed))
+}
+
+/// A regular file (not a link: both callers read metadata without following one), not empty,
+/// not beyond `MAX_IMAGE`.
+fn usable(meta: &std::fs::Metadata) -> bool {
+    meta.is_file() && meta.len() > 0 && meta.len() <= MAX_IMAGE
 }
 
 /// A plain file name (no folders, not hidden) of an image kind.
@@ -118,7 +123,7 @@ async fn from_folder(state: &AppState, image: &str) -> Result<crate::media::Sour
     let path = state.media_folder.join(image);
     let opened = tokio::task::spawn_blocking(move || {
         let meta = std::fs::symlink_metadata(&path)?;
-        if !meta.is_file() || meta.len() == 0 || meta.len() > MAX_IMAGE {
+        if !usable(&meta) {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular, non-empty image file"));
         }
         crate::media::file::open(&path, false)
