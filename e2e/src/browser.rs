@@ -127,7 +127,20 @@ impl Browser {
     /// On the login page: fills in the name and password and presses *Log in*.
     async fn submit_login(&self, user: &str, password: &str) -> anyhow::Result<()> {
         let c = &self.client;
-        let name = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("username")).await?;
+        // The first page of a fresh browser compiles the console's Wasm; on a loaded two-core
+        // machine (QEMU guests in the tests beside this one) that can take tens of seconds.
+        let name = wait_for("the login form", Duration::from_secs(60), || async {
+            if let Ok(field) = c.find(Locator::Id("username")).await {
+                return Ok(Ok(field));
+            }
+            let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let body = match c.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            Ok(Err(format!("{url}: {body}")))
+        })
+        .await?;
         name.clear().await?;
         name.send_keys(user).await?;
         c.find(Locator::Id("password")).await?.send_keys(password).await?;
