@@ -188,7 +188,9 @@ impl Browser {
 
     /// Opens the console of `host` from the host list and waits until it is connected.
     pub async fn open_console(&self, host: &str) -> anyhow::Result<()> {
-        self.client.find(Locator::Id(&format!("open-{host}"))).await?.click().await?;
+        // The host list may still be loading (a page just opened compiles the console's Wasm).
+        let open = Locator::Id(&format!("open-{host}"));
+        self.client.wait().at_most(Duration::from_secs(30)).for_element(open).await?.click().await?;
         self.wait_state("connected", Duration::from_secs(15)).await
     }
 

@@ -203,3 +203,15 @@ pub fn booted(
         }))
     }
 }
+
+/// Once the guest logging to `serial` has booted: logs in to `controller` for the first time
+/// and opens the console of its `vm` host, as a new administrator would.
+pub async fn open_booted_console(
+    controller: &crate::Controller,
+    browser: &crate::browser::Browser,
+    serial: &std::path::Path,
+) -> anyhow::Result<()> {
+    wait_for("the guest's boot", Duration::from_secs(60), booted(serial, 1)).await?;
+    browser.first_login(controller).await?;
+    browser.open_console("vm").await
+}

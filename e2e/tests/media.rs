@@ -1,11 +1,14 @@
 //! Virtual media against the real QEMU test guest, in headless Chromium: an ISO made at test
-//! time (xorriso) with a file of random content, inserted from the console page's media panel,
-//! is mounted by the guest, whose SHA-256 of the file (printed on its serial port) matches; after
-//! *Eject* the guest's CD drive has no medium.
+//! time (xorriso) with a file of random content, inserted from the console page's media panel
+//! (from the controller's media folder, or picked on the user's machine and streamed from the
+//! page), is mounted by the guest, whose SHA-256 of the file (printed on its serial port)
+//! matches; after *Eject* the guest's CD drive has no medium. A page closed while the guest
+//! reads its file takes the medium out: the guest's reads fail, the controller goes on.
 
 use std::time::Duration;
 
-use e2e::qemu::{booted, qemu_host};
+use controller_server::hosts::media::MediaAction;
+use e2e::qemu::{open_booted_console, qemu_host};
 use e2e::{marker, run_checked, scenario, wait_for};
 use fantoccini::Locator;
 
@@ -22,24 +25,78 @@ async fn serial_shows(log: &std::path::Path, what: &str, needle: &str) -> anyhow
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_iso_inserted_from_the_console_page_is_read_by_the_guest_and_ejected() {
-    let dir = tempfile::tempdir().unwrap();
-    let (content_dir, media) = (dir.path().join("content"), dir.path().join("media"));
+/// Makes `iso` holding `hello.txt` of `size` random bytes; returns the file's SHA-256.
+fn make_iso(work: &std::path::Path, iso: &std::path::Path, size: usize) -> String {
+    let content_dir = work.join("content");
     std::fs::create_dir_all(&content_dir).unwrap();
-    std::fs::create_dir_all(&media).unwrap();
-    let content: Vec<u8> = (0..300_000).map(|_| rand::random::<u8>()).collect();
+    let content: Vec<u8> = (0..size).map(|_| rand::random::<u8>()).collect();
     std::fs::write(content_dir.join("hello.txt"), &content).unwrap();
-    let iso = media.join("rescue.iso");
     run_checked(
         std::process::Command::new("xorriso")
             .args(["-as", "mkisofs", "-quiet", "-V", "LANTERN", "-o"])
-            .arg(&iso)
+            .arg(iso)
             .arg(&content_dir),
     )
     .expect("xorriso (Debian's xorriso) makes the ISO");
-    let expected = run_checked(std::process::Command::new("sha256sum").arg(content_dir.join("hello.txt"))).unwrap();
-    let expected = expected.split_whitespace().next().unwrap().to_string();
+    let sum = run_checked(std::process::Command::new("sha256sum").arg(content_dir.join("hello.txt"))).unwrap();
+    sum.split_whitespace().next().unwrap().to_string()
+}
+
+/// The guest mounts its CD (the drive may take a moment to report the new medium) and prints
+/// the SHA-256 of `hello.txt`, which must be `expected`; then unmounts it.
+async fn guest_reads_the_file(
+    canvas: &fantoccini::elements::Element,
+    log: &std::path::Path,
+    expected: &str,
+) -> anyhow::Result<()> {
+    let m = marker();
+    canvas
+        .send_keys(&format!(
+            "mkdir -p /mnt; for i in 1 2 3 4 5 6 7 8 9 10; do mount -t iso9660 -o ro /dev/sr0 /mnt 2>/dev/null && break; sleep 1; done; echo sum-{m}=$(sha256sum /mnt/hello.txt); umount /mnt; echo unmounted-{m}\n"
+        ))
+        .await?;
+    serial_shows(log, "the guest's SHA-256 of the file", &format!("sum-{m}={expected}")).await?;
+    serial_shows(log, "the guest unmounting", &format!("unmounted-{m}")).await
+}
+
+/// The guest finds no medium in its CD drive.
+async fn guest_finds_no_medium(canvas: &fantoccini::elements::Element, log: &std::path::Path) -> anyhow::Result<()> {
+    let m = marker();
+    canvas.send_keys(&format!("dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null; echo gone-{m}-$?\n")).await?;
+    serial_shows(log, "the guest finding no medium", &format!("gone-{m}-1")).await
+}
+
+/// The console page's serial console, clicked to type in.
+async fn serial_canvas(c: &fantoccini::Client) -> anyhow::Result<fantoccini::elements::Element> {
+    c.find(Locator::Id("btn-serial")).await?.click().await?;
+    let canvas = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("serial-canvas")).await?;
+    canvas.click().await?;
+    Ok(canvas)
+}
+
+/// The media actions of the audit trail, as `actor action target [reason]`.
+fn media_trail(controller: &e2e::Controller) -> anyhow::Result<Vec<String>> {
+    Ok(controller
+        .running
+        .state
+        .audit
+        .all()?
+        .into_iter()
+        .filter(|r| r.action.starts_with("media."))
+        .map(|r| {
+            let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or_default();
+            let reason = detail["reason"].as_str().map(|r| format!(" ({r})")).unwrap_or_default();
+            format!("{} {} {}{reason}", r.actor, r.action, r.target)
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iso_inserted_from_the_console_page_is_read_by_the_guest_and_ejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let expected = make_iso(dir.path(), &media.join("rescue.iso"), 300_000);
 
     let serial = dir.path().join("serial.log");
     let vm = qemu_host(&serial);
@@ -50,9 +107,7 @@ async fn an_iso_inserted_from_the_console_page_is_read_by_the_guest_and_ejected(
             c.media.folder = Some(folder);
         },
         |controller, browser| {
-            wait_for("the guest's boot", Duration::from_secs(60), booted(&log, 1)).await?;
-            browser.first_login(&controller).await?;
-            browser.open_console("vm").await?;
+            open_booted_console(&controller, &browser, &log).await?;
             let c = &browser.client;
             c.find(Locator::Id("btn-media")).await?.click().await?;
             let picker = c
@@ -68,45 +123,117 @@ async fn an_iso_inserted_from_the_console_page_is_read_by_the_guest_and_ejected(
             })
             .await?;
 
-            // The guest mounts it (the drive may take a moment to report the new medium).
-            c.find(Locator::Id("btn-serial")).await?.click().await?;
-            let canvas = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("serial-canvas")).await?;
-            canvas.click().await?;
-            let m = marker();
-            canvas
-                .send_keys(&format!(
-                    "mkdir -p /mnt; for i in 1 2 3 4 5 6 7 8 9 10; do mount -t iso9660 -o ro /dev/sr0 /mnt 2>/dev/null && break; sleep 1; done; echo sum-{m}=$(sha256sum /mnt/hello.txt)\n"
-                ))
-                .await?;
-            serial_shows(&log, "the guest's SHA-256 of the file", &format!("sum-{m}={expected}")).await?;
+            let canvas = serial_canvas(c).await?;
+            guest_reads_the_file(&canvas, &log, &expected).await?;
             let read = browser.text_of("media-status").await?;
             assert!(read.contains("the host has read"), "{read}");
 
             // Out: the drive is empty for the guest.
-            canvas.send_keys(&format!("umount /mnt; echo unmounted-{m}\n")).await?;
-            serial_shows(&log, "the guest unmounting", &format!("unmounted-{m}")).await?;
             c.find(Locator::Id("btn-media-eject")).await?.click().await?;
             wait_for("the drive empty", Duration::from_secs(20), || async {
                 let status = browser.text_of("media-status").await.unwrap_or_default();
                 Ok(if status == "The CD drive is empty." { Ok(()) } else { Err(status) })
             })
             .await?;
-            canvas
-                .send_keys(&format!("dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null; echo gone-{m}-$?\n"))
-                .await?;
-            serial_shows(&log, "the guest finding no medium", &format!("gone-{m}-1")).await?;
-
-            let trail: Vec<String> = controller
-                .running
-                .state
-                .audit
-                .all()?
-                .into_iter()
-                .filter(|r| r.action.starts_with("media."))
-                .map(|r| format!("{} {} {}", r.actor, r.action, r.target))
-                .collect();
-            assert_eq!(trail, ["admin media.insert vm", "admin media.eject vm"]);
+            guest_finds_no_medium(&canvas, &log).await?;
+            assert_eq!(media_trail(&controller)?, ["admin media.insert vm", "admin media.eject vm"]);
             Ok(())
         }
     );
+}
+
+/// The state of the page's file for the CD drive (`attaching`, `attached`, `detached`) and
+/// what the page says of it.
+async fn browser_file(browser: &e2e::browser::Browser) -> (String, String) {
+    let Ok(item) = browser.client.find(Locator::Css("#media-browser-files li[data-device='cd']")).await else {
+        return (String::new(), "no file listed".into());
+    };
+    (item.attr("data-state").await.ok().flatten().unwrap_or_default(), item.text().await.unwrap_or_default())
+}
+
+async fn browser_file_becomes(browser: &e2e::browser::Browser, state: &str) -> anyhow::Result<String> {
+    wait_for(&format!("the page's file {state}"), Duration::from_secs(30), || async {
+        let (now, text) = browser_file(browser).await;
+        Ok(if now == state { Ok(text) } else { Err(format!("{now}: {text}")) })
+    })
+    .await
+}
+
+/// Picks `iso` in the media panel's file input, as a user's file picker would, and attaches it.
+async fn attach_from_this_computer(c: &fantoccini::Client, iso: &std::path::Path) -> anyhow::Result<()> {
+    let input = c.find(Locator::Id("media-file")).await?;
+    input.send_keys(&iso.display().to_string()).await?;
+    c.find(Locator::Id("btn-media-attach")).await?.click().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_picked_in_the_browser_is_streamed_to_the_guest_until_the_page_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Only on the user's machine: nothing in the controller's media folder.
+    let iso = dir.path().join("picked.iso");
+    let expected = make_iso(dir.path(), &iso, 6 << 20);
+    let iso_size = std::fs::metadata(&iso).unwrap().len();
+    let serial = dir.path().join("serial.log");
+    let vm = qemu_host(&serial);
+    let log = serial.clone();
+    scenario!(move |c| c.hosts.push(vm), |controller, browser| {
+        open_booted_console(&controller, &browser, &log).await?;
+        let c = &browser.client;
+        c.find(Locator::Id("btn-media")).await?.click().await?;
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("media-file")).await?;
+        attach_from_this_computer(c, &iso).await?;
+        browser_file_becomes(&browser, "attached").await?;
+        let drive = controller.running.state.hosts.get("vm").unwrap().media(MediaAction::Status).await.unwrap();
+        assert_eq!((drive.inserted.as_deref(), drive.size), (Some("picked.iso"), iso_size), "{drive:?}");
+
+        let canvas = serial_canvas(c).await?;
+        guest_reads_the_file(&canvas, &log, &expected).await?;
+        let (_, shown) = browser_file(&browser).await;
+        assert!(shown.contains("picked.iso") && shown.contains("the host has read"), "{shown}");
+
+        // Eject from the page: the guest's drive is empty.
+        c.find(Locator::Css("#media-browser-files .btn-media-detach")).await?.click().await?;
+        let detached = browser_file_becomes(&browser, "detached").await?;
+        assert!(detached.contains("ejected"), "{detached}");
+        guest_finds_no_medium(&canvas, &log).await?;
+
+        // Attached again, and read over and over (the guest's cache dropped each time) ...
+        attach_from_this_computer(c, &iso).await?;
+        browser_file_becomes(&browser, "attached").await?;
+        let m = marker();
+        canvas
+                .send_keys(&format!(
+                    "for i in 1 2 3 4 5 6 7 8 9 10; do dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null && break; sleep 1; done; while dd if=/dev/sr0 of=/dev/null bs=64k 2>/dev/null; do echo 3 > /proc/sys/vm/drop_caches; done; echo reads-failed-{m}\n"
+                ))
+                .await?;
+        let host = controller.running.state.hosts.get("vm").unwrap();
+        wait_for("the guest reading the medium twice", Duration::from_secs(60), || async {
+            let now = host.media(MediaAction::Status).await.unwrap_or_default();
+            Ok(if now.bytes_read > 2 * iso_size { Ok(()) } else { Err(format!("{now:?}")) })
+        })
+        .await?;
+        // ... when the page goes away mid-read.
+        c.goto("about:blank").await?;
+        serial_shows(&log, "the guest's reads failing", &format!("reads-failed-{m}")).await?;
+        wait_for("the drive empty", Duration::from_secs(20), || async {
+            let now = host.media(MediaAction::Status).await.unwrap_or_default();
+            Ok(if now.inserted.is_none() { Ok(()) } else { Err(format!("{now:?}")) })
+        })
+        .await?;
+        let trail = media_trail(&controller)?;
+        assert_eq!(
+            trail,
+            [
+                "admin media.insert vm",
+                "admin media.eject vm (ejected)",
+                "admin media.insert vm",
+                "admin media.eject vm (the console link closed)",
+            ],
+        );
+        // The controller goes on: the guest's console opens again.
+        browser.client.goto(&controller.url).await?;
+        browser.open_console("vm").await?;
+        Ok(())
+    });
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use e2e::qemu::{booted, qemu_host};
+use e2e::qemu::{open_booted_console, qemu_host};
 use e2e::{scenario, wait_for};
 use fantoccini::Locator;
 
@@ -17,9 +17,7 @@ async fn the_serial_console_shows_earlier_boot_output_and_types_into_the_guest()
     let log = serial.clone();
     scenario!(move |c| c.hosts.push(vm), |controller, browser| {
         // The guest boots before anyone looks.
-        wait_for("the guest's boot", Duration::from_secs(60), booted(&log, 1)).await?;
-        browser.first_login(&controller).await?;
-        browser.open_console("vm").await?;
+        open_booted_console(&controller, &browser, &log).await?;
         let c = &browser.client;
         c.find(Locator::Id("btn-serial")).await?.click().await?;
         let serial_text = || async { c.find(Locator::Id("serial-text")).await?.text().await };

@@ -1,6 +1,6 @@
 //! The controller's link, past a real handshake, fed an arbitrary script: messages from the
 //! applet (any that decode), records of arbitrary bytes, the host's events, polls at any time,
-//! revocation and shutdown, in any order (steps split on 0xff, the first byte picks the step).
+//! revocation and shutdown, the adapter's reads of offered media and their fate, in any order (steps split on 0xff, the first byte picks the step).
 //! Never a panic; once over, it stays over.
 #![no_main]
 
@@ -14,7 +14,7 @@ use shared::link::{ServerAction, ServerLink, ServerLinkConfig};
 use shared::session::{ClientConfig, ClientSession, ControllerIdentity, ServerConfig};
 use shared::wire::handshake::KeySchedule;
 use shared::wire::message::{HostState, HostStatus};
-use shared::wire::{Alert, AlertCode, KeyId, Message, Presence};
+use shared::wire::{Alert, AlertCode, KeyId, MediaDevice, Message, Presence};
 
 fn deliver(applet: &mut ClientSession, link: &mut ServerLink, now: u64) {
     for _ in 0..8 {
@@ -29,6 +29,15 @@ fn deliver(applet: &mut ClientSession, link: &mut ServerLink, now: u64) {
             let _ = applet.handle_record(record, now);
         }
     }
+}
+
+/// A drive, an offset and a length from a step's bytes (lengths up to 16 MiB).
+fn media_read(rest: &[u8]) -> (MediaDevice, u64, u32) {
+    let byte = |i: usize| rest.get(i).copied().unwrap_or(0);
+    let device = if byte(0) & 1 == 0 { MediaDevice::Cd } else { MediaDevice::Usb };
+    let offset = u64::from_be_bytes([0, 0, 0, byte(1), byte(2), byte(3), byte(4), byte(5)]);
+    let length = u32::from_be_bytes([0, byte(6), byte(7), byte(8)]);
+    (device, offset, length)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -54,10 +63,11 @@ fuzz_target!(|data: &[u8]| {
     let mut now = 0u64;
     deliver(&mut applet, &mut link, now);
     let mut joining = false;
+    let mut requests = 0u64;
     for step in data.split(|&b| b == 0xff) {
         let Some((&op, rest)) = step.split_first() else { continue };
         let was_over = link.is_over();
-        match op % 15 {
+        match op % 18 {
             0 => {
                 if let Ok(app) = Message::decode(rest).map(Message::into_app) {
                     if let Ok(app) = app {
@@ -87,6 +97,13 @@ fuzz_target!(|data: &[u8]| {
             }
             13 => link.serial_opened(rest, now),
             14 => link.refuse(Alert::new(AlertCode::HostUnavailable), now),
+            15 => {
+                let (device, offset, length) = media_read(rest);
+                requests += 1;
+                link.media_read(requests, device, offset, length, now);
+            }
+            16 => link.media_attached(media_read(rest).0, now),
+            17 => link.media_detached(media_read(rest).0, "taken out", now),
             _ => {}
         }
         link.poll(now);

@@ -60,21 +60,27 @@ impl KeyBinding {
     /// Whether the link's owner may still watch its host (and control it, if the key allows
     /// control), as the store says now. A store that cannot tell ends the link: fail closed.
     pub async fn still_allowed(&self, state: &crate::app::AppState) -> bool {
+        let control = self.control;
+        self.rights_now(state).await.is_some_and(|r| r.view && (r.control || !control))
+    }
+
+    /// The link's owner's rights on its host as the store says now; none if the owner is gone,
+    /// changed or must change their password, or the store cannot tell.
+    pub async fn rights_now(&self, state: &crate::app::AppState) -> Option<crate::store::HostRights> {
         let (state, binding) = (state.clone(), self.clone());
         let checked = crate::store::off_runtime(move || {
             let Some(user) = crate::web::principal::current_user(&state, &binding.credential)? else {
-                return Ok(false);
+                return Ok(None);
             };
             if user.id != binding.user_id || user.must_change_password {
-                return Ok(false);
+                return Ok(None);
             }
-            let rights = state.rights(&user, &binding.host_id)?;
-            Ok(rights.view && (rights.control || !binding.control))
+            Ok(Some(state.rights(&user, &binding.host_id)?))
         })
         .await;
         checked.unwrap_or_else(|err| {
             tracing::error!(error = %err, "cannot check a console link's rights");
-            false
+            None
         })
     }
 }

@@ -16,14 +16,16 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::keys::LinkKeys;
+use super::media::{LinkMedia, MediaEvent};
 use super::sharing::Handover;
 use super::viewer::{self, HostEvent, Viewer};
 use crate::app::AppState;
 use crate::web::guard::check_origin;
 use crate::web::login::Source;
 
-/// The largest WebSocket message a client may send: a sealed paste with room to spare.
-const MAX_CLIENT_MESSAGE: usize = 64 << 10;
+/// The largest WebSocket message a client may send: a sealed chunk of a medium it offered
+/// (the largest thing it sends), with room to spare.
+const MAX_CLIENT_MESSAGE: usize = shared::wire::media::MEDIA_CHUNK as usize + (4 << 10);
 
 /// Which listener a link arrived on, for the audit trail.
 #[derive(Debug, Clone, Copy)]
@@ -55,8 +57,8 @@ pub async fn upgrade(
         return err.into_response();
     }
     let span = tracing::info_span!("console", link = %rand::random::<u32>());
-    // The applet sends input, pastes (16 KiB at most) and key switches: nothing near the 16 MiB
-    // a WebSocket frame may otherwise carry.
+    // The applet sends input, pastes (16 KiB at most), key switches and chunks of its media
+    // (256 KiB): nothing near the 16 MiB a WebSocket frame may otherwise carry.
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| run(socket, state, listener, source).instrument(span))
@@ -72,6 +74,7 @@ struct Pump<'a> {
     /// Input sent while another viewer held the keyboard and mouse.
     inputs_while_watching: u64,
     started: Instant,
+    media: LinkMedia,
 }
 
 async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source: Source) {
@@ -90,9 +93,11 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
         source: &source,
         inputs_while_watching: 0,
         started: Instant::now(),
+        media: LinkMedia::default(),
     };
     while !link.is_over() {
         let wake = pump.started + Duration::from_millis(link.next_poll());
+        let media_reads = link.media_accepts_reads();
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {
                 link.poll(pump.now());
@@ -109,6 +114,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
                 Some(Ok(_)) => {} // ping and pong are the WebSocket layer's business
             },
             event = viewer::next_event(&mut pump.viewer) => pump.host_event(&mut link, event),
+            event = pump.media.next(media_reads) => pump.media_event(&mut link, event).await,
             () = &mut stopping, if !stop_seen => {
                 stop_seen = true;
                 link.shutdown(pump.now());
@@ -196,7 +202,17 @@ impl Pump<'_> {
             ServerAction::Audit(audit) => self.audit(audit).await,
             ServerAction::KeySwitched { generation } => tracing::info!(generation, "console key switched"),
             ServerAction::KeySwitchRefused(alert) => tracing::info!(reason = %alert, "console key switch refused"),
+            ServerAction::Media(action) => {
+                let Some(binding) = self.env.binding.clone() else { return };
+                self.media.act(action, link, &binding, state, self.source.audit(), now).await;
+            }
         }
+    }
+
+    async fn media_event(&mut self, link: &mut ServerLink, event: MediaEvent) {
+        let Some(binding) = self.env.binding.clone() else { return };
+        let now = self.now();
+        self.media.on_event(event, link, &binding, self.state, now).await;
     }
 
     /// The link is established: join the host its key is for.
@@ -254,6 +270,9 @@ impl Pump<'_> {
     async fn finish(&mut self, link: &ServerLink) {
         let handover = self.viewer.as_ref().and_then(|v| v.sharing.leave(v.id));
         self.record_handover(handover).await;
+        if let Some(binding) = self.env.binding.clone() {
+            self.media.finish(&binding, self.state, self.source.audit()).await;
+        }
         // A session error, or else how the socket ended: a WebSocket or TLS failure (a record
         // altered on the way through a relay, say) ends the link without a session error.
         let farewell = link.farewell();
@@ -278,6 +297,7 @@ impl Pump<'_> {
             "refused_inputs": stats.refused_inputs,
             "inputs_while_watching": self.inputs_while_watching,
             "refreshes_ignored": stats.refreshes_ignored,
+            "media_bytes_read": link.media_bytes_read(),
             "generation": key.map(|k| k.generation),
             "epoch": key.map(|k| k.epoch),
             "reason": reason,

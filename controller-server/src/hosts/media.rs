@@ -3,18 +3,27 @@
 //! medium goes when the machine stops.
 
 use serde::Serialize;
+pub use shared::wire::MediaDevice;
 use tokio::sync::oneshot;
 
 /// How long a media request may take (QEMU answers QMP within seconds).
 pub const MEDIA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub enum MediaAction {
-    /// Insert `source` (named `image` for people) as the CD drive's medium, replacing any.
+    /// Insert `source` (named `image` for people) into `device`, replacing any medium there.
+    /// `owner` marks a medium that lives only as long as something else (a console link that
+    /// serves the browser's file), so that it can take out its own medium and no other.
     Insert {
+        device: MediaDevice,
         source: crate::media::Source,
         image: String,
+        owner: Option<u64>,
     },
-    Eject,
+    /// Take the medium out of `device`; with `owner`, only if it is that owner's.
+    Eject {
+        device: MediaDevice,
+        owner: Option<u64>,
+    },
     Status,
 }
 

@@ -13,7 +13,7 @@ use super::guard::Authenticated;
 use super::hosts::visible_rights;
 use super::login::Source;
 use crate::app::AppState;
-use crate::hosts::media::{MediaAction, MediaStatus};
+use crate::hosts::media::{MediaAction, MediaDevice, MediaStatus};
 
 /// Images larger than this are not listed or inserted (a DVD image is under 10 GiB).
 const MAX_IMAGE: u64 = 64 << 30;
@@ -108,7 +108,12 @@ pub async fn insert(
     detail["size"] = medium.size.into();
     detail["from"] = from.into();
     state.audit_first(&user.username, "media.insert", &host_id, detail).await?;
-    let status = ask(&state, &host_id, MediaAction::Insert { source: medium, image: name.clone() }).await?;
+    let status = ask(
+        &state,
+        &host_id,
+        MediaAction::Insert { device: MediaDevice::Cd, source: medium, image: name.clone(), owner: None },
+    )
+    .await?;
     let message = format!("Virtual CD: {name} inserted by {}", user.username);
     state.event(&host_id, "info", &message).await;
     Ok(Json(status))
@@ -149,7 +154,7 @@ pub async fn eject(
     let mut detail = source.audit();
     detail["device"] = "cd".into();
     state.audit_first(&user.username, "media.eject", &host_id, detail).await?;
-    let status = ask(&state, &host_id, MediaAction::Eject).await?;
+    let status = ask(&state, &host_id, MediaAction::Eject { device: MediaDevice::Cd, owner: None }).await?;
     state.event(&host_id, "info", &format!("Virtual CD ejected by {}", user.username)).await;
     Ok(Json(status))
 }

@@ -17,7 +17,7 @@ use crate::video::text::{self, Damage, TextScreen};
 use crate::video::tiles::{GraphicsDamage, StreamDecoder};
 use crate::video::Mode;
 use crate::wire::message::{MAX_PASTE, MAX_SERIAL_INPUT};
-use crate::wire::{AppMessage, DecodeError, InputEvent, KeyId, Nonce, Presence, SpecialKey};
+use crate::wire::{AppMessage, DecodeError, InputEvent, KeyId, MediaDevice, MediaMessage, Nonce, Presence, SpecialKey};
 
 /// Why the link asks for a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +155,11 @@ pub enum ClientAction {
     NeedKey { request: KeyRequest, after_ms: u64 },
     /// Close the current socket.
     CloseSocket,
+    /// Read `length` bytes at `offset` of the file offered for a drive and answer with
+    /// [`ClientLink::media_data`] (or [`ClientLink::media_failed`]).
+    MediaRead { id: u32, device: MediaDevice, offset: u64, length: u32 },
+    /// The file offered for `device` is in the host now, or not (refused, ejected, lost).
+    MediaChanged { device: MediaDevice, attached: bool, reason: String },
 }
 
 /// A key as the page hands it to the link.
@@ -197,6 +202,9 @@ pub struct ClientLink {
     bytes_since_tick: u64,
     frames_since_tick: u32,
     last_tick_ms: u64,
+    /// Drives this link offered a file for: the controller takes the files out when the socket
+    /// closes, so the page is told then.
+    media_offered: Vec<MediaDevice>,
 }
 
 impl Default for ClientLink {
@@ -220,6 +228,7 @@ impl ClientLink {
             bytes_since_tick: 0,
             frames_since_tick: 0,
             last_tick_ms: 0,
+            media_offered: Vec::new(),
         }
     }
 
@@ -296,6 +305,7 @@ impl ClientLink {
     /// The socket could not be opened with the key the page gave.
     pub fn connect_failed(&mut self, reason: &str) {
         self.socket = None;
+        self.media_lost();
         self.set_state("closed", format!("reconnect failed: {reason}"));
     }
 
@@ -328,6 +338,7 @@ impl ClientLink {
     /// the user must see is opened again, after a backoff.
     pub fn socket_closed(&mut self) {
         let Some(socket) = self.socket.take() else { return };
+        self.media_lost();
         if socket.fatal {
             self.status.state = "closed";
             self.clear_key_times();
@@ -352,6 +363,7 @@ impl ClientLink {
     /// After [`ClientLink::disconnect`] and its records are out: the socket goes.
     pub fn disconnected(&mut self) {
         self.socket = None;
+        self.media_lost();
         self.set_state("closed", "disconnected".into());
     }
 
@@ -361,6 +373,7 @@ impl ClientLink {
         if self.socket.take().is_none() {
             return false;
         }
+        self.media_lost();
         self.left_page = true;
         self.set_state("closed", "the page was left".into());
         true
@@ -451,6 +464,62 @@ impl ClientLink {
         self.send(AppMessage::GiveControl { to }, now_ms);
     }
 
+    /// Offers the file the user picked for `device` (`size` bytes, named `name`); the host
+    /// reads it through [`ClientAction::MediaRead`] while this socket lasts.
+    pub fn offer_media(&mut self, device: MediaDevice, writable: bool, size: u64, name: &str, now_ms: u64) {
+        if !self.is_established() {
+            let reason = "the console is not connected".to_string();
+            return self.actions.push_back(ClientAction::MediaChanged { device, attached: false, reason });
+        }
+        if !self.media_offered.contains(&device) {
+            self.media_offered.push(device);
+        }
+        self.send(AppMessage::Media(MediaMessage::Offer { device, writable, size, name: name.into() }), now_ms);
+    }
+
+    pub fn eject_media(&mut self, device: MediaDevice, now_ms: u64) {
+        self.send(AppMessage::Media(MediaMessage::Eject { device }), now_ms);
+    }
+
+    /// The bytes for [`ClientAction::MediaRead`] `id`.
+    pub fn media_data(&mut self, id: u32, bytes: Vec<u8>, now_ms: u64) {
+        self.send(AppMessage::Media(MediaMessage::Data { id, bytes }), now_ms);
+    }
+
+    /// The file could not be read for [`ClientAction::MediaRead`] `id`.
+    pub fn media_failed(&mut self, id: u32, reason: &str, now_ms: u64) {
+        self.send(AppMessage::Media(MediaMessage::Failed { id, reason: reason.into() }), now_ms);
+    }
+
+    /// The socket is gone, and with it every file it offered.
+    fn media_lost(&mut self) {
+        for device in std::mem::take(&mut self.media_offered) {
+            let reason = "the console connection closed".to_string();
+            self.actions.push_back(ClientAction::MediaChanged { device, attached: false, reason });
+        }
+    }
+
+    fn on_media(&mut self, message: MediaMessage) {
+        match message {
+            MediaMessage::Read { id, device, offset, length } => {
+                self.actions.push_back(ClientAction::MediaRead { id, device, offset, length })
+            }
+            MediaMessage::Attached { device } => {
+                let reason = "attached".to_string();
+                self.actions.push_back(ClientAction::MediaChanged { device, attached: true, reason });
+            }
+            MediaMessage::Detached { device, reason } => {
+                self.media_offered.retain(|d| *d != device);
+                self.actions.push_back(ClientAction::MediaChanged { device, attached: false, reason });
+            }
+            // The applet's own messages, sent back: nothing a controller says.
+            MediaMessage::Offer { .. }
+            | MediaMessage::Eject { .. }
+            | MediaMessage::Data { .. }
+            | MediaMessage::Failed { .. } => {}
+        }
+    }
+
     fn send(&mut self, message: AppMessage, now_ms: u64) {
         if let Some(socket) = self.socket.as_mut().filter(|s| s.established) {
             // A send error means the link is closing; the close reports it.
@@ -494,6 +563,7 @@ impl ClientLink {
                 self.status.serial_bytes += bytes.len() as u64;
                 self.actions.push_back(ClientAction::Serial(bytes));
             }
+            ClientEvent::Message(AppMessage::Media(m)) => self.on_media(m),
             ClientEvent::Message(_) => {}
             ClientEvent::RekeyComplete { generation } => {
                 self.renewing = false;

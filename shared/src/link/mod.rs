@@ -5,11 +5,15 @@
 //! actions between the world and these machines and make no protocol decision.
 
 pub mod client;
+pub mod media;
+#[cfg(test)]
+mod media_tests;
 pub mod server;
 #[cfg(test)]
 mod tests;
 
 pub use client::{ClientAction, ClientLink, KeyRequest, LinkKey, Screen, Status};
+pub use media::MediaAction;
 pub use server::{LinkAudit, LinkStats, ServerAction, ServerLink, ServerLinkConfig};
 
 /// How a link's WebSocket is closed: a close code (RFC 6455) and a short reason the page can

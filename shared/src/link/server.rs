@@ -8,10 +8,11 @@
 
 use std::collections::VecDeque;
 
+use super::media::{MediaAction, MediaLink, MediaOutput};
 use super::{close_code, Farewell};
 use crate::session::{KeyPosition, LinkInfo, ServerConfig, ServerEnv, ServerEvent, ServerSession, SessionError};
 use crate::wire::message::HostStatus;
-use crate::wire::{Alert, AlertCode, AppMessage, InputEvent, KeyId, Presence, SpecialKey};
+use crate::wire::{Alert, AlertCode, AppMessage, InputEvent, KeyId, MediaDevice, Presence, SpecialKey};
 
 /// Messages the applet may send before its host is joined (they are handled after).
 const MAX_EARLY: usize = 64;
@@ -32,11 +33,21 @@ pub struct ServerLinkConfig {
     pub recheck_every_ms: u64,
     /// How often the link wants to be polled while nothing else happens (key life).
     pub poll_every_ms: u64,
+    /// How long the applet has to answer a read of a medium it offered before the medium is
+    /// taken out (the host's reads of it fail).
+    pub media_deadline_ms: u64,
 }
 
 impl ServerLinkConfig {
     pub fn new(session: ServerConfig, handshake_ms: u64) -> Self {
-        Self { session, handshake_ms, refresh_every_ms: 1000, recheck_every_ms: 2000, poll_every_ms: 1000 }
+        Self {
+            session,
+            handshake_ms,
+            refresh_every_ms: 1000,
+            recheck_every_ms: 2000,
+            poll_every_ms: 1000,
+            media_deadline_ms: 15_000,
+        }
     }
 }
 
@@ -72,6 +83,8 @@ pub enum ServerAction {
     },
     /// A fresh key was refused; the link keeps its current keys.
     KeySwitchRefused(Alert),
+    /// Something to do about a medium the applet offered.
+    Media(MediaAction),
 }
 
 /// What the audit trail records about a link while it lasts (opening and closing are the
@@ -127,6 +140,7 @@ pub struct ServerLink {
     farewell: Option<Farewell>,
     /// Why the link failed, when it did.
     error: Option<SessionError>,
+    media: MediaLink,
 }
 
 impl ServerLink {
@@ -146,6 +160,7 @@ impl ServerLink {
             stats: LinkStats::default(),
             farewell: None,
             error: None,
+            media: MediaLink::default(),
         }
     }
 
@@ -184,7 +199,10 @@ impl ServerLink {
     pub fn next_poll(&self) -> u64 {
         match self.phase {
             Phase::Handshake => self.poll_due.min(self.handshake_ends),
-            _ => self.poll_due.min(self.next_check),
+            _ => {
+                let media = self.media.next_deadline(self.config.media_deadline_ms).unwrap_or(u64::MAX);
+                self.poll_due.min(self.next_check).min(media)
+            }
         }
     }
 
@@ -241,8 +259,59 @@ impl ServerLink {
             self.next_check = now_ms.saturating_add(self.config.recheck_every_ms);
             self.actions.push_back(ServerAction::CheckAccess);
         }
+        let mut out = MediaOutput::default();
+        self.media.poll(now_ms, self.config.media_deadline_ms, &mut out);
+        self.media_output(out, now_ms);
         if let Err(err) = self.session.poll(now_ms) {
             self.error = Some(err);
+        }
+    }
+
+    /// Whether the adapter may hand the link another read of an offered medium now (if not,
+    /// it leaves the reads with the export, which holds them back from the host).
+    pub fn media_accepts_reads(&self) -> bool {
+        self.media.accepts_reads()
+    }
+
+    /// The devices this link's files are in (or going in): the adapter takes them out when the
+    /// link ends.
+    pub fn media_devices(&self) -> Vec<MediaDevice> {
+        self.media.devices()
+    }
+
+    /// Bytes of offered media the applet has answered.
+    pub fn media_bytes_read(&self) -> u64 {
+        self.media.bytes_read
+    }
+
+    /// The adapter plugged the applet's file into `device` (after [`MediaAction::Offer`]).
+    pub fn media_attached(&mut self, device: MediaDevice, now_ms: u64) {
+        let mut out = MediaOutput::default();
+        self.media.attached(device, &mut out);
+        self.media_output(out, now_ms);
+    }
+
+    /// The applet's file in `device` is out, or never went in, for `reason`.
+    pub fn media_detached(&mut self, device: MediaDevice, reason: &str, now_ms: u64) {
+        let mut out = MediaOutput::default();
+        self.media.detached(device, reason, now_ms, &mut out);
+        self.media_output(out, now_ms);
+    }
+
+    /// The host reads the applet's file in `device`; answered by [`MediaAction::ReadDone`].
+    pub fn media_read(&mut self, request: u64, device: MediaDevice, offset: u64, length: u32, now_ms: u64) {
+        let mut out = MediaOutput::default();
+        self.media.read(request, device, offset, length, now_ms, &mut out);
+        self.media_output(out, now_ms);
+    }
+
+    fn media_output(&mut self, out: MediaOutput, now_ms: u64) {
+        self.actions.extend(out.actions.into_iter().map(ServerAction::Media));
+        for message in out.messages {
+            let sent = self.session.send(AppMessage::Media(message), now_ms);
+            if !self.check(sent, now_ms) {
+                return;
+            }
         }
     }
 
@@ -425,6 +494,11 @@ impl ServerLink {
                     self.last_refresh = Some(now_ms);
                     self.actions.push_back(ServerAction::Refresh);
                 }
+            }
+            AppMessage::Media(message) if message.from_applet() => {
+                let mut out = MediaOutput::default();
+                self.media.from_applet(message, now_ms, &mut out);
+                self.media_output(out, now_ms);
             }
             AppMessage::SerialOpen => {
                 if !self.serial_open {

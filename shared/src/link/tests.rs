@@ -23,9 +23,9 @@ impl ServerEnv for Keys {
     }
 }
 
-struct Pair {
-    applet: ClientSession,
-    link: ServerLink,
+pub(super) struct Pair {
+    pub(super) applet: ClientSession,
+    pub(super) link: ServerLink,
     keys: Keys,
 }
 
@@ -61,7 +61,7 @@ impl Pair {
     }
 
     /// Delivers everything queued both ways until quiet; returns what the applet saw.
-    fn run(&mut self, now: u64) -> Vec<ClientEvent> {
+    pub(super) fn run(&mut self, now: u64) -> Vec<ClientEvent> {
         let mut seen = Vec::new();
         loop {
             let (up, down) = (self.applet.take_outgoing(), self.link.take_outgoing());
@@ -81,12 +81,12 @@ impl Pair {
         }
     }
 
-    fn actions(&mut self) -> Vec<ServerAction> {
+    pub(super) fn actions(&mut self) -> Vec<ServerAction> {
         std::iter::from_fn(|| self.link.next_action()).collect()
     }
 
     /// Handshake, then the adapter joins the host as it would.
-    fn attached(control: bool) -> Self {
+    pub(super) fn attached(control: bool) -> Self {
         let mut pair = Self::new();
         pair.run(0);
         assert!(matches!(pair.actions()[..], [ServerAction::Join { .. }]));
@@ -95,13 +95,13 @@ impl Pair {
         pair
     }
 
-    fn send(&mut self, message: AppMessage, now: u64) {
+    pub(super) fn send(&mut self, message: AppMessage, now: u64) {
         self.applet.send(message, now).unwrap();
         self.run(now);
     }
 }
 
-fn messages(events: Vec<ClientEvent>) -> Vec<AppMessage> {
+pub(super) fn messages(events: Vec<ClientEvent>) -> Vec<AppMessage> {
     events
         .into_iter()
         .filter_map(|e| match e {

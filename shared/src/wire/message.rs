@@ -2,6 +2,7 @@
 
 use super::codec::{Reader, Writer};
 use super::handshake::Alert;
+use super::media::MediaMessage;
 use super::{DecodeError, KeyId, Nonce, KEY_ID_LEN, NONCE_LEN};
 use crate::crypto::derive::PROOF_LEN;
 
@@ -23,6 +24,8 @@ pub enum Channel {
     Serial = 3,
     /// A message with zero bytes after it, so that records do not tell its size.
     Padded = 4,
+    /// Virtual media streamed from the browser (`super::media`).
+    Media = 5,
 }
 
 /// The plaintext size of a padded keystroke or pointer record: every one looks the same.
@@ -95,6 +98,7 @@ pub enum Message {
     Video(Payload),
     Input(InputEvent),
     Serial(Vec<u8>),
+    Media(MediaMessage),
 }
 
 /// Control channel: alerts, the in-band key switch, and host status.
@@ -234,6 +238,7 @@ pub enum AppMessage {
     RequestControl,
     GiveControl { to: u32 },
     SerialOpen,
+    Media(MediaMessage),
 }
 
 impl From<AppMessage> for Message {
@@ -248,6 +253,7 @@ impl From<AppMessage> for Message {
             AppMessage::RequestControl => Message::Control(ControlMessage::RequestControl),
             AppMessage::GiveControl { to } => Message::Control(ControlMessage::GiveControl { to }),
             AppMessage::SerialOpen => Message::Control(ControlMessage::SerialOpen),
+            AppMessage::Media(m) => Message::Media(m),
         }
     }
 }
@@ -288,6 +294,10 @@ impl Message {
                 out.put_u8(Channel::Serial as u8);
                 out.put_bytes(s);
             }
+            Message::Media(m) => {
+                out.put_u8(Channel::Media as u8);
+                m.encode(out);
+            }
         }
     }
 
@@ -307,6 +317,7 @@ impl Message {
             1 => Message::Video(r.rest().to_vec().into()),
             2 => Message::Input(InputEvent::decode(&mut r)?),
             3 => Message::Serial(r.rest().to_vec()),
+            5 => Message::Media(MediaMessage::decode(&mut r)?),
             4 => {
                 let len = usize::from(r.u16("padded length")?);
                 let inner = r.bytes(len, "padded message")?;
@@ -331,6 +342,7 @@ impl Message {
             Message::Video(v) => Ok(AppMessage::Video(v)),
             Message::Input(i) => Ok(AppMessage::Input(i)),
             Message::Serial(s) => Ok(AppMessage::Serial(s)),
+            Message::Media(m) => Ok(AppMessage::Media(m)),
             Message::Control(ControlMessage::RefreshRequest) => Ok(AppMessage::RefreshRequest),
             Message::Control(ControlMessage::HostStatus(s)) => Ok(AppMessage::HostStatus(s)),
             Message::Control(ControlMessage::Presence(p)) => Ok(AppMessage::Presence(p)),
@@ -526,7 +538,7 @@ fn optional_id(r: &mut Reader<'_>, field: &'static str) -> Result<Option<u32>, D
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
-fn truncated(s: &str, max: usize) -> &str {
+pub(super) fn truncated(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

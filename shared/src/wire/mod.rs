@@ -11,10 +11,12 @@
 
 pub mod codec;
 pub mod handshake;
+pub mod media;
 pub mod message;
 pub mod record;
 
 pub use handshake::{Alert, AlertCode, ClientHello, HandshakeMessage, ServerHello};
+pub use media::{MediaDevice, MediaMessage};
 pub use message::{
     AppMessage, ControlMessage, InputEvent, KeyEvent, Message, Modifiers, Payload, PointerEvent, Presence, SpecialKey,
     Viewer,

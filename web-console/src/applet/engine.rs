@@ -10,7 +10,7 @@ use std::rc::{Rc, Weak};
 
 use shared::link::{ClientAction, ClientLink, LinkKey, Screen};
 use shared::video::text::Damage;
-use shared::wire::InputEvent;
+use shared::wire::{InputEvent, MediaDevice};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlCanvasElement;
@@ -19,6 +19,7 @@ pub use shared::link::{KeyRequest, Status};
 
 use super::font::Font;
 use super::input::{self, EventListener, InputSink};
+use super::media::{BrowserMedia, MediaView};
 use super::page::{self, Interval, PageListeners};
 use super::painter::Painter;
 use super::socket::{Socket, SocketEvents};
@@ -32,6 +33,7 @@ pub struct ConsoleKey {
 pub type KeyFuture = Pin<Box<dyn Future<Output = Result<ConsoleKey, String>>>>;
 pub type KeyProvider = Rc<dyn Fn(KeyRequest) -> KeyFuture>;
 pub type StatusListener = Rc<dyn Fn(&Status)>;
+pub type MediaListener = Rc<dyn Fn(&[MediaView])>;
 
 struct Inner {
     link: ClientLink,
@@ -47,6 +49,8 @@ struct Inner {
     _page_listeners: Option<PageListeners>,
     /// A typing tick is scheduled (keystroke timing is obscured while the user types).
     typing_tick_pending: bool,
+    media: BrowserMedia,
+    on_media: Option<MediaListener>,
 }
 
 /// A console bound to one canvas. Cheap to clone; all clones drive the same console.
@@ -77,6 +81,8 @@ impl Console {
             _input_listeners: Vec::new(),
             _page_listeners: None,
             typing_tick_pending: false,
+            media: BrowserMedia::default(),
+            on_media: None,
         })));
         let listeners = input::listen(&canvas, console.weak())?;
         let (hide, show) = (console.weak(), console.weak());
@@ -101,6 +107,28 @@ impl Console {
 
     pub fn set_status_listener(&self, listener: StatusListener) {
         self.0.borrow_mut().on_status = Some(listener);
+    }
+
+    /// Told whenever a file offered as the host's media changes (state, bytes read, rate).
+    pub fn set_media_listener(&self, listener: MediaListener) {
+        self.0.borrow_mut().on_media = Some(listener);
+    }
+
+    /// Offers `file` as the host's `device` (read-only unless `writable`): the host reads it
+    /// from this page for as long as the link lasts.
+    pub fn attach_media(&self, device: MediaDevice, file: web_sys::File, writable: bool) {
+        let (size, name) = (file.size() as u64, file.name());
+        self.0.borrow_mut().media.offer(device, file, page::now_ms());
+        self.drive(|link, now| link.offer_media(device, writable, size, &name, now));
+        self.notify_media();
+    }
+
+    pub fn eject_media(&self, device: MediaDevice) {
+        self.drive(|link, now| link.eject_media(device, now));
+    }
+
+    pub fn media(&self) -> Vec<MediaView> {
+        self.0.borrow().media.views()
     }
 
     pub fn status(&self) -> Status {
@@ -242,7 +270,38 @@ impl Console {
     fn tick(&self) {
         let now = self.now();
         self.0.borrow_mut().link.tick(now);
+        self.0.borrow_mut().media.tick(page::now_ms());
         self.after_link_changed();
+        self.notify_media();
+    }
+
+    /// Reads what the controller asked of the file for `device`, and answers.
+    fn read_media(&self, id: u32, device: MediaDevice, offset: u64, length: u32) {
+        let file = self.0.borrow().media.file(device);
+        let weak = self.weak();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = match file {
+                Some(file) => super::media::read_range(file, offset, length).await,
+                None => Err("this page no longer offers that file".into()),
+            };
+            weak.with(|c| match result {
+                Ok(bytes) => {
+                    c.0.borrow_mut().media.count_read(device, bytes.len());
+                    c.drive(|link, now| link.media_data(id, bytes, now));
+                }
+                Err(reason) => c.drive(|link, now| link.media_failed(id, &reason, now)),
+            });
+        });
+    }
+
+    fn notify_media(&self) {
+        let (listener, views) = {
+            let inner = self.0.borrow();
+            (inner.on_media.clone(), inner.media.views())
+        };
+        if let Some(listener) = listener {
+            listener(&views);
+        }
     }
 
     fn leave_page(&self) {
@@ -285,7 +344,16 @@ impl Console {
                     (ClientAction::FirstPicture, _) => page::mark_first_picture(),
                     (ClientAction::Serial(bytes), _) => inner.serial.feed(&bytes),
                     (ClientAction::SerialReset, _) => inner.serial.reset(),
-                    (action @ (ClientAction::NeedKey { .. } | ClientAction::CloseSocket), _) => later.push(action),
+                    (ClientAction::MediaChanged { device, attached, reason }, _) => {
+                        inner.media.changed(device, attached, reason);
+                        later.push(ClientAction::MediaChanged { device, attached, reason: String::new() });
+                    }
+                    (
+                        action @ (ClientAction::NeedKey { .. }
+                        | ClientAction::CloseSocket
+                        | ClientAction::MediaRead { .. }),
+                        _,
+                    ) => later.push(action),
                 }
             }
         }
@@ -297,6 +365,8 @@ impl Console {
                     let weak = self.weak();
                     let _ = page::set_timeout(after_ms, move || weak.with(|c| c.request_key(request)));
                 }
+                ClientAction::MediaRead { id, device, offset, length } => self.read_media(id, device, offset, length),
+                ClientAction::MediaChanged { .. } => self.notify_media(),
                 _ => {
                     if let Some(socket) = self.0.borrow().socket.as_ref() {
                         socket.request_close();

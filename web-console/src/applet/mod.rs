@@ -6,6 +6,7 @@ pub mod engine;
 pub mod font;
 pub mod input;
 pub mod js_api;
+pub mod media;
 pub mod page;
 pub mod painter;
 pub mod serial;

@@ -280,7 +280,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <HealthPanel host=health_host.clone() csrf=health_csrf.clone() recovery=has_recovery can_power=may_power/>
             </Show>
             <Show when=move || show_media.get()>
-                <MediaPanel host=media_host.clone() csrf=media_csrf.clone()/>
+                <MediaPanel host=media_host.clone() csrf=media_csrf.clone() console=console/>
             </Show>
             <Show when=move || show_directives.get()>
                 <DirectivesPanel host=directives_host.clone() csrf=directives_csrf.clone()/>

@@ -1,19 +1,22 @@
-//! The console page's virtual media panel: insert an image from the controller's media folder,
-//! or from a URL on one of the controller's listed image servers, into the host's CD drive; see
-//! what it holds and how much the host has read; eject it.
+//! The console page's virtual media panel: attach a file from this computer (`media_file`), or
+//! insert an image from the controller's media folder, or from a URL on one of the controller's
+//! listed image servers, into the host's CD drive; see what it holds and how much the host has
+//! read; eject it.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::media_file::BrowserFile;
 use crate::api::{self, MediaImage, MediaStatus};
+use crate::applet::Console;
 
 /// How often an open panel asks how much the host has read.
 const REFRESH: Duration = Duration::from_secs(2);
 
 #[component]
-pub fn MediaPanel(host: String, csrf: String) -> impl IntoView {
+pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Console>, LocalStorage>) -> impl IntoView {
     let images = RwSignal::new(Vec::<MediaImage>::new());
     let chosen = RwSignal::new(String::new());
     let url = RwSignal::new(String::new());
@@ -79,6 +82,7 @@ pub fn MediaPanel(host: String, csrf: String) -> impl IntoView {
     };
     view! {
         <div id="media-panel" class="panel">
+            <BrowserFile console=console/>
             <select id="media-image" on:change=move |ev| chosen.set(event_target_value(&ev)) prop:value=move || chosen.get()>
                 {move || images.get().into_iter().map(|i| {
                     let label = format!("{} ({})", i.name, size(i.size));
@@ -98,7 +102,7 @@ pub fn MediaPanel(host: String, csrf: String) -> impl IntoView {
     }
 }
 
-fn size(bytes: u64) -> String {
+pub(super) fn size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),

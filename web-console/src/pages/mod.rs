@@ -7,6 +7,7 @@ pub mod directives;
 pub mod host_panels;
 pub mod hosts;
 pub mod login;
+pub mod media_file;
 pub mod media_panel;
 pub mod password;
 pub mod users;

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use serde_json::json;
 
 use super::qmp::Qmp;
-use crate::hosts::media::{MediaAction, MediaRequest, MediaStatus};
+use crate::hosts::media::{MediaAction, MediaDevice, MediaRequest, MediaStatus};
 use crate::media::export::{self, Served};
 
 /// The drive's QEMU device id.
@@ -31,6 +31,7 @@ pub fn qemu_args() -> Vec<String> {
 struct Inserted {
     image: String,
     size: u64,
+    owner: Option<u64>,
     export: Served,
 }
 
@@ -48,13 +49,26 @@ impl CdDrive {
         let MediaRequest { action, done } = request;
         let result = match action {
             MediaAction::Status => Ok(()),
-            MediaAction::Eject => self.eject(qmp).await,
-            MediaAction::Insert { source, image } => self.insert(qmp, source, image).await,
+            MediaAction::Insert { device: MediaDevice::Usb, .. }
+            | MediaAction::Eject { device: MediaDevice::Usb, .. } => Err("this machine has no USB disk drive".into()),
+            MediaAction::Eject { owner: Some(owner), .. }
+                if self.inserted.as_ref().and_then(|i| i.owner) != Some(owner) =>
+            {
+                Ok(()) // someone else's medium now: the owner's went already
+            }
+            MediaAction::Eject { .. } => self.eject(qmp).await,
+            MediaAction::Insert { source, image, owner, .. } => self.insert(qmp, source, image, owner).await,
         };
         let _ = done.send(result.map(|()| self.status()));
     }
 
-    async fn insert(&mut self, qmp: &mut Qmp, source: crate::media::Source, image: String) -> Result<(), String> {
+    async fn insert(
+        &mut self,
+        qmp: &mut Qmp,
+        source: crate::media::Source,
+        image: String,
+        owner: Option<u64>,
+    ) -> Result<(), String> {
         if self.inserted.is_some() {
             self.eject(qmp).await?;
         }
@@ -64,7 +78,7 @@ impl CdDrive {
         let filename = format!("nbd+unix:///{EXPORT}?socket={}", self.socket.display());
         let arguments = json!({ "id": DEVICE, "filename": filename, "format": "raw", "read-only-mode": "read-only" });
         qmp.execute("blockdev-change-medium", arguments).await.map_err(|e| e.to_string())?;
-        self.inserted = Some(Inserted { image, size, export });
+        self.inserted = Some(Inserted { image, size, owner, export });
         Ok(())
     }
 
