@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod client;
 pub mod kdc;
+pub mod media;
 pub mod netns;
 pub mod portal;
 pub mod process;
@@ -76,6 +77,11 @@ impl Controller {
     /// The controller's generated self-signed certificate (the CA file for clients).
     pub fn cert_path(&self) -> PathBuf {
         self.data.path().join("tls-cert.pem")
+    }
+
+    /// Where the controller keeps the sockets of its `qemu` host `id` (display, QMP, media).
+    pub fn qemu_run_dir(&self, id: &str) -> PathBuf {
+        controller_server::hosts::qemu::run_dir(self.data.path(), id)
     }
 }
 

@@ -8,39 +8,12 @@
 use std::time::Duration;
 
 use controller_server::hosts::media::MediaAction;
+use e2e::media::{
+    attach_from_this_computer, browser_file, browser_file_becomes, make_iso, serial_canvas, serial_shows,
+};
 use e2e::qemu::{open_booted_console, qemu_host};
-use e2e::{marker, run_checked, scenario, wait_for};
+use e2e::{marker, scenario, wait_for};
 use fantoccini::Locator;
-
-/// Waits until the guest's serial log holds `needle`.
-async fn serial_shows(log: &std::path::Path, what: &str, needle: &str) -> anyhow::Result<()> {
-    wait_for(what, Duration::from_secs(30), || async {
-        let logged = std::fs::read_to_string(log).unwrap_or_default();
-        Ok(if logged.contains(needle) {
-            Ok(())
-        } else {
-            Err(logged.lines().rev().take(5).collect::<Vec<_>>().join(" | "))
-        })
-    })
-    .await
-}
-
-/// Makes `iso` holding `hello.txt` of `size` random bytes; returns the file's SHA-256.
-fn make_iso(work: &std::path::Path, iso: &std::path::Path, size: usize) -> String {
-    let content_dir = work.join("content");
-    std::fs::create_dir_all(&content_dir).unwrap();
-    let content: Vec<u8> = (0..size).map(|_| rand::random::<u8>()).collect();
-    std::fs::write(content_dir.join("hello.txt"), &content).unwrap();
-    run_checked(
-        std::process::Command::new("xorriso")
-            .args(["-as", "mkisofs", "-quiet", "-V", "LANTERN", "-o"])
-            .arg(iso)
-            .arg(&content_dir),
-    )
-    .expect("xorriso (Debian's xorriso) makes the ISO");
-    let sum = run_checked(std::process::Command::new("sha256sum").arg(content_dir.join("hello.txt"))).unwrap();
-    sum.split_whitespace().next().unwrap().to_string()
-}
 
 /// The guest mounts its CD (the drive may take a moment to report the new medium) and prints
 /// the SHA-256 of `hello.txt`, which must be `expected`; then unmounts it.
@@ -64,14 +37,6 @@ async fn guest_finds_no_medium(canvas: &fantoccini::elements::Element, log: &std
     let m = marker();
     canvas.send_keys(&format!("dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null; echo gone-{m}-$?\n")).await?;
     serial_shows(log, "the guest finding no medium", &format!("gone-{m}-1")).await
-}
-
-/// The console page's serial console, clicked to type in.
-async fn serial_canvas(c: &fantoccini::Client) -> anyhow::Result<fantoccini::elements::Element> {
-    c.find(Locator::Id("btn-serial")).await?.click().await?;
-    let canvas = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("serial-canvas")).await?;
-    canvas.click().await?;
-    Ok(canvas)
 }
 
 /// The media actions of the audit trail, as `actor action target [reason]`.
@@ -140,31 +105,6 @@ async fn an_iso_inserted_from_the_console_page_is_read_by_the_guest_and_ejected(
             Ok(())
         }
     );
-}
-
-/// The state of the page's file for the CD drive (`attaching`, `attached`, `detached`) and
-/// what the page says of it.
-async fn browser_file(browser: &e2e::browser::Browser) -> (String, String) {
-    let Ok(item) = browser.client.find(Locator::Css("#media-browser-files li[data-device='cd']")).await else {
-        return (String::new(), "no file listed".into());
-    };
-    (item.attr("data-state").await.ok().flatten().unwrap_or_default(), item.text().await.unwrap_or_default())
-}
-
-async fn browser_file_becomes(browser: &e2e::browser::Browser, state: &str) -> anyhow::Result<String> {
-    wait_for(&format!("the page's file {state}"), Duration::from_secs(30), || async {
-        let (now, text) = browser_file(browser).await;
-        Ok(if now == state { Ok(text) } else { Err(format!("{now}: {text}")) })
-    })
-    .await
-}
-
-/// Picks `iso` in the media panel's file input, as a user's file picker would, and attaches it.
-async fn attach_from_this_computer(c: &fantoccini::Client, iso: &std::path::Path) -> anyhow::Result<()> {
-    let input = c.find(Locator::Id("media-file")).await?;
-    input.send_keys(&iso.display().to_string()).await?;
-    c.find(Locator::Id("btn-media-attach")).await?.click().await?;
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

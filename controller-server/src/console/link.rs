@@ -58,7 +58,7 @@ pub async fn upgrade(
     }
     let span = tracing::info_span!("console", link = %rand::random::<u32>());
     // The applet sends input, pastes (16 KiB at most), key switches and chunks of its media
-    // (256 KiB): nothing near the 16 MiB a WebSocket frame may otherwise carry.
+    // (1 MiB): nothing near the 16 MiB a WebSocket frame may otherwise carry.
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| run(socket, state, listener, source).instrument(span))

@@ -189,7 +189,8 @@ impl LinkMedia {
         let (requests, receiver) = mpsc::channel(QUEUE);
         // A medium replaced by a new offer: its export goes when the insert replaces it.
         self.offered[slot(device)] = Some(Offered { requests: receiver, name: name.to_string() });
-        let source = Source { requests, size, read_only: true };
+        // The guest's drive asks one read at a time; each crosses to the browser and back.
+        let source = crate::media::readahead::wrap(Source { requests, size, read_only: true });
         let (image, owner) = (name.to_string(), Some(self.owner));
         self.inserting.push(tokio::spawn(async move {
             (device, host.media(MediaAction::Insert { device, source, image, owner }).await)

@@ -28,9 +28,11 @@ impl Sealer {
     /// that a test can open what the controller sealed and look for its contents elsewhere.
     pub fn new() -> Self {
         #[cfg(debug_assertions)]
-        let key = std::env::var("LANTERN_TEST_SEAL_KEY").ok().and_then(|hex| crate::secret::unhex(&hex));
-        if let Some(key) = key.and_then(|key| <[u8; 32]>::try_from(key).ok()) {
-            return Self::from_key(key);
+        {
+            let fixed = std::env::var("LANTERN_TEST_SEAL_KEY").ok().and_then(|hex| crate::secret::unhex(&hex));
+            if let Some(key) = fixed.and_then(|key| <[u8; 32]>::try_from(key).ok()) {
+                return Self::from_key(key);
+            }
         }
         Self::from_key(rand::random())
     }

@@ -8,6 +8,7 @@
 
 pub mod export;
 pub mod file;
+pub mod readahead;
 pub mod url;
 
 use tokio::sync::{mpsc, oneshot};

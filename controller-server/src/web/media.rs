@@ -98,6 +98,8 @@ pub async fn insert(
         (None, Some(url)) => {
             let opened = state.media_urls.open(&url).await;
             let medium = opened.map_err(|e| ApiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+            // Each read is an HTTP round trip; the guest's drive asks one at a time.
+            let medium = crate::media::readahead::wrap(medium);
             (medium, url, "url")
         }
         _ => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give an image of the media folder or a URL")),

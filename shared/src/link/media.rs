@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::wire::media::{MediaDevice, MediaMessage, MEDIA_CHUNK};
 
-/// Chunks asked of the applet and not yet answered, at most: 16 x 256 KiB keeps a loopback
-/// link busy without holding more than 4 MiB of answers in flight.
+/// Chunks asked of the applet and not yet answered, at most: 16 x 1 MiB keeps the browser busy
+/// (reads overlap its sealing) without more than 16 MiB of answers in flight.
 pub const MEDIA_WINDOW: usize = 16;
 /// Bytes of host reads the link holds (asked, queued or being put together), at most; beyond
 /// it the adapter stops taking reads from the export, which holds them back from the host.

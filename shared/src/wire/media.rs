@@ -15,9 +15,10 @@
 use super::codec::{Reader, Writer};
 use super::DecodeError;
 
-/// The most one `Read` asks for: large enough that a read costs one round trip per quarter
-/// megabyte, small enough that the answers of a full window stay a few megabytes.
-pub const MEDIA_CHUNK: u32 = 256 << 10;
+/// The most one `Read` asks for: each answer costs the applet a `File.slice()` read, a seal
+/// and a WebSocket message, so larger pieces go faster (measured: 1 MiB streams at about 1.3x
+/// the rate of 256 KiB in Chromium), and a record of one still fits `MAX_PLAINTEXT`.
+pub const MEDIA_CHUNK: u32 = 1 << 20;
 /// A file name as the applet offers it, at most this long (cut on a character boundary).
 pub const MAX_MEDIA_NAME: usize = 255;
 const MAX_MEDIA_REASON: usize = 256;

@@ -1,0 +1,71 @@
+//! Steps of the virtual media tests and benchmark: images made at test time, the guest's
+//! serial log, and the console page's media panel as a user works it.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+
+use crate::{run_checked, wait_for};
+
+/// Waits until the guest's serial log holds `needle`.
+pub async fn serial_shows(log: &std::path::Path, what: &str, needle: &str) -> anyhow::Result<()> {
+    wait_for(what, Duration::from_secs(30), || async {
+        let logged = std::fs::read_to_string(log).unwrap_or_default();
+        Ok(if logged.contains(needle) {
+            Ok(())
+        } else {
+            Err(logged.lines().rev().take(5).collect::<Vec<_>>().join(" | "))
+        })
+    })
+    .await
+}
+
+/// Makes `iso` holding `hello.txt` of `size` random bytes; returns the file's SHA-256.
+pub fn make_iso(work: &std::path::Path, iso: &std::path::Path, size: usize) -> String {
+    let content_dir = work.join("content");
+    std::fs::create_dir_all(&content_dir).unwrap();
+    let content: Vec<u8> = (0..size).map(|_| rand::random::<u8>()).collect();
+    std::fs::write(content_dir.join("hello.txt"), &content).unwrap();
+    run_checked(
+        std::process::Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-V", "LANTERN", "-o"])
+            .arg(iso)
+            .arg(&content_dir),
+    )
+    .expect("xorriso (Debian's xorriso) makes the ISO");
+    let sum = run_checked(std::process::Command::new("sha256sum").arg(content_dir.join("hello.txt"))).unwrap();
+    sum.split_whitespace().next().unwrap().to_string()
+}
+
+/// The console page's serial console, clicked to type in.
+pub async fn serial_canvas(c: &fantoccini::Client) -> anyhow::Result<fantoccini::elements::Element> {
+    c.find(Locator::Id("btn-serial")).await?.click().await?;
+    let canvas = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("serial-canvas")).await?;
+    canvas.click().await?;
+    Ok(canvas)
+}
+
+/// The state of the page's file for the CD drive (`attaching`, `attached`, `detached`) and
+/// what the page says of it.
+pub async fn browser_file(browser: &crate::browser::Browser) -> (String, String) {
+    let Ok(item) = browser.client.find(Locator::Css("#media-browser-files li[data-device='cd']")).await else {
+        return (String::new(), "no file listed".into());
+    };
+    (item.attr("data-state").await.ok().flatten().unwrap_or_default(), item.text().await.unwrap_or_default())
+}
+
+pub async fn browser_file_becomes(browser: &crate::browser::Browser, state: &str) -> anyhow::Result<String> {
+    wait_for(&format!("the page's file {state}"), Duration::from_secs(30), || async {
+        let (now, text) = browser_file(browser).await;
+        Ok(if now == state { Ok(text) } else { Err(format!("{now}: {text}")) })
+    })
+    .await
+}
+
+/// Picks `iso` in the media panel's file input, as a user's file picker would, and attaches it.
+pub async fn attach_from_this_computer(c: &fantoccini::Client, iso: &std::path::Path) -> anyhow::Result<()> {
+    let input = c.find(Locator::Id("media-file")).await?;
+    input.send_keys(&iso.display().to_string()).await?;
+    c.find(Locator::Id("btn-media-attach")).await?.click().await?;
+    Ok(())
+}
