@@ -43,6 +43,9 @@ if [[ "${1:-}" == "--tests" ]]; then
   command -v nbdcopy >/dev/null || missing+=(libnbd-bin)
   # ...and the test ISOs are made with xorriso.
   command -v xorriso >/dev/null || missing+=(xorriso)
+  # ...and the boot-override test boots ISOs made with isolinux (and syslinux's ldlinux.c32).
+  [[ -f /usr/lib/ISOLINUX/isolinux.bin ]] || missing+=(isolinux)
+  [[ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ]] || missing+=(syslinux-common)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

@@ -115,8 +115,21 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
     assert_eq!((status, ejected["inserted"].clone()), (StatusCode::OK, Value::Null), "{ejected}");
     assert_eq!(
         admin.get("/api/hosts/vm/media").await,
-        json!({"inserted": null, "size": 0, "connected": false, "bytes_read": 0})
+        json!({
+            "inserted": null, "size": 0, "connected": false, "bytes_read": 0, "from_browser": false,
+            "boot_once": null, "boot_targets": ["cd"],
+        })
     );
+
+    // A one-time boot override needs the power right, and is recorded.
+    let (status, _, _) = viewer.call(Method::PUT, "/api/hosts/vm/boot", Some(json!({ "target": "cd" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, set, _) = admin.call(Method::PUT, "/api/hosts/vm/boot", Some(json!({ "target": "cd" }))).await;
+    assert_eq!((status, &set["boot_once"]), (StatusCode::OK, &json!("cd")), "{set}");
+    let (status, _, _) = admin.call(Method::PUT, "/api/hosts/vm/boot", Some(json!({ "target": "pxe" }))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "the machine has no network card");
+    let (status, cleared, _) = admin.call(Method::PUT, "/api/hosts/vm/boot", Some(json!({ "target": null }))).await;
+    assert_eq!((status, &cleared["boot_once"]), (StatusCode::OK, &Value::Null), "{cleared}");
 
     // From a listed web server, read in place; from any other, or both at once, refused.
     let url = format!("http://127.0.0.1:{}/images/rescue.iso", web.port());

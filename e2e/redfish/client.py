@@ -1,10 +1,11 @@
 """A Redfish client as BMC tooling would write it, with DMTF's `redfish` library from PyPI.
 
-Usage: client.py URL CAFILE FIRST_PASSWORD NEW_PASSWORD SYSTEM CHASSIS
+Usage: client.py URL CAFILE FIRST_PASSWORD NEW_PASSWORD SYSTEM CHASSIS IMAGE_URL
 
 Logs in as admin with the first-run password, replaces it (the service insists), logs in
-again, reads every sensor of CHASSIS, resets SYSTEM with ForceRestart and reads back the
-newest entry of that system's event log. Prints one JSON object with what it saw; exits
+again, reads every sensor of CHASSIS, inserts IMAGE_URL into the virtual CD of SYSTEM's
+manager (VirtualMedia.InsertMedia), sets a one-time boot from it (Boot, Once), resets SYSTEM
+with ForceRestart and reads back the newest entry of that system's event log. Prints one JSON object with what it saw; exits
 non-zero with the service's error if any step fails.
 """
 
@@ -21,7 +22,7 @@ def check(response, expected, what):
 
 
 def main():
-    url, cafile, first, new, system, chassis = sys.argv[1:7]
+    url, cafile, first, new, system, chassis, image = sys.argv[1:8]
     client = redfish.redfish_client(base_url=url, username="admin", password=first, cafile=cafile)
     client.login(auth="session")
     blocked = client.get(f"/redfish/v1/Systems/{system}")
@@ -38,6 +39,15 @@ def main():
         sensors[sensor["Id"]] = {"Reading": sensor["Reading"], "ReadingUnits": sensor["ReadingUnits"]}
 
     computer = check(client.get(f"/redfish/v1/Systems/{system}"), (200,), "system").dict
+    cd = virtual_cd(client, computer)
+    insert = cd["Actions"]["#VirtualMedia.InsertMedia"]["target"]
+    body = {"Image": image, "Inserted": True, "WriteProtected": True, "TransferProtocolType": "HTTP"}
+    check(client.post(insert, body=body), (200, 202, 204), "insert media")
+    refused_image = client.post(insert, body={"Image": "http://10.9.9.9/elsewhere.iso"})
+    inserted = check(client.get(cd["@odata.id"]), (200,), "virtual CD").dict
+    boot = {"Boot": {"BootSourceOverrideTarget": "Cd", "BootSourceOverrideEnabled": "Once"}}
+    check(client.patch(computer["@odata.id"], body=boot), (200, 204), "boot override")
+    booting = check(client.get(computer["@odata.id"]), (200,), "system").dict["Boot"]
     reset = computer["Actions"]["#ComputerSystem.Reset"]
     answer = check(client.post(reset["target"], body={"ResetType": "ForceRestart"}), (200, 202, 204), "reset")
     bad = client.post(reset["target"], body={"ResetType": "Explode"})
@@ -53,7 +63,24 @@ def main():
         "bad_reset": [bad.status, bad.dict["error"]["code"]],
         "sensors": sensors,
         "newest_event": newest["Message"],
+        "inserted": {k: inserted[k] for k in ("Image", "ImageName", "Inserted", "WriteProtected", "ConnectedVia")},
+        "refused_image": [refused_image.status, refused_image.dict["error"]["@Message.ExtendedInfo"][0]["Message"]],
+        "boot": {k: booting[k] for k in ("BootSourceOverrideTarget", "BootSourceOverrideEnabled")},
     }))
+
+
+def virtual_cd(client, computer):
+    """The CD among the VirtualMedia of the managers that manage `computer`."""
+    for manager in computer["Links"]["ManagedBy"]:
+        found = check(client.get(manager["@odata.id"]), (200,), "manager").dict
+        if "VirtualMedia" not in found:
+            continue
+        media = check(client.get(found["VirtualMedia"]["@odata.id"]), (200,), "virtual media").dict
+        for member in media["Members"]:
+            medium = check(client.get(member["@odata.id"]), (200,), "virtual medium").dict
+            if "CD" in medium["MediaTypes"]:
+                return medium
+    sys.exit("no virtual CD among the system's managers")
 
 
 if __name__ == "__main__":

@@ -69,3 +69,36 @@ pub async fn attach_from_this_computer(c: &fantoccini::Client, iso: &std::path::
     c.find(Locator::Id("btn-media-attach")).await?.click().await?;
     Ok(())
 }
+
+/// Makes `iso`, a hybrid ISO (bootable as a CD and as a disk) whose isolinux boots the test
+/// guest's kernel and initrd with `lantern.from=<marker>` on its command line (which the
+/// kernel prints on the serial port: "Command line: ..."). Needs Debian's `isolinux` and
+/// `syslinux-common`.
+pub fn make_boot_iso(work: &std::path::Path, iso: &std::path::Path, marker: &str) -> anyhow::Result<()> {
+    let guest = crate::workspace_root().join("target/guest");
+    let tree = work.join(format!("boot-{marker}"));
+    std::fs::create_dir_all(tree.join("isolinux"))?;
+    std::fs::copy("/usr/lib/ISOLINUX/isolinux.bin", tree.join("isolinux/isolinux.bin"))?;
+    std::fs::copy("/usr/lib/syslinux/modules/bios/ldlinux.c32", tree.join("isolinux/ldlinux.c32"))?;
+    std::fs::copy(guest.join("vmlinuz"), tree.join("vmlinuz"))?;
+    std::fs::copy(guest.join("initrd.gz"), tree.join("initrd.gz"))?;
+    let config = format!(
+        "DEFAULT lantern\nPROMPT 0\nTIMEOUT 0\nLABEL lantern\n  KERNEL /vmlinuz\n  INITRD /initrd.gz\n  APPEND console=ttyS0 console=tty0 lantern.from={marker}\n"
+    );
+    std::fs::write(tree.join("isolinux/isolinux.cfg"), config)?;
+    run_checked(
+        std::process::Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-V", "LANTERNBOOT", "-b", "isolinux/isolinux.bin"])
+            .args(["-c", "isolinux/boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table"])
+            .args(["-isohybrid-mbr", "/usr/lib/ISOLINUX/isohdpfx.bin", "-o"])
+            .arg(iso)
+            .arg(&tree),
+    )?;
+    Ok(())
+}
+
+/// How many times the guest logging to `serial` booted a kernel with `lantern.from=<marker>`.
+pub fn boots_from(serial: &std::path::Path, marker: &str) -> usize {
+    let logged = String::from_utf8_lossy(&std::fs::read(serial).unwrap_or_default()).into_owned();
+    logged.lines().filter(|l| l.contains("Command line:") && l.contains(&format!("lantern.from={marker}"))).count()
+}

@@ -215,3 +215,15 @@ pub async fn open_booted_console(
     browser.first_login(controller).await?;
     browser.open_console("vm").await
 }
+
+/// The test VM `vm` booting from its firmware's boot order, with `disk` (a hybrid ISO from
+/// `e2e::media::make_boot_iso`) as its hard disk, written to a scratch copy only.
+pub fn qemu_host_booting(serial: &std::path::Path, disk: &std::path::Path) -> controller_server::config::HostConfig {
+    let mut host = qemu_host(serial);
+    if let controller_server::config::BackendConfig::Qemu { args, .. } = &mut host.backend {
+        let at = args.iter().position(|a| a == "-kernel").unwrap_or(args.len());
+        args.truncate(at);
+        args.extend(["-drive".into(), format!("file={},format=raw,if=ide,snapshot=on", disk.display())]);
+    }
+    host
+}

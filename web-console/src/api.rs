@@ -328,13 +328,18 @@ pub struct MediaImage {
     pub size: u64,
 }
 
-/// What a host's virtual CD drive holds.
+/// What a host's virtual CD drive holds, and its one-time boot override.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct MediaStatus {
     pub inserted: Option<String>,
     pub size: u64,
     pub connected: bool,
     pub bytes_read: u64,
+    /// `cd` or `pxe`: what the next start or reset boots from, once.
+    #[serde(default)]
+    pub boot_once: Option<String>,
+    #[serde(default)]
+    pub boot_targets: Vec<String>,
 }
 
 pub async fn media_images() -> Result<Vec<MediaImage>, String> {
@@ -348,6 +353,12 @@ pub async fn media_status(host: &str) -> Result<MediaStatus, String> {
 /// Inserts `body`: `{"image": name}` from the media folder or `{"url": ...}` from a web server.
 pub async fn insert_media(csrf: &str, host: &str, body: serde_json::Value) -> Result<MediaStatus, String> {
     call("PUT", &format!("/api/hosts/{host}/media/cd"), Some(&body), Some(csrf)).await
+}
+
+/// Sets what the host boots from once at its next start or reset (`None`: as usual).
+pub async fn set_boot_once(csrf: &str, host: &str, target: Option<&str>) -> Result<MediaStatus, String> {
+    let body = serde_json::json!({ "target": target });
+    call("PUT", &format!("/api/hosts/{host}/boot"), Some(&body), Some(csrf)).await
 }
 
 pub async fn eject_media(csrf: &str, host: &str) -> Result<MediaStatus, String> {

@@ -24,7 +24,18 @@ pub enum MediaAction {
         device: MediaDevice,
         owner: Option<u64>,
     },
+    /// Boot from `target` once, at the next start or reset (`None`: no override).
+    SetBoot(Option<BootTarget>),
     Status,
+}
+
+/// What a machine can boot from once, instead of its usual boot order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BootTarget {
+    Cd,
+    /// The network (its first network card's boot ROM).
+    Pxe,
 }
 
 /// What the CD drive holds.
@@ -36,6 +47,12 @@ pub struct MediaStatus {
     /// Whether the machine holds the medium's connection open now.
     pub connected: bool,
     pub bytes_read: u64,
+    /// The medium is a file a console page serves from the user's browser.
+    pub from_browser: bool,
+    /// The one-time boot override waiting for the next start or reset.
+    pub boot_once: Option<BootTarget>,
+    /// What the machine can boot from once (known while it runs).
+    pub boot_targets: Vec<BootTarget>,
 }
 
 pub struct MediaRequest {

@@ -122,6 +122,19 @@ impl RedfishError {
         .warning()
     }
 
+    /// A parameter's value the service cannot use; `why` says what is wrong with it (an image
+    /// server not on the allow list, say), after the registry's words.
+    pub fn action_parameter_value(parameter: &str, action: &str, why: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ActionParameterValueError",
+            format!("The value for the parameter {parameter} in the action {action} is invalid: {why}"),
+            &[parameter, action],
+            "Correct the value for the parameter in the request body and resubmit the request if the operation failed.",
+        )
+        .warning()
+    }
+
     pub fn action_parameter_unknown(action: &str, parameter: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

@@ -12,9 +12,16 @@ use crate::app::AppState;
 
 pub const MANAGER_URI: &str = "/redfish/v1/Managers/bmc";
 
-pub async fn collection(caller: Caller) -> Result<Response, RedfishError> {
-    caller.ready()?;
-    Ok(resource(super::collection_body("/redfish/v1/Managers", "ManagerCollection", "Managers", &[MANAGER_URI.into()])))
+/// The controller's manager, then the managers of the hosts with virtual media the caller may
+/// see.
+pub async fn collection(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
+    let mut members = vec![MANAGER_URI.to_string()];
+    for id in visible_ids(&state, &caller)? {
+        if state.hosts.get(&id).is_some_and(|h| super::media::has_manager(&h)) {
+            members.push(super::media::manager_uri(&id));
+        }
+    }
+    Ok(resource(super::collection_body("/redfish/v1/Managers", "ManagerCollection", "Managers", &members)))
 }
 
 pub async fn manager(
@@ -23,7 +30,7 @@ pub async fn manager(
     Path(id): Path<String>,
 ) -> Result<Response, RedfishError> {
     if id != "bmc" {
-        return Err(RedfishError::not_found("Manager", &id));
+        return super::media::host_manager(&state, &caller, &id);
     }
     let ids = visible_ids(&state, &caller)?;
     let systems: Vec<_> = ids.iter().map(|id| link(&super::systems::system_uri(id))).collect();

@@ -2,16 +2,19 @@
 //! buttons and event logs as the web console, in the shape BMC tools already speak.
 //!
 //! Hosts are `Systems` (power state, `ComputerSystem.Reset`, the event log as a log service)
-//! and `Chassis` (health sensors); the controller is the one `Manager`; users are
+//! and `Chassis` (health sensors); the controller is the `Manager` of them all, and a host that
+//! takes virtual media has a manager of its own for its `VirtualMedia`; users are
 //! `AccountService` accounts; `SessionService` issues `X-Auth-Token` sessions. Resources are
 //! built from live state on each request; nothing here keeps state of its own.
 
 pub mod accounts;
 pub mod auth;
+pub mod boot;
 pub mod chassis;
 pub mod error;
 pub mod logs;
 pub mod managers;
+pub mod media;
 pub mod service;
 pub mod systems;
 
@@ -37,6 +40,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/Systems/{id}", get(systems::system).patch(systems::update))
         .route("/v1/Systems/{id}/Actions/ComputerSystem.Reset", post(systems::reset))
         .route("/v1/Systems/{id}/ResetActionInfo", get(systems::reset_action_info))
+        .route("/v1/Systems/{id}/VirtualMedia", get(media::system_collection))
+        .route("/v1/Systems/{id}/VirtualMedia/{slot}", get(media::system_medium))
+        .route("/v1/Systems/{id}/VirtualMedia/{slot}/Actions/VirtualMedia.InsertMedia", post(media::insert))
+        .route("/v1/Systems/{id}/VirtualMedia/{slot}/Actions/VirtualMedia.EjectMedia", post(media::eject))
         .route("/v1/Systems/{id}/LogServices", get(logs::services))
         .route("/v1/Systems/{id}/LogServices/EventLog", get(logs::service))
         .route("/v1/Systems/{id}/LogServices/EventLog/Entries", get(logs::entries))
@@ -48,6 +55,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/Chassis/{id}/Sensors/{sensor}", get(chassis::sensor))
         .route("/v1/Managers", get(managers::collection))
         .route("/v1/Managers/{id}", get(managers::manager))
+        .route("/v1/Managers/{id}/VirtualMedia", get(media::manager_collection))
+        .route("/v1/Managers/{id}/VirtualMedia/{slot}", get(media::manager_medium))
+        .route("/v1/Managers/{id}/VirtualMedia/{slot}/Actions/VirtualMedia.InsertMedia", post(media::insert))
+        .route("/v1/Managers/{id}/VirtualMedia/{slot}/Actions/VirtualMedia.EjectMedia", post(media::eject))
         .route("/v1/Managers/bmc/LogServices", get(logs::manager_services))
         .route("/v1/Managers/bmc/LogServices/AuditLog", get(logs::audit_service))
         .route("/v1/Managers/bmc/LogServices/AuditLog/Entries", get(logs::audit_entries))

@@ -117,6 +117,13 @@ pub async fn system(
             "ManagedBy": [link(super::managers::MANAGER_URI)],
         },
     });
+    if super::media::has_manager(&host) {
+        if let Some(managers) = body["Links"]["ManagedBy"].as_array_mut() {
+            managers.push(link(&super::media::manager_uri(&host.id)));
+        }
+        body["Boot"] = super::boot::boot_body(&host).await;
+        body["VirtualMedia"] = link(&super::media::media_uri(super::media::Place::System, &host.id));
+    }
     if let Some(recovery) = state.recovery_of(&host.id) {
         // Automatic server recovery is Redfish's host watchdog: reset when the host stops
         // servicing it.
@@ -144,43 +151,57 @@ fn allowed_reset_types(host: &Host) -> Vec<&'static str> {
     RESET_TYPES.iter().filter(|(_, action)| host.power_actions.contains(action)).map(|(name, _)| *name).collect()
 }
 
-/// `PATCH` a system: `HostWatchdogTimer.FunctionEnabled` switches automatic recovery.
+/// `PATCH` a system: `HostWatchdogTimer.FunctionEnabled` switches automatic recovery; `Boot`
+/// sets a one-time boot override (`BootSourceOverrideTarget`, `BootSourceOverrideEnabled`).
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
+    source: crate::web::login::Source,
     Path(id): Path<String>,
     headers: HeaderMap,
     super::auth::Body(body): super::auth::Body,
 ) -> Result<Response, RedfishError> {
     let (host, rights) = visible_host(&state, &caller, &id)?;
     let body = json_object(&headers, &body)?;
-    const WRITABLE: &str = "HostWatchdogTimer/FunctionEnabled";
-    for (key, value) in &body {
-        let Some(timer) = value.as_object().filter(|_| key == "HostWatchdogTimer") else {
-            return Err(if key == "HostWatchdogTimer" {
-                RedfishError::property_value_type(&value.to_string(), key)
-            } else {
-                RedfishError::property_not_writable(key)
-            });
-        };
-        if let Some(other) = timer.keys().find(|k| k.as_str() != "FunctionEnabled") {
-            return Err(RedfishError::property_not_writable(&format!("HostWatchdogTimer/{other}")));
-        }
+    if let Some(other) = body.keys().find(|k| !["HostWatchdogTimer", "Boot"].contains(&k.as_str())) {
+        return Err(RedfishError::property_not_writable(other));
     }
-    let Some(enabled) = body.get("HostWatchdogTimer").and_then(|t| t.get("FunctionEnabled")) else {
-        return Err(RedfishError::property_missing(WRITABLE));
+    // Everything is checked before anything changes.
+    let recovery = body.get("HostWatchdogTimer").map(|t| watchdog_switch(&state, &host, t)).transpose()?;
+    let boot = match body.get("Boot") {
+        Some(boot) => Some(super::boot::override_asked(&host, boot).await?),
+        None => None,
     };
+    if !rights.power {
+        return Err(RedfishError::insufficient_privilege());
+    }
+    if let Some(enabled) = recovery {
+        crate::web::hosts::set_recovery_as(&state, &caller.user, &host.id, enabled, "redfish")
+            .await
+            .map_err(|_| RedfishError::internal())?;
+    }
+    if let Some(target) = boot {
+        crate::web::media::set_boot_as(&state, &caller.user, &host.id, target, ("redfish", &source))
+            .await
+            .map_err(|e| super::media::refused(e, "PATCH"))?;
+    }
+    system(State(state), caller, Path(id)).await
+}
+
+/// The automatic recovery switch a `HostWatchdogTimer` patch asks for.
+fn watchdog_switch(state: &AppState, host: &Host, timer: &Value) -> Result<bool, RedfishError> {
+    const WRITABLE: &str = "HostWatchdogTimer/FunctionEnabled";
+    let timer =
+        timer.as_object().ok_or_else(|| RedfishError::property_value_type(&timer.to_string(), "HostWatchdogTimer"))?;
+    if let Some(other) = timer.keys().find(|k| k.as_str() != "FunctionEnabled") {
+        return Err(RedfishError::property_not_writable(&format!("HostWatchdogTimer/{other}")));
+    }
+    let enabled = timer.get("FunctionEnabled").ok_or_else(|| RedfishError::property_missing(WRITABLE))?;
     let enabled = enabled.as_bool().ok_or_else(|| RedfishError::property_value_type(&enabled.to_string(), WRITABLE))?;
     if state.recovery_of(&host.id).is_none() {
         return Err(RedfishError::property_not_writable(WRITABLE));
     }
-    if !rights.power {
-        return Err(RedfishError::insufficient_privilege());
-    }
-    crate::web::hosts::set_recovery_as(&state, &caller.user, &host.id, enabled, "redfish")
-        .await
-        .map_err(|_| RedfishError::internal())?;
-    system(State(state), caller, Path(id)).await
+    Ok(enabled)
 }
 
 /// The reset action's parameters, for tools that ask before they press.

@@ -13,7 +13,7 @@ use super::guard::Authenticated;
 use super::hosts::visible_rights;
 use super::login::Source;
 use crate::app::AppState;
-use crate::hosts::media::{MediaAction, MediaDevice, MediaStatus};
+use crate::hosts::media::{BootTarget, MediaAction, MediaDevice, MediaStatus};
 
 /// Images larger than this are not listed or inserted (a DVD image is under 10 GiB).
 const MAX_IMAGE: u64 = 64 << 30;
@@ -83,6 +83,12 @@ pub struct Insert {
     url: Option<String>,
 }
 
+/// Where an inserted medium comes from.
+pub enum Medium {
+    Folder(String),
+    Url(String),
+}
+
 pub async fn insert(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -91,34 +97,45 @@ pub async fn insert(
     ApiJson(req): ApiJson<Insert>,
 ) -> Result<Json<MediaStatus>, ApiError> {
     auth.require_password_changed()?;
-    let user = &auth.session.user;
-    may_use_media(&state, user, &host_id)?;
-    let (medium, name, from) = match (req.image, req.url) {
-        (Some(image), None) => (from_folder(&state, &image).await?, image, "media folder"),
-        (None, Some(url)) => {
-            let opened = state.media_urls.open(&url).await;
-            let medium = opened.map_err(|e| ApiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-            // Each read is an HTTP round trip; the guest's drive asks one at a time.
-            let medium = crate::media::readahead::wrap(medium);
-            (medium, url, "url")
-        }
+    let medium = match (req.image, req.url) {
+        (Some(image), None) => Medium::Folder(image),
+        (None, Some(url)) => Medium::Url(url),
         _ => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give an image of the media folder or a URL")),
+    };
+    Ok(Json(insert_as(&state, &auth.session.user, &host_id, medium, ("web", &source)).await?))
+}
+
+/// Inserts `medium` into `host_id`'s CD drive for `user`, who needs the host's `media` right;
+/// audited before, in the event log after. `via` names the door (web, redfish).
+pub async fn insert_as(
+    state: &AppState,
+    user: &crate::store::User,
+    host_id: &str,
+    medium: Medium,
+    (via, source): (&str, &Source),
+) -> Result<MediaStatus, ApiError> {
+    may_use_media(state, user, host_id)?;
+    let (opened, name, from) = match medium {
+        Medium::Folder(image) => (from_folder(state, &image).await?, image, "media folder"),
+        Medium::Url(url) => {
+            let opened = state.media_urls.open(&url).await;
+            let opened = opened.map_err(|e| ApiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+            // Each read is an HTTP round trip; the guest's drive asks one at a time.
+            (crate::media::readahead::wrap(opened), url, "url")
+        }
     };
     let mut detail = source.audit();
     detail["device"] = "cd".into();
     detail["image"] = name.clone().into();
-    detail["size"] = medium.size.into();
+    detail["size"] = opened.size.into();
     detail["from"] = from.into();
-    state.audit_first(&user.username, "media.insert", &host_id, detail).await?;
-    let status = ask(
-        &state,
-        &host_id,
-        MediaAction::Insert { device: MediaDevice::Cd, source: medium, image: name.clone(), owner: None },
-    )
-    .await?;
-    let message = format!("Virtual CD: {name} inserted by {}", user.username);
-    state.event(&host_id, "info", &message).await;
-    Ok(Json(status))
+    detail["via"] = via.into();
+    state.audit_first(&user.username, "media.insert", host_id, detail).await?;
+    let action = MediaAction::Insert { device: MediaDevice::Cd, source: opened, image: name.clone(), owner: None };
+    let status = ask(state, host_id, action).await?;
+    let message = format!("Virtual CD: {name} inserted by {} ({via})", user.username);
+    state.event(host_id, "info", &message).await;
+    Ok(status)
 }
 
 /// An image of the media folder, opened read-only.
@@ -151,14 +168,69 @@ pub async fn eject(
     Path(host_id): Path<String>,
 ) -> Result<Json<MediaStatus>, ApiError> {
     auth.require_password_changed()?;
-    let user = &auth.session.user;
-    may_use_media(&state, user, &host_id)?;
+    Ok(Json(eject_as(&state, &auth.session.user, &host_id, ("web", &source)).await?))
+}
+
+/// Empties `host_id`'s CD drive for `user` (the `media` right); audited, in the event log.
+pub async fn eject_as(
+    state: &AppState,
+    user: &crate::store::User,
+    host_id: &str,
+    (via, source): (&str, &Source),
+) -> Result<MediaStatus, ApiError> {
+    may_use_media(state, user, host_id)?;
     let mut detail = source.audit();
     detail["device"] = "cd".into();
-    state.audit_first(&user.username, "media.eject", &host_id, detail).await?;
-    let status = ask(&state, &host_id, MediaAction::Eject { device: MediaDevice::Cd, owner: None }).await?;
-    state.event(&host_id, "info", &format!("Virtual CD ejected by {}", user.username)).await;
-    Ok(Json(status))
+    detail["via"] = via.into();
+    state.audit_first(&user.username, "media.eject", host_id, detail).await?;
+    let status = ask(state, host_id, MediaAction::Eject { device: MediaDevice::Cd, owner: None }).await?;
+    state.event(host_id, "info", &format!("Virtual CD ejected by {} ({via})", user.username)).await;
+    Ok(status)
+}
+
+/// `{"target": "cd" | "pxe" | null}`: what the host boots from once, at its next start or
+/// reset.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Boot {
+    target: Option<BootTarget>,
+}
+
+pub async fn boot(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    source: Source,
+    Path(host_id): Path<String>,
+    ApiJson(req): ApiJson<Boot>,
+) -> Result<Json<MediaStatus>, ApiError> {
+    auth.require_password_changed()?;
+    Ok(Json(set_boot_as(&state, &auth.session.user, &host_id, req.target, ("web", &source)).await?))
+}
+
+/// Sets (or clears) `host_id`'s one-time boot override for `user`, who needs the host's
+/// `power` right (it decides how the machine starts); audited before, in the event log after.
+pub async fn set_boot_as(
+    state: &AppState,
+    user: &crate::store::User,
+    host_id: &str,
+    target: Option<BootTarget>,
+    (via, source): (&str, &Source),
+) -> Result<MediaStatus, ApiError> {
+    if !visible_rights(state, user, host_id)?.power {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "you may not change how this host starts"));
+    }
+    let mut detail = source.audit();
+    detail["target"] = serde_json::json!(target);
+    detail["via"] = via.into();
+    state.audit_first(&user.username, "boot.override", host_id, detail).await?;
+    let status = ask(state, host_id, MediaAction::SetBoot(target)).await?;
+    let message = match target {
+        Some(BootTarget::Cd) => format!("One-time boot from the CD set by {} ({via})", user.username),
+        Some(BootTarget::Pxe) => format!("One-time network boot (PXE) set by {} ({via})", user.username),
+        None => format!("One-time boot override cleared by {} ({via})", user.username),
+    };
+    state.event(host_id, "info", &message).await;
+    Ok(status)
 }
 
 fn may_use_media(state: &AppState, user: &crate::store::User, host_id: &str) -> Result<(), ApiError> {

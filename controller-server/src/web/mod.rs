@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/media", get(media::images))
         .route("/api/hosts/{id}/media", get(media::status))
         .route("/api/hosts/{id}/media/cd", put(media::insert).delete(media::eject))
+        .route("/api/hosts/{id}/boot", put(media::boot))
         .route("/api/preferences", get(preferences::list))
         .route("/api/preferences/{name}", put(preferences::set))
         .route("/api/launches", post(launch::create))

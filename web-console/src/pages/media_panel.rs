@@ -68,6 +68,24 @@ pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Consol
             }
         });
     };
+    let boot_choice = RwSignal::new(String::from("cd"));
+    let set_boot = move |target: Option<String>| {
+        let (host, csrf) = (insert_host.get_value(), insert_csrf.get_value());
+        spawn_local(async move {
+            match api::set_boot_once(&csrf, &host, target.as_deref()).await {
+                Ok(now) => {
+                    status.set(now);
+                    message.set(String::new());
+                }
+                Err(e) => message.set(e),
+            }
+        });
+    };
+    let boot_described = move || match status.get().boot_once.as_deref() {
+        Some("cd") => "The next start or reset boots from the CD, once.".to_string(),
+        Some("pxe") => "The next start or reset boots from the network (PXE), once.".to_string(),
+        _ => "The host boots as usual.".to_string(),
+    };
     let described = move || {
         let s = status.get();
         match s.inserted {
@@ -94,6 +112,15 @@ pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Consol
             <button id="btn-media-insert-url" on:click=move |_| insert(serde_json::json!({ "url": url.get_untracked() })) disabled=move || url.get().is_empty()>"Insert URL"</button>
             <button id="btn-media-eject" on:click=eject disabled=move || status.with(|s| s.inserted.is_none())>"Eject"</button>
             <p id="media-status">{described}</p>
+            <div class="boot-once">
+                <select id="boot-once-target" on:change=move |ev| boot_choice.set(event_target_value(&ev)) prop:value=move || boot_choice.get()>
+                    <option value="cd">"CD"</option>
+                    <option value="pxe" disabled=move || !status.with(|s| s.boot_targets.iter().any(|t| t == "pxe"))>"Network (PXE)"</option>
+                </select>
+                <button id="btn-boot-once" on:click=move |_| set_boot(Some(boot_choice.get_untracked()))>"Boot from it once"</button>
+                <button id="btn-boot-once-clear" on:click=move |_| set_boot(None) disabled=move || status.with(|s| s.boot_once.is_none())>"Boot as usual"</button>
+                <p id="boot-once-status">{boot_described}</p>
+            </div>
             <p id="media-error" class="error">{move || message.get()}</p>
             <Show when=move || images.with(Vec::is_empty)>
                 <p class="muted">"No images in the controller's media folder."</p>

@@ -8,11 +8,11 @@ use std::sync::atomic::Ordering;
 use serde_json::json;
 
 use super::qmp::Qmp;
-use crate::hosts::media::{MediaAction, MediaDevice, MediaRequest, MediaStatus};
+use crate::hosts::media::{MediaAction, MediaDevice, MediaStatus};
 use crate::media::export::{self, Served};
 
 /// The drive's QEMU device id.
-const DEVICE: &str = "lantern-cd-dev";
+pub const DEVICE: &str = "lantern-cd-dev";
 /// The export's name on the socket.
 const EXPORT: &str = "media";
 
@@ -45,10 +45,10 @@ impl CdDrive {
         Self { socket: run_dir.join("cd.sock"), inserted: None }
     }
 
-    pub async fn handle(&mut self, qmp: &mut Qmp, request: MediaRequest) {
-        let MediaRequest { action, done } = request;
-        let result = match action {
-            MediaAction::Status => Ok(()),
+    /// Carries out a drive's action (`SetBoot` and `Status` are the machine's, not the drive's).
+    pub async fn act(&mut self, qmp: &mut Qmp, action: MediaAction) -> Result<(), String> {
+        match action {
+            MediaAction::Status | MediaAction::SetBoot(_) => Ok(()),
             MediaAction::Insert { device: MediaDevice::Usb, .. }
             | MediaAction::Eject { device: MediaDevice::Usb, .. } => Err("this machine has no USB disk drive".into()),
             MediaAction::Eject { owner: Some(owner), .. }
@@ -58,8 +58,7 @@ impl CdDrive {
             }
             MediaAction::Eject { .. } => self.eject(qmp).await,
             MediaAction::Insert { source, image, owner, .. } => self.insert(qmp, source, image, owner).await,
-        };
-        let _ = done.send(result.map(|()| self.status()));
+        }
     }
 
     async fn insert(
@@ -100,6 +99,8 @@ impl CdDrive {
                 size: i.size,
                 connected: i.export.stats.clients.load(Ordering::Relaxed) > 0,
                 bytes_read: i.export.stats.bytes_read.load(Ordering::Relaxed),
+                from_browser: i.owner.is_some(),
+                ..MediaStatus::default()
             },
         }
     }

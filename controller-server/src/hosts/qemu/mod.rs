@@ -7,6 +7,7 @@
 //! the QEMU process and the host shows as powered off until power on.
 
 pub mod agent;
+pub mod boot;
 pub mod cd;
 pub mod qmp;
 
@@ -24,7 +25,7 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
-use super::media::{MediaAction, MediaRequest};
+use super::media::{BootTarget, MediaAction, MediaRequest, MediaStatus};
 use super::vnc::{Display, Target};
 use super::{Host, PowerAction, PowerRequest, VideoHub};
 use qmp::Qmp;
@@ -64,15 +65,71 @@ enum End {
 
 async fn drive(config: &QemuHost, backend: &mut super::Backend) {
     let super::Backend { video, input, power, status, heartbeat, serial, serial_input, media } = backend;
+    // A boot override set while the machine is off waits for its next start.
+    let mut boot = boot::BootOnce::default();
     loop {
         let serial = SerialPort { hub: serial, input: serial_input };
-        match run_machine(config, video, input, power, status, heartbeat, serial, media).await {
+        let machine_media = MachineMedia { requests: media, boot: &mut boot };
+        match run_machine(config, video, input, power, status, heartbeat, serial, machine_media).await {
             End::PoweredOff(reason) => tracing::info!(host = %config.id, %reason, "powered off"),
             End::Stop => return,
         }
-        if !stay_off(video, input, power, status, media).await {
+        if !stay_off(video, input, power, status, MachineMedia { requests: media, boot: &mut boot }).await {
             return;
         }
+    }
+}
+
+/// Sleeps until `at`; forever if there is none.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The machine's media requests and its boot override, which outlive each run.
+struct MachineMedia<'a> {
+    requests: &'a mut mpsc::Receiver<MediaRequest>,
+    boot: &'a mut boot::BootOnce,
+}
+
+impl MachineMedia<'_> {
+    /// Carries out `request` on the running machine and answers with what its drive holds
+    /// and its boot override.
+    async fn handle(&mut self, cd: &mut cd::CdDrive, qmp: &mut Qmp, request: MediaRequest) {
+        let MediaRequest { action, done } = request;
+        let done_with = match action {
+            MediaAction::SetBoot(target) => self.boot.set(qmp, target).await,
+            action => cd.act(qmp, action).await,
+        };
+        let status = MediaStatus {
+            boot_once: self.boot.pending(),
+            boot_targets: boot::BootOnce::targets(qmp).await,
+            ..cd.status()
+        };
+        let _ = done.send(done_with.map(|()| status));
+    }
+
+    /// While the machine is off: only the boot override (for its next start) and the status.
+    fn handle_off(&mut self, request: MediaRequest) {
+        let MediaRequest { action, done } = request;
+        let done_with = match action {
+            MediaAction::SetBoot(target) => {
+                // What a stopped machine can boot from is known once it runs; its CD drive it has.
+                if target == Some(BootTarget::Pxe) {
+                    Err("the host is powered off: network boot is set while it runs".into())
+                } else {
+                    self.boot.pending_set(target);
+                    Ok(())
+                }
+            }
+            MediaAction::Status => Ok(()),
+            _ => Err("the host is powered off: media go in while it runs".into()),
+        };
+        let status =
+            MediaStatus { boot_once: self.boot.pending(), boot_targets: vec![BootTarget::Cd], ..Default::default() };
+        let _ = done.send(done_with.map(|()| status));
     }
 }
 
@@ -92,10 +149,10 @@ async fn run_machine(
     status: &watch::Sender<HostStatus>,
     heartbeat: &mpsc::Sender<&'static str>,
     serial: SerialPort<'_>,
-    media: &mut mpsc::Receiver<MediaRequest>,
+    mut media: MachineMedia<'_>,
 ) -> End {
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "starting QEMU".into() });
-    let (mut child, mut qmp, serial_stream) = match start(config).await {
+    let (mut child, mut qmp, serial_stream) = match start(config, media.boot).await {
         Ok(started) => started,
         Err(reason) => {
             tracing::warn!(host = %config.id, %reason, "QEMU did not start");
@@ -124,10 +181,18 @@ async fn run_machine(
     let mut chunk = vec![0u8; 4096];
     // The medium's export lives as long as this machine: it goes when QEMU does.
     let mut cd = cd::CdDrive::new(&config.run_dir);
+    let mut qmp_events = true;
     loop {
         tokio::select! {
             () = &mut driving => return End::Stop,
-            Some(request) = media.recv() => cd.handle(&mut qmp, request).await,
+            Some(request) = media.requests.recv() => media.handle(&mut cd, &mut qmp, request).await,
+            () = sleep_until_some(media.boot.put_back_due()) => media.boot.put_back_now(&mut qmp).await,
+            event = qmp.next_event(), if qmp_events => match event {
+                Ok(event) if event["event"] == "RESET" => media.boot.on_reset(),
+                Ok(_) => {}
+                // QEMU is going away; its exit says why.
+                Err(_) => qmp_events = false,
+            },
             () = &mut pinging => return End::Stop,
             read = async { serial_out.as_mut()?.read(&mut chunk).await.ok() }, if serial_out.is_some() => match read {
                 Some(n) if n > 0 => serial.hub.publish(&chunk[..n]),
@@ -178,7 +243,7 @@ async fn run_machine(
 
 /// Starts QEMU with its display, QMP and serial port on unix sockets, connects to them, and
 /// only then lets the machine run, so that the serial console misses nothing of the boot.
-async fn start(config: &QemuHost) -> Result<(Child, Qmp, Option<UnixStream>), String> {
+async fn start(config: &QemuHost, boot: &mut boot::BootOnce) -> Result<(Child, Qmp, Option<UnixStream>), String> {
     std::fs::create_dir_all(&config.run_dir).map_err(|e| format!("cannot make {}: {e}", config.run_dir.display()))?;
     let (vnc, qmp_path) = (config.run_dir.join("vnc.sock"), config.run_dir.join("qmp.sock"));
     let agent_path = config.run_dir.join("qga.sock");
@@ -230,6 +295,9 @@ async fn start(config: &QemuHost) -> Result<(Child, Qmp, Option<UnixStream>), St
     } else {
         None
     };
+    if let Err(e) = boot.at_start(&mut qmp).await {
+        tracing::warn!(host = %config.id, reason = %e, "the one-time boot override could not be used");
+    }
     if let Err(e) = qmp.execute("cont", json!({})).await {
         let _ = child.kill().await;
         return Err(format!("QEMU did not start the machine: {e}"));
@@ -255,17 +323,14 @@ async fn stay_off(
     input: &mut mpsc::Receiver<InputEvent>,
     power: &mut mpsc::Receiver<PowerRequest>,
     status: &watch::Sender<HostStatus>,
-    media: &mut mpsc::Receiver<MediaRequest>,
+    mut media: MachineMedia<'_>,
 ) -> bool {
     video.publish(super::notice_screen(80, 25, &["The host is powered off."]));
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "powered off".into() });
     loop {
         tokio::select! {
             on = super::wait_for_power_on(input, power) => return on,
-            Some(request) = media.recv() => match request.action {
-                MediaAction::Status => request.answer(Ok(Default::default())),
-                _ => request.answer(Err("the host is powered off: media go in while it runs".into())),
-            },
+            Some(request) = media.requests.recv() => media.handle_off(request),
         }
     }
 }

@@ -1,4 +1,6 @@
-//! A QMP (QEMU Machine Protocol) client on a unix socket: JSON lines, one command at a time.
+//! A QMP (QEMU Machine Protocol) client on a unix socket: JSON lines, one command at a time,
+//! and the asynchronous events QEMU sends between them (kept in order, a bounded number, for
+//! whoever asks with [`Qmp::next_event`]).
 
 use std::path::Path;
 
@@ -27,16 +29,22 @@ pub enum QmpError {
 const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const MAX_LINE: u64 = 1 << 20;
 
+/// Events kept while nobody asks for them, at most (the oldest go first).
+const MAX_EVENTS: usize = 64;
+
 pub struct Qmp {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
+    /// The line being read: kept here, so that a read cancelled halfway loses nothing.
+    line: Vec<u8>,
+    events: std::collections::VecDeque<Value>,
 }
 
 impl Qmp {
     /// Connects and leaves capabilities negotiation, ready for commands.
     pub async fn connect(path: &Path) -> Result<Self, QmpError> {
         let (read, writer) = UnixStream::connect(path).await?.into_split();
-        let mut qmp = Self { reader: BufReader::new(read), writer };
+        let mut qmp = Self { reader: BufReader::new(read), writer, line: Vec::new(), events: Default::default() };
         qmp.reply().await?; // the greeting
         qmp.execute("qmp_capabilities", json!({})).await?;
         Ok(qmp)
@@ -55,26 +63,54 @@ impl Qmp {
         Ok(reply["return"].clone())
     }
 
-    /// The next message that is not an asynchronous event, within [`REPLY_TIMEOUT`].
+    /// The next message that is not an asynchronous event, within [`REPLY_TIMEOUT`]; events
+    /// that come first are kept.
     async fn reply(&mut self) -> Result<Value, QmpError> {
         tokio::time::timeout(REPLY_TIMEOUT, async {
             loop {
-                let mut line = String::new();
-                let read = tokio::io::AsyncReadExt::take(&mut self.reader, MAX_LINE).read_line(&mut line).await?;
-                if read == 0 {
-                    return Err(QmpError::Closed);
-                }
-                if !line.ends_with('\n') {
-                    return Err(QmpError::TooLong);
-                }
-                let value: Value = serde_json::from_str(&line)?;
+                let value = self.message().await?;
                 if value.get("event").is_none() {
                     return Ok(value);
                 }
+                self.keep(value);
             }
         })
         .await
         .map_err(|_| QmpError::Timeout(REPLY_TIMEOUT))?
+    }
+
+    /// The next asynchronous event (`{"event": "RESET", ...}`), waiting for one if none is
+    /// kept. Cancel-safe: a line read halfway is finished by the next call.
+    pub async fn next_event(&mut self) -> Result<Value, QmpError> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Ok(event);
+            }
+            let value = self.message().await?;
+            // A reply with no command waiting for it is not ours to give anyone.
+            if value.get("event").is_some() {
+                return Ok(value);
+            }
+        }
+    }
+
+    fn keep(&mut self, event: Value) {
+        if self.events.len() == MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    /// The next whole line, as JSON.
+    async fn message(&mut self) -> Result<Value, QmpError> {
+        let room = (MAX_LINE as usize).saturating_sub(self.line.len()) as u64;
+        tokio::io::AsyncReadExt::take(&mut self.reader, room).read_until(b'\n', &mut self.line).await?;
+        // Short of a newline: the line outgrew its limit, or the stream ended.
+        if !self.line.ends_with(b"\n") {
+            return Err(if self.line.len() as u64 >= MAX_LINE { QmpError::TooLong } else { QmpError::Closed });
+        }
+        let line = std::mem::take(&mut self.line);
+        Ok(serde_json::from_slice(&line)?)
     }
 }
 

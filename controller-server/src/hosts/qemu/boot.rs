@@ -1,0 +1,135 @@
+//! A one-time boot override: the next start or reset of the machine boots from its CD drive
+//! (or its network card, PXE), later ones as before. QEMU takes a device's `bootindex` at run
+//! time (`qom-set`) and hands the firmware its boot order at every reset, which the firmware
+//! reads a moment later, during its power-on self test (SeaBIOS: well within a second, even
+//! emulated); so the device goes first now, and is put back `PUT_BACK_AFTER` the next reset
+//! (QMP's `RESET` event). Put back at once, the firmware would read the old order (seen:
+//! QEMU 7.2). A reset within that time boots from the device again. A machine that is off when
+//! the override is set takes it at its next start: the controller resets it once, still
+//! paused, with the device first, then lets it run.
+
+use serde_json::{json, Value};
+use tokio::time::{Duration, Instant};
+
+use super::cd::DEVICE as CD_DEVICE;
+use super::qmp::Qmp;
+use crate::hosts::media::BootTarget;
+
+/// How long after the reset that uses an override its device's boot index is put back.
+const PUT_BACK_AFTER: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub struct BootOnce {
+    /// The override waiting for the next reset (or start).
+    pending: Option<BootTarget>,
+    /// The device path whose boot index this override set, to put back.
+    set_on: Option<String>,
+    /// When to put it back (the override was used).
+    put_back_at: Option<Instant>,
+}
+
+impl BootOnce {
+    pub fn pending(&self) -> Option<BootTarget> {
+        self.pending
+    }
+
+    /// Sets the override of a machine that is off, for its next start.
+    pub fn pending_set(&mut self, target: Option<BootTarget>) {
+        self.pending = target;
+    }
+
+    /// Sets (or with `None`, clears) the override of the running machine: the device goes
+    /// first in its boot order now.
+    pub async fn set(&mut self, qmp: &mut Qmp, target: Option<BootTarget>) -> Result<(), String> {
+        self.put_back(qmp).await?;
+        if let Some(target) = target {
+            let path = device_path(qmp, target).await?;
+            set_boot_index(qmp, &path, 0).await?;
+            self.set_on = Some(path);
+        }
+        self.pending = target;
+        Ok(())
+    }
+
+    /// The machine reset: an override it boots with is spent; its device goes back in the
+    /// boot order once the firmware has read it.
+    pub fn on_reset(&mut self) {
+        if self.pending.take().is_some() {
+            self.put_back_at = Some(Instant::now() + PUT_BACK_AFTER);
+        }
+    }
+
+    /// When the spent override's device is to be put back, if it is.
+    pub fn put_back_due(&self) -> Option<Instant> {
+        self.put_back_at.filter(|_| self.set_on.is_some())
+    }
+
+    /// Puts the spent override's device back in the boot order.
+    pub async fn put_back_now(&mut self, qmp: &mut Qmp) {
+        if let Err(why) = self.put_back(qmp).await {
+            tracing::warn!(reason = %why, "could not put the boot order back after a one-time boot");
+        }
+    }
+
+    /// The machine starts, paused: a pending override is used now, by a reset with the device
+    /// first (the firmware reads the boot order at reset).
+    pub async fn at_start(&mut self, qmp: &mut Qmp) -> Result<(), String> {
+        let Some(target) = self.pending else { return Ok(()) };
+        self.set(qmp, Some(target)).await?;
+        qmp.execute("system_reset", json!({})).await.map_err(|e| e.to_string())?;
+        // The firmware reads the order once the machine runs.
+        self.on_reset();
+        Ok(())
+    }
+
+    /// What this machine can boot from once.
+    pub async fn targets(qmp: &mut Qmp) -> Vec<BootTarget> {
+        let mut targets = vec![BootTarget::Cd];
+        if nic_path(qmp).await.is_some() {
+            targets.push(BootTarget::Pxe);
+        }
+        targets
+    }
+
+    async fn put_back(&mut self, qmp: &mut Qmp) -> Result<(), String> {
+        self.put_back_at = None;
+        if let Some(path) = self.set_on.take() {
+            set_boot_index(qmp, &path, -1).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn device_path(qmp: &mut Qmp, target: BootTarget) -> Result<String, String> {
+    match target {
+        BootTarget::Cd => Ok(format!("/machine/peripheral/{CD_DEVICE}")),
+        BootTarget::Pxe => nic_path(qmp).await.ok_or_else(|| "this machine has no network card to boot from".into()),
+    }
+}
+
+async fn set_boot_index(qmp: &mut Qmp, path: &str, index: i64) -> Result<(), String> {
+    let arguments = json!({ "path": path, "property": "bootindex", "value": index });
+    qmp.execute("qom-set", arguments).await.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The first network card of the machine, named or not.
+async fn nic_path(qmp: &mut Qmp) -> Option<String> {
+    for parent in ["/machine/peripheral", "/machine/peripheral-anon"] {
+        let Ok(Value::Array(children)) = qmp.execute("qom-list", json!({ "path": parent })).await else { continue };
+        for child in children {
+            let (Some(name), Some(kind)) = (child["name"].as_str(), child["type"].as_str()) else { continue };
+            let model = kind.strip_prefix("child<").and_then(|k| k.strip_suffix('>')).unwrap_or_default();
+            if is_nic(model) {
+                return Some(format!("{parent}/{name}"));
+            }
+        }
+    }
+    None
+}
+
+/// QEMU's network card models (those with a boot ROM).
+fn is_nic(model: &str) -> bool {
+    model.contains("-net-")
+        || model.ends_with("-net")
+        || ["e1000", "e1000e", "rtl8139", "ne2k_pci", "pcnet", "vmxnet3"].contains(&model)
+}
