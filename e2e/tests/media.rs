@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-use controller_server::hosts::media::MediaAction;
+use controller_server::hosts::media::{BootTarget, MediaAction};
 use e2e::media::{
-    attach_from_this_computer, browser_file, browser_file_becomes, make_iso, serial_canvas, serial_shows,
+    attach_from_this_computer, browser_file, browser_file_becomes, make_boot_iso, make_iso, serial_canvas, serial_shows,
 };
-use e2e::qemu::{open_booted_console, qemu_host};
+use e2e::qemu::{open_booted_console, qemu_host, qemu_host_booting};
 use e2e::{marker, scenario, wait_for};
 use fantoccini::Locator;
 
@@ -62,9 +62,13 @@ async fn an_iso_inserted_from_the_console_page_is_read_by_the_guest_and_ejected(
     let media = dir.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
     let expected = make_iso(dir.path(), &media.join("rescue.iso"), 300_000);
+    // A guest that boots from its disk, through the firmware's boot order (which a boot
+    // override changes).
+    let disk = dir.path().join("disk.iso");
+    make_boot_iso(dir.path(), &disk, "disk").unwrap();
 
     let serial = dir.path().join("serial.log");
-    let vm = qemu_host(&serial);
+    let vm = qemu_host_booting(&serial, &disk);
     let (log, folder) = (serial.clone(), media.clone());
     scenario!(
         move |c| {
@@ -102,6 +106,26 @@ async fn an_iso_inserted_from_the_console_page_is_read_by_the_guest_and_ejected(
             .await?;
             guest_finds_no_medium(&canvas, &log).await?;
             assert_eq!(media_trail(&controller)?, ["admin media.insert vm", "admin media.eject vm"]);
+
+            // A one-time boot from the CD, set and cleared from the panel.
+            let boot_status = || async { browser.text_of("boot-once-status").await.unwrap_or_default() };
+            c.find(Locator::Id("btn-boot-once")).await?.click().await?;
+            wait_for("the boot override set", Duration::from_secs(10), || async {
+                let now = boot_status().await;
+                let error = browser.text_of("media-error").await.unwrap_or_default();
+                Ok(if now.contains("boots from the CD, once") { Ok(()) } else { Err(format!("{now} {error}")) })
+            })
+            .await?;
+            let host = controller.running.state.hosts.get("vm").unwrap();
+            let drive = host.media(MediaAction::Status).await.unwrap();
+            assert_eq!(drive.boot_once, Some(BootTarget::Cd));
+            c.find(Locator::Id("btn-boot-once-clear")).await?.click().await?;
+            wait_for("the boot override cleared", Duration::from_secs(10), || async {
+                let now = boot_status().await;
+                Ok(if now.contains("boots as usual") { Ok(()) } else { Err(now) })
+            })
+            .await?;
+            assert_eq!(host.media(MediaAction::Status).await.unwrap().boot_once, None);
             Ok(())
         }
     );
@@ -124,8 +148,13 @@ async fn a_file_picked_in_the_browser_is_streamed_to_the_guest_until_the_page_cl
         c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("media-file")).await?;
         attach_from_this_computer(c, &iso).await?;
         browser_file_becomes(&browser, "attached").await?;
-        let drive = controller.running.state.hosts.get("vm").unwrap().media(MediaAction::Status).await.unwrap();
+        let host = controller.running.state.hosts.get("vm").unwrap();
+        let drive = host.media(MediaAction::Status).await.unwrap();
         assert_eq!((drive.inserted.as_deref(), drive.size), (Some("picked.iso"), iso_size), "{drive:?}");
+        // This guest's kernel comes from QEMU's command line, ahead of any boot order.
+        assert_eq!(drive.boot_targets, []);
+        let refused = host.media(MediaAction::SetBoot(Some(BootTarget::Cd))).await.unwrap_err();
+        assert!(refused.contains("-kernel"), "{refused}");
 
         let canvas = serial_canvas(c).await?;
         guest_reads_the_file(&canvas, &log, &expected).await?;
@@ -147,7 +176,6 @@ async fn a_file_picked_in_the_browser_is_streamed_to_the_guest_until_the_page_cl
                     "for i in 1 2 3 4 5 6 7 8 9 10; do dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null && break; sleep 1; done; while dd if=/dev/sr0 of=/dev/null bs=64k 2>/dev/null; do echo 3 > /proc/sys/vm/drop_caches; done; echo reads-failed-{m}\n"
                 ))
                 .await?;
-        let host = controller.running.state.hosts.get("vm").unwrap();
         wait_for("the guest reading the medium twice", Duration::from_secs(60), || async {
             let now = host.media(MediaAction::Status).await.unwrap_or_default();
             Ok(if now.bytes_read > 2 * iso_size { Ok(()) } else { Err(format!("{now:?}")) })

@@ -19,11 +19,11 @@ fn name(target: BootTarget) -> &'static str {
     }
 }
 
-/// What the host can boot from once now (its CD drive at least).
+/// The override waiting, and what the host can boot from once now (nothing, for a machine
+/// that boots a kernel from QEMU's command line).
 async fn targets(host: &Host) -> (Option<BootTarget>, Vec<BootTarget>) {
     let now = super::media::drive(host).await;
-    let targets = if now.boot_targets.is_empty() { vec![BootTarget::Cd] } else { now.boot_targets };
-    (now.boot_once, targets)
+    (now.boot_once, now.boot_targets)
 }
 
 pub async fn boot_body(host: &Host) -> Value {

@@ -117,7 +117,8 @@ pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Consol
                     <option value="cd">"CD"</option>
                     <option value="pxe" disabled=move || !status.with(|s| s.boot_targets.iter().any(|t| t == "pxe"))>"Network (PXE)"</option>
                 </select>
-                <button id="btn-boot-once" on:click=move |_| set_boot(Some(boot_choice.get_untracked()))>"Boot from it once"</button>
+                <button id="btn-boot-once" on:click=move |_| set_boot(Some(boot_choice.get_untracked()))
+                    disabled=move || !status.with(|s| s.boot_targets.contains(&boot_choice.get()))>"Boot from it once"</button>
                 <button id="btn-boot-once-clear" on:click=move |_| set_boot(None) disabled=move || status.with(|s| s.boot_once.is_none())>"Boot as usual"</button>
                 <p id="boot-once-status">{boot_described}</p>
             </div>

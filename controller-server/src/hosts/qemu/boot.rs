@@ -18,8 +18,10 @@ use crate::hosts::media::BootTarget;
 /// How long after the reset that uses an override its device's boot index is put back.
 const PUT_BACK_AFTER: Duration = Duration::from_secs(5);
 
-#[derive(Default)]
 pub struct BootOnce {
+    /// The machine boots a kernel from QEMU's command line (`-kernel`), whose loader comes
+    /// first in every boot order: nothing can go before it.
+    direct_kernel: bool,
     /// The override waiting for the next reset (or start).
     pending: Option<BootTarget>,
     /// The device path whose boot index this override set, to put back.
@@ -29,6 +31,18 @@ pub struct BootOnce {
 }
 
 impl BootOnce {
+    pub fn new(direct_kernel: bool) -> Self {
+        Self { direct_kernel, pending: None, set_on: None, put_back_at: None }
+    }
+
+    /// Why this machine takes no boot override, if it does not.
+    pub fn refusal(&self) -> Option<&'static str> {
+        self.direct_kernel.then_some(
+            "this machine boots the kernel given on QEMU's command line (-kernel), which always boots first: \
+             a boot override needs a machine that boots from its firmware's boot order",
+        )
+    }
+
     pub fn pending(&self) -> Option<BootTarget> {
         self.pending
     }
@@ -41,6 +55,9 @@ impl BootOnce {
     /// Sets (or with `None`, clears) the override of the running machine: the device goes
     /// first in its boot order now.
     pub async fn set(&mut self, qmp: &mut Qmp, target: Option<BootTarget>) -> Result<(), String> {
+        if let (Some(why), Some(_)) = (self.refusal(), target) {
+            return Err(why.into());
+        }
         self.put_back(qmp).await?;
         if let Some(target) = target {
             let path = device_path(qmp, target).await?;
@@ -83,7 +100,10 @@ impl BootOnce {
     }
 
     /// What this machine can boot from once.
-    pub async fn targets(qmp: &mut Qmp) -> Vec<BootTarget> {
+    pub async fn targets(&self, qmp: &mut Qmp) -> Vec<BootTarget> {
+        if self.refusal().is_some() {
+            return Vec::new();
+        }
         let mut targets = vec![BootTarget::Cd];
         if nic_path(qmp).await.is_some() {
             targets.push(BootTarget::Pxe);

@@ -66,7 +66,7 @@ enum End {
 async fn drive(config: &QemuHost, backend: &mut super::Backend) {
     let super::Backend { video, input, power, status, heartbeat, serial, serial_input, media } = backend;
     // A boot override set while the machine is off waits for its next start.
-    let mut boot = boot::BootOnce::default();
+    let mut boot = boot::BootOnce::new(config.args.iter().any(|a| a == "-kernel"));
     loop {
         let serial = SerialPort { hub: serial, input: serial_input };
         let machine_media = MachineMedia { requests: media, boot: &mut boot };
@@ -103,11 +103,8 @@ impl MachineMedia<'_> {
             MediaAction::SetBoot(target) => self.boot.set(qmp, target).await,
             action => cd.act(qmp, action).await,
         };
-        let status = MediaStatus {
-            boot_once: self.boot.pending(),
-            boot_targets: boot::BootOnce::targets(qmp).await,
-            ..cd.status()
-        };
+        let status =
+            MediaStatus { boot_once: self.boot.pending(), boot_targets: self.boot.targets(qmp).await, ..cd.status() };
         let _ = done.send(done_with.map(|()| status));
     }
 
@@ -117,7 +114,9 @@ impl MachineMedia<'_> {
         let done_with = match action {
             MediaAction::SetBoot(target) => {
                 // What a stopped machine can boot from is known once it runs; its CD drive it has.
-                if target == Some(BootTarget::Pxe) {
+                if let (Some(why), Some(_)) = (self.boot.refusal(), target) {
+                    Err(why.into())
+                } else if target == Some(BootTarget::Pxe) {
                     Err("the host is powered off: network boot is set while it runs".into())
                 } else {
                     self.boot.pending_set(target);
@@ -127,8 +126,8 @@ impl MachineMedia<'_> {
             MediaAction::Status => Ok(()),
             _ => Err("the host is powered off: media go in while it runs".into()),
         };
-        let status =
-            MediaStatus { boot_once: self.boot.pending(), boot_targets: vec![BootTarget::Cd], ..Default::default() };
+        let boot_targets = if self.boot.refusal().is_some() { Vec::new() } else { vec![BootTarget::Cd] };
+        let status = MediaStatus { boot_once: self.boot.pending(), boot_targets, ..Default::default() };
         let _ = done.send(done_with.map(|()| status));
     }
 }
