@@ -8,7 +8,7 @@
 //! reading is dropped. A failed fetch fails the reads waiting for it and is asked again by the
 //! next read that needs it. Writes pass through and drop the blocks they touch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +33,18 @@ struct Waiting {
     reply: Reply,
 }
 
+impl Waiting {
+    /// The blocks this read needs.
+    fn blocks(&self) -> std::ops::RangeInclusive<u64> {
+        covering(self.offset, self.offset + u64::from(self.length))
+    }
+}
+
+/// The blocks that hold bytes `start..end`.
+fn covering(start: u64, end: u64) -> std::ops::RangeInclusive<u64> {
+    start / BLOCK..=end.saturating_sub(1) / BLOCK
+}
+
 enum Block {
     Fetching,
     Ready(Vec<u8>),
@@ -55,6 +67,8 @@ struct ReadAhead {
 }
 
 type Fetched = (u64, Result<Vec<u8>, String>);
+/// Block fetches under way.
+type Fetches = FuturesUnordered<futures_util::future::BoxFuture<'static, Fetched>>;
 
 impl ReadAhead {
     fn new(inner: Source) -> Self {
@@ -62,7 +76,7 @@ impl ReadAhead {
     }
 
     async fn run(mut self, mut queue: mpsc::Receiver<SourceRequest>) {
-        let mut fetches: FuturesUnordered<futures_util::future::BoxFuture<'static, Fetched>> = FuturesUnordered::new();
+        let mut fetches = Fetches::new();
         loop {
             tokio::select! {
                 request = queue.recv() => match request {
@@ -74,15 +88,11 @@ impl ReadAhead {
         }
     }
 
-    fn handle(
-        &mut self,
-        request: SourceRequest,
-        fetches: &mut FuturesUnordered<futures_util::future::BoxFuture<'static, Fetched>>,
-    ) {
+    fn handle(&mut self, request: SourceRequest, fetches: &mut Fetches) {
         match request {
             SourceRequest::Read { offset, length, reply } => {
                 let end = offset.saturating_add(u64::from(length)).min(self.inner.size);
-                let (first, last) = (offset / BLOCK, end.saturating_sub(1) / BLOCK);
+                let (first, last) = covering(offset, end).into_inner();
                 let sequential = self.last_end.is_some_and(|e| e == offset) || offset == 0;
                 self.last_end = Some(end);
                 let ahead = if sequential { AHEAD } else { 0 };
@@ -118,10 +128,8 @@ impl ReadAhead {
             Err(why) => {
                 self.blocks.remove(&index);
                 // Every read that needs this block fails; the next one asks for it again.
-                let (failed, rest) = std::mem::take(&mut self.waiting).into_iter().partition(|w: &Waiting| {
-                    let end = w.offset + u64::from(w.length);
-                    (w.offset / BLOCK..=end.saturating_sub(1) / BLOCK).contains(&index)
-                });
+                let (failed, rest) =
+                    std::mem::take(&mut self.waiting).into_iter().partition(|w: &Waiting| w.blocks().contains(&index));
                 self.waiting = rest;
                 for w in failed {
                     let _ = w.reply.send(Err(why.clone()));
@@ -164,16 +172,11 @@ impl ReadAhead {
         if self.blocks.len() <= KEPT {
             return;
         }
-        let needed: HashMap<u64, ()> = self
-            .waiting
-            .iter()
-            .flat_map(|w| w.offset / BLOCK..=(w.offset + u64::from(w.length)).saturating_sub(1) / BLOCK)
-            .map(|i| (i, ()))
-            .collect();
+        let needed: HashSet<u64> = self.waiting.iter().flat_map(Waiting::blocks).collect();
         let mut candidates: Vec<u64> = self
             .blocks
             .iter()
-            .filter(|(i, b)| matches!(b, Block::Ready(_)) && !needed.contains_key(i))
+            .filter(|(i, b)| matches!(b, Block::Ready(_)) && !needed.contains(*i))
             .map(|(i, _)| *i)
             .collect();
         // Behind first (furthest back first), then ahead (furthest first).

@@ -325,6 +325,8 @@ impl Console {
     /// Carries out the link's actions and sends what it queued.
     fn pump(&self) {
         let mut later = Vec::new();
+        // The media listener is told once the link's borrow is over (it may call back in).
+        let mut media_changed = false;
         {
             let mut guard = self.0.borrow_mut();
             let inner = &mut *guard;
@@ -346,7 +348,7 @@ impl Console {
                     (ClientAction::SerialReset, _) => inner.serial.reset(),
                     (ClientAction::MediaChanged { device, attached, reason }, _) => {
                         inner.media.changed(device, attached, reason);
-                        later.push(ClientAction::MediaChanged { device, attached, reason: String::new() });
+                        media_changed = true;
                     }
                     (
                         action @ (ClientAction::NeedKey { .. }
@@ -358,6 +360,9 @@ impl Console {
             }
         }
         self.flush();
+        if media_changed {
+            self.notify_media();
+        }
         for action in later {
             match action {
                 ClientAction::NeedKey { request, after_ms: 0 } => self.request_key(request),
@@ -366,7 +371,6 @@ impl Console {
                     let _ = page::set_timeout(after_ms, move || weak.with(|c| c.request_key(request)));
                 }
                 ClientAction::MediaRead { id, device, offset, length } => self.read_media(id, device, offset, length),
-                ClientAction::MediaChanged { .. } => self.notify_media(),
                 _ => {
                     if let Some(socket) = self.0.borrow().socket.as_ref() {
                         socket.request_close();

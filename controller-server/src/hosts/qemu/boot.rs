@@ -28,11 +28,14 @@ pub struct BootOnce {
     set_on: Option<String>,
     /// When to put it back (the override was used).
     put_back_at: Option<Instant>,
+    /// The machine's first network card, as its last start found it (QEMU's command line
+    /// fixes its devices, so it stays what it was).
+    nic: Option<String>,
 }
 
 impl BootOnce {
     pub fn new(direct_kernel: bool) -> Self {
-        Self { direct_kernel, pending: None, set_on: None, put_back_at: None }
+        Self { direct_kernel, pending: None, set_on: None, put_back_at: None, nic: None }
     }
 
     /// Why this machine takes no boot override, if it does not.
@@ -47,20 +50,31 @@ impl BootOnce {
         self.pending
     }
 
-    /// Sets the override of a machine that is off, for its next start.
-    pub fn pending_set(&mut self, target: Option<BootTarget>) {
+    /// Sets the override of a machine that is off, for its next start: its CD drive (whether
+    /// it can boot from the network is known once it runs).
+    pub fn set_off(&mut self, target: Option<BootTarget>) -> Result<(), String> {
+        self.refuse(target)?;
+        if target == Some(BootTarget::Pxe) {
+            return Err("the host is powered off: network boot is set while it runs".into());
+        }
         self.pending = target;
+        Ok(())
+    }
+
+    fn refuse(&self, target: Option<BootTarget>) -> Result<(), String> {
+        match (self.refusal(), target) {
+            (Some(why), Some(_)) => Err(why.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Sets (or with `None`, clears) the override of the running machine: the device goes
     /// first in its boot order now.
     pub async fn set(&mut self, qmp: &mut Qmp, target: Option<BootTarget>) -> Result<(), String> {
-        if let (Some(why), Some(_)) = (self.refusal(), target) {
-            return Err(why.into());
-        }
+        self.refuse(target)?;
         self.put_back(qmp).await?;
         if let Some(target) = target {
-            let path = device_path(qmp, target).await?;
+            let path = self.device_path(target)?;
             set_boot_index(qmp, &path, 0).await?;
             self.set_on = Some(path);
         }
@@ -88,9 +102,10 @@ impl BootOnce {
         }
     }
 
-    /// The machine starts, paused: a pending override is used now, by a reset with the device
-    /// first (the firmware reads the boot order at reset).
+    /// The machine starts, paused: its network card is found, and a pending override is used
+    /// now, by a reset with the device first (the firmware reads the boot order at reset).
     pub async fn at_start(&mut self, qmp: &mut Qmp) -> Result<(), String> {
+        self.nic = nic_path(qmp).await;
         let Some(target) = self.pending else { return Ok(()) };
         self.set(qmp, Some(target)).await?;
         qmp.execute("system_reset", json!({})).await.map_err(|e| e.to_string())?;
@@ -99,16 +114,24 @@ impl BootOnce {
         Ok(())
     }
 
-    /// What this machine can boot from once.
-    pub async fn targets(&self, qmp: &mut Qmp) -> Vec<BootTarget> {
+    /// What this machine can boot from once: its CD drive, and while it runs (`running`) its
+    /// network card, if it has one.
+    pub fn targets(&self, running: bool) -> Vec<BootTarget> {
         if self.refusal().is_some() {
             return Vec::new();
         }
         let mut targets = vec![BootTarget::Cd];
-        if nic_path(qmp).await.is_some() {
+        if running && self.nic.is_some() {
             targets.push(BootTarget::Pxe);
         }
         targets
+    }
+
+    fn device_path(&self, target: BootTarget) -> Result<String, String> {
+        match target {
+            BootTarget::Cd => Ok(format!("/machine/peripheral/{CD_DEVICE}")),
+            BootTarget::Pxe => self.nic.clone().ok_or_else(|| "this machine has no network card to boot from".into()),
+        }
     }
 
     async fn put_back(&mut self, qmp: &mut Qmp) -> Result<(), String> {
@@ -117,13 +140,6 @@ impl BootOnce {
             set_boot_index(qmp, &path, -1).await?;
         }
         Ok(())
-    }
-}
-
-async fn device_path(qmp: &mut Qmp, target: BootTarget) -> Result<String, String> {
-    match target {
-        BootTarget::Cd => Ok(format!("/machine/peripheral/{CD_DEVICE}")),
-        BootTarget::Pxe => nic_path(qmp).await.ok_or_else(|| "this machine has no network card to boot from".into()),
     }
 }
 

@@ -25,7 +25,7 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
-use super::media::{BootTarget, MediaAction, MediaRequest, MediaStatus};
+use super::media::{MediaAction, MediaRequest, MediaStatus};
 use super::vnc::{Display, Target};
 use super::{Host, PowerAction, PowerRequest, VideoHub};
 use qmp::Qmp;
@@ -104,7 +104,7 @@ impl MachineMedia<'_> {
             action => cd.act(qmp, action).await,
         };
         let status =
-            MediaStatus { boot_once: self.boot.pending(), boot_targets: self.boot.targets(qmp).await, ..cd.status() };
+            MediaStatus { boot_once: self.boot.pending(), boot_targets: self.boot.targets(true), ..cd.status() };
         let _ = done.send(done_with.map(|()| status));
     }
 
@@ -112,22 +112,15 @@ impl MachineMedia<'_> {
     fn handle_off(&mut self, request: MediaRequest) {
         let MediaRequest { action, done } = request;
         let done_with = match action {
-            MediaAction::SetBoot(target) => {
-                // What a stopped machine can boot from is known once it runs; its CD drive it has.
-                if let (Some(why), Some(_)) = (self.boot.refusal(), target) {
-                    Err(why.into())
-                } else if target == Some(BootTarget::Pxe) {
-                    Err("the host is powered off: network boot is set while it runs".into())
-                } else {
-                    self.boot.pending_set(target);
-                    Ok(())
-                }
-            }
+            MediaAction::SetBoot(target) => self.boot.set_off(target),
             MediaAction::Status => Ok(()),
             _ => Err("the host is powered off: media go in while it runs".into()),
         };
-        let boot_targets = if self.boot.refusal().is_some() { Vec::new() } else { vec![BootTarget::Cd] };
-        let status = MediaStatus { boot_once: self.boot.pending(), boot_targets, ..Default::default() };
+        let status = MediaStatus {
+            boot_once: self.boot.pending(),
+            boot_targets: self.boot.targets(false),
+            ..Default::default()
+        };
         let _ = done.send(done_with.map(|()| status));
     }
 }
