@@ -7,13 +7,17 @@
 # `lantern.enroll=<controller URL>,<token>,<pin>` and a /sbin/lantern-agent (the overlay that
 # scripts/guest-agent.sh builds, appended to the initrd), the guest brings up its network (QEMU's
 # user networking: 10.0.2.15, the host at 10.0.2.2), enrols and runs the agent.
-# Output: target/guest/{vmlinuz,initrd.gz}; skipped when present and current.
-# Usage: scripts/guest-image.sh [output dir]
+# Two images, each skipped when present and current:
+# - target/guest/{vmlinuz,initrd.gz}: Debian's cloud kernel (small, quick to boot), for most tests;
+# - target/guest-usb/{vmlinuz,initrd.gz}: Debian's generic kernel, the same init, with USB
+#   (xHCI) and USB mass storage besides, for the virtual USB disk's tests (the cloud kernel has
+#   no USB at all).
+# Usage: scripts/guest-image.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out="${1:-target/guest}"
-version=11  # bump when the image changes
-if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/version" 2>/dev/null)" == "$version" ]]; then
+version=12  # bump when the images change
+current() { [[ -s "$1/vmlinuz" && -s "$1/initrd.gz" && "$(cat "$1/version" 2>/dev/null)" == "$version" ]]; }
+if current target/guest && current target/guest-usb; then
   exit 0
 fi
 if [[ ! -x /bin/busybox ]] || ! command -v cpio >/dev/null; then
@@ -23,47 +27,67 @@ if [[ ! -x /bin/busybox ]] || ! command -v cpio >/dev/null; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out"
-
-# The newest cloud kernel image the package lists offer (virtio, VGA console, AT keyboard).
-package=$(apt-cache search --names-only '^linux-image-[0-9.]+-[0-9]+-cloud-amd64$' | awk '{print $1}' | sort -V | tail -n 1)
-[[ -n "$package" ]] || { apt-get update -qq; package=$(apt-cache search --names-only '^linux-image-[0-9.]+-[0-9]+-cloud-amd64$' | awk '{print $1}' | sort -V | tail -n 1); }
-(cd "$work" && apt-get download -q "$package" 2>/dev/null)
-dpkg-deb -x "$work"/linux-image-*.deb "$work/kernel"
-cp "$work"/kernel/boot/vmlinuz-* "$out/vmlinuz"
-
-root="$work/root"
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules,sbin}
-cp /bin/busybox "$root/bin/busybox"
 
 # virtio-serial for the guest agent's port, the ACPI power button, virtio-net, and the IDE CD-ROM
 # with its ISO 9660 file system (the controller's virtual CD): modules in load order.
 modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs"
-for module in $modules; do
-  find "$work/kernel/lib/modules" -name "$module.ko" -exec cp {} "$root/lib/modules/" \;
-  [[ -s "$root/lib/modules/$module.ko" ]] || { echo "kernel module $module.ko not found" >&2; exit 1; }
-done
+# The xHCI controller, USB mass storage and SCSI disks (the controller's virtual USB disk).
+usb_modules="usb-common usbcore xhci-hcd xhci-pci usb-storage crc64 crc64-rocksoft crct10dif_common crc-t10dif t10-pi sd_mod"
+
+# The newest kernel image of a flavour (cloud-amd64 or amd64) the package lists offer.
+newest_kernel() {
+  apt-cache search --names-only "^linux-image-[0-9.]+-[0-9]+-$1\$" | awk '{print $1}' | sort -V | tail -n 1
+}
+
+# Builds the image of kernel flavour $1 with modules $2 in folder $3.
+build() {
+  local flavour="$1" wanted="$2" out="$3" package
+  package=$(newest_kernel "$flavour")
+  [[ -n "$package" ]] || { apt-get update -qq; package=$(newest_kernel "$flavour"); }
+  rm -rf "$work/kernel" "$work/root" "$work/qga" "$work"/*.deb
+  (cd "$work" && apt-get download -q "$package" 2>/dev/null)
+  dpkg-deb -x "$work"/linux-image-*.deb "$work/kernel"
+  mkdir -p "$out"
+  cp "$work"/kernel/boot/vmlinuz-* "$out/vmlinuz"
+  root="$work/root"
+  mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules,sbin}
+  cp /bin/busybox "$root/bin/busybox"
+  for module in $wanted; do
+    find "$work/kernel/lib/modules" -name "$module.ko" -exec cp {} "$root/lib/modules/" \;
+    [[ -s "$root/lib/modules/$module.ko" ]] || { echo "kernel module $module.ko not found in $package" >&2; exit 1; }
+  done
+  echo "$wanted" > "$root/lib/modules/order"
+  guest_agent
+  write_init
+  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initrd.gz"
+  echo "$version" > "$out/version"
+  echo "guest image: $out/vmlinuz ($package), $out/initrd.gz"
+}
 
 # The guest agent, with the shared libraries it needs (the host's, from the same Debian).
-(cd "$work" && apt-get download -q qemu-guest-agent 2>/dev/null)
-dpkg-deb -x "$work"/qemu-guest-agent_*.deb "$work/qga"
-cp "$work/qga/usr/sbin/qemu-ga" "$root/sbin/qemu-ga"
-if ldd "$root/sbin/qemu-ga" | grep -q "not found"; then
-  echo "qemu-ga needs libraries this machine lacks:" >&2
-  ldd "$root/sbin/qemu-ga" | grep "not found" >&2
-  exit 1
-fi
-for lib in $(ldd "$root/sbin/qemu-ga" | grep -o '/[^ ]*'); do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
+guest_agent() {
+  (cd "$work" && apt-get download -q qemu-guest-agent 2>/dev/null)
+  dpkg-deb -x "$work"/qemu-guest-agent_*.deb "$work/qga"
+  cp "$work/qga/usr/sbin/qemu-ga" "$root/sbin/qemu-ga"
+  if ldd "$root/sbin/qemu-ga" | grep -q "not found"; then
+    echo "qemu-ga needs libraries this machine lacks:" >&2
+    ldd "$root/sbin/qemu-ga" | grep "not found" >&2
+    exit 1
+  fi
+  for lib in $(ldd "$root/sbin/qemu-ga" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+
+write_init() {
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs; do
+for module in $(cat /lib/modules/order); do
   insmod /lib/modules/$module.ko 2>/dev/null
 done
 # The ACPI power button (a graceful shutdown from the controller) powers the guest off.
@@ -115,6 +139,7 @@ echo "Lantern test guest"
 while true; do setsid cttyhack sh; done
 INIT
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initrd.gz"
-echo "$version" > "$out/version"
-echo "guest image: $out/vmlinuz ($package), $out/initrd.gz"
+}
+
+current target/guest || build cloud-amd64 "$modules" target/guest
+current target/guest-usb || build amd64 "$modules $usb_modules" target/guest-usb

@@ -34,7 +34,7 @@ if [[ "${1:-}" == "--tests" ]]; then
   # Kerberos: the library and headers the `kerberos` feature builds against (bindgen needs
   # libclang), and an MIT KDC the tests run from a temporary folder.
   command -v krb5-config.mit >/dev/null || missing+=(libkrb5-dev)
-  compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || missing+=(libclang-dev)
+  compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || missing+=(libclang-dev)  # not libclang-cpp, which other packages bring
   [[ -x /usr/sbin/krb5kdc ]] || missing+=(krb5-kdc)
   [[ -x /usr/sbin/kadmin.local ]] || missing+=(krb5-admin-server)
   command -v kinit >/dev/null || missing+=(krb5-user)

@@ -50,6 +50,7 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
     let media = tempfile::tempdir().unwrap();
     let image: Vec<u8> = (0..2 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
     std::fs::write(media.path().join("rescue.iso"), &image).unwrap();
+    std::fs::write(media.path().join("disk.img"), &image[..1024 * 1024]).unwrap();
     std::fs::write(media.path().join("empty.iso"), b"").unwrap();
     std::fs::write(media.path().join("notes.txt"), b"not an image").unwrap();
     std::os::unix::fs::symlink("/etc/hostname", media.path().join("linked.img")).unwrap();
@@ -73,18 +74,22 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
     .await;
 
     let images = admin.get("/api/media").await;
-    assert_eq!(images, json!([{"name": "rescue.iso", "size": image.len()}]), "only non-empty images, no links");
+    assert_eq!(
+        images,
+        json!([{"name": "disk.img", "size": 1024 * 1024}, {"name": "rescue.iso", "size": image.len()}]),
+        "only non-empty images, no links"
+    );
 
     // In: QEMU connects to the controller's export of the image.
     let insert = |image: &str| json!({ "image": image });
     let (status, inserted, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(insert("rescue.iso"))).await;
     assert_eq!(status, StatusCode::OK, "{inserted}");
     assert_eq!(
-        (inserted["inserted"].as_str(), inserted["size"].as_u64()),
+        (inserted["cd"]["inserted"].as_str(), inserted["cd"]["size"].as_u64()),
         (Some("rescue.iso"), Some(image.len() as u64))
     );
-    assert_eq!(inserted["connected"], true, "QEMU holds the medium's NBD connection: {inserted}");
-    assert_eq!(admin.get("/api/hosts/vm/media").await["inserted"], "rescue.iso");
+    assert_eq!(inserted["cd"]["connected"], true, "QEMU holds the medium's NBD connection: {inserted}");
+    assert_eq!(admin.get("/api/hosts/vm/media").await["cd"]["inserted"], "rescue.iso");
 
     // What must fail, fails, and says why.
     for (name, expected) in [
@@ -108,18 +113,45 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
     );
     let (status, _, _) = viewer.call(Method::DELETE, "/api/hosts/vm/media/cd", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(admin.get("/api/hosts/vm/media").await["inserted"], "rescue.iso", "refusals changed nothing");
+    let (status, body, _) = admin.call(Method::PUT, "/api/hosts/vm/media/floppy", Some(insert("rescue.iso"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let writable_cd = json!({ "image": "rescue.iso", "writable": true });
+    let (status, body, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(writable_cd)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(admin.get("/api/hosts/vm/media").await["cd"]["inserted"], "rescue.iso", "refusals changed nothing");
 
     // Out: the export goes, and QEMU's connection with it.
     let (status, ejected, _) = admin.call(Method::DELETE, "/api/hosts/vm/media/cd", None).await;
-    assert_eq!((status, ejected["inserted"].clone()), (StatusCode::OK, Value::Null), "{ejected}");
+    assert_eq!((status, ejected["cd"]["inserted"].clone()), (StatusCode::OK, Value::Null), "{ejected}");
+    let empty = json!({ "inserted": null, "size": 0, "connected": false, "bytes_read": 0, "writable": false, "from_browser": false });
     assert_eq!(
         admin.get("/api/hosts/vm/media").await,
-        json!({
-            "inserted": null, "size": 0, "connected": false, "bytes_read": 0, "from_browser": false,
-            "boot_once": null, "boot_targets": ["cd"],
-        })
+        json!({ "cd": empty, "usb": empty, "boot_once": null, "boot_targets": ["cd"] })
     );
+
+    // A USB disk, writable: plugged into the machine's xHCI port, QEMU connected; it can be
+    // booted from once while it is in, and an override to boot from it goes with it.
+    let disk = json!({ "image": "disk.img", "writable": true });
+    let (status, plugged, _) = admin.call(Method::PUT, "/api/hosts/vm/media/usb", Some(disk)).await;
+    assert_eq!(status, StatusCode::OK, "{plugged}");
+    assert_eq!(
+        (&plugged["usb"]["inserted"], &plugged["usb"]["writable"], &plugged["usb"]["connected"]),
+        (&json!("disk.img"), &json!(true), &json!(true)),
+        "{plugged}"
+    );
+    assert_eq!(plugged["boot_targets"], json!(["cd", "usb"]));
+    let (status, set, _) = admin.call(Method::PUT, "/api/hosts/vm/boot", Some(json!({ "target": "usb" }))).await;
+    assert_eq!((status, &set["boot_once"]), (StatusCode::OK, &json!("usb")), "{set}");
+    let (status, unplugged, _) = admin.call(Method::DELETE, "/api/hosts/vm/media/usb", None).await;
+    assert_eq!(status, StatusCode::OK, "{unplugged}");
+    assert_eq!(
+        (&unplugged["usb"], &unplugged["boot_once"], &unplugged["boot_targets"]),
+        (&empty, &Value::Null, &json!(["cd"]))
+    );
+    // In again, read-only this time: QEMU took the node out cleanly the first time.
+    let (status, again, _) = admin.call(Method::PUT, "/api/hosts/vm/media/usb", Some(insert("disk.img"))).await;
+    assert_eq!((status, &again["usb"]["writable"]), (StatusCode::OK, &json!(false)), "{again}");
+    assert_eq!(admin.call(Method::DELETE, "/api/hosts/vm/media/usb", None).await.0, StatusCode::OK);
 
     // A one-time boot override needs the power right, and is recorded.
     let (status, _, _) = viewer.call(Method::PUT, "/api/hosts/vm/boot", Some(json!({ "target": "cd" }))).await;
@@ -135,7 +167,10 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
     let url = format!("http://127.0.0.1:{}/images/rescue.iso", web.port());
     let (status, inserted, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(json!({ "url": url }))).await;
     assert_eq!(status, StatusCode::OK, "{inserted}");
-    assert_eq!((inserted["inserted"].as_str(), inserted["connected"].as_bool()), (Some(url.as_str()), Some(true)));
+    assert_eq!(
+        (inserted["cd"]["inserted"].as_str(), inserted["cd"]["connected"].as_bool()),
+        (Some(url.as_str()), Some(true))
+    );
     let unlisted = format!("http://localhost:{}/images/rescue.iso", web.port());
     let (status, body, _) = admin.call(Method::PUT, "/api/hosts/vm/media/cd", Some(json!({ "url": unlisted }))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -160,12 +195,19 @@ async fn an_image_from_the_media_folder_goes_into_a_running_machine_and_out_agai
         ("admin", "media.eject", "vm"),
         ("admin", "media.insert", "vm"),
         ("admin", "media.eject", "vm"),
+        ("admin", "media.insert", "vm"),
+        ("admin", "media.eject", "vm"),
+        ("admin", "media.insert", "vm"),
+        ("admin", "media.eject", "vm"),
     ]
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
     assert_eq!(trail, expected.to_vec(), "refused attempts are not recorded as done");
     let events = admin.get("/api/hosts/vm/events").await.to_string();
     assert!(
-        events.contains("Virtual CD: rescue.iso inserted by admin") && events.contains("Virtual CD ejected by admin"),
+        events.contains("Virtual CD: rescue.iso inserted by admin")
+            && events.contains("Virtual CD ejected by admin")
+            && events.contains("Virtual USB disk: disk.img inserted by admin")
+            && events.contains("One-time boot from the USB disk set by admin"),
         "{events}"
     );
 }

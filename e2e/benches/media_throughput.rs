@@ -62,12 +62,12 @@ async fn run(runs: usize, mib: usize) -> anyhow::Result<()> {
             browser.api("DELETE", "/api/hosts/vm/media/cd", serde_json::Value::Null).await?;
 
             attach_from_this_computer(c, &image).await?;
-            browser_file_becomes(&browser, "attached").await?;
+            browser_file_becomes(&browser, "cd", "attached").await?;
             let seconds = guest_reads_whole_medium(&canvas, &serial).await?;
             streamed.push(size / seconds / 1e6);
             streamed_alone.push(size / nbdcopy_seconds(&export).await? / 1e6);
             c.find(Locator::Css("#media-browser-files .btn-media-detach")).await?.click().await?;
-            browser_file_becomes(&browser, "detached").await?;
+            browser_file_becomes(&browser, "cd", "detached").await?;
             println!(
                 "run {}: guest: direct {:.1} MB/s, browser {:.1} MB/s; nbdcopy: direct {:.1} MB/s, browser {:.1} MB/s",
                 run + 1,

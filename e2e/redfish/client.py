@@ -4,7 +4,8 @@ Usage: client.py URL CAFILE FIRST_PASSWORD NEW_PASSWORD SYSTEM CHASSIS IMAGE_URL
 
 Logs in as admin with the first-run password, replaces it (the service insists), logs in
 again, reads every sensor of CHASSIS, inserts IMAGE_URL into the virtual CD of SYSTEM's
-manager (VirtualMedia.InsertMedia), sets a one-time boot from it (Boot, Once), resets SYSTEM
+manager (VirtualMedia.InsertMedia), and into its USB disk writable and out again (EjectMedia),
+sets a one-time boot from the CD (Boot, Once), resets SYSTEM
 with ForceRestart and reads back the newest entry of that system's event log. Prints one JSON object with what it saw; exits
 non-zero with the service's error if any step fails.
 """
@@ -45,6 +46,12 @@ def main():
     check(client.post(insert, body=body), (200, 202, 204), "insert media")
     refused_image = client.post(insert, body={"Image": "http://10.9.9.9/elsewhere.iso"})
     inserted = check(client.get(cd["@odata.id"]), (200,), "virtual CD").dict
+    usb = virtual_medium(client, computer, "USBStick")
+    usb_body = {"Image": image, "Inserted": True, "WriteProtected": False}
+    check(client.post(usb["Actions"]["#VirtualMedia.InsertMedia"]["target"], body=usb_body), (200, 202, 204), "insert USB")
+    usb_in = check(client.get(usb["@odata.id"]), (200,), "virtual USB disk").dict
+    check(client.post(usb["Actions"]["#VirtualMedia.EjectMedia"]["target"], body={}), (200, 202, 204), "eject USB")
+    usb_out = check(client.get(usb["@odata.id"]), (200,), "virtual USB disk").dict
     boot = {"Boot": {"BootSourceOverrideTarget": "Cd", "BootSourceOverrideEnabled": "Once"}}
     check(client.patch(computer["@odata.id"], body=boot), (200, 204), "boot override")
     booting = check(client.get(computer["@odata.id"]), (200,), "system").dict["Boot"]
@@ -64,13 +71,20 @@ def main():
         "sensors": sensors,
         "newest_event": newest["Message"],
         "inserted": {k: inserted[k] for k in ("Image", "ImageName", "Inserted", "WriteProtected", "ConnectedVia")},
+        "usb": {k: usb_in[k] for k in ("Id", "Image", "Inserted", "WriteProtected", "MediaTypes")},
+        "usb_after_eject": usb_out["Inserted"],
         "refused_image": [refused_image.status, refused_image.dict["error"]["@Message.ExtendedInfo"][0]["Message"]],
         "boot": {k: booting[k] for k in ("BootSourceOverrideTarget", "BootSourceOverrideEnabled")},
     }))
 
 
 def virtual_cd(client, computer):
-    """The CD among the VirtualMedia of the managers that manage `computer`."""
+    return virtual_medium(client, computer, "CD")
+
+
+def virtual_medium(client, computer, kind):
+    """The medium of `kind` (CD, USBStick) among the VirtualMedia of the managers that manage
+    `computer`."""
     for manager in computer["Links"]["ManagedBy"]:
         found = check(client.get(manager["@odata.id"]), (200,), "manager").dict
         if "VirtualMedia" not in found:
@@ -78,9 +92,9 @@ def virtual_cd(client, computer):
         media = check(client.get(found["VirtualMedia"]["@odata.id"]), (200,), "virtual media").dict
         for member in media["Members"]:
             medium = check(client.get(member["@odata.id"]), (200,), "virtual medium").dict
-            if "CD" in medium["MediaTypes"]:
+            if kind in medium["MediaTypes"]:
                 return medium
-    sys.exit("no virtual CD among the system's managers")
+    sys.exit(f"no virtual {kind} among the system's managers")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ pub async fn serial_shows(log: &std::path::Path, what: &str, needle: &str) -> an
         Ok(if logged.contains(needle) {
             Ok(())
         } else {
-            Err(logged.lines().rev().take(5).collect::<Vec<_>>().join(" | "))
+            Err(logged.lines().rev().take(12).collect::<Vec<_>>().join(" | "))
         })
     })
     .await
@@ -45,18 +45,23 @@ pub async fn serial_canvas(c: &fantoccini::Client) -> anyhow::Result<fantoccini:
     Ok(canvas)
 }
 
-/// The state of the page's file for the CD drive (`attaching`, `attached`, `detached`) and
-/// what the page says of it.
-pub async fn browser_file(browser: &crate::browser::Browser) -> (String, String) {
-    let Ok(item) = browser.client.find(Locator::Css("#media-browser-files li[data-device='cd']")).await else {
+/// The state of the page's file for `device`'s drive (`cd`, `usb`): `attaching`, `attached`,
+/// `detached`; and what the page says of it.
+pub async fn browser_file(browser: &crate::browser::Browser, device: &str) -> (String, String) {
+    let css = format!("#media-browser-files li[data-device='{device}']");
+    let Ok(item) = browser.client.find(Locator::Css(&css)).await else {
         return (String::new(), "no file listed".into());
     };
     (item.attr("data-state").await.ok().flatten().unwrap_or_default(), item.text().await.unwrap_or_default())
 }
 
-pub async fn browser_file_becomes(browser: &crate::browser::Browser, state: &str) -> anyhow::Result<String> {
-    wait_for(&format!("the page's file {state}"), Duration::from_secs(30), || async {
-        let (now, text) = browser_file(browser).await;
+pub async fn browser_file_becomes(
+    browser: &crate::browser::Browser,
+    device: &str,
+    state: &str,
+) -> anyhow::Result<String> {
+    wait_for(&format!("the page's file for the {device} drive {state}"), Duration::from_secs(30), || async {
+        let (now, text) = browser_file(browser, device).await;
         Ok(if now == state { Ok(text) } else { Err(format!("{now}: {text}")) })
     })
     .await
@@ -64,8 +69,22 @@ pub async fn browser_file_becomes(browser: &crate::browser::Browser, state: &str
 
 /// Picks `iso` in the media panel's file input, as a user's file picker would, and attaches it.
 pub async fn attach_from_this_computer(c: &fantoccini::Client, iso: &std::path::Path) -> anyhow::Result<()> {
+    attach_disk_from_this_computer(c, iso, false).await
+}
+
+/// The same for a file of either kind; an `.img` (a USB disk) goes in writable if `writable`
+/// (the box the page shows once such a file is picked, ticked).
+pub async fn attach_disk_from_this_computer(
+    c: &fantoccini::Client,
+    image: &std::path::Path,
+    writable: bool,
+) -> anyhow::Result<()> {
     let input = c.find(Locator::Id("media-file")).await?;
-    input.send_keys(&iso.display().to_string()).await?;
+    input.send_keys(&image.display().to_string()).await?;
+    let tick = c.find(Locator::Id("media-writable")).await?;
+    if tick.is_selected().await? != writable {
+        tick.click().await?;
+    }
     c.find(Locator::Id("btn-media-attach")).await?.click().await?;
     Ok(())
 }
@@ -75,7 +94,17 @@ pub async fn attach_from_this_computer(c: &fantoccini::Client, iso: &std::path::
 /// kernel prints on the serial port: "Command line: ..."). Needs Debian's `isolinux` and
 /// `syslinux-common`.
 pub fn make_boot_iso(work: &std::path::Path, iso: &std::path::Path, marker: &str) -> anyhow::Result<()> {
-    let guest = crate::workspace_root().join("target/guest");
+    make_boot_iso_of(crate::qemu::Guest::Cloud, work, iso, marker)
+}
+
+/// The same, of the test guest `guest`.
+pub fn make_boot_iso_of(
+    guest: crate::qemu::Guest,
+    work: &std::path::Path,
+    iso: &std::path::Path,
+    marker: &str,
+) -> anyhow::Result<()> {
+    let guest = guest.dir();
     let tree = work.join(format!("boot-{marker}"));
     std::fs::create_dir_all(tree.join("isolinux"))?;
     std::fs::copy("/usr/lib/ISOLINUX/isolinux.bin", tree.join("isolinux/isolinux.bin"))?;

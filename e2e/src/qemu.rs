@@ -159,9 +159,27 @@ pub fn qemu_host(serial: &std::path::Path) -> controller_server::config::HostCon
     qemu_host_with(serial, "")
 }
 
+/// The test guests `scripts/guest-image.sh` builds.
+#[derive(Debug, Clone, Copy)]
+pub enum Guest {
+    /// Debian's cloud kernel: small, quick to boot, no USB.
+    Cloud,
+    /// Debian's generic kernel with USB (xHCI) and USB mass storage.
+    Usb,
+}
+
+impl Guest {
+    pub fn dir(self) -> std::path::PathBuf {
+        crate::workspace_root().join(match self {
+            Guest::Cloud => "target/guest",
+            Guest::Usb => "target/guest-usb",
+        })
+    }
+}
+
 /// The same, with words added to the guest kernel's command line (`lantern.agent=N`...).
 pub fn qemu_host_with(serial: &std::path::Path, cmdline: &str) -> controller_server::config::HostConfig {
-    let guest = crate::workspace_root().join("target/guest");
+    let guest = Guest::Cloud.dir();
     let mut args: Vec<String> =
         ["-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "tcg", "-m", "128", "-vga", "std"]
             .map(String::from)

@@ -106,6 +106,10 @@ async fn dmtf_validator_passes_and_a_python_redfish_client_resets_a_qemu_guest()
         "Image": image_url, "ImageName": "boot.iso", "Inserted": true, "WriteProtected": true, "ConnectedVia": "URI",
     });
     assert_eq!(seen["inserted"], inserted, "{seen}");
+    let usb = serde_json::json!({
+        "Id": "USB1", "Image": image_url, "Inserted": true, "WriteProtected": false, "MediaTypes": ["USBStick"],
+    });
+    assert_eq!((&seen["usb"], &seen["usb_after_eject"]), (&usb, &serde_json::json!(false)), "{seen}");
     assert_eq!(seen["refused_image"][0], 400, "{seen}");
     assert!(seen["refused_image"][1].as_str().unwrap_or_default().contains("10.9.9.9"), "{seen}");
     assert_eq!(

@@ -328,14 +328,23 @@ pub struct MediaImage {
     pub size: u64,
 }
 
-/// What a host's virtual CD drive holds, and its one-time boot override.
+/// What one of a host's drives holds.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct MediaStatus {
+pub struct DriveStatus {
     pub inserted: Option<String>,
     pub size: u64,
     pub connected: bool,
     pub bytes_read: u64,
-    /// `cd` or `pxe`: what the next start or reset boots from, once.
+    #[serde(default)]
+    pub writable: bool,
+}
+
+/// What a host's virtual CD and USB disk drives hold, and its one-time boot override.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct MediaStatus {
+    pub cd: DriveStatus,
+    pub usb: DriveStatus,
+    /// `cd`, `usb` or `pxe`: what the next start or reset boots from, once.
     #[serde(default)]
     pub boot_once: Option<String>,
     #[serde(default)]
@@ -350,9 +359,10 @@ pub async fn media_status(host: &str) -> Result<MediaStatus, String> {
     call("GET", &format!("/api/hosts/{host}/media"), None::<&()>, None).await
 }
 
-/// Inserts `body`: `{"image": name}` from the media folder or `{"url": ...}` from a web server.
-pub async fn insert_media(csrf: &str, host: &str, body: serde_json::Value) -> Result<MediaStatus, String> {
-    call("PUT", &format!("/api/hosts/{host}/media/cd"), Some(&body), Some(csrf)).await
+/// Inserts `body` into `drive` (`cd` or `usb`): `{"image": name}` from the media folder or
+/// `{"url": ...}` from a web server, with `"writable": true` for a USB disk the guest may write.
+pub async fn insert_media(csrf: &str, host: &str, drive: &str, body: serde_json::Value) -> Result<MediaStatus, String> {
+    call("PUT", &format!("/api/hosts/{host}/media/{drive}"), Some(&body), Some(csrf)).await
 }
 
 /// Sets what the host boots from once at its next start or reset (`None`: as usual).
@@ -361,8 +371,8 @@ pub async fn set_boot_once(csrf: &str, host: &str, target: Option<&str>) -> Resu
     call("PUT", &format!("/api/hosts/{host}/boot"), Some(&body), Some(csrf)).await
 }
 
-pub async fn eject_media(csrf: &str, host: &str) -> Result<MediaStatus, String> {
-    call("DELETE", &format!("/api/hosts/{host}/media/cd"), None::<&()>, Some(csrf)).await
+pub async fn eject_media(csrf: &str, host: &str, drive: &str) -> Result<MediaStatus, String> {
+    call("DELETE", &format!("/api/hosts/{host}/media/{drive}"), None::<&()>, Some(csrf)).await
 }
 
 /// The ways in the login page may offer.

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::keys::KeyBinding;
 use crate::app::AppState;
-use crate::hosts::media::{MediaAction, MediaStatus};
+use crate::hosts::media::{drive_name, MediaAction, MediaStatus};
 use crate::hosts::Host;
 use crate::media::{Source, SourceRequest};
 
@@ -53,14 +53,6 @@ fn slot(device: MediaDevice) -> usize {
     match device {
         MediaDevice::Cd => 0,
         MediaDevice::Usb => 1,
-    }
-}
-
-/// How the event log names a drive.
-fn drive_name(device: MediaDevice) -> &'static str {
-    match device {
-        MediaDevice::Cd => "Virtual CD",
-        MediaDevice::Usb => "Virtual USB disk",
     }
 }
 
@@ -175,13 +167,14 @@ impl LinkMedia {
         if host.media.is_none() {
             return Err("this host takes no virtual media".into());
         }
-        if writable {
-            return Err("a file from the browser goes in read-only".into());
+        if writable && device == MediaDevice::Cd {
+            return Err("a CD is read-only: a writable medium goes in the USB disk drive".into());
         }
         audit["device"] = device.name().into();
         audit["image"] = name.into();
         audit["size"] = size.into();
         audit["from"] = "browser".into();
+        audit["writable"] = writable.into();
         state
             .audit_first(&binding.username, "media.insert", &binding.host_id, audit)
             .await
@@ -193,7 +186,7 @@ impl LinkMedia {
         let source = crate::media::readahead::wrap(Source { requests, size, read_only: true });
         let (image, owner) = (name.to_string(), Some(self.owner));
         self.inserting.push(tokio::spawn(async move {
-            (device, host.media(MediaAction::Insert { device, source, image, owner }).await)
+            (device, host.media(MediaAction::Insert { device, source, image, owner, writable }).await)
         }));
         Ok(())
     }

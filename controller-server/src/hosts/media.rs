@@ -1,5 +1,5 @@
-//! Virtual media requests to a host's backend: insert an image into its CD drive, eject it, or
-//! say what is inserted. The backend owns the medium's export (see `crate::media`), so the
+//! Virtual media requests to a host's backend: insert an image into its CD drive or its USB
+//! disk drive, eject it, set a one-time boot override, or say what the drives hold. The backend owns the medium's export (see `crate::media`), so the
 //! medium goes when the machine stops.
 
 use serde::Serialize;
@@ -13,11 +13,14 @@ pub enum MediaAction {
     /// Insert `source` (named `image` for people) into `device`, replacing any medium there.
     /// `owner` marks a medium that lives only as long as something else (a console link that
     /// serves the browser's file), so that it can take out its own medium and no other.
+    /// `writable` (a USB disk only) lets the guest write; its writes are kept beside the
+    /// image, which is never written (`crate::media::overlay`).
     Insert {
         device: MediaDevice,
         source: crate::media::Source,
         image: String,
         owner: Option<u64>,
+        writable: bool,
     },
     /// Take the medium out of `device`; with `owner`, only if it is that owner's.
     Eject {
@@ -34,21 +37,32 @@ pub enum MediaAction {
 #[serde(rename_all = "lowercase")]
 pub enum BootTarget {
     Cd,
+    /// The USB disk drive (while it holds a medium).
+    Usb,
     /// The network (its first network card's boot ROM).
     Pxe,
 }
 
-/// What the CD drive holds.
+/// What one drive holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct MediaStatus {
+pub struct DriveStatus {
     /// The inserted image's name, if any.
     pub inserted: Option<String>,
     pub size: u64,
     /// Whether the machine holds the medium's connection open now.
     pub connected: bool,
     pub bytes_read: u64,
+    /// The guest may write to the medium (its writes last while it is inserted).
+    pub writable: bool,
     /// The medium is a file a console page serves from the user's browser.
     pub from_browser: bool,
+}
+
+/// What the drives hold, and the one-time boot override.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MediaStatus {
+    pub cd: DriveStatus,
+    pub usb: DriveStatus,
     /// The one-time boot override waiting for the next start or reset.
     pub boot_once: Option<BootTarget>,
     /// What the machine can boot from once (known while it runs).
@@ -63,6 +77,23 @@ pub struct MediaRequest {
 impl MediaRequest {
     pub fn answer(self, result: Result<MediaStatus, String>) {
         let _ = self.done.send(result);
+    }
+}
+
+/// How people (the event log, the web pages) name a drive.
+pub fn drive_name(device: MediaDevice) -> &'static str {
+    match device {
+        MediaDevice::Cd => "Virtual CD",
+        MediaDevice::Usb => "Virtual USB disk",
+    }
+}
+
+impl MediaStatus {
+    pub fn drive(&self, device: MediaDevice) -> &DriveStatus {
+        match device {
+            MediaDevice::Cd => &self.cd,
+            MediaDevice::Usb => &self.usb,
+        }
     }
 }
 

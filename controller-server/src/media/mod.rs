@@ -1,6 +1,8 @@
-//! Virtual media: an image from somewhere (a file in the controller's media folder; the
-//! browser's file over the console link and a URL come next) served to a host as an NBD export
-//! on a unix socket, which QEMU plugs in as a CD-ROM or USB disk.
+//! Virtual media: an image from somewhere (a file in the controller's media folder, the
+//! browser's file over the console link, a URL on a listed web server) served to a host as an
+//! NBD export on a unix socket, which QEMU plugs in as a CD-ROM or USB disk; read-ahead in
+//! front of the sources whose reads are round trips, a writable layer in front of a medium
+//! the guest may write.
 //!
 //! The export (`export`) speaks NBD through `nbd_wire` and asks its source for blocks over a
 //! bounded channel (`SourceRequest`), so every kind of source answers the same way and none can
@@ -8,6 +10,7 @@
 
 pub mod export;
 pub mod file;
+pub mod overlay;
 pub mod readahead;
 pub mod url;
 

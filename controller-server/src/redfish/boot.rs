@@ -1,6 +1,6 @@
 //! A system's `Boot`: the one-time boot override of a host that takes media (`qemu`), as
 //! Redfish tools set it: `BootSourceOverrideEnabled: Once` with a `BootSourceOverrideTarget`
-//! of `Cd` or `Pxe`; `Disabled` (or the target `None`) clears it. After the override's boot
+//! of `Cd`, `Usb` (while a USB disk is plugged in) or `Pxe`; `Disabled` (or the target `None`) clears it. After the override's boot
 //! the service shows `Disabled` again, as DSP0266 says of `Once`.
 
 use serde_json::{json, Value};
@@ -15,6 +15,7 @@ const ENABLED: &str = "Boot/BootSourceOverrideEnabled";
 fn name(target: BootTarget) -> &'static str {
     match target {
         BootTarget::Cd => "Cd",
+        BootTarget::Usb => "Usb",
         BootTarget::Pxe => "Pxe",
     }
 }

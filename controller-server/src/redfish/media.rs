@@ -1,5 +1,6 @@
 //! Virtual media through Redfish: each host that takes media has a `VirtualMedia` collection
-//! whose `CD1` takes the standard `VirtualMedia.InsertMedia` and `EjectMedia` actions, in two
+//! whose `CD1` (the CD drive) and `USB1` (the USB disk drive, writable with `WriteProtected:
+//! false`) take the standard `VirtualMedia.InsertMedia` and `EjectMedia` actions, in two
 //! places. `Systems/{host}/VirtualMedia` is where DSP2046 (2021.1 on) puts it; tools written
 //! for iLO and iDRAC look under the system's manager, so a host also has a manager of its own,
 //! `Managers/{host}`, with the same collection (the controller itself stays `Managers/bmc`,
@@ -19,14 +20,22 @@ use super::error::RedfishError;
 use super::systems::{system_uri, visible_host};
 use super::{collection_body, link, resource, status};
 use crate::app::AppState;
-use crate::hosts::media::{MediaAction, MediaStatus};
+use crate::hosts::media::{drive_name, MediaAction, MediaDevice, MediaStatus};
 use crate::hosts::Host;
-use crate::web::media::{eject_as, insert_as, Medium};
+use crate::web::media::{eject_as, insert_as, MediaSlot, Medium};
 
 const INSERT: &str = "VirtualMedia.InsertMedia";
 const EJECT: &str = "VirtualMedia.EjectMedia";
-/// The one drive every media host has.
-const CD: &str = "CD1";
+/// The drives every media host has, by their Redfish names.
+const SLOTS: [(&str, MediaDevice); 2] = [("CD1", MediaDevice::Cd), ("USB1", MediaDevice::Usb)];
+
+fn slot_device(slot: &str) -> Result<MediaDevice, RedfishError> {
+    SLOTS
+        .iter()
+        .find(|(name, _)| *name == slot)
+        .map(|(_, d)| *d)
+        .ok_or_else(|| RedfishError::not_found("VirtualMedia", slot))
+}
 
 pub fn manager_uri(id: &str) -> String {
     format!("/redfish/v1/Managers/{id}")
@@ -111,7 +120,8 @@ fn collection(
 ) -> Result<Response, RedfishError> {
     let (host, _) = media_host(&state, &caller, &id)?;
     let uri = media_uri(place, &host.id);
-    Ok(resource(collection_body(&uri, "VirtualMediaCollection", "Virtual Media", &[format!("{uri}/{CD}")])))
+    let members: Vec<String> = SLOTS.iter().map(|(slot, _)| format!("{uri}/{slot}")).collect();
+    Ok(resource(collection_body(&uri, "VirtualMediaCollection", "Virtual Media", &members)))
 }
 
 /// How long a resource waits for the host's backend to say what its drive holds (a machine
@@ -148,11 +158,10 @@ async fn medium(
     place: Place,
 ) -> Result<Response, RedfishError> {
     let (host, _) = media_host(&state, &caller, &id)?;
-    if slot != CD {
-        return Err(RedfishError::not_found("VirtualMedia", &slot));
-    }
-    let uri = format!("{}/{CD}", media_uri(place, &host.id));
-    let now = drive(&host).await;
+    let device = slot_device(&slot)?;
+    let uri = format!("{}/{slot}", media_uri(place, &host.id));
+    let drives = drive(&host).await;
+    let now = drives.drive(device);
     let inserted = now.inserted.is_some();
     let is_url = now.inserted.as_deref().is_some_and(|i| i.starts_with("http://") || i.starts_with("https://"));
     let connected_via = match (&now.inserted, now.from_browser) {
@@ -163,12 +172,12 @@ async fn medium(
     let mut body = json!({
         "@odata.id": uri,
         "@odata.type": "#VirtualMedia.v1_6_2.VirtualMedia",
-        "Id": CD,
-        "Name": "Virtual CD",
-        "MediaTypes": ["CD", "DVD"],
+        "Id": slot,
+        "Name": drive_name(device),
+        "MediaTypes": match device { MediaDevice::Cd => json!(["CD", "DVD"]), MediaDevice::Usb => json!(["USBStick"]) },
         "ConnectedVia": connected_via,
         "Inserted": inserted,
-        "WriteProtected": true,
+        "WriteProtected": !now.writable,
         // A browser's file has a name, not an address; a media folder's image is named by it.
         "Image": if is_url { json!(now.inserted) } else { Value::Null },
         "ImageName": now.inserted.as_deref().map(|i| i.rsplit('/').next().unwrap_or(i)),
@@ -186,21 +195,25 @@ async fn medium(
     Ok(resource(body))
 }
 
-/// The host whose drive `slot` the caller may put media in and take them out of.
-fn usable_drive(state: &AppState, caller: &Caller, id: &str, slot: &str) -> Result<Arc<Host>, RedfishError> {
+/// The host and drive `slot` the caller may put media in and take them out of.
+fn usable_drive(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    slot: &str,
+) -> Result<(Arc<Host>, MediaDevice), RedfishError> {
     let (host, rights) = media_host(state, caller, id)?;
-    if slot != CD {
-        return Err(RedfishError::not_found("VirtualMedia", slot));
-    }
+    let device = slot_device(slot)?;
     if !rights.media {
         return Err(RedfishError::insufficient_privilege());
     }
-    Ok(host)
+    Ok((host, device))
 }
 
-/// `POST .../CD1/Actions/VirtualMedia.InsertMedia` with `{"Image": URL}` (or the name of an
-/// image in the controller's media folder), and optionally `Inserted: true`,
-/// `WriteProtected: true`, `TransferProtocolType` matching the URL, `TransferMethod: Stream`.
+/// `POST .../{CD1,USB1}/Actions/VirtualMedia.InsertMedia` with `{"Image": URL}` (or the name
+/// of an image in the controller's media folder), and optionally `Inserted: true`,
+/// `WriteProtected` (`false` for a writable USB disk), `TransferProtocolType` matching the URL,
+/// `TransferMethod: Stream`.
 pub async fn insert(
     State(state): State<AppState>,
     caller: Caller,
@@ -209,16 +222,21 @@ pub async fn insert(
     headers: HeaderMap,
     super::auth::Body(body): super::auth::Body,
 ) -> Result<Response, RedfishError> {
-    let host = usable_drive(&state, &caller, &id, &slot)?;
-    let medium = insert_parameters(&json_object(&headers, &body)?)?;
-    match insert_as(&state, &caller.user, &host.id, medium, ("redfish", &source)).await {
+    let (host, device) = usable_drive(&state, &caller, &id, &slot)?;
+    let (medium, writable) = insert_parameters(&json_object(&headers, &body)?, device)?;
+    let into = MediaSlot { host_id: &host.id, device, writable };
+    match insert_as(&state, &caller.user, into, medium, ("redfish", &source)).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(e) => Err(refused(e, INSERT)),
     }
 }
 
-/// The medium an insert names, or the standard error for what is wrong with its parameters.
-fn insert_parameters(body: &serde_json::Map<String, Value>) -> Result<Medium, RedfishError> {
+/// The medium an insert into `device` names and whether it goes in writable, or the standard
+/// error for what is wrong with its parameters.
+fn insert_parameters(
+    body: &serde_json::Map<String, Value>,
+    device: MediaDevice,
+) -> Result<(Medium, bool), RedfishError> {
     const KNOWN: &[&str] = &["Image", "Inserted", "WriteProtected", "TransferProtocolType", "TransferMethod"];
     if let Some(unknown) = body.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         // Credentials for the image server included: no image server here needs them, and
@@ -228,10 +246,12 @@ fn insert_parameters(body: &serde_json::Map<String, Value>) -> Result<Medium, Re
     let image = body.get("Image").ok_or_else(|| RedfishError::action_parameter_missing(INSERT, "Image"))?;
     let image =
         image.as_str().ok_or_else(|| RedfishError::action_parameter_type(&image.to_string(), "Image", INSERT))?;
-    for (parameter, only) in [("Inserted", true), ("WriteProtected", true)] {
+    // A CD is always write-protected; a USB disk may be written.
+    let write_protected_only = (device == MediaDevice::Cd).then_some(true);
+    for (parameter, only) in [("Inserted", Some(true)), ("WriteProtected", write_protected_only)] {
         match body.get(parameter) {
             None => {}
-            Some(Value::Bool(b)) if *b == only => {}
+            Some(Value::Bool(b)) if only.is_none_or(|only| *b == only) => {}
             Some(Value::Bool(b)) => {
                 return Err(RedfishError::action_parameter_not_in_list(&b.to_string(), parameter, INSERT))
             }
@@ -252,10 +272,11 @@ fn insert_parameters(body: &serde_json::Map<String, Value>) -> Result<Medium, Re
     if let Some(method) = body.get("TransferMethod").filter(|m| m.as_str() != Some("Stream")) {
         return Err(RedfishError::action_parameter_not_in_list(&method.to_string(), "TransferMethod", INSERT));
     }
-    Ok(if is_url { Medium::Url(image.to_string()) } else { Medium::Folder(image.to_string()) })
+    let medium = if is_url { Medium::Url(image.to_string()) } else { Medium::Folder(image.to_string()) };
+    Ok((medium, body.get("WriteProtected") == Some(&Value::Bool(false))))
 }
 
-/// `POST .../CD1/Actions/VirtualMedia.EjectMedia` with `{}`.
+/// `POST .../{CD1,USB1}/Actions/VirtualMedia.EjectMedia` with `{}`.
 pub async fn eject(
     State(state): State<AppState>,
     caller: Caller,
@@ -264,11 +285,11 @@ pub async fn eject(
     headers: HeaderMap,
     super::auth::Body(body): super::auth::Body,
 ) -> Result<Response, RedfishError> {
-    let host = usable_drive(&state, &caller, &id, &slot)?;
+    let (host, device) = usable_drive(&state, &caller, &id, &slot)?;
     if let Some(unknown) = json_object(&headers, &body)?.keys().next() {
         return Err(RedfishError::action_parameter_unknown(EJECT, unknown));
     }
-    match eject_as(&state, &caller.user, &host.id, ("redfish", &source)).await {
+    match eject_as(&state, &caller.user, (&host.id, device), ("redfish", &source)).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(e) => Err(refused(e, EJECT)),
     }
@@ -292,7 +313,16 @@ mod tests {
     use super::*;
 
     fn parameters(body: Value) -> Result<Medium, String> {
-        insert_parameters(body.as_object().unwrap()).map_err(|e| e.key.to_string())
+        insert_parameters(body.as_object().unwrap(), MediaDevice::Cd).map(|(m, _)| m).map_err(|e| e.key.to_string())
+    }
+
+    #[test]
+    fn a_usb_disk_goes_in_writable_when_it_is_not_write_protected() {
+        let usb = |body: Value| insert_parameters(body.as_object().unwrap(), MediaDevice::Usb).map(|(_, w)| w);
+        assert!(usb(json!({ "Image": "disk.img", "WriteProtected": false })).unwrap());
+        assert!(!usb(json!({ "Image": "disk.img", "WriteProtected": true })).unwrap());
+        assert!(!usb(json!({ "Image": "disk.img" })).unwrap(), "write-protected unless asked");
+        assert!(usb(json!({ "Image": "disk.img", "WriteProtected": "no" })).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Virtual media on the web API: the images in the controller's media folder, and a host's CD
-//! drive (what it holds; insert an image, eject it). Inserting and ejecting need the host's
+//! Virtual media on the web API: the images in the controller's media folder, and a host's
+//! drives, `cd` and `usb` (what they hold; insert an image, eject it). Inserting and ejecting need the host's
 //! `media` right and are recorded in the audit trail before they happen and in the host's event
 //! log after.
 
@@ -13,7 +13,7 @@ use super::guard::Authenticated;
 use super::hosts::visible_rights;
 use super::login::Source;
 use crate::app::AppState;
-use crate::hosts::media::{BootTarget, MediaAction, MediaDevice, MediaStatus};
+use crate::hosts::media::{drive_name, BootTarget, MediaAction, MediaDevice, MediaStatus};
 
 /// Images larger than this are not listed or inserted (a DVD image is under 10 GiB).
 const MAX_IMAGE: u64 = 64 << 30;
@@ -62,7 +62,7 @@ fn image_name(name: &str) -> bool {
         && (lower.ends_with(".iso") || lower.ends_with(".img"))
 }
 
-/// What the host's CD drive holds.
+/// What the host's drives hold, and its one-time boot override.
 pub async fn status(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -73,7 +73,8 @@ pub async fn status(
     Ok(Json(ask(&state, &host_id, MediaAction::Status).await?))
 }
 
-/// One of: an image of the media folder by name, or a URL on a listed image server.
+/// One of: an image of the media folder by name, or a URL on a listed image server; for the
+/// USB disk drive, writable if asked (the writes are kept beside the image, never in it).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Insert {
@@ -81,6 +82,13 @@ pub struct Insert {
     image: Option<String>,
     #[serde(default)]
     url: Option<String>,
+    #[serde(default)]
+    writable: bool,
+}
+
+/// A drive named in a path: `cd` or `usb`.
+fn device(name: &str) -> Result<MediaDevice, ApiError> {
+    MediaDevice::from_name(name).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such drive: cd or usb"))
 }
 
 /// Where an inserted medium comes from.
@@ -93,28 +101,41 @@ pub async fn insert(
     State(state): State<AppState>,
     auth: Authenticated,
     source: Source,
-    Path(host_id): Path<String>,
+    Path((host_id, drive)): Path<(String, String)>,
     ApiJson(req): ApiJson<Insert>,
 ) -> Result<Json<MediaStatus>, ApiError> {
     auth.require_password_changed()?;
+    let drive = device(&drive)?;
     let medium = match (req.image, req.url) {
         (Some(image), None) => Medium::Folder(image),
         (None, Some(url)) => Medium::Url(url),
         _ => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give an image of the media folder or a URL")),
     };
-    Ok(Json(insert_as(&state, &auth.session.user, &host_id, medium, ("web", &source)).await?))
+    let into = MediaSlot { host_id: &host_id, device: drive, writable: req.writable };
+    Ok(Json(insert_as(&state, &auth.session.user, into, medium, ("web", &source)).await?))
 }
 
-/// Inserts `medium` into `host_id`'s CD drive for `user`, who needs the host's `media` right;
+/// Where a medium goes: a host's drive, writable or not.
+pub struct MediaSlot<'a> {
+    pub host_id: &'a str,
+    pub device: MediaDevice,
+    pub writable: bool,
+}
+
+/// Inserts `medium` into a host's drive for `user`, who needs the host's `media` right;
 /// audited before, in the event log after. `via` names the door (web, redfish).
 pub async fn insert_as(
     state: &AppState,
     user: &crate::store::User,
-    host_id: &str,
+    MediaSlot { host_id, device, writable }: MediaSlot<'_>,
     medium: Medium,
     (via, source): (&str, &Source),
 ) -> Result<MediaStatus, ApiError> {
     may_use_media(state, user, host_id)?;
+    if writable && device == MediaDevice::Cd {
+        let why = "a CD is read-only: a writable medium goes in the USB disk drive";
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why));
+    }
     let (opened, name, from) = match medium {
         Medium::Folder(image) => (from_folder(state, &image).await?, image, "media folder"),
         Medium::Url(url) => {
@@ -125,15 +146,16 @@ pub async fn insert_as(
         }
     };
     let mut detail = source.audit();
-    detail["device"] = "cd".into();
+    detail["device"] = device.name().into();
     detail["image"] = name.clone().into();
     detail["size"] = opened.size.into();
     detail["from"] = from.into();
+    detail["writable"] = writable.into();
     detail["via"] = via.into();
     state.audit_first(&user.username, "media.insert", host_id, detail).await?;
-    let action = MediaAction::Insert { device: MediaDevice::Cd, source: opened, image: name.clone(), owner: None };
+    let action = MediaAction::Insert { device, source: opened, image: name.clone(), owner: None, writable };
     let status = ask(state, host_id, action).await?;
-    let message = format!("Virtual CD: {name} inserted by {} ({via})", user.username);
+    let message = format!("{}: {name} inserted by {} ({via})", drive_name(device), user.username);
     state.event(host_id, "info", &message).await;
     Ok(status)
 }
@@ -165,30 +187,31 @@ pub async fn eject(
     State(state): State<AppState>,
     auth: Authenticated,
     source: Source,
-    Path(host_id): Path<String>,
+    Path((host_id, drive)): Path<(String, String)>,
 ) -> Result<Json<MediaStatus>, ApiError> {
     auth.require_password_changed()?;
-    Ok(Json(eject_as(&state, &auth.session.user, &host_id, ("web", &source)).await?))
+    Ok(Json(eject_as(&state, &auth.session.user, (&host_id, device(&drive)?), ("web", &source)).await?))
 }
 
-/// Empties `host_id`'s CD drive for `user` (the `media` right); audited, in the event log.
+/// Empties a host's drive for `user` (the `media` right); audited, in the event log.
 pub async fn eject_as(
     state: &AppState,
     user: &crate::store::User,
-    host_id: &str,
+    (host_id, device): (&str, MediaDevice),
     (via, source): (&str, &Source),
 ) -> Result<MediaStatus, ApiError> {
     may_use_media(state, user, host_id)?;
     let mut detail = source.audit();
-    detail["device"] = "cd".into();
+    detail["device"] = device.name().into();
     detail["via"] = via.into();
     state.audit_first(&user.username, "media.eject", host_id, detail).await?;
-    let status = ask(state, host_id, MediaAction::Eject { device: MediaDevice::Cd, owner: None }).await?;
-    state.event(host_id, "info", &format!("Virtual CD ejected by {} ({via})", user.username)).await;
+    let status = ask(state, host_id, MediaAction::Eject { device, owner: None }).await?;
+    let message = format!("{} ejected by {} ({via})", drive_name(device), user.username);
+    state.event(host_id, "info", &message).await;
     Ok(status)
 }
 
-/// `{"target": "cd" | "pxe" | null}`: what the host boots from once, at its next start or
+/// `{"target": "cd" | "usb" | "pxe" | null}`: what the host boots from once, at its next start or
 /// reset.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -226,6 +249,7 @@ pub async fn set_boot_as(
     let status = ask(state, host_id, MediaAction::SetBoot(target)).await?;
     let message = match target {
         Some(BootTarget::Cd) => format!("One-time boot from the CD set by {} ({via})", user.username),
+        Some(BootTarget::Usb) => format!("One-time boot from the USB disk set by {} ({via})", user.username),
         Some(BootTarget::Pxe) => format!("One-time network boot (PXE) set by {} ({via})", user.username),
         None => format!("One-time boot override cleared by {} ({via})", user.username),
     };

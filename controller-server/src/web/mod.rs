@@ -60,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/session/carried", get(federation::carried))
         .route("/api/media", get(media::images))
         .route("/api/hosts/{id}/media", get(media::status))
-        .route("/api/hosts/{id}/media/cd", put(media::insert).delete(media::eject))
+        .route("/api/hosts/{id}/media/{drive}", put(media::insert).delete(media::eject))
         .route("/api/hosts/{id}/boot", put(media::boot))
         .route("/api/preferences", get(preferences::list))
         .route("/api/preferences/{name}", put(preferences::set))

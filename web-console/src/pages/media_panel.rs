@@ -1,7 +1,7 @@
 //! The console page's virtual media panel: attach a file from this computer (`media_file`), or
 //! insert an image from the controller's media folder, or from a URL on one of the controller's
-//! listed image servers, into the host's CD drive; see what it holds and how much the host has
-//! read; eject it.
+//! listed image servers, into the host's CD drive or USB disk drive (writable if asked); see
+//! what each holds and how much the host has read; eject it; set a one-time boot override.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::media_file::BrowserFile;
-use crate::api::{self, MediaImage, MediaStatus};
+use crate::api::{self, DriveStatus, MediaImage, MediaStatus};
 use crate::applet::Console;
 
 /// How often an open panel asks how much the host has read.
@@ -44,10 +44,15 @@ pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Consol
         on_cleanup(move || handle.clear());
     }
     let (insert_host, insert_csrf) = (StoredValue::new(host.clone()), StoredValue::new(csrf.clone()));
-    let insert = move |body: serde_json::Value| {
+    // Where the media folder's image or the URL goes: `cd` or `usb` (writable if ticked).
+    let drive = RwSignal::new(String::from("cd"));
+    let writable = RwSignal::new(false);
+    let insert = move |mut body: serde_json::Value| {
         let (host, csrf) = (insert_host.get_value(), insert_csrf.get_value());
+        let drive = drive.get_untracked();
+        body["writable"] = (drive == "usb" && writable.get_untracked()).into();
         spawn_local(async move {
-            match api::insert_media(&csrf, &host, body).await {
+            match api::insert_media(&csrf, &host, &drive, body).await {
                 Ok(now) => {
                     status.set(now);
                     message.set(String::new());
@@ -56,10 +61,10 @@ pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Consol
             }
         });
     };
-    let eject = move |_| {
+    let eject = move |drive: &'static str| {
         let (host, csrf) = (insert_host.get_value(), insert_csrf.get_value());
         spawn_local(async move {
-            match api::eject_media(&csrf, &host).await {
+            match api::eject_media(&csrf, &host, drive).await {
                 Ok(now) => {
                     status.set(now);
                     message.set(String::new());
@@ -83,21 +88,12 @@ pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Consol
     };
     let boot_described = move || match status.get().boot_once.as_deref() {
         Some("cd") => "The next start or reset boots from the CD, once.".to_string(),
+        Some("usb") => "The next start or reset boots from the USB disk, once.".to_string(),
         Some("pxe") => "The next start or reset boots from the network (PXE), once.".to_string(),
         _ => "The host boots as usual.".to_string(),
     };
-    let described = move || {
-        let s = status.get();
-        match s.inserted {
-            None => "The CD drive is empty.".to_string(),
-            Some(image) => format!(
-                "{image} inserted ({}); the host has read {}{}",
-                size(s.size),
-                size(s.bytes_read),
-                if s.connected { "" } else { " (not connected)" }
-            ),
-        }
-    };
+    let cd_described = move || describe("The CD drive", &status.get().cd);
+    let usb_described = move || describe("The USB disk drive", &status.get().usb);
     view! {
         <div id="media-panel" class="panel">
             <BrowserFile console=console/>
@@ -107,14 +103,28 @@ pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Consol
                     view! { <option value=i.name.clone()>{label}</option> }
                 }).collect_view()}
             </select>
-            <button id="btn-media-insert" on:click=move |_| insert(serde_json::json!({ "image": chosen.get_untracked() })) disabled=move || chosen.get().is_empty()>"Insert as CD"</button>
+            <select id="media-drive" on:change=move |ev| drive.set(event_target_value(&ev)) prop:value=move || drive.get()>
+                <option value="cd">"as CD"</option>
+                <option value="usb">"as USB disk"</option>
+            </select>
+            <label class:hidden=move || drive.get() != "usb">
+                <input id="media-insert-writable" type="checkbox" prop:checked=move || writable.get()
+                    on:change=move |ev| writable.set(event_target_checked(&ev))/>
+                " writable (the host's writes last until the disk is ejected; the image is never changed)"
+            </label>
+            <button id="btn-media-insert" on:click=move |_| insert(serde_json::json!({ "image": chosen.get_untracked() })) disabled=move || chosen.get().is_empty()>"Insert"</button>
             <input id="media-url" type="url" placeholder="https://images.example/rescue.iso" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/>
             <button id="btn-media-insert-url" on:click=move |_| insert(serde_json::json!({ "url": url.get_untracked() })) disabled=move || url.get().is_empty()>"Insert URL"</button>
-            <button id="btn-media-eject" on:click=eject disabled=move || status.with(|s| s.inserted.is_none())>"Eject"</button>
-            <p id="media-status">{described}</p>
+            <p class="media-drive"><span id="media-status">{cd_described}</span>" "
+                <button id="btn-media-eject" on:click=move |_| eject("cd") disabled=move || status.with(|s| s.cd.inserted.is_none())>"Eject CD"</button>
+            </p>
+            <p class="media-drive"><span id="media-status-usb">{usb_described}</span>" "
+                <button id="btn-media-eject-usb" on:click=move |_| eject("usb") disabled=move || status.with(|s| s.usb.inserted.is_none())>"Eject USB disk"</button>
+            </p>
             <div class="boot-once">
                 <select id="boot-once-target" on:change=move |ev| boot_choice.set(event_target_value(&ev)) prop:value=move || boot_choice.get()>
                     <option value="cd">"CD"</option>
+                    <option value="usb" disabled=move || !status.with(|s| s.boot_targets.iter().any(|t| t == "usb"))>"USB disk"</option>
                     <option value="pxe" disabled=move || !status.with(|s| s.boot_targets.iter().any(|t| t == "pxe"))>"Network (PXE)"</option>
                 </select>
                 <button id="btn-boot-once" on:click=move |_| set_boot(Some(boot_choice.get_untracked()))
@@ -127,6 +137,20 @@ pub fn MediaPanel(host: String, csrf: String, console: StoredValue<Option<Consol
                 <p class="muted">"No images in the controller's media folder."</p>
             </Show>
         </div>
+    }
+}
+
+/// What `drive` (e.g. "The CD drive") holds, as a sentence.
+fn describe(drive: &str, s: &DriveStatus) -> String {
+    match &s.inserted {
+        None => format!("{drive} is empty."),
+        Some(image) => format!(
+            "{image} inserted{} ({}); the host has read {}{}",
+            if s.writable { ", writable" } else { "" },
+            size(s.size),
+            size(s.bytes_read),
+            if s.connected { "" } else { " (not connected)" }
+        ),
     }
 }
 

@@ -1,17 +1,18 @@
 //! A one-time boot override: the next start or reset of the machine boots from its CD drive
-//! (or its network card, PXE), later ones as before. QEMU takes a device's `bootindex` at run
+//! (or the USB disk plugged into it, or its network card: PXE), later ones as before. QEMU takes a device's `bootindex` at run
 //! time (`qom-set`) and hands the firmware its boot order at every reset, which the firmware
 //! reads a moment later, during its power-on self test (SeaBIOS: well within a second, even
 //! emulated); so the device goes first now, and is put back `PUT_BACK_AFTER` the next reset
 //! (QMP's `RESET` event). Put back at once, the firmware would read the old order (seen:
 //! QEMU 7.2). A reset within that time boots from the device again. A machine that is off when
 //! the override is set takes it at its next start: the controller resets it once, still
-//! paused, with the device first, then lets it run.
+//! paused, with the device first, then lets it run. A USB disk goes with the machine's run (and
+//! with its eject): an override to boot from it goes with it.
 
 use serde_json::{json, Value};
 use tokio::time::{Duration, Instant};
 
-use super::cd::DEVICE as CD_DEVICE;
+use super::drive::Drives;
 use super::qmp::Qmp;
 use crate::hosts::media::BootTarget;
 
@@ -54,8 +55,12 @@ impl BootOnce {
     /// it can boot from the network is known once it runs).
     pub fn set_off(&mut self, target: Option<BootTarget>) -> Result<(), String> {
         self.refuse(target)?;
-        if target == Some(BootTarget::Pxe) {
-            return Err("the host is powered off: network boot is set while it runs".into());
+        match target {
+            Some(BootTarget::Pxe) => return Err("the host is powered off: network boot is set while it runs".into()),
+            Some(BootTarget::Usb) => {
+                return Err("the host is powered off: a USB disk goes in, and is booted from, while it runs".into())
+            }
+            _ => {}
         }
         self.pending = target;
         Ok(())
@@ -69,12 +74,12 @@ impl BootOnce {
     }
 
     /// Sets (or with `None`, clears) the override of the running machine: the device goes
-    /// first in its boot order now.
-    pub async fn set(&mut self, qmp: &mut Qmp, target: Option<BootTarget>) -> Result<(), String> {
+    /// first in its boot order now. `drives` gives the QOM paths of the media drives' devices.
+    pub async fn set(&mut self, qmp: &mut Qmp, target: Option<BootTarget>, drives: &Drives) -> Result<(), String> {
         self.refuse(target)?;
         self.put_back(qmp).await?;
         if let Some(target) = target {
-            let path = self.device_path(target)?;
+            let path = self.device_path(target, drives)?;
             set_boot_index(qmp, &path, 0).await?;
             self.set_on = Some(path);
         }
@@ -102,36 +107,60 @@ impl BootOnce {
         }
     }
 
+    /// The USB disk came out: an override to boot from it has nothing left to boot.
+    pub fn usb_gone(&mut self) {
+        if self.pending == Some(BootTarget::Usb) {
+            (self.pending, self.set_on, self.put_back_at) = (None, None, None);
+        }
+    }
+
+    /// The machine stopped: the device paths belong to its QEMU process, and its USB disk is
+    /// gone with it.
+    pub fn machine_stopped(&mut self) {
+        self.usb_gone();
+        (self.set_on, self.put_back_at) = (None, None);
+    }
+
     /// The machine starts, paused: its network card is found, and a pending override is used
     /// now, by a reset with the device first (the firmware reads the boot order at reset).
-    pub async fn at_start(&mut self, qmp: &mut Qmp) -> Result<(), String> {
+    pub async fn at_start(&mut self, qmp: &mut Qmp, drives: &Drives) -> Result<(), String> {
         self.nic = nic_path(qmp).await;
         let Some(target) = self.pending else { return Ok(()) };
-        self.set(qmp, Some(target)).await?;
+        self.set(qmp, Some(target), drives).await?;
         qmp.execute("system_reset", json!({})).await.map_err(|e| e.to_string())?;
         // The firmware reads the order once the machine runs.
         self.on_reset();
         Ok(())
     }
 
-    /// What this machine can boot from once: its CD drive, and while it runs (`running`) its
-    /// network card, if it has one.
-    pub fn targets(&self, running: bool) -> Vec<BootTarget> {
+    /// What this machine can boot from once: its CD drive, and while it runs (`drives`) the
+    /// USB disk plugged in and its network card, if it has them.
+    pub fn targets(&self, drives: Option<&Drives>) -> Vec<BootTarget> {
         if self.refusal().is_some() {
             return Vec::new();
         }
         let mut targets = vec![BootTarget::Cd];
-        if running && self.nic.is_some() {
-            targets.push(BootTarget::Pxe);
+        if let Some(drives) = drives {
+            if drives.usb.device_path().is_some() {
+                targets.push(BootTarget::Usb);
+            }
+            if self.nic.is_some() {
+                targets.push(BootTarget::Pxe);
+            }
         }
         targets
     }
 
-    fn device_path(&self, target: BootTarget) -> Result<String, String> {
-        match target {
-            BootTarget::Cd => Ok(format!("/machine/peripheral/{CD_DEVICE}")),
-            BootTarget::Pxe => self.nic.clone().ok_or_else(|| "this machine has no network card to boot from".into()),
-        }
+    fn device_path(&self, target: BootTarget, drives: &Drives) -> Result<String, String> {
+        let path = match target {
+            BootTarget::Cd => drives.cd.device_path(),
+            BootTarget::Usb => drives.usb.device_path(),
+            BootTarget::Pxe => self.nic.clone(),
+        };
+        path.ok_or_else(|| match target {
+            BootTarget::Usb => "the USB disk drive is empty: attach a medium to boot from first".into(),
+            _ => "this machine has no network card to boot from".into(),
+        })
     }
 
     async fn put_back(&mut self, qmp: &mut Qmp) -> Result<(), String> {

@@ -8,7 +8,7 @@
 
 pub mod agent;
 pub mod boot;
-pub mod cd;
+pub mod drive;
 pub mod qmp;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +74,7 @@ async fn drive(config: &QemuHost, backend: &mut super::Backend) {
             End::PoweredOff(reason) => tracing::info!(host = %config.id, %reason, "powered off"),
             End::Stop => return,
         }
+        boot.machine_stopped();
         if !stay_off(video, input, power, status, MachineMedia { requests: media, boot: &mut boot }).await {
             return;
         }
@@ -97,14 +98,25 @@ struct MachineMedia<'a> {
 impl MachineMedia<'_> {
     /// Carries out `request` on the running machine and answers with what its drive holds
     /// and its boot override.
-    async fn handle(&mut self, cd: &mut cd::CdDrive, qmp: &mut Qmp, request: MediaRequest) {
+    async fn handle(&mut self, drives: &mut drive::Drives, qmp: &mut Qmp, request: MediaRequest) {
         let MediaRequest { action, done } = request;
         let done_with = match action {
-            MediaAction::SetBoot(target) => self.boot.set(qmp, target).await,
-            action => cd.act(qmp, action).await,
+            MediaAction::SetBoot(target) => self.boot.set(qmp, target, drives).await,
+            MediaAction::Status => Ok(()),
+            MediaAction::Insert { device, source, image, owner, writable } => {
+                drives.get_mut(device).insert(qmp, source, image, owner, writable).await
+            }
+            MediaAction::Eject { device, owner } => drives.get_mut(device).eject_owned(qmp, owner).await,
         };
-        let status =
-            MediaStatus { boot_once: self.boot.pending(), boot_targets: self.boot.targets(true), ..cd.status() };
+        if drives.usb.device_path().is_none() {
+            self.boot.usb_gone();
+        }
+        let status = MediaStatus {
+            cd: drives.cd.status(),
+            usb: drives.usb.status(),
+            boot_once: self.boot.pending(),
+            boot_targets: self.boot.targets(Some(drives)),
+        };
         let _ = done.send(done_with.map(|()| status));
     }
 
@@ -116,11 +128,8 @@ impl MachineMedia<'_> {
             MediaAction::Status => Ok(()),
             _ => Err("the host is powered off: media go in while it runs".into()),
         };
-        let status = MediaStatus {
-            boot_once: self.boot.pending(),
-            boot_targets: self.boot.targets(false),
-            ..Default::default()
-        };
+        let status =
+            MediaStatus { boot_once: self.boot.pending(), boot_targets: self.boot.targets(None), ..Default::default() };
         let _ = done.send(done_with.map(|()| status));
     }
 }
@@ -144,7 +153,9 @@ async fn run_machine(
     mut media: MachineMedia<'_>,
 ) -> End {
     let _ = status.send(HostStatus { state: HostState::Stopped, text: "starting QEMU".into() });
-    let (mut child, mut qmp, serial_stream) = match start(config, media.boot).await {
+    // The media's exports live as long as this machine: they go when QEMU does.
+    let mut drives = drive::Drives::new(&config.run_dir);
+    let (mut child, mut qmp, serial_stream) = match start(config, media.boot, &drives).await {
         Ok(started) => started,
         Err(reason) => {
             tracing::warn!(host = %config.id, %reason, "QEMU did not start");
@@ -171,13 +182,11 @@ async fn run_machine(
         None => (None, None),
     };
     let mut chunk = vec![0u8; 4096];
-    // The medium's export lives as long as this machine: it goes when QEMU does.
-    let mut cd = cd::CdDrive::new(&config.run_dir);
     let mut qmp_events = true;
     loop {
         tokio::select! {
             () = &mut driving => return End::Stop,
-            Some(request) = media.requests.recv() => media.handle(&mut cd, &mut qmp, request).await,
+            Some(request) = media.requests.recv() => media.handle(&mut drives, &mut qmp, request).await,
             () = sleep_until_some(media.boot.put_back_due()) => media.boot.put_back_now(&mut qmp).await,
             event = qmp.next_event(), if qmp_events => match event {
                 Ok(event) if event["event"] == "RESET" => media.boot.on_reset(),
@@ -235,7 +244,11 @@ async fn run_machine(
 
 /// Starts QEMU with its display, QMP and serial port on unix sockets, connects to them, and
 /// only then lets the machine run, so that the serial console misses nothing of the boot.
-async fn start(config: &QemuHost, boot: &mut boot::BootOnce) -> Result<(Child, Qmp, Option<UnixStream>), String> {
+async fn start(
+    config: &QemuHost,
+    boot: &mut boot::BootOnce,
+    drives: &drive::Drives,
+) -> Result<(Child, Qmp, Option<UnixStream>), String> {
     std::fs::create_dir_all(&config.run_dir).map_err(|e| format!("cannot make {}: {e}", config.run_dir.display()))?;
     let (vnc, qmp_path) = (config.run_dir.join("vnc.sock"), config.run_dir.join("qmp.sock"));
     let agent_path = config.run_dir.join("qga.sock");
@@ -249,7 +262,7 @@ async fn start(config: &QemuHost, boot: &mut boot::BootOnce) -> Result<(Child, Q
         .args(&config.args)
         .args(agent_args)
         .args(serial_args)
-        .args(cd::qemu_args())
+        .args(drive::qemu_args())
         .arg("-S")
         .args(["-display", "none", "-vnc"])
         .arg(format!("unix:{}", vnc.display()))
@@ -287,7 +300,7 @@ async fn start(config: &QemuHost, boot: &mut boot::BootOnce) -> Result<(Child, Q
     } else {
         None
     };
-    if let Err(e) = boot.at_start(&mut qmp).await {
+    if let Err(e) = boot.at_start(&mut qmp, drives).await {
         tracing::warn!(host = %config.id, reason = %e, "the one-time boot override could not be used");
     }
     if let Err(e) = qmp.execute("cont", json!({})).await {
