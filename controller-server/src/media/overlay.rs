@@ -262,6 +262,39 @@ mod tests {
         assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any run of writes and reads, anywhere and of any size, reads what a plain buffer
+        /// written the same way holds; the medium itself never changes.
+        #[test]
+        fn the_layer_reads_as_a_buffer_written_the_same_way(
+            steps in proptest::collection::vec((proptest::bool::ANY, 0u64..6 * BLOCK, 1usize..3 * BLOCK as usize, proptest::num::u8::ANY), 1..24)
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let size = 5 * BLOCK as usize + 123;
+                let content = pattern(size);
+                let (base, _) = medium(content.clone());
+                let layer = wrap(base, dir.path()).unwrap();
+                let mut model = content;
+                for (is_write, offset, length, fill) in steps {
+                    let offset = (offset as usize).min(size - 1);
+                    let length = length.min(size - offset);
+                    if is_write {
+                        let data: Vec<u8> = (0..length).map(|i| fill.wrapping_add(i as u8)).collect();
+                        write(&layer, offset as u64, &data).await.unwrap();
+                        model[offset..offset + length].copy_from_slice(&data);
+                    } else {
+                        let read = read(&layer, offset as u64, length as u32).await.unwrap();
+                        assert!(read == model[offset..offset + length], "read of {length} at {offset}");
+                    }
+                }
+                assert!(read(&layer, 0, size as u32).await.unwrap() == model);
+            });
+        }
+    }
+
     #[tokio::test]
     async fn requests_outside_the_medium_are_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -17,10 +17,11 @@ use super::{Source, SourceRequest};
 
 /// The size reads are fetched in.
 pub const BLOCK: u64 = 1 << 20;
-/// Blocks fetched ahead of a sequential reader.
-const AHEAD: u64 = 8;
+/// Blocks fetched ahead of a sequential reader: as many as the console link keeps in flight
+/// (`shared::link::media::MEDIA_WINDOW` chunks of 1 MiB), which the browser path needs to stay busy.
+const AHEAD: u64 = 16;
 /// Blocks kept, at most (the ones ahead, and a few just read for a reader that goes back).
-const KEPT: usize = 12;
+const KEPT: usize = 20;
 /// Requests queued towards the read-ahead, at most (the export keeps 16 in flight).
 const QUEUE: usize = 32;
 
