@@ -265,7 +265,13 @@ async fn a_disk_image_from_the_browser_is_a_usb_disk_the_guest_reads_writes_and_
     let log = serial.clone();
     scenario!(move |c| c.hosts.push(vm), |controller, browser| {
         open_booted_console(&controller, &browser, &log).await?;
-        assert_eq!((boots_from(&log, "disk"), boots_from(&log, "usb")), (1, 0));
+        wait_for("the guest booted from its disk", Duration::from_secs(30), || async {
+            Ok(match (boots_from(&log, "disk"), boots_from(&log, "usb")) {
+                (1, 0) => Ok(()),
+                seen => Err(format!("{seen:?} boots (disk, USB); the log begins:\n{}", serial_head(&log))),
+            })
+        })
+        .await?;
         let c = &browser.client;
         c.find(Locator::Id("btn-media")).await?.click().await?;
         c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("media-file")).await?;
@@ -386,6 +392,12 @@ async fn a_disk_image_from_the_browser_is_a_usb_disk_the_guest_reads_writes_and_
         assert_eq!(trail, ["admin media.insert vm", "admin media.eject vm (ejected)", "admin media.insert vm"],);
         Ok(())
     });
+}
+
+/// The first lines of the guest's serial log.
+fn serial_head(log: &std::path::Path) -> String {
+    let logged = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    logged.lines().take(30).collect::<Vec<_>>().join("\n")
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -277,19 +277,22 @@ impl Console {
 
     /// Reads what the controller asked of the file for `device`, and answers.
     fn read_media(&self, id: u32, device: MediaDevice, offset: u64, length: u32) {
-        let file = self.0.borrow().media.file(device);
+        let range = self.0.borrow_mut().media.range(device, offset, length);
         let weak = self.weak();
         wasm_bindgen_futures::spawn_local(async move {
-            let result = match file {
-                Some(file) => super::media::read_range(file, offset, length).await,
-                None => Err("this page no longer offers that file".into()),
+            let result = match range {
+                Ok(range) => range.read().await,
+                Err(why) => Err(why),
             };
             weak.with(|c| match result {
                 Ok(bytes) => {
                     c.0.borrow_mut().media.count_read(device, bytes.len());
                     c.drive(|link, now| link.media_data(id, bytes, now));
                 }
-                Err(reason) => c.drive(|link, now| link.media_failed(id, &reason, now)),
+                Err(reason) => {
+                    c.0.borrow_mut().media.forget_slices(device);
+                    c.drive(|link, now| link.media_failed(id, &reason, now));
+                }
             });
         });
     }
