@@ -38,7 +38,15 @@ async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
         browser.open_console("desk").await?;
 
         // The real mouse, over the (scaled) canvas, moves the X pointer to the same pixel. The
-        // canvas may be taller than the window: aim in viewport coordinates.
+        // canvas may be taller than the window: aim in viewport coordinates, once the canvas has
+        // the desktop's size (it starts as a text screen's).
+        wait_for("the canvas the desktop's size", WAIT, || async {
+            let size = browser
+                .js("const c = document.getElementById('console-canvas'); return [c.width, c.height];", vec![])
+                .await?;
+            Ok(if size == serde_json::json!([1024, 768]) { Ok(()) } else { Err(size.to_string()) })
+        })
+        .await?;
         let rect = browser
             .js(
                 "window.scrollTo(0, 0); const c = document.getElementById('console-canvas'); \
