@@ -1,6 +1,7 @@
 //! Graphics consoles against a real QEMU: the `vnc` backend on its own, then the whole path
 //! through the controller into headless Chromium.
 
+use controller_server::secret::hex;
 use std::time::Duration;
 
 use controller_server::config::{BackendConfig, HostConfig};
@@ -125,10 +126,6 @@ async fn wait_for_canvas_to_match(browser: &Browser, vm: &mut Qemu) -> anyhow::R
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn vnc_host(address: String) -> HostConfig {

@@ -2,6 +2,7 @@
 //! the web page for `user@REALM`, the ticket-granting ticket handed to the browser sealed, and
 //! nothing of it left in the controller's memory or database.
 
+use controller_server::secret::hex;
 use std::time::Duration;
 
 use base64::Engine;
@@ -40,10 +41,6 @@ fn controller_process_for_kerberos_tests() {
         Ok(())
     })
     .unwrap();
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every readable, writable mapping of process `pid` (heap, stacks, anonymous memory).

@@ -7,6 +7,7 @@
 //! image picked in the browser is a USB disk the guest (the test guest with USB) reads, writes
 //! when it went in writable, boots from once, and loses when it is ejected.
 
+use controller_server::secret::hex;
 use std::time::Duration;
 
 use controller_server::hosts::media::{BootTarget, MediaAction};
@@ -398,8 +399,4 @@ async fn a_disk_image_from_the_browser_is_a_usb_disk_the_guest_reads_writes_and_
 fn serial_head(log: &std::path::Path) -> String {
     let logged = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
     logged.lines().take(30).collect::<Vec<_>>().join("\n")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

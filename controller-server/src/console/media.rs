@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::keys::KeyBinding;
 use crate::app::AppState;
-use crate::hosts::media::{drive_name, MediaAction, MediaStatus};
+use crate::hosts::media::{drive_name, writable_allowed, MediaAction, MediaStatus};
 use crate::hosts::Host;
 use crate::media::{Source, SourceRequest};
 
@@ -167,9 +167,7 @@ impl LinkMedia {
         if host.media.is_none() {
             return Err("this host takes no virtual media".into());
         }
-        if writable && device == MediaDevice::Cd {
-            return Err("a CD is read-only: a writable medium goes in the USB disk drive".into());
-        }
+        writable_allowed(device, writable)?;
         audit["device"] = device.name().into();
         audit["image"] = name.into();
         audit["size"] = size.into();

@@ -1,6 +1,6 @@
 //! Virtual media requests to a host's backend: insert an image into its CD drive or its USB
-//! disk drive, eject it, set a one-time boot override, or say what the drives hold. The backend owns the medium's export (see `crate::media`), so the
-//! medium goes when the machine stops.
+//! disk drive, eject it, set a one-time boot override, or say what the drives hold. The backend
+//! owns the medium's export (see `crate::media`), so the medium goes when the machine stops.
 
 use serde::Serialize;
 pub use shared::wire::MediaDevice;
@@ -85,6 +85,16 @@ pub fn drive_name(device: MediaDevice) -> &'static str {
     match device {
         MediaDevice::Cd => "Virtual CD",
         MediaDevice::Usb => "Virtual USB disk",
+    }
+}
+
+/// Whether a medium may go into `device` as asked: only a USB disk is ever writable. The drive
+/// holds to this; the doors (web API, Redfish, console link) ask first, so that a refusal
+/// comes before the audit trail records an insert.
+pub fn writable_allowed(device: MediaDevice, writable: bool) -> Result<(), &'static str> {
+    match (device, writable) {
+        (MediaDevice::Cd, true) => Err("a CD is read-only: a writable medium goes in the USB disk drive"),
+        _ => Ok(()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! A system's `Boot`: the one-time boot override of a host that takes media (`qemu`), as
 //! Redfish tools set it: `BootSourceOverrideEnabled: Once` with a `BootSourceOverrideTarget`
-//! of `Cd`, `Usb` (while a USB disk is plugged in) or `Pxe`; `Disabled` (or the target `None`) clears it. After the override's boot
-//! the service shows `Disabled` again, as DSP0266 says of `Once`.
+//! of `Cd`, `Usb` (while a USB disk is plugged in) or `Pxe`; `Disabled` (or the target `None`)
+//! clears it. After the override's boot the service shows `Disabled` again, as DSP0266 says of
+//! `Once`.
 
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! Virtual media on the web API: the images in the controller's media folder, and a host's
-//! drives, `cd` and `usb` (what they hold; insert an image, eject it). Inserting and ejecting need the host's
-//! `media` right and are recorded in the audit trail before they happen and in the host's event
-//! log after.
+//! drives, `cd` and `usb` (what they hold; insert an image, eject it). Inserting and ejecting
+//! need the host's `media` right and are recorded in the audit trail before they happen and in
+//! the host's event log after.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,7 +13,7 @@ use super::guard::Authenticated;
 use super::hosts::visible_rights;
 use super::login::Source;
 use crate::app::AppState;
-use crate::hosts::media::{drive_name, BootTarget, MediaAction, MediaDevice, MediaStatus};
+use crate::hosts::media::{drive_name, writable_allowed, BootTarget, MediaAction, MediaDevice, MediaStatus};
 
 /// Images larger than this are not listed or inserted (a DVD image is under 10 GiB).
 const MAX_IMAGE: u64 = 64 << 30;
@@ -132,10 +132,7 @@ pub async fn insert_as(
     (via, source): (&str, &Source),
 ) -> Result<MediaStatus, ApiError> {
     may_use_media(state, user, host_id)?;
-    if writable && device == MediaDevice::Cd {
-        let why = "a CD is read-only: a writable medium goes in the USB disk drive";
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why));
-    }
+    writable_allowed(device, writable).map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why))?;
     let (opened, name, from) = match medium {
         Medium::Folder(image) => (from_folder(state, &image).await?, image, "media folder"),
         Medium::Url(url) => {
@@ -211,8 +208,8 @@ pub async fn eject_as(
     Ok(status)
 }
 
-/// `{"target": "cd" | "usb" | "pxe" | null}`: what the host boots from once, at its next start or
-/// reset.
+/// `{"target": "cd" | "usb" | "pxe" | null}`: what the host boots from once, at its next
+/// start or reset.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Boot {

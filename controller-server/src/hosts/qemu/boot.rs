@@ -1,13 +1,14 @@
 //! A one-time boot override: the next start or reset of the machine boots from its CD drive
-//! (or the USB disk plugged into it, or its network card: PXE), later ones as before. QEMU takes a device's `bootindex` at run
-//! time (`qom-set`) and hands the firmware its boot order at every reset, which the firmware
-//! reads a moment later, during its power-on self test (SeaBIOS: well within a second, even
-//! emulated); so the device goes first now, and is put back `PUT_BACK_AFTER` the next reset
-//! (QMP's `RESET` event). Put back at once, the firmware would read the old order (seen:
-//! QEMU 7.2). A reset within that time boots from the device again. A machine that is off when
-//! the override is set takes it at its next start: the controller resets it once, still
-//! paused, with the device first, then lets it run. A USB disk goes with the machine's run (and
-//! with its eject): an override to boot from it goes with it.
+//! (or the USB disk plugged into it, or its network card: PXE), later ones as before. QEMU
+//! takes a device's `bootindex` at run time (`qom-set`) and hands the firmware its boot order
+//! at every reset, which the firmware reads a moment later, during its power-on self test
+//! (SeaBIOS: well within a second, even emulated); so the device goes first now, and is put
+//! back `PUT_BACK_AFTER` the next reset (QMP's `RESET` event). Put back at once, the firmware
+//! would read the old order (seen: QEMU 7.2). A reset within that time boots from the device
+//! again. A machine that is off when the override is set takes it at its next start: the
+//! controller resets it once, still paused, with the device first, then lets it run. A USB
+//! disk goes with the machine's run (and with its eject): an override to boot from it goes
+//! with it.
 
 use serde_json::{json, Value};
 use tokio::time::{Duration, Instant};

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::qmp::Qmp;
-use crate::hosts::media::{DriveStatus, MediaDevice};
+use crate::hosts::media::{writable_allowed, DriveStatus, MediaDevice};
 use crate::media::export::{self, Served};
 use crate::media::Source;
 
@@ -88,9 +88,7 @@ impl Drive {
         owner: Option<u64>,
         writable: bool,
     ) -> Result<(), String> {
-        if writable && self.device == MediaDevice::Cd {
-            return Err("a CD is read-only: a writable medium goes in the USB disk drive".into());
-        }
+        writable_allowed(self.device, writable)?;
         self.eject(qmp).await?;
         let size = source.size;
         let source = if writable {
