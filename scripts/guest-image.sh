@@ -15,15 +15,16 @@
 # Usage: scripts/guest-image.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=12  # bump when the images change
+version=14  # bump when the images change
 current() { [[ -s "$1/vmlinuz" && -s "$1/initrd.gz" && "$(cat "$1/version" 2>/dev/null)" == "$version" ]]; }
 if current target/guest && current target/guest-usb; then
   exit 0
 fi
-if [[ ! -x /bin/busybox ]] || ! command -v cpio >/dev/null; then
+if [[ ! -x /bin/busybox ]] || ! command -v cpio >/dev/null || ! command -v loadkeys >/dev/null \
+  || [[ ! -d /usr/share/keymaps/i386 ]]; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq busybox-static cpio >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq busybox-static cpio kbd console-data >/dev/null
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -58,6 +59,7 @@ build() {
   done
   echo "$wanted" > "$root/lib/modules/order"
   guest_agent
+  console_keymaps
   write_init
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initrd.gz"
   echo "$version" > "$out/version"
@@ -78,6 +80,20 @@ guest_agent() {
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
   done
+}
+
+# The keyboard tests switch the guest's console to other layouts with busybox's loadkmap, which
+# takes binary keymaps: kbd's loadkeys makes them (Unicode) from console-data's keymaps, an
+# independent source from the X keyboard data the controller's tables come from.
+# console-data's German keymap still has `currency` on AltGr+E, the euro sign only in Latin-9
+# (in Unicode it is U+00A4): the guest's says euro there, as German keyboards are labelled.
+console_keymaps() {
+  mkdir -p "$root/k"
+  printf 'include "/usr/share/keymaps/i386/qwertz/de-latin1-nodeadkeys.kmap.gz"\naltgr keycode 18 = euro\n' \
+    > "$work/de.kmap"
+  loadkeys -q -u -b "$work/de.kmap" > "$root/k/de"
+  loadkeys -q -u -b /usr/share/keymaps/i386/azerty/fr-latin9.kmap.gz > "$root/k/fr"
+  loadkeys -q -u -b /usr/share/keymaps/i386/qwerty/us.kmap.gz > "$root/k/us"
 }
 
 write_init() {

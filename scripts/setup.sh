@@ -46,6 +46,13 @@ if [[ "${1:-}" == "--tests" ]]; then
   # ...and the boot-override test boots ISOs made with isolinux (and syslinux's ldlinux.c32).
   [[ -f /usr/lib/ISOLINUX/isolinux.bin ]] || missing+=(isolinux)
   [[ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ]] || missing+=(syslinux-common)
+  # Keyboard layouts: the tables are checked against QEMU's keymaps (made from xkb-data) and
+  # X's keysym names; the test guest loads console keymaps that kbd's loadkeys makes from
+  # console-data's.
+  [[ -f /usr/share/qemu/keymaps/de ]] || missing+=(qemu-system-data)
+  [[ -f /usr/include/X11/keysymdef.h ]] || missing+=(x11proto-dev)
+  command -v loadkeys >/dev/null || missing+=(kbd)
+  [[ -d /usr/share/keymaps/i386 ]] || missing+=(console-data)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

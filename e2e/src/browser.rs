@@ -210,6 +210,39 @@ impl Browser {
         Ok(())
     }
 
+    /// Presses and releases a key for each character of `text` on the console canvas, named by
+    /// the character as a keyboard whose layout has it would (WebDriver actions; `send_keys`
+    /// gives characters off the US layout no key name).
+    pub async fn type_characters(&self, text: &str) -> anyhow::Result<()> {
+        self.type_characters_holding(&[], text).await
+    }
+
+    /// The same with `held` keys (WebDriver key values such as `Key::Shift`) held down around.
+    pub async fn type_characters_holding(&self, held: &[fantoccini::key::Key], text: &str) -> anyhow::Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        self.client.find(Locator::Id("console-canvas")).await?.click().await?;
+        let mut keys = KeyActions::new("keyboard".into());
+        for &key in held {
+            keys = keys.then(KeyAction::Down { value: key.into() });
+        }
+        for value in text.chars() {
+            keys = keys.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+        }
+        for &key in held.iter().rev() {
+            keys = keys.then(KeyAction::Up { value: key.into() });
+        }
+        self.client.perform_actions(keys).await?;
+        Ok(())
+    }
+
+    /// Types `text` on the host through the console's paste panel, as a user would.
+    pub async fn paste(&self, text: &str) -> anyhow::Result<()> {
+        self.client.find(Locator::Id("btn-paste")).await?.click().await?;
+        self.client.find(Locator::Id("paste-text")).await?.send_keys(text).await?;
+        self.client.find(Locator::Id("btn-paste-send")).await?.click().await?;
+        Ok(())
+    }
+
     /// Shows the text view and waits until the screen text satisfies `check`.
     pub async fn wait_screen(
         &self,

@@ -61,9 +61,7 @@ async fn log_in_open_the_console_type_and_see_the_output() {
 
         // Paste types text as keystrokes. The shell uses bracketed paste, so (as in any
         // terminal) pasted text waits on the command line for Enter.
-        browser.client.find(Locator::Id("btn-paste")).await?.click().await?;
-        browser.client.find(Locator::Id("paste-text")).await?.send_keys(&format!("echo pasted-$((6*7))-{m}")).await?;
-        browser.client.find(Locator::Id("btn-paste-send")).await?.click().await?;
+        browser.paste(&format!("echo pasted-$((6*7))-{m}")).await?;
         browser
             .wait_screen("the pasted text on the command line", Duration::from_secs(10), |t| {
                 t.contains(&format!("echo pasted-$((6*7))-{m}"))

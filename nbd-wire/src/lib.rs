@@ -15,7 +15,7 @@ mod consts;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use consts::*;
 pub use consts::{EINVAL, EIO, ENOSPC, EPERM, MAX_REQUEST};
@@ -84,8 +84,10 @@ pub struct Server {
     input: Vec<u8>,
     output: Vec<u8>,
     no_zeroes: bool,
-    /// Reads waiting for the adapter's data, by handle: their lengths.
-    reads: HashMap<u64, u32>,
+    /// Reads waiting for the adapter's data, by handle: their lengths, oldest first. A
+    /// client should not reuse a handle while its request is in flight, but one that does
+    /// still gets an answer for each request rather than an error that depends on timing.
+    reads: HashMap<u64, VecDeque<u32>>,
 }
 
 impl Server {
@@ -113,7 +115,7 @@ impl Server {
 
     /// Reads the adapter still owes data for.
     pub fn pending_reads(&self) -> usize {
-        self.reads.len()
+        self.reads.values().map(VecDeque::len).sum()
     }
 
     /// What to send the client now.
@@ -155,7 +157,10 @@ impl Server {
         if self.phase == Phase::Closed {
             return;
         }
-        let expected = self.reads.remove(&handle);
+        let expected = self.reads.get_mut(&handle).and_then(VecDeque::pop_front);
+        if self.reads.get(&handle).is_some_and(VecDeque::is_empty) {
+            self.reads.remove(&handle);
+        }
         match (reply, expected) {
             (Reply::Data(data), Some(length)) if data.len() == length as usize => {
                 self.simple_reply(handle, 0);
@@ -313,7 +318,7 @@ impl Server {
                 return Ok(true);
             }
             CMD_READ if in_range => {
-                self.reads.insert(handle, length);
+                self.reads.entry(handle).or_default().push_back(length);
                 events.push(Event::Read { handle, offset, length });
             }
             CMD_DISC => {

@@ -202,3 +202,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_handle_reused_while_in_flight_gets_an_answer_for_each_read() {
+    let mut s = ready(true);
+    let mut both = request(CMD_READ, 9, 0, 512);
+    both.extend(request(CMD_READ, 9, 512, 512));
+    let events = s.feed(&both).unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(s.pending_reads(), 2);
+    s.reply(9, Reply::Data(vec![1; 512]));
+    s.reply(9, Reply::Data(vec![2; 512]));
+    let out = s.take_output();
+    assert_eq!(errors(&out), vec![(0, 9), (0, 9)]);
+    assert_eq!(out.len(), 2 * (16 + 512));
+    assert_eq!(s.pending_reads(), 0);
+}

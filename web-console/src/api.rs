@@ -316,7 +316,8 @@ pub async fn preferences() -> Result<std::collections::BTreeMap<String, String>,
     call("GET", "/api/preferences", None::<&()>, None).await
 }
 
-pub async fn set_preference(csrf: &str, name: &str, value: &str) -> Result<(), String> {
+/// Keeps preference `name` (`None` forgets it).
+pub async fn set_preference(csrf: &str, name: &str, value: Option<&str>) -> Result<(), String> {
     let body = serde_json::json!({ "value": value });
     request("PUT", &format!("/api/preferences/{name}"), Some(&body), Some(csrf)).await.map(|_| ())
 }

@@ -59,7 +59,7 @@ impl TerminalScreen {
         match event {
             InputEvent::Key(k) => key_bytes(&k, modes),
             InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
-            InputEvent::Pointer(_) | InputEvent::Special(_) => None,
+            InputEvent::Pointer(_) | InputEvent::Special(_) | InputEvent::Layout(_) => None,
         }
     }
 }

@@ -16,7 +16,9 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS preferences (
 );";
 
 /// Preferences one user keeps, at most, and their sizes.
-pub const MAX_PREFERENCES: usize = 64;
+// Room for a keyboard layout per host (`layout.<host>`) besides the pages' own; all of them
+// still fit in one part of a session that moves between controllers.
+pub const MAX_PREFERENCES: usize = 160;
 pub const MAX_NAME: usize = 64;
 pub const MAX_VALUE: usize = 256;
 
@@ -27,7 +29,7 @@ pub enum PreferenceError {
     BadName,
     #[error("a preference value is at most 256 bytes")]
     TooLong,
-    #[error("at most 64 preferences are kept")]
+    #[error("at most 160 preferences are kept")]
     TooMany,
 }
 

@@ -17,7 +17,9 @@ use crate::video::text::{self, Damage, TextScreen};
 use crate::video::tiles::{GraphicsDamage, StreamDecoder};
 use crate::video::Mode;
 use crate::wire::message::{MAX_PASTE, MAX_SERIAL_INPUT};
-use crate::wire::{AppMessage, DecodeError, InputEvent, KeyId, MediaDevice, MediaMessage, Nonce, Presence, SpecialKey};
+use crate::wire::{
+    AppMessage, DecodeError, InputEvent, KeyId, Layout, MediaDevice, MediaMessage, Nonce, Presence, SpecialKey,
+};
 
 /// Why the link asks for a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +194,8 @@ pub struct ClientLink {
     actions: VecDeque<ClientAction>,
     /// The page shows the serial console: every new socket asks for its stream.
     serial_wanted: bool,
+    /// The host's keyboard layout as the user chose it, told to every new socket.
+    layout: Layout,
     /// A key renewal was asked for and has not ended.
     renewing: bool,
     /// Whether the page may be asked for keys at all (it has a key provider).
@@ -221,6 +225,7 @@ impl ClientLink {
             status: Status { state: "idle", ..Status::default() },
             actions: VecDeque::new(),
             serial_wanted: false,
+            layout: Layout::Us,
             renewing: false,
             keys_available: false,
             reconnect_attempts: 0,
@@ -423,6 +428,16 @@ impl ClientLink {
         self.send(AppMessage::Input(event), now_ms);
     }
 
+    /// The keyboard layout the host uses, for this socket and every later one.
+    pub fn set_layout(&mut self, layout: Layout, now_ms: u64) {
+        self.layout = layout;
+        self.send(AppMessage::Input(InputEvent::Layout(layout)), now_ms);
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
     pub fn ctrl_alt_del(&mut self, now_ms: u64) {
         self.send_input(InputEvent::Special(SpecialKey::CtrlAltDel), now_ms);
     }
@@ -536,6 +551,9 @@ impl ClientLink {
                     if self.serial_wanted {
                         self.actions.push_back(ClientAction::SerialReset);
                         let _ = socket.session.send(AppMessage::SerialOpen, now_ms);
+                    }
+                    if self.layout != Layout::Us {
+                        let _ = socket.session.send(AppMessage::Input(InputEvent::Layout(self.layout)), now_ms);
                     }
                 }
                 self.reconnect_attempts = 0;

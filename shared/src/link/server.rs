@@ -12,7 +12,9 @@ use super::media::{MediaAction, MediaLink, MediaOutput};
 use super::{close_code, Farewell};
 use crate::session::{KeyPosition, LinkInfo, ServerConfig, ServerEnv, ServerEvent, ServerSession, SessionError};
 use crate::wire::message::HostStatus;
-use crate::wire::{Alert, AlertCode, AppMessage, InputEvent, KeyId, MediaDevice, Presence, SpecialKey};
+use crate::wire::{
+    Alert, AlertCode, AppMessage, InputEvent, KeyEvent, KeyId, Layout, MediaDevice, Presence, SpecialKey,
+};
 
 /// Messages the applet may send before its host is joined (they are handled after).
 const MAX_EARLY: usize = 64;
@@ -132,6 +134,9 @@ pub struct ServerLink {
     next_check: u64,
     last_refresh: Option<u64>,
     serial_open: bool,
+    /// The layout this viewer says the host uses; told to the host before each key press and
+    /// paste, since viewers of one host may take turns at its keyboard.
+    layout: Layout,
     /// What the applet sent between the handshake and the join, handled once joined.
     early: Vec<AppMessage>,
     actions: VecDeque<ServerAction>,
@@ -155,6 +160,7 @@ impl ServerLink {
             phase: Phase::Handshake,
             last_refresh: None,
             serial_open: false,
+            layout: Layout::Us,
             early: Vec::new(),
             actions: VecDeque::new(),
             stats: LinkStats::default(),
@@ -470,10 +476,17 @@ impl ServerLink {
             return Ok(());
         };
         match message {
+            AppMessage::Input(InputEvent::Layout(layout)) => self.layout = layout,
             AppMessage::Input(input) => {
                 if self.may_type(control) {
-                    if let InputEvent::Special(SpecialKey::CtrlAltDel) = &input {
-                        self.actions.push_back(ServerAction::Audit(LinkAudit::CtrlAltDel));
+                    match &input {
+                        InputEvent::Special(SpecialKey::CtrlAltDel) => {
+                            self.actions.push_back(ServerAction::Audit(LinkAudit::CtrlAltDel))
+                        }
+                        InputEvent::Key(KeyEvent { down: true, .. }) | InputEvent::Paste(_) => {
+                            self.actions.push_back(ServerAction::Input(InputEvent::Layout(self.layout)))
+                        }
+                        _ => {}
                     }
                     self.actions.push_back(ServerAction::Input(input));
                 }

@@ -10,7 +10,9 @@ use crate::session::{ClientConfig, ClientEvent, ClientSession, KeyPurpose, Serve
 use crate::wire::handshake::KeySchedule;
 use crate::wire::message::MAX_PASTE;
 use crate::wire::message::{HostState, HostStatus};
-use crate::wire::{Alert, AlertCode, AppMessage, InputEvent, KeyId, Nonce, Presence, SpecialKey};
+use crate::wire::{
+    Alert, AlertCode, AppMessage, InputEvent, KeyEvent, KeyId, Layout, Modifiers, Nonce, Presence, SpecialKey,
+};
 
 struct Keys(HashMap<[u8; 16], Pms>);
 
@@ -125,6 +127,29 @@ fn a_viewer_gets_its_picture_then_the_host_status_then_who_watches() {
             AppMessage::Video(b"cursor".to_vec().into()),
             AppMessage::HostStatus(status("running")),
             AppMessage::Presence(presence(4)),
+        ]
+    );
+}
+
+#[test]
+fn the_viewers_layout_goes_to_the_host_before_each_key_press_and_paste() {
+    let mut pair = Pair::attached(true);
+    let key = |down| KeyEvent { down, modifiers: Modifiers::default(), key: "ä".into(), code: "Quote".into() };
+    pair.send(AppMessage::Input(InputEvent::Key(key(true))), 1);
+    pair.send(AppMessage::Input(InputEvent::Layout(Layout::De)), 1);
+    pair.send(AppMessage::Input(InputEvent::Key(key(true))), 1);
+    pair.send(AppMessage::Input(InputEvent::Key(key(false))), 1);
+    pair.send(AppMessage::Input(InputEvent::Paste("ß".into())), 1);
+    assert_eq!(
+        pair.actions(),
+        [
+            ServerAction::Input(InputEvent::Layout(Layout::Us)),
+            ServerAction::Input(InputEvent::Key(key(true))),
+            ServerAction::Input(InputEvent::Layout(Layout::De)),
+            ServerAction::Input(InputEvent::Key(key(true))),
+            ServerAction::Input(InputEvent::Key(key(false))),
+            ServerAction::Input(InputEvent::Layout(Layout::De)),
+            ServerAction::Input(InputEvent::Paste("ß".into())),
         ]
     );
 }

@@ -176,6 +176,60 @@ pub enum InputEvent {
     Paste(String),
     Pointer(PointerEvent),
     Special(SpecialKey),
+    /// The keyboard layout the host's system uses: the controller types keys and pastes so
+    /// that they arrive as the user meant them there.
+    Layout(Layout),
+}
+
+/// The keyboard layouts the controller can type for (on hosts that take scancodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Layout {
+    #[default]
+    Us,
+    Gb,
+    De,
+    Fr,
+    Es,
+    It,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 6] = [Layout::Us, Layout::Gb, Layout::De, Layout::Fr, Layout::Es, Layout::It];
+
+    /// The short name users and the preference store know it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Us => "us",
+            Layout::Gb => "gb",
+            Layout::De => "de",
+            Layout::Fr => "fr",
+            Layout::Es => "es",
+            Layout::It => "it",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Layout::Us => "English (US)",
+            Layout::Gb => "English (UK)",
+            Layout::De => "German",
+            Layout::Fr => "French",
+            Layout::Es => "Spanish",
+            Layout::It => "Italian",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    fn code(self) -> u8 {
+        self as u8
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
 }
 
 /// A key as the browser names it (`KeyboardEvent.key` and `.code`), so each backend can map it
@@ -196,6 +250,8 @@ impl Modifiers {
     pub const CTRL: u8 = 2;
     pub const ALT: u8 = 4;
     pub const META: u8 = 8;
+    /// AltGr (`getModifierState("AltGraph")`), which some systems report as Ctrl+Alt too.
+    pub const ALT_GRAPH: u8 = 16;
 
     pub fn shift(self) -> bool {
         self.0 & Self::SHIFT != 0
@@ -208,6 +264,9 @@ impl Modifiers {
     }
     pub fn meta(self) -> bool {
         self.0 & Self::META != 0
+    }
+    pub fn alt_graph(self) -> bool {
+        self.0 & Self::ALT_GRAPH != 0
     }
 }
 
@@ -499,6 +558,10 @@ impl InputEvent {
                 out.put_u8(4);
                 out.put_u8(1);
             }
+            InputEvent::Layout(layout) => {
+                out.put_u8(5);
+                out.put_u8(layout.code());
+            }
         }
     }
 
@@ -524,6 +587,12 @@ impl InputEvent {
                 1 => InputEvent::Special(SpecialKey::CtrlAltDel),
                 other => return Err(DecodeError::Unknown { field: "special key", value: other }),
             },
+            5 => {
+                let code = r.u8("keyboard layout")?;
+                InputEvent::Layout(
+                    Layout::from_code(code).ok_or(DecodeError::Unknown { field: "keyboard layout", value: code })?,
+                )
+            }
             other => return Err(DecodeError::Unknown { field: "input type", value: other }),
         })
     }
@@ -597,6 +666,10 @@ mod tests {
         round_trip(Message::Input(InputEvent::Paste("ls -l ✓".into())));
         round_trip(Message::Input(InputEvent::Pointer(PointerEvent { x: 1919, y: 1079, buttons: 1 })));
         round_trip(Message::Input(InputEvent::Special(SpecialKey::CtrlAltDel)));
+        for layout in Layout::ALL {
+            round_trip(Message::Input(InputEvent::Layout(layout)));
+            assert_eq!(Layout::from_name(layout.name()), Some(layout));
+        }
     }
 
     #[test]

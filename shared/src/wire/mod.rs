@@ -18,8 +18,8 @@ pub mod record;
 pub use handshake::{Alert, AlertCode, ClientHello, HandshakeMessage, ServerHello};
 pub use media::{MediaDevice, MediaMessage};
 pub use message::{
-    AppMessage, ControlMessage, InputEvent, KeyEvent, Message, Modifiers, Payload, PointerEvent, Presence, SpecialKey,
-    Viewer,
+    AppMessage, ControlMessage, InputEvent, KeyEvent, Layout, Message, Modifiers, Payload, PointerEvent, Presence,
+    SpecialKey, Viewer,
 };
 pub use record::{RecordHeader, RecordType};
 

@@ -10,7 +10,7 @@ use std::rc::{Rc, Weak};
 
 use shared::link::{ClientAction, ClientLink, LinkKey, Screen};
 use shared::video::text::Damage;
-use shared::wire::{InputEvent, MediaDevice};
+use shared::wire::{InputEvent, Layout, MediaDevice};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlCanvasElement;
@@ -181,6 +181,11 @@ impl Console {
 
     pub fn ctrl_alt_del(&self) {
         self.drive(ClientLink::ctrl_alt_del);
+    }
+
+    /// The keyboard layout the host uses: the controller types keys and pastes for it.
+    pub fn set_layout(&self, layout: Layout) {
+        self.drive(|link, now| link.set_layout(layout, now));
     }
 
     /// Types `text` as keystrokes.

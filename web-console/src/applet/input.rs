@@ -110,6 +110,9 @@ fn modifiers(ev: &KeyboardEvent) -> Modifiers {
             m |= bit;
         }
     }
+    if ev.get_modifier_state("AltGraph") {
+        m |= Modifiers::ALT_GRAPH;
+    }
     Modifiers(m)
 }
 

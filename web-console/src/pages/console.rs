@@ -12,6 +12,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{self, HostSummary, Transport};
 use crate::applet::{Console, KeyRequest, Status};
+use shared::wire::Layout;
 
 /// The power buttons a host may have, in the order they are shown: its action, the button's
 /// id, label and what it does.
@@ -27,6 +28,9 @@ const POWER_BUTTONS: [(&str, &str, &str, &str); 5] = [
     ("reset", "btn-reset", "Reset", "Reset the host (an agent's machine reboots)"),
     ("nmi", "btn-nmi", "NMI", "Send a non-maskable interrupt (a hung kernel dumps its state)"),
 ];
+
+/// The preferences that keep each host's keyboard layout: this and the host's id.
+const LAYOUT_PREFIX: &str = "layout.";
 
 /// The preference that keeps the console's zoom, and the values it takes.
 const ZOOM: &str = "console.zoom";
@@ -48,21 +52,47 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let serial_text = RwSignal::new(String::new());
     let paste_text = RwSignal::new(String::new());
     let zoom = RwSignal::new(String::from("fit"));
-    // The zoom the user chose last, wherever they chose it (kept by the controller).
+    let layout = RwSignal::new(Layout::Us);
+    // This user's layout for this host: remembered per host, as hosts differ.
+    let layout_preference = format!("{LAYOUT_PREFIX}{}", host.id);
+    // The zoom the user chose last, wherever they chose it, and the host's layout (kept by the
+    // controller).
+    let saved_layout = layout_preference.clone();
     spawn_local(async move {
-        if let Some(saved) = api::preferences().await.ok().and_then(|p| p.get(ZOOM).cloned()) {
-            if ZOOMS.contains(&saved.as_str()) {
-                zoom.set(saved);
+        let Ok(saved) = api::preferences().await else { return };
+        if let Some(z) = saved.get(ZOOM).filter(|z| ZOOMS.contains(&z.as_str())) {
+            zoom.set(z.clone());
+        }
+        if let Some(l) = saved.get(&saved_layout).and_then(|l| Layout::from_name(l)) {
+            layout.set(l);
+            if let Some(c) = console.try_get_value().flatten() {
+                c.set_layout(l);
             }
         }
     });
+    let layout_csrf = csrf.clone();
+    let choose_layout = move |ev: leptos::ev::Event| {
+        let Some(chosen) = Layout::from_name(&event_target_value(&ev)) else { return };
+        layout.set(chosen);
+        if let Some(c) = console.get_value() {
+            c.set_layout(chosen);
+        }
+        let (csrf, name) = (layout_csrf.clone(), layout_preference.clone());
+        spawn_local(async move {
+            // US is the default: nothing to keep.
+            let value = (chosen != Layout::Us).then_some(chosen.name());
+            if let Err(e) = api::set_preference(&csrf, &name, value).await {
+                status.update(|s| s.message = format!("the layout is not remembered: {e}"));
+            }
+        });
+    };
     let zoom_csrf = csrf.clone();
     let choose_zoom = move |ev: leptos::ev::Event| {
         let chosen = event_target_value(&ev);
         zoom.set(chosen.clone());
         let csrf = zoom_csrf.clone();
         spawn_local(async move {
-            let _ = api::set_preference(&csrf, ZOOM, &chosen).await;
+            let _ = api::set_preference(&csrf, ZOOM, Some(&chosen)).await;
         });
     };
     let transport =
@@ -89,6 +119,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             }
         };
         c.set_status_listener(Rc::new(move |s: &Status| status.set(s.clone())));
+        c.set_layout(layout.get_untracked());
         let (provider_csrf, provider_host) = (csrf.clone(), host_id.clone());
         c.set_key_provider(Rc::new(move |_: KeyRequest| {
             let (csrf, host_id) = (provider_csrf.clone(), provider_host.clone());
@@ -192,6 +223,8 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let may_power = host.rights.power;
     let has_recovery = host.recovery;
     let has_serial = host.serial;
+    // A shell's console takes characters, whatever the layout.
+    let is_graphical = host.kind != "local";
     let may_run = host.kind == "agent" && host.rights.run;
     let may_use_media = host.media && host.rights.media;
     let show_media = RwSignal::new(false);
@@ -254,6 +287,11 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     <option value="1">"100%"</option>
                     <option value="2">"200%"</option>
                 </select>
+                <Show when=move || is_graphical>
+                    <select id="layout" title="The host's keyboard layout: keys and pasted text are typed for it" on:change=choose_layout.clone() prop:value=move || layout.get().name()>
+                        {Layout::ALL.iter().map(|l| view! { <option value=l.name()>{l.title()}</option> }).collect_view()}
+                    </select>
+                </Show>
                 <button id="btn-disconnect" on:click=move |_| with_console(Console::disconnect)>"Disconnect"</button>
             </div>
             <Show when=move || show_paste.get()>

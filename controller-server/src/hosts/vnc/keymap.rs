@@ -8,6 +8,8 @@ pub const CONTROL_L: u32 = 0xffe3;
 pub const ALT_L: u32 = 0xffe9;
 pub const DELETE: u32 = 0xffff;
 pub const RETURN: u32 = 0xff0d;
+/// ISO_Level3_Shift, what X calls AltGr.
+pub const ALT_GR: u32 = 0xfe03;
 
 /// The X keysym for a key (`KeyboardEvent.key`, with `.code` telling left from right).
 pub fn keysym(event: &KeyEvent) -> Option<u32> {
@@ -40,7 +42,7 @@ pub fn keysym(event: &KeyEvent) -> Option<u32> {
         "Shift" => SHIFT_L + u32::from(right),
         "Control" => CONTROL_L + u32::from(right),
         "Alt" => ALT_L + u32::from(right),
-        "AltGraph" => 0xfe03,
+        "AltGraph" => ALT_GR,
         "Meta" | "OS" | "Super" => 0xffeb + u32::from(right),
         f if f.starts_with('F') => match f[1..].parse::<u32>() {
             Ok(n @ 1..=24) => 0xffbe + n - 1,
@@ -58,49 +60,6 @@ pub fn char_keysym(c: char) -> u32 {
         c if (' '..='~').contains(&c) || ('\u{a0}'..='\u{ff}').contains(&c) => u32::from(c),
         c => 0x0100_0000 | u32::from(c),
     }
-}
-
-/// The key (`KeyboardEvent.code`) that types `c` on a US keyboard, and whether Shift is
-/// needed: how pasted text is typed on hosts that take scancodes (a BIOS, a guest's console),
-/// where a keysym alone would lose the Shift.
-pub fn us_key(c: char) -> Option<(String, bool)> {
-    const UNSHIFTED: &str = "`1234567890-=[]\\;',./";
-    const SHIFTED: &str = "~!@#$%^&*()_+{}|:\"<>?";
-    const CODES: [&str; 21] = [
-        "Backquote",
-        "Digit1",
-        "Digit2",
-        "Digit3",
-        "Digit4",
-        "Digit5",
-        "Digit6",
-        "Digit7",
-        "Digit8",
-        "Digit9",
-        "Digit0",
-        "Minus",
-        "Equal",
-        "BracketLeft",
-        "BracketRight",
-        "Backslash",
-        "Semicolon",
-        "Quote",
-        "Comma",
-        "Period",
-        "Slash",
-    ];
-    Some(match c {
-        'a'..='z' => (format!("Key{}", c.to_ascii_uppercase()), false),
-        'A'..='Z' => (format!("Key{c}"), true),
-        ' ' => ("Space".into(), false),
-        '\n' | '\r' => ("Enter".into(), false),
-        '\t' => ("Tab".into(), false),
-        c => match (UNSHIFTED.find(c), SHIFTED.find(c)) {
-            (Some(i), _) => (CODES[i].into(), false),
-            (_, Some(i)) => (CODES[i].into(), true),
-            _ => return None,
-        },
-    })
 }
 
 /// The XT (set 1) scancode of a physical key, as QEMU's extended key event wants it:
@@ -224,23 +183,5 @@ mod tests {
         assert_eq!(scancode("Delete"), Some(0xd3));
         assert_eq!(scancode("KeyÆ"), None);
         assert_eq!(scancode("Lang1"), None);
-    }
-
-    #[test]
-    fn pasted_characters_find_their_us_keys() {
-        assert_eq!(us_key('a'), Some(("KeyA".into(), false)));
-        assert_eq!(us_key('Q'), Some(("KeyQ".into(), true)));
-        assert_eq!(us_key('$'), Some(("Digit4".into(), true)));
-        assert_eq!(us_key('4'), Some(("Digit4".into(), false)));
-        assert_eq!(us_key('>'), Some(("Period".into(), true)));
-        assert_eq!(us_key('\\'), Some(("Backslash".into(), false)));
-        assert_eq!(us_key('|'), Some(("Backslash".into(), true)));
-        assert_eq!(us_key('"'), Some(("Quote".into(), true)));
-        assert_eq!(us_key('/'), Some(("Slash".into(), false)));
-        assert_eq!(us_key('é'), None);
-        for c in (' '..='~').filter(|c| !c.is_ascii_alphanumeric()) {
-            let (code, _) = us_key(c).unwrap_or_else(|| panic!("{c:?} has a key"));
-            assert!(scancode(&code).is_some(), "{c:?} -> {code}");
-        }
     }
 }

@@ -3,8 +3,9 @@
 //! a pace for update requests, reconnection with backoff, and a "no signal" screen meanwhile.
 
 pub mod keymap;
+pub mod layout;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use futures_util::FutureExt;
 use rfb::{Client, Event, Framebuffer, Rect};
 use shared::video::tiles::Copy;
 use shared::wire::message::{HostState, HostStatus};
-use shared::wire::{InputEvent, KeyEvent, SpecialKey};
+use shared::wire::{InputEvent, KeyEvent, Layout, SpecialKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -454,10 +455,15 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// Turns the applet's input into RFB key and pointer events, remembering which keysym each
-/// physical key pressed so that its release matches even if Shift changed in between.
+/// physical key pressed so that its release matches even if Shift changed in between. On
+/// hosts that take scancodes, characters are typed with the keys of the host's layout.
 #[derive(Default)]
 struct Keyboard {
     pressed: HashMap<String, u32>,
+    /// Keys typed whole (pressed and released) as a character of the host's layout when the
+    /// browser pressed them: their release has been sent already.
+    typed: HashSet<String>,
+    layout: Layout,
 }
 
 impl Keyboard {
@@ -473,6 +479,7 @@ impl Keyboard {
                     self.type_char(client, c);
                 }
             }
+            InputEvent::Layout(layout) => self.layout = layout,
             InputEvent::Special(SpecialKey::CtrlAltDel) => {
                 for (code, sym) in
                     [("ControlLeft", keymap::CONTROL_L), ("AltLeft", keymap::ALT_L), ("Delete", keymap::DELETE)]
@@ -489,6 +496,22 @@ impl Keyboard {
     }
 
     fn key(&mut self, client: &mut Client, key: &KeyEvent) {
+        if !key.down && self.typed.remove(&key.code) {
+            return;
+        }
+        if key.down && client.supports_extended_keys() {
+            if let Some((sym, stroke, shortcut)) = self.as_layout_key(key) {
+                self.typed.insert(key.code.clone());
+                if shortcut {
+                    // Ctrl+C and the like: the key of that letter, with what the user holds.
+                    client.scancode_key(sym, stroke.scancode, true);
+                    client.scancode_key(sym, stroke.scancode, false);
+                } else {
+                    self.tap(client, sym, stroke);
+                }
+                return;
+            }
+        }
         let sym = if key.down {
             let Some(sym) = keymap::keysym(key) else { return };
             self.pressed.insert(key.code.clone(), sym);
@@ -505,19 +528,60 @@ impl Keyboard {
         self.with_shift(client, needs_shift, |client| press(client, sym, &key.code, key.down));
     }
 
-    /// Types one character of pasted text: on scancode hosts as the US key that makes it
-    /// (with Shift as needed), elsewhere as its keysym.
+    /// A key the browser names by the character it types, as the key of the host's layout
+    /// that types it: its keysym, the key, and whether it is a shortcut (Ctrl, Alt or Meta
+    /// held, without AltGr), which takes the plain key of its letter. `None` for other keys
+    /// and characters the layout has no key for: those go as the physical key.
+    fn as_layout_key(&self, key: &KeyEvent) -> Option<(u32, layout::Stroke, bool)> {
+        let mut chars = key.key.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else { return None };
+        let m = key.modifiers;
+        let shortcut = (m.ctrl() || m.alt() || m.meta()) && !m.alt_graph();
+        if shortcut {
+            let mut lower = c.to_lowercase();
+            let (Some(c), None) = (lower.next(), lower.next()) else { return None };
+            let stroke = layout::stroke(self.layout, c).filter(|s| s.plain())?;
+            return Some((keymap::char_keysym(c), stroke, true));
+        }
+        Some((keymap::char_keysym(c), layout::stroke(self.layout, c)?, false))
+    }
+
+    /// Types one character of pasted text: on scancode hosts with the key of the host's
+    /// layout that makes it, elsewhere (or without such a key) as its keysym.
     fn type_char(&mut self, client: &mut Client, c: char) {
         let sym = keymap::char_keysym(c);
-        match keymap::us_key(c).filter(|_| client.supports_extended_keys()) {
-            Some((code, shift)) => self.with_shift(client, shift, |client| {
-                press(client, sym, &code, true);
-                press(client, sym, &code, false);
-            }),
+        match layout::stroke(self.layout, c).filter(|_| client.supports_extended_keys()) {
+            Some(stroke) => self.tap(client, sym, stroke),
             None => {
                 client.key(sym, true);
                 client.key(sym, false);
             }
+        }
+    }
+
+    /// Presses and releases `stroke`'s key with exactly its Shift and AltGr: modifiers the
+    /// user holds that it must not have are let go around it, and pressed again after.
+    fn tap(&self, client: &mut Client, sym: u32, stroke: layout::Stroke) {
+        let mut around: Vec<(&str, u32, bool)> = Vec::new();
+        let shifts: Vec<&str> =
+            ["ShiftLeft", "ShiftRight"].into_iter().filter(|c| self.pressed.contains_key(*c)).collect();
+        match (stroke.shift, shifts.is_empty()) {
+            (true, true) => around.push(("ShiftLeft", keymap::SHIFT_L, true)),
+            (false, false) => around.extend(shifts.iter().map(|c| (*c, self.pressed[*c], false))),
+            _ => {}
+        }
+        match (stroke.alt_gr, self.pressed.get("AltRight")) {
+            (true, None) => around.push(("AltRight", keymap::ALT_GR, true)),
+            (false, Some(&held)) => around.push(("AltRight", held, false)),
+            _ => {}
+        }
+        for &(code, sym, down) in &around {
+            press(client, sym, code, down);
+        }
+        client.scancode_key(sym, stroke.scancode, true);
+        client.scancode_key(sym, stroke.scancode, false);
+        for &(code, sym, down) in around.iter().rev() {
+            press(client, sym, code, !down);
         }
     }
 
