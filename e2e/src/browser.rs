@@ -235,6 +235,29 @@ impl Browser {
         Ok(())
     }
 
+    /// Presses power button `id` on the console page and answers the question that follows
+    /// with the keyboard, as a user would: checks that it names `host`, then Escape (`confirm`
+    /// false) or Tab to the action's button and Enter. Waits for the dialog to go.
+    pub async fn press_power(&self, id: &str, host: &str, confirm: bool) -> anyhow::Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        use fantoccini::key::Key;
+        self.client.find(Locator::Id(id)).await?.click().await?;
+        let question = self.client.wait().for_element(Locator::Css("#power-confirm[open]")).await?;
+        let text = question.text().await?;
+        anyhow::ensure!(text.contains(&format!("{host}?")), "the question names the host: {text:?}");
+        let keys: &[Key] = if confirm { &[Key::Tab, Key::Enter] } else { &[Key::Escape] };
+        let mut actions = KeyActions::new("keyboard".into());
+        for &key in keys {
+            actions = actions.then(KeyAction::Down { value: key.into() }).then(KeyAction::Up { value: key.into() });
+        }
+        self.client.perform_actions(actions).await?;
+        wait_for("the question to close", Duration::from_secs(5), || async {
+            let open = self.js("return document.getElementById('power-confirm').open", vec![]).await?;
+            Ok(if open == Value::Bool(false) { Ok(()) } else { Err(format!("open: {open}")) })
+        })
+        .await
+    }
+
     /// Types `text` on the host through the console's paste panel, as a user would.
     pub async fn paste(&self, text: &str) -> anyhow::Result<()> {
         self.client.find(Locator::Id("btn-paste")).await?.click().await?;

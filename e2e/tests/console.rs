@@ -106,7 +106,7 @@ async fn log_in_open_the_console_type_and_see_the_output() {
             .await?;
 
         // Power off stops the console program and the screen says so; power on brings it back.
-        browser.client.find(Locator::Id("btn-power-off")).await?.click().await?;
+        browser.press_power("btn-power-off", "Test shell", true).await?;
         browser
             .wait_screen("the powered-off screen", Duration::from_secs(10), |t| t.contains("The host is powered off."))
             .await?;

@@ -172,9 +172,20 @@ async fn power_buttons_reset_interrupt_stop_and_start_a_qemu_guest() {
         browser.open_console("vm").await?;
         wait_for("the guest's first boot", Duration::from_secs(60), booted(&serial, 1)).await?;
 
-        // Reset through the controller reboots the guest (same QEMU process: the log grows).
-        browser.client.find(fantoccini::Locator::Id("btn-reset")).await?.click().await?;
+        // Reset asks first: cancelled, nothing is pressed; confirmed, the guest reboots (same
+        // QEMU process: the log grows), once.
+        browser.press_power("btn-reset", "Test VM", false).await?;
+        browser.press_power("btn-reset", "Test VM", true).await?;
         wait_for("the guest to boot again after reset", Duration::from_secs(60), booted(&serial, 2)).await?;
+        let resets = controller
+            .running
+            .state
+            .audit
+            .all()?
+            .into_iter()
+            .filter(|r| r.action == "host.power" && r.detail.contains("\"reset\""))
+            .count();
+        assert_eq!(resets, 1, "the cancelled reset was never pressed");
 
         // An NMI reaches the guest's kernel, which reports it on its console.
         let answer = browser.api("POST", "/api/hosts/vm/power", serde_json::json!({ "action": "nmi" })).await?;
@@ -186,7 +197,7 @@ async fn power_buttons_reset_interrupt_stop_and_start_a_qemu_guest() {
         .await?;
 
         // Shut down: the ACPI power button; the guest's acpid powers it off by itself.
-        browser.client.find(fantoccini::Locator::Id("btn-shutdown")).await?.click().await?;
+        browser.press_power("btn-shutdown", "Test VM", true).await?;
         browser
             .wait_screen("the guest to shut itself down", Duration::from_secs(30), |t| {
                 t.contains("The host is powered off.")
@@ -200,7 +211,7 @@ async fn power_buttons_reset_interrupt_stop_and_start_a_qemu_guest() {
             .await?;
 
         // Power off: the plug is pulled; the console says so.
-        browser.client.find(fantoccini::Locator::Id("btn-power-off")).await?.click().await?;
+        browser.press_power("btn-power-off", "Test VM", true).await?;
         browser
             .wait_screen("the powered-off notice", Duration::from_secs(20), |t| t.contains("The host is powered off."))
             .await?;

@@ -239,7 +239,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     // `local` power acts on the console's program, not a machine: say so.
     let power_note = (host.kind == "local")
         .then_some("Power acts on the console program: off stops it, on starts it, reset restarts it.");
-    let press = move |action: &'static str| {
+    let act = move |action: &'static str| {
         let (csrf, host) = (power_csrf.get_value(), power_host.get_value());
         spawn_local(async move {
             if let Err(e) = api::power(&csrf, &host, action).await {
@@ -247,6 +247,20 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             }
         });
     };
+    // Everything but power on can lose the host's work: asked first, naming the host.
+    let confirming = RwSignal::new(None::<&'static str>);
+    let press = move |action: &'static str| {
+        if action == "on" {
+            act(action);
+        } else {
+            confirming.set(Some(action));
+        }
+    };
+    let on_confirm = Callback::new(move |action: &'static str| {
+        act(action);
+        focus(canvas_ref);
+    });
+    let on_cancel = Callback::new(move |()| focus(canvas_ref));
 
     view! {
         <section class="console">
@@ -323,9 +337,59 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             <Show when=move || show_directives.get()>
                 <DirectivesPanel host=directives_host.clone() csrf=directives_csrf.clone()/>
             </Show>
+            <PowerConfirmation host=host.name.clone() confirming=confirming on_confirm=on_confirm on_cancel=on_cancel/>
             <SharingBar status=status console=console may_control=!view_only/>
             <StatusBar status=status/>
         </section>
+    }
+}
+
+/// The modal dialog that asks before a power action that can lose the host's work: the host
+/// by name, what the action does, Cancel focused (Escape cancels too).
+#[component]
+fn PowerConfirmation(
+    host: String,
+    confirming: RwSignal<Option<&'static str>>,
+    on_confirm: Callback<&'static str>,
+    on_cancel: Callback<()>,
+) -> impl IntoView {
+    let dialog_ref = NodeRef::<html::Dialog>::new();
+    let cancel_ref = NodeRef::<html::Button>::new();
+    let button = move || confirming.get().and_then(|a| POWER_BUTTONS.iter().find(|b| b.0 == a));
+    Effect::new(move |_| {
+        let Some(dialog) = dialog_ref.get() else { return };
+        if confirming.get().is_some() {
+            if !dialog.open() {
+                let _ = dialog.show_modal();
+            }
+            if let Some(cancel) = cancel_ref.get() {
+                let _ = cancel.focus();
+            }
+        } else if dialog.open() {
+            dialog.close();
+        }
+    });
+    let close = move || confirming.set(None);
+    let question = {
+        let host = host.clone();
+        move || button().map(|b| format!("{} {host}?", b.2)).unwrap_or_default()
+    };
+    let confirm_label = move || button().map(|b| format!("{} {host}", b.2)).unwrap_or_default();
+    view! {
+        <dialog id="power-confirm" class="confirm" node_ref=dialog_ref aria-labelledby="power-confirm-question"
+            on:cancel=move |_: leptos::ev::Event| { close(); on_cancel.run(()); }>
+            <p id="power-confirm-question"><strong>{question}</strong></p>
+            <p id="power-confirm-detail" class="muted">{move || button().map(|b| b.3).unwrap_or_default()}</p>
+            <div class="actions">
+                <button id="power-confirm-cancel" node_ref=cancel_ref on:click=move |_| { close(); on_cancel.run(()); }>"Cancel"</button>
+                <button id="power-confirm-ok" class="danger" on:click=move |_| {
+                    if let Some(action) = confirming.get_untracked() {
+                        close();
+                        on_confirm.run(action);
+                    }
+                }>{confirm_label}</button>
+            </div>
+        </dialog>
     }
 }
 
