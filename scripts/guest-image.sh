@@ -15,7 +15,7 @@
 # Usage: scripts/guest-image.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=14  # bump when the images change
+version=16  # bump when the images change
 current() { [[ -s "$1/vmlinuz" && -s "$1/initrd.gz" && "$(cat "$1/version" 2>/dev/null)" == "$version" ]]; }
 if current target/guest && current target/guest-usb; then
   exit 0
@@ -82,8 +82,8 @@ guest_agent() {
   done
 }
 
-# The keyboard tests switch the guest's console to other layouts with busybox's loadkmap, which
-# takes binary keymaps: kbd's loadkeys makes them (Unicode) from console-data's keymaps, an
+# The keyboard tests read the guest's key events (`/k/keys`), and switch its console to other
+# layouts with busybox's loadkmap, which takes binary keymaps: kbd's loadkeys makes them (Unicode) from console-data's keymaps, an
 # independent source from the X keyboard data the controller's tables come from.
 # console-data's German keymap still has `currency` on AltGr+E, the euro sign only in Latin-9
 # (in Unicode it is U+00A4): the guest's says euro there, as German keyboards are labelled.
@@ -94,6 +94,19 @@ console_keymaps() {
   loadkeys -q -u -b "$work/de.kmap" > "$root/k/de"
   loadkeys -q -u -b /usr/share/keymaps/i386/azerty/fr-latin9.kmap.gz > "$root/k/fr"
   loadkeys -q -u -b /usr/share/keymaps/i386/qwerty/us.kmap.gz > "$root/k/us"
+  # A showkey of our own (busybox has none): each key event of the keyboard as
+  # `key <Linux key code> <1 down, 0 up, 2 repeat>` on the serial port.
+  cat > "$root/k/keys" <<'KEYS'
+for d in /sys/class/input/event*; do
+  grep -qi keyboard "$d/device/name" && dev="/dev/input/${d##*/}"
+done
+exec 3<"$dev"
+echo "keys-ready" >/dev/ttyS0
+while true; do
+  set -- $(dd bs=24 count=1 <&3 2>/dev/null | od -An -v -tu2)
+  [ "$9" = 1 ] && echo "key ${10} ${11}" >/dev/ttyS0
+done
+KEYS
 }
 
 write_init() {

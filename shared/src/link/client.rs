@@ -18,7 +18,8 @@ use crate::video::tiles::{GraphicsDamage, StreamDecoder};
 use crate::video::Mode;
 use crate::wire::message::{MAX_PASTE, MAX_SERIAL_INPUT};
 use crate::wire::{
-    AppMessage, DecodeError, InputEvent, KeyId, Layout, MediaDevice, MediaMessage, Nonce, Presence, SpecialKey,
+    AppMessage, DecodeError, InputEvent, KeyEvent, KeyId, Layout, MediaDevice, MediaMessage, Modifiers, Nonce,
+    Presence, SpecialKey,
 };
 
 /// Why the link asks for a key.
@@ -53,6 +54,8 @@ pub struct Status {
     pub renewals: u32,
     /// Who else watches, and who holds the keyboard and mouse.
     pub presence: Presence,
+    /// Modifiers latched down from the Keys menu (their `KeyboardEvent.code`s), in order.
+    pub latched: Vec<String>,
 }
 
 impl Status {
@@ -65,6 +68,18 @@ impl Status {
     pub fn viewer_name(&self, id: u32) -> Option<&str> {
         self.presence.viewers.iter().find(|v| v.id == id).map(|v| v.name.as_str())
     }
+}
+
+/// The modifier flag of a modifier key (`KeyboardEvent.key`); `None` for other keys.
+fn modifier_bit(key: &str) -> Option<u8> {
+    Some(match key {
+        "Shift" => Modifiers::SHIFT,
+        "Control" => Modifiers::CTRL,
+        "Alt" => Modifiers::ALT,
+        "Meta" | "OS" | "Super" => Modifiers::META,
+        "AltGraph" => Modifiers::ALT_GRAPH,
+        _ => return None,
+    })
 }
 
 /// What the host shows: a text grid or a framebuffer; the host's updates say which.
@@ -196,6 +211,9 @@ pub struct ClientLink {
     serial_wanted: bool,
     /// The host's keyboard layout as the user chose it, told to every new socket.
     layout: Layout,
+    /// Modifiers the user latched (their presses as sent): held on the host until the next
+    /// other key is let go.
+    latched: Vec<KeyEvent>,
     /// A key renewal was asked for and has not ended.
     renewing: bool,
     /// Whether the page may be asked for keys at all (it has a key provider).
@@ -226,6 +244,7 @@ impl ClientLink {
             actions: VecDeque::new(),
             serial_wanted: false,
             layout: Layout::Us,
+            latched: Vec::new(),
             renewing: false,
             keys_available: false,
             reconnect_attempts: 0,
@@ -275,7 +294,12 @@ impl ClientLink {
         self.socket = Some(Socket { session, established: false, fatal: false });
         self.renewing = false;
         self.left_page = false;
-        self.status = Status { state: "connecting", message: "connecting".into(), ..Status::default() };
+        self.status = Status {
+            state: "connecting",
+            message: "connecting".into(),
+            latched: self.status.latched.clone(),
+            ..Status::default()
+        };
     }
 
     /// Switches the open link to a fresh key, in-band.
@@ -421,11 +445,74 @@ impl ClientLink {
     }
 
     /// Input for the host. The mouse means nothing on a text screen: its events go nowhere.
-    pub fn send_input(&mut self, event: InputEvent, now_ms: u64) {
+    /// A key other than a modifier carries the latched modifiers, and its release lets them go.
+    pub fn send_input(&mut self, mut event: InputEvent, now_ms: u64) {
         if matches!(event, InputEvent::Pointer(_)) && !self.screen.is_graphical() {
             return;
         }
+        let release_latched = match &mut event {
+            InputEvent::Key(key) if !self.latched.is_empty() && modifier_bit(&key.key).is_none() => {
+                key.modifiers.0 |= self.latched_modifiers();
+                !key.down
+            }
+            _ => false,
+        };
         self.send(AppMessage::Input(event), now_ms);
+        if release_latched {
+            self.release_latched(now_ms);
+        }
+    }
+
+    fn release_latched(&mut self, now_ms: u64) {
+        for mut key in std::mem::take(&mut self.latched).into_iter().rev() {
+            key.down = false;
+            self.send(AppMessage::Input(InputEvent::Key(key)), now_ms);
+        }
+        self.status.latched.clear();
+    }
+
+    /// Latches modifier `key` (`KeyboardEvent.key` and `.code`, as `Control`, `ControlLeft`)
+    /// down on the host until the next other key, or lets it go if it is latched already.
+    /// Keys that are not modifiers are ignored.
+    pub fn toggle_latch(&mut self, key: &str, code: &str, now_ms: u64) {
+        if modifier_bit(key).is_none() {
+            return;
+        }
+        if let Some(i) = self.latched.iter().position(|k| k.code == code) {
+            let mut up = self.latched.remove(i);
+            up.down = false;
+            self.send(AppMessage::Input(InputEvent::Key(up)), now_ms);
+        } else {
+            let modifiers = Modifiers(self.latched_modifiers() | modifier_bit(key).unwrap_or(0));
+            let down = KeyEvent { down: true, modifiers, key: key.into(), code: code.into() };
+            self.send(AppMessage::Input(InputEvent::Key(down.clone())), now_ms);
+            self.latched.push(down);
+        }
+        self.status.latched = self.latched.iter().map(|k| k.code.clone()).collect();
+    }
+
+    /// Presses `keys` (key and code, as the browser names them) in order and lets them go in
+    /// reverse: the combinations a browser or the user's own system would take (Ctrl-Alt-F1,
+    /// Alt-SysRq-h). Latched modifiers are held around it and let go after.
+    pub fn chord(&mut self, keys: &[(&str, &str)], now_ms: u64) {
+        let mut held = self.latched_modifiers();
+        let mut events = Vec::new();
+        for &(key, code) in keys {
+            held |= modifier_bit(key).unwrap_or(0);
+            events.push(KeyEvent { down: true, modifiers: Modifiers(held), key: key.into(), code: code.into() });
+        }
+        for event in &events {
+            self.send(AppMessage::Input(InputEvent::Key(event.clone())), now_ms);
+        }
+        for mut event in events.into_iter().rev() {
+            event.down = false;
+            self.send(AppMessage::Input(InputEvent::Key(event)), now_ms);
+        }
+        self.release_latched(now_ms);
+    }
+
+    fn latched_modifiers(&self) -> u8 {
+        self.latched.iter().fold(0, |m, k| m | modifier_bit(&k.key).unwrap_or(0))
     }
 
     /// The keyboard layout the host uses, for this socket and every later one.

@@ -542,3 +542,70 @@ mod properties {
         }
     }
 }
+
+/// The key events that reach the host once the applet's typing ticks have run.
+fn keys_at_host(both: &mut Both, mut now: u64) -> Vec<(bool, String, u8)> {
+    while let Some(wait) = both.applet.typing_tick_in_ms(now) {
+        now += wait.max(1);
+        both.applet.typing_tick(now);
+        both.run(now);
+    }
+    std::iter::from_fn(|| both.link.next_action())
+        .filter_map(|a| match a {
+            ServerAction::Input(InputEvent::Key(k)) => Some((k.down, k.code, k.modifiers.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_latched_modifier_holds_until_the_next_key_is_let_go() {
+    let mut both = Both::new();
+    both.applet_actions();
+    both.applet.toggle_latch("Control", "ControlLeft", 1);
+    assert_eq!(both.applet.status().latched, ["ControlLeft"]);
+    for down in [true, false] {
+        let key = KeyEvent { down, modifiers: Modifiers::default(), key: "c".into(), code: "KeyC".into() };
+        both.applet.send_input(InputEvent::Key(key), 1);
+    }
+    assert!(both.applet.status().latched.is_empty());
+    let ctrl = Modifiers::CTRL;
+    assert_eq!(
+        keys_at_host(&mut both, 1),
+        [
+            (true, "ControlLeft".into(), ctrl),
+            (true, "KeyC".into(), ctrl),
+            (false, "KeyC".into(), ctrl),
+            (false, "ControlLeft".into(), ctrl)
+        ]
+    );
+    // Pressed again before any key, it lets go; a key that is no modifier latches nothing.
+    both.applet.toggle_latch("Alt", "AltLeft", 2);
+    both.applet.toggle_latch("Alt", "AltLeft", 2);
+    both.applet.toggle_latch("a", "KeyA", 2);
+    assert!(both.applet.status().latched.is_empty());
+    let alt = Modifiers::ALT;
+    assert_eq!(keys_at_host(&mut both, 2), [(true, "AltLeft".into(), alt), (false, "AltLeft".into(), alt)]);
+}
+
+#[test]
+fn a_chord_presses_in_order_and_lets_go_in_reverse_with_latched_modifiers_around() {
+    let mut both = Both::new();
+    both.applet_actions();
+    both.applet.toggle_latch("Shift", "ShiftLeft", 1);
+    both.applet.chord(&[("Control", "ControlLeft"), ("Alt", "AltLeft"), ("F1", "F1")], 1);
+    let (s, c, a) = (Modifiers::SHIFT, Modifiers::CTRL, Modifiers::ALT);
+    assert_eq!(
+        keys_at_host(&mut both, 1),
+        [
+            (true, "ShiftLeft".into(), s),
+            (true, "ControlLeft".into(), s | c),
+            (true, "AltLeft".into(), s | c | a),
+            (true, "F1".into(), s | c | a),
+            (false, "F1".into(), s | c | a),
+            (false, "AltLeft".into(), s | c | a),
+            (false, "ControlLeft".into(), s | c),
+            (false, "ShiftLeft".into(), s),
+        ]
+    );
+}

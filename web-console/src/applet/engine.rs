@@ -183,6 +183,17 @@ impl Console {
         self.drive(ClientLink::ctrl_alt_del);
     }
 
+    /// Presses `keys` (key and code, as the browser names them) in order and lets them go in
+    /// reverse, for the combinations the browser or the system keeps for itself.
+    pub fn chord(&self, keys: &[(&str, &str)]) {
+        self.drive(|link, now| link.chord(keys, now));
+    }
+
+    /// Latches a modifier down until the next key, or lets it go.
+    pub fn toggle_latch(&self, key: &str, code: &str) {
+        self.drive(|link, now| link.toggle_latch(key, code, now));
+    }
+
     /// The keyboard layout the host uses: the controller types keys and pastes for it.
     pub fn set_layout(&self, layout: Layout) {
         self.drive(|link, now| link.set_layout(layout, now));
@@ -253,9 +264,14 @@ impl Console {
     /// re-render the page.
     fn drive(&self, act: impl FnOnce(&mut ClientLink, u64)) {
         let now = self.now();
+        let latched = self.0.borrow().link.status().latched.len();
         act(&mut self.0.borrow_mut().link, now);
         self.pump();
         self.schedule_typing_tick();
+        // The Keys menu shows which modifiers are latched: a key lets them go.
+        if self.0.borrow().link.status().latched.len() != latched {
+            self.notify();
+        }
     }
 
     fn on_record(&self, bytes: Vec<u8>) {

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use super::directives::DirectivesPanel;
 use super::host_panels::{EventsPanel, HealthPanel};
+use super::keys_panel::KeysPanel;
 use super::media_panel::MediaPanel;
 use leptos::task::spawn_local;
 
@@ -45,6 +46,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let screen_text = RwSignal::new(String::new());
     let show_text = RwSignal::new(false);
     let show_paste = RwSignal::new(false);
+    let show_keys = RwSignal::new(false);
     let show_events = RwSignal::new(false);
     let show_health = RwSignal::new(false);
     let show_serial = RwSignal::new(false);
@@ -202,12 +204,24 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             let _ = w.navigator().clipboard().write_text(&text);
         }
     };
+    // While the console is full screen: whether the browser gives it every key.
+    let full_screen_keys = RwSignal::new(None::<bool>);
     let full_screen = move |_| {
         if let Some(frame) = frame_ref.get() {
-            let _ = frame.request_fullscreen();
+            if frame.request_fullscreen().is_ok() {
+                spawn_local(async move { full_screen_keys.set(Some(lock_keyboard().await)) });
+            }
         }
         focus(canvas_ref);
     };
+    let left_full_screen = window_event_listener_untyped("fullscreenchange", move |_| {
+        let full = web_sys::window().and_then(|w| w.document()).and_then(|d| d.fullscreen_element()).is_some();
+        if !full && full_screen_keys.get_untracked().is_some() {
+            keyboard_lock_call(false);
+            full_screen_keys.set(None);
+        }
+    });
+    on_cleanup(move || left_full_screen.remove());
     let send_paste = move |_| {
         if let Some(c) = console.get_value() {
             c.paste(&paste_text.get_untracked());
@@ -281,6 +295,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     </span>
                     {power_note.map(|note| view! { <span id="power-note" class="muted">{note}</span> })}
                 </Show>
+                <button id="btn-keys" disabled=view_only title="Keys and combinations the browser keeps for itself, and modifiers that stay down" on:click=move |_| show_keys.update(|v| *v = !*v)>"Keys"</button>
                 <button id="btn-paste" disabled=view_only on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>
                 <button id="btn-copy" title="Copy the screen's text" on:click=copy_text>"Copy text"</button>
                 <button id="btn-text" on:click=move |_| show_text.update(|v| *v = !*v)>"Text view"</button>
@@ -314,8 +329,20 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     <button id="btn-paste-send" on:click=send_paste>"Type it"</button>
                 </div>
             </Show>
+            <Show when=move || show_keys.get()>
+                <KeysPanel console=console status=status canvas=canvas_ref/>
+            </Show>
             <div class="frame" node_ref=frame_ref>
                 <canvas id="console-canvas" class=canvas_class node_ref=canvas_ref></canvas>
+                {move || full_screen_keys.get().map(|locked| view! {
+                    <div id="fullscreen-hint" class="fullscreen-hint" role="status">
+                        {if locked {
+                            "Every key goes to the host. Press and hold Esc to leave full screen."
+                        } else {
+                            "Esc leaves full screen; Keys ▸ Esc sends it to the host."
+                        }}
+                    </div>
+                })}
             </div>
             <Show when=move || show_text.get()>
                 <pre id="screen-text" class="screen-text" aria-live="polite">{move || screen_text.get()}</pre>
@@ -471,6 +498,27 @@ fn StatusBar(status: RwSignal<Status>) -> impl IntoView {
             <span id="status-host" class="muted">{move || status.get().host_status}</span>
             <span id="status-message" class="message">{move || status.get().message}</span>
         </footer>
+    }
+}
+
+/// Calls `navigator.keyboard.lock()` or `unlock()` (the Keyboard Lock API, which Chromium
+/// has): while the page is full screen, every key goes to it, Escape and the system's shortcuts
+/// included. What `lock` answers (a promise), or `None` where the browser has no such API.
+fn keyboard_lock_call(lock: bool) -> Option<wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsCast;
+    let keyboard = js_sys::Reflect::get(&web_sys::window()?.navigator(), &"keyboard".into()).ok()?;
+    let method = if lock { "lock" } else { "unlock" };
+    let call = js_sys::Reflect::get(&keyboard, &method.into()).ok()?.dyn_into::<js_sys::Function>().ok()?;
+    call.call0(&keyboard).ok()
+}
+
+/// Takes the keyboard for the full-screen console: whether the browser granted it.
+async fn lock_keyboard() -> bool {
+    use wasm_bindgen::JsCast;
+    let Some(answer) = keyboard_lock_call(true) else { return false };
+    match answer.dyn_into::<js_sys::Promise>() {
+        Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.is_ok(),
+        Err(_) => false,
     }
 }
 

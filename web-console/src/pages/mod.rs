@@ -6,6 +6,7 @@ pub mod console;
 pub mod directives;
 pub mod host_panels;
 pub mod hosts;
+pub mod keys_panel;
 pub mod login;
 pub mod media_file;
 pub mod media_panel;
