@@ -160,13 +160,8 @@ pub fn capture_screen(host: &Host, dir: &Path) -> Result<String, String> {
     let stamp = crate::store::audit::now_ms();
     if let Some(frame) = host.video.frame() {
         let name = format!("screen-{stamp}.png");
-        let file = std::fs::File::create(dir.join(&name)).map_err(|e| e.to_string())?;
-        let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), frame.width().into(), frame.height().into());
-        encoder.set_color(png::ColorType::Rgba);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-        writer.write_image_data(frame.pixels()).map_err(|e| e.to_string())?;
-        writer.finish().map_err(|e| e.to_string())?;
+        let png = crate::hosts::screenshot::encode_png(&frame).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(&name), png).map_err(|e| e.to_string())?;
         return Ok(name);
     }
     let text = host.video.text().ok_or("the host has shown no screen yet")?;

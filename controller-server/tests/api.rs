@@ -452,6 +452,60 @@ async fn power_needs_the_power_right_and_is_audited() {
     assert_eq!((detail["action"].as_str(), detail["via"].as_str()), (Some("reset"), Some("web")));
 }
 
+#[tokio::test]
+async fn a_screenshot_is_for_viewers_audited_and_a_text_screen_comes_as_png_or_text() {
+    let api = api().await;
+    let admin = api.ready_session().await;
+    let cookie = [("cookie", admin.0.as_str())];
+    // The local host is `cat` on an 80x24 terminal: what it is given shows on its screen.
+    let host = api.state.hosts.get("local").unwrap();
+    host.input.send(shared::wire::InputEvent::Paste("shot-text ✓".into())).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, headers, body) = api.get_bytes("/api/hosts/local/screenshot?format=text", &cookie).await;
+        let text = String::from_utf8(body).unwrap();
+        if status == StatusCode::OK && text.contains("shot-text ✓") {
+            assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the text never showed: {status} {text:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let (status, headers, png) = api.get_bytes("/api/hosts/local/screenshot", &cookie).await;
+    assert_eq!(
+        (status, &headers[header::CONTENT_TYPE]),
+        (StatusCode::OK, &"image/png".parse::<header::HeaderValue>().unwrap())
+    );
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let info = decoder.read_info().unwrap().info().clone();
+    assert_eq!((info.width, info.height), (80 * 8, 24 * 16), "the console's font, cell for cell");
+    let last = api.state.audit.page(None, 1).unwrap().remove(0);
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str(), last.target.as_str()),
+        ("admin", "host.screenshot", "local")
+    );
+
+    let (status, _, _) = api.get_bytes("/api/hosts/local/screenshot?format=jpeg", &cookie).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = api.get_bytes("/api/hosts/local/screenshot", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Without the view right the host is not there at all.
+    let (vera_id, vera_cookie, _) = new_user(&api, &admin, "vera", "ReadOnly").await;
+    let (status, _, _) = api
+        .call(
+            Method::PUT,
+            &format!("/api/hosts/local/access/{vera_id}"),
+            &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
+            Some(json!({"view": false, "control": false, "power": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = api.get_bytes("/api/hosts/local/screenshot", &[("cookie", &vera_cookie)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 async fn press(api: &Api, cookie: &str, csrf: &str, action: &str) -> (StatusCode, HeaderMap, Value) {
     api.call(
         Method::POST,

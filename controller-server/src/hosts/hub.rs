@@ -153,6 +153,14 @@ impl VideoHub {
         }
     }
 
+    /// The current text screen itself, when it is one (for screenshots).
+    pub fn text_screen(&self) -> Option<TextScreen> {
+        match self.lock().screen.as_ref()? {
+            Screen::Text(s) => Some(s.clone()),
+            Screen::Graphics(_) => None,
+        }
+    }
+
     /// The current picture, when the host is graphical (for tests and screen captures).
     pub fn frame(&self) -> Option<Framebuffer> {
         match self.lock().screen.as_ref()? {

@@ -7,6 +7,7 @@ pub mod hub;
 pub mod local;
 pub mod media;
 pub mod qemu;
+pub mod screenshot;
 pub mod serial;
 pub mod supervisor;
 pub mod terminal;

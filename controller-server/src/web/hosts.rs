@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiJson};
 use super::guard::Authenticated;
@@ -343,6 +343,51 @@ pub async fn capture(
     auth.require_password_changed()?;
     visible_rights(&state, &auth.session.user, &host_id)?;
     let (content_type, bytes) = read_capture(&state, &host_id, &name)?;
+    Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], bytes))
+}
+
+#[derive(Deserialize)]
+pub struct ScreenshotQuery {
+    /// `png` (the default) or `text` (a text screen's text).
+    format: Option<String>,
+}
+
+/// The host's screen now, for users who may view it: a PNG (a text screen drawn as the
+/// console draws it), or with `?format=text` a text screen's text. Audited, as a look at
+/// someone's screen.
+pub async fn screenshot(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(host_id): Path<String>,
+    Query(query): Query<ScreenshotQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    use crate::hosts::screenshot::{self, ScreenshotError};
+    auth.require_password_changed()?;
+    visible_rights(&state, &auth.session.user, &host_id)?;
+    let host = state.hosts.get(&host_id).ok_or(ApiError::new(StatusCode::NOT_FOUND, "no such host"))?;
+    let text = match query.format.as_deref() {
+        None | Some("png") => false,
+        Some("text") => true,
+        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "format is png or text")),
+    };
+    let video = host.video.clone();
+    let shot = tokio::task::spawn_blocking(move || {
+        if text {
+            screenshot::text(&video).map(|t| ("text/plain; charset=utf-8", t.into_bytes()))
+        } else {
+            screenshot::png(&video).map(|png| ("image/png", png))
+        }
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the screenshot failed"))?;
+    let (content_type, bytes) = shot.map_err(|e| match e {
+        ScreenshotError::NoScreen | ScreenshotError::NotText => {
+            ApiError::with_message(StatusCode::CONFLICT, e.to_string())
+        }
+        ScreenshotError::Encode(_) => ApiError::with_message(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    })?;
+    let detail = serde_json::json!({ "format": if text { "text" } else { "png" }, "bytes": bytes.len() });
+    state.audit_first(&auth.session.user.username, "host.screenshot", &host_id, detail).await?;
     Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], bytes))
 }
 

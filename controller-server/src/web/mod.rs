@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/hosts/{id}/recovery", get(hosts::recovery).put(hosts::set_recovery))
         .route("/api/hosts/{id}/heartbeat", post(hosts::heartbeat))
         .route("/api/hosts/{id}/captures/{name}", get(hosts::capture))
+        .route("/api/hosts/{id}/screenshot", get(hosts::screenshot))
         .route("/api/hosts/{id}/access", get(users::access_list))
         .route("/api/hosts/{host}/access/{user}", put(users::set_access))
         .route("/api/node", get(federation::node))

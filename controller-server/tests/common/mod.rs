@@ -109,6 +109,17 @@ impl Api {
         (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
+    /// A GET whose answer is not JSON: its status, headers and bytes.
+    pub async fn get_bytes(&self, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut req = Request::builder().method(Method::GET).uri(uri).header(header::HOST, "127.0.0.1:8443");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = self.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        (status, headers, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+    }
+
     /// A request with a body sent as is, under `content_type`.
     pub async fn call_raw(
         &self,

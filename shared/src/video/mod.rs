@@ -5,7 +5,9 @@
 //! pointer's shape ([`cursor`]).
 
 pub mod cursor;
+pub mod font;
 pub mod frame;
+pub mod render;
 pub mod text;
 pub mod tiles;
 pub mod underlay;

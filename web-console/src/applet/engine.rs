@@ -17,12 +17,12 @@ use web_sys::HtmlCanvasElement;
 
 pub use shared::link::{KeyRequest, Status};
 
-use super::font::Font;
 use super::input::{self, EventListener, InputSink};
 use super::media::{BrowserMedia, MediaView};
 use super::page::{self, Interval, PageListeners};
 use super::painter::Painter;
 use super::socket::{Socket, SocketEvents};
+use shared::video::font::Font;
 
 /// What the page hands the applet to open (or renew) a link: where, and the key itself.
 pub struct ConsoleKey {
@@ -133,6 +133,11 @@ impl Console {
 
     pub fn status(&self) -> Status {
         self.0.borrow().link.status().clone()
+    }
+
+    /// Whether the host shows a picture rather than text.
+    pub fn shows_graphics(&self) -> bool {
+        self.0.borrow().link.screen().is_graphical()
     }
 
     /// The screen's text, one line per row (empty while the host shows graphics).

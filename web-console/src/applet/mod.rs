@@ -3,7 +3,6 @@
 //! [`js_api`].
 
 pub mod engine;
-pub mod font;
 pub mod input;
 pub mod js_api;
 pub mod media;

@@ -11,15 +11,13 @@
 
 use shared::video::cursor::Cursor as Pointer;
 use shared::video::frame::{Framebuffer, Rect, BYTES_PER_PIXEL};
-use shared::video::text::{Attrs, Cell, Color, Cursor, Damage, TextScreen};
+use shared::video::text::{Cursor, Damage, TextScreen};
 use shared::video::tiles::GraphicsDamage;
 use wasm_bindgen::{Clamped, JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
-use super::font::{Font, GLYPH_HEIGHT, GLYPH_WIDTH};
-
-const DEFAULT_FG: [u8; 3] = [0xd0, 0xd0, 0xd0];
-const DEFAULT_BG: [u8; 3] = [0x00, 0x00, 0x00];
+use shared::video::font::{Font, GLYPH_HEIGHT, GLYPH_WIDTH};
+use shared::video::render::render_cell;
 
 pub struct Painter {
     canvas: HtmlCanvasElement,
@@ -180,40 +178,10 @@ impl Painter {
         for (i, cell) in cells.iter().enumerate() {
             let col = start + i as u16;
             let is_cursor = screen.cursor.visible && screen.cursor == (Cursor { row, col, visible: true });
-            self.render_cell(cell, is_cursor, &mut rgba, width, i * GLYPH_WIDTH);
+            render_cell(&self.font, cell, is_cursor, &mut rgba, width, i * GLYPH_WIDTH);
         }
         let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width as u32, GLYPH_HEIGHT as u32)?;
         self.ctx.put_image_data(&image, f64::from(start) * GLYPH_WIDTH as f64, f64::from(row) * GLYPH_HEIGHT as f64)
-    }
-
-    fn render_cell(&self, cell: &Cell, is_cursor: bool, rgba: &mut [u8], stride_px: usize, x0: usize) {
-        let attrs = cell.style.attrs;
-        let bold = attrs.has(Attrs::BOLD);
-        let mut fg = rgb(cell.style.fg, DEFAULT_FG, bold);
-        let mut bg = rgb(cell.style.bg, DEFAULT_BG, false);
-        if attrs.has(Attrs::DIM) {
-            fg = fg.map(|c| c / 2 + bg[0] / 4);
-        }
-        if attrs.has(Attrs::INVERSE) != is_cursor {
-            std::mem::swap(&mut fg, &mut bg);
-        }
-        let glyph = if attrs.has(Attrs::WIDE_CONTINUATION) { self.font.glyph(' ') } else { self.font.glyph(cell.ch) };
-        for (y, &bits) in glyph.iter().enumerate() {
-            let mut bits = bits;
-            if bold {
-                // Double-strike: the classic way to embolden a bitmap font.
-                bits |= bits >> 1;
-            }
-            if attrs.has(Attrs::UNDERLINE) && y == GLYPH_HEIGHT - 1 {
-                bits = 0xff;
-            }
-            for x in 0..GLYPH_WIDTH {
-                let on = bits & (0x80 >> x) != 0;
-                let c = if on { fg } else { bg };
-                let at = (y * stride_px + x0 + x) * 4;
-                rgba[at..at + 4].copy_from_slice(&[c[0], c[1], c[2], 0xff]);
-            }
-        }
     }
 }
 
@@ -240,48 +208,11 @@ impl IntoCtx for js_sys::Object {
     }
 }
 
-/// xterm's 256-colour palette, with the VGA text-mode colours for the first sixteen.
-fn rgb(color: Color, default: [u8; 3], bright: bool) -> [u8; 3] {
-    const BASE: [[u8; 3]; 16] = [
-        [0x00, 0x00, 0x00],
-        [0xaa, 0x00, 0x00],
-        [0x00, 0xaa, 0x00],
-        [0xaa, 0x55, 0x00],
-        [0x00, 0x00, 0xaa],
-        [0xaa, 0x00, 0xaa],
-        [0x00, 0xaa, 0xaa],
-        [0xaa, 0xaa, 0xaa],
-        [0x55, 0x55, 0x55],
-        [0xff, 0x55, 0x55],
-        [0x55, 0xff, 0x55],
-        [0xff, 0xff, 0x55],
-        [0x55, 0x55, 0xff],
-        [0xff, 0x55, 0xff],
-        [0x55, 0xff, 0xff],
-        [0xff, 0xff, 0xff],
-    ];
-    match color {
-        Color::Default if bright => [0xff, 0xff, 0xff],
-        Color::Default => default,
-        Color::Indexed(i) if i < 8 && bright => BASE[usize::from(i) + 8],
-        Color::Indexed(i) if i < 16 => BASE[usize::from(i)],
-        Color::Indexed(i) if i < 232 => {
-            let i = i - 16;
-            let level = |v: u8| if v == 0 { 0 } else { 55 + v * 40 };
-            [level(i / 36), level((i / 6) % 6), level(i % 6)]
-        }
-        Color::Indexed(i) => {
-            let v = 8 + (i - 232) * 10;
-            [v, v, v]
-        }
-        Color::Rgb(r, g, b) => [r, g, b],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::video::text::{apply, encode_delta, encode_full, Style};
+    use shared::video::render::DEFAULT_FG;
+    use shared::video::text::{apply, encode_delta, encode_full, Cell, Color, Style};
     use wasm_bindgen::JsCast;
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

@@ -206,6 +206,17 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     };
     // While the console is full screen: whether the browser gives it every key.
     let full_screen_keys = RwSignal::new(None::<bool>);
+    let (png_link, text_link) = (NodeRef::<html::A>::new(), NodeRef::<html::A>::new());
+    let screenshot_host = host.name.clone();
+    let take_screenshot = move |_| {
+        let (Some(c), Some(canvas), Some(png)) = (console.get_value(), canvas_ref.get(), png_link.get()) else {
+            return;
+        };
+        let text = (!c.shows_graphics()).then(|| text_link.get()).flatten().map(|link| (link, c.screen_text()));
+        if let Err(e) = super::screenshot::save(&canvas, &super::screenshot::stem(&screenshot_host), png, text) {
+            status.update(|s| s.message = format!("the screenshot failed: {e:?}"));
+        }
+    };
     let full_screen = move |_| {
         if let Some(frame) = frame_ref.get() {
             if frame.request_fullscreen().is_ok() {
@@ -310,6 +321,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                 <Show when=move || may_run>
                     <button id="btn-directives" title="Run commands on the machine through its agent" on:click=move |_| show_directives.update(|v| *v = !*v)>"Directives"</button>
                 </Show>
+                <button id="btn-screenshot" title="Save the screen as a PNG (and a text screen's text)" on:click=take_screenshot>"Screenshot"</button>
+                <a id="screenshot-link" class="hidden" node_ref=png_link></a>
+                <a id="screenshot-text-link" class="hidden" node_ref=text_link></a>
                 <button id="btn-fullscreen" on:click=full_screen>"Full screen"</button>
                 <select id="zoom" on:change=choose_zoom prop:value=move || zoom.get()>
                     <option value="fit">"Fit"</option>

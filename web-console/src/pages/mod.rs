@@ -11,6 +11,7 @@ pub mod login;
 pub mod media_file;
 pub mod media_panel;
 pub mod password;
+pub mod screenshot;
 pub mod users;
 
 /// A Unix time in milliseconds as the page shows it: `YYYY-MM-DD hh:mm:ss.mmm` (UTC).

@@ -80,7 +80,6 @@ impl Font {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn terminus_covers_latin_box_drawing_and_blocks() {
