@@ -194,8 +194,12 @@ pub fn key(k: fantoccini::key::Key) -> String {
 #[macro_export]
 macro_rules! scenario {
     ($adjust:expr, |$c:ident, $b:ident| $body:block) => {{
+        $crate::scenario!($adjust, browser: $crate::browser::Browser::start(), |$c, $b| $body)
+    }};
+    // With a browser of its own (`Browser::start_with(switches)`).
+    ($adjust:expr, browser: $browser:expr, |$c:ident, $b:ident| $body:block) => {{
         let $c = $crate::Controller::start($adjust).await.expect("controller starts");
-        let $b = $crate::browser::Browser::start().await.expect("browser starts");
+        let $b = $browser.await.expect("browser starts");
         let result: anyhow::Result<()> = async { $body }.await;
         $b.close().await;
         result.unwrap();

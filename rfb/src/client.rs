@@ -130,6 +130,9 @@ pub struct Client {
     tight: Tight,
     tight_rects: u64,
     extended_keys: bool,
+    /// The server's first screen (id and flags) once it has said it takes ExtendedDesktopSize,
+    /// which is what a SetDesktopSize asks to resize.
+    screen: Option<(u32, u32)>,
 }
 
 impl Client {
@@ -144,6 +147,7 @@ impl Client {
             tight: Tight::new(),
             tight_rects: 0,
             extended_keys: false,
+            screen: None,
         }
     }
 
@@ -159,6 +163,30 @@ impl Client {
 
     pub fn supports_extended_keys(&self) -> bool {
         self.extended_keys
+    }
+
+    /// Whether the server said it takes SetDesktopSize (it sent ExtendedDesktopSize).
+    pub fn can_resize(&self) -> bool {
+        self.screen.is_some()
+    }
+
+    /// Asks the server to make its desktop `width` x `height` (one screen, at the origin);
+    /// false, and nothing sent, when it cannot be asked. The answer is an ExtendedDesktopSize.
+    pub fn set_desktop_size(&mut self, width: u16, height: u16) -> bool {
+        let Some((id, flags)) = self.screen else { return false };
+        if width == 0 || height == 0 {
+            return false;
+        }
+        self.out.extend_from_slice(&[251, 0]);
+        self.out.extend_from_slice(&width.to_be_bytes());
+        self.out.extend_from_slice(&height.to_be_bytes());
+        self.out.extend_from_slice(&[1, 0]);
+        self.out.extend_from_slice(&id.to_be_bytes());
+        self.out.extend_from_slice(&[0, 0, 0, 0]);
+        self.out.extend_from_slice(&width.to_be_bytes());
+        self.out.extend_from_slice(&height.to_be_bytes());
+        self.out.extend_from_slice(&flags.to_be_bytes());
+        true
     }
 
     /// Bytes to send to the server.
@@ -440,8 +468,14 @@ impl Client {
             ENC_DESKTOP_SIZE => self.resize(rect.w, rect.h, events)?,
             ENC_EXTENDED_DESKTOP_SIZE => {
                 let screens = input.u8()?;
-                input.bytes(3 + usize::from(screens) * 16)?;
-                // y carries the status; non-zero answers a resize request of ours (we send none).
+                let layout = input.bytes(3 + usize::from(screens) * 16)?;
+                // Each screen: id (4), x, y, width, height (2 each), flags (4).
+                if let (Some(id), Some(flags)) = (layout.get(3..7), layout.get(15..19)) {
+                    let word = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    self.screen = Some((word(id), word(flags)));
+                }
+                // x says why (0 the server, 1 this client, 2 another); y is the answer to a
+                // request (0 done); a refused request keeps the size.
                 if rect.y == 0 {
                     self.resize(rect.w, rect.h, events)?;
                 }

@@ -480,3 +480,23 @@ fn empty_tight_rectangles_paint_nothing() {
         assert_eq!(c.framebuffer().unwrap(), &Framebuffer::new(8, 8).unwrap());
     }
 }
+
+#[test]
+fn a_server_with_extended_desktop_size_is_asked_to_resize_its_first_screen() {
+    let mut c = Client::new(Config::default());
+    c.feed(&greeting(10, 10)).unwrap();
+    c.take_outgoing();
+    assert!(!c.set_desktop_size(800, 600), "not before the server says it can");
+    assert!(c.take_outgoing().is_empty());
+    // One screen: id 7, at 0,0, 64x48, flags 0x01020304.
+    let mut ext = vec![1, 0, 0, 0];
+    ext.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 0, 0, 64, 0, 48, 1, 2, 3, 4]);
+    c.feed(&update(&[(Rect::new(0, 0, 64, 48), -308, ext)])).unwrap();
+    c.take_outgoing();
+    assert!(c.can_resize());
+    assert!(c.set_desktop_size(800, 600));
+    let mut want = vec![251, 0, 0x03, 0x20, 0x02, 0x58, 1, 0];
+    want.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 0, 0x03, 0x20, 0x02, 0x58, 1, 2, 3, 4]);
+    assert_eq!(c.take_outgoing(), want);
+    assert!(!c.set_desktop_size(0, 600), "no empty desktop");
+}

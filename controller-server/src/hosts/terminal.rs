@@ -59,7 +59,10 @@ impl TerminalScreen {
         match event {
             InputEvent::Key(k) => key_bytes(&k, modes),
             InputEvent::Paste(text) => Some(paste_bytes(&text, modes)),
-            InputEvent::Pointer(_) | InputEvent::Special(_) | InputEvent::Layout(_) => None,
+            InputEvent::Pointer(_)
+            | InputEvent::Special(_)
+            | InputEvent::Layout(_)
+            | InputEvent::DesktopSize { .. } => None,
         }
     }
 }

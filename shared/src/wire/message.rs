@@ -179,6 +179,11 @@ pub enum InputEvent {
     /// The keyboard layout the host's system uses: the controller types keys and pastes so
     /// that they arrive as the user meant them there.
     Layout(Layout),
+    /// Asks the host to make its desktop this size (VNC servers that take SetDesktopSize).
+    DesktopSize {
+        width: u16,
+        height: u16,
+    },
 }
 
 /// The keyboard layouts the controller can type for (on hosts that take scancodes).
@@ -562,6 +567,11 @@ impl InputEvent {
                 out.put_u8(5);
                 out.put_u8(layout.code());
             }
+            InputEvent::DesktopSize { width, height } => {
+                out.put_u8(6);
+                out.put_u16(*width);
+                out.put_u16(*height);
+            }
         }
     }
 
@@ -593,6 +603,7 @@ impl InputEvent {
                     Layout::from_code(code).ok_or(DecodeError::Unknown { field: "keyboard layout", value: code })?,
                 )
             }
+            6 => InputEvent::DesktopSize { width: r.u16("desktop width")?, height: r.u16("desktop height")? },
             other => return Err(DecodeError::Unknown { field: "input type", value: other }),
         })
     }
@@ -666,6 +677,7 @@ mod tests {
         round_trip(Message::Input(InputEvent::Paste("ls -l ✓".into())));
         round_trip(Message::Input(InputEvent::Pointer(PointerEvent { x: 1919, y: 1079, buttons: 1 })));
         round_trip(Message::Input(InputEvent::Special(SpecialKey::CtrlAltDel)));
+        round_trip(Message::Input(InputEvent::DesktopSize { width: 1920, height: 1080 }));
         for layout in Layout::ALL {
             round_trip(Message::Input(InputEvent::Layout(layout)));
             assert_eq!(Layout::from_name(layout.name()), Some(layout));

@@ -194,6 +194,11 @@ impl Console {
         self.drive(|link, now| link.chord(keys, now));
     }
 
+    /// Asks the host to make its desktop `width` x `height` (servers that allow it).
+    pub fn resize_host(&self, width: u16, height: u16) {
+        self.drive(|link, now| link.send_input(InputEvent::DesktopSize { width, height }, now));
+    }
+
     /// Latches a modifier down until the next key, or lets it go.
     pub fn toggle_latch(&self, key: &str, code: &str) {
         self.drive(|link, now| link.toggle_latch(key, code, now));

@@ -35,7 +35,7 @@ const LAYOUT_PREFIX: &str = "layout.";
 
 /// The preference that keeps the console's zoom, and the values it takes.
 const ZOOM: &str = "console.zoom";
-const ZOOMS: [&str; 3] = ["fit", "1", "2"];
+const ZOOMS: [&str; 4] = ["fit", "1", "2", super::scaling::INTEGER];
 
 #[component]
 pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> impl IntoView {
@@ -242,6 +242,25 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
         focus(canvas_ref);
     };
     let canvas_class = move || format!("screen zoom-{}", zoom.get());
+    // Integer scaling follows the canvas's size, the window's and full screen.
+    let rescale = move || {
+        if let (Some(canvas), Some(frame)) = (canvas_ref.get_untracked(), frame_ref.get_untracked()) {
+            super::scaling::apply(&canvas, &frame, &zoom.get_untracked());
+        }
+    };
+    Effect::new(move |_| {
+        let _ = (zoom.get(), status.with(|s| s.frames), full_screen_keys.get());
+        rescale();
+    });
+    let on_resize = window_event_listener(leptos::ev::resize, move |_| rescale());
+    on_cleanup(move || on_resize.remove());
+    let resize_host = move |_| {
+        let (Some(c), Some(frame)) = (console.get_value(), frame_ref.get_untracked()) else { return };
+        // The room in CSS pixels, as the canvas shows at 100 %.
+        let (width, height) = super::scaling::room(&frame);
+        c.resize_host(width.clamp(64.0, 8192.0) as u16, height.clamp(64.0, 8192.0) as u16);
+        focus(canvas_ref);
+    };
     // The controller refuses a viewer's input anyway; the page just does not offer it.
     let view_only = !host.rights.control;
     let can_power = host.power && host.rights.power;
@@ -329,7 +348,11 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     <option value="fit">"Fit"</option>
                     <option value="1">"100%"</option>
                     <option value="2">"200%"</option>
+                    <option value="int" title="The largest whole number of screen pixels per host pixel that fits">"Integer"</option>
                 </select>
+                <Show when=move || is_graphical && !view_only>
+                    <button id="btn-resize-host" title="Make the host's desktop the size of this window (servers that allow it, as TigerVNC does)" on:click=resize_host>"Resize host"</button>
+                </Show>
                 <Show when=move || is_graphical>
                     <select id="layout" title="The host's keyboard layout: keys and pasted text are typed for it" on:change=choose_layout.clone() prop:value=move || layout.get().name()>
                         {Layout::ALL.iter().map(|l| view! { <option value=l.name()>{l.title()}</option> }).collect_view()}

@@ -11,6 +11,7 @@ pub mod login;
 pub mod media_file;
 pub mod media_panel;
 pub mod password;
+pub mod scaling;
 pub mod screenshot;
 pub mod users;
 

@@ -480,6 +480,14 @@ impl Keyboard {
                 }
             }
             InputEvent::Layout(layout) => self.layout = layout,
+            InputEvent::DesktopSize { width, height } => {
+                if !client.set_desktop_size(width, height) {
+                    crate::quiet_warn!(
+                        "vnc resize",
+                        "the VNC server does not take desktop sizes (no ExtendedDesktopSize)"
+                    );
+                }
+            }
             InputEvent::Special(SpecialKey::CtrlAltDel) => {
                 for (code, sym) in
                     [("ControlLeft", keymap::CONTROL_L), ("AltLeft", keymap::ALT_L), ("Delete", keymap::DELETE)]
