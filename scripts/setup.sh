@@ -25,6 +25,7 @@ if [[ "${1:-}" == "--tests" ]]; then
   command -v xdotool >/dev/null || missing+=(xdotool)
   command -v xwd >/dev/null || missing+=(x11-apps)
   command -v xsetroot >/dev/null || missing+=(x11-xserver-utils)
+  command -v xclip >/dev/null || missing+=(xclip)  # the clipboard test's X client
   # The agents' test puts an agent in a network namespace whose firewall drops inbound traffic.
   command -v nft >/dev/null || missing+=(nftables)
   command -v ip >/dev/null || missing+=(iproute2)

@@ -125,6 +125,19 @@ impl Xvnc {
         Ok(())
     }
 
+    /// Runs an X client on this display to its end; what it printed.
+    pub async fn output(&self, program: &str, args: &[&str]) -> anyhow::Result<String> {
+        let out = command_in(self.netns.as_deref(), program)
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .with_context(|| format!("cannot run {program}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// Where the X server has its pointer.
     pub async fn pointer(&self) -> anyhow::Result<(u16, u16)> {
         let out = command_in(self.netns.as_deref(), "xdotool")

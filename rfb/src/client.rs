@@ -9,6 +9,7 @@ use shared::video::tiles::Copy;
 use zeroize::Zeroizing;
 
 use crate::auth::{self, CHALLENGE_LEN};
+use crate::clipboard::{Clipboard, ENC_EXTENDED_CLIPBOARD};
 use crate::encodings::{hextile_tile_len, paint_hextile_tile, put_row, Zrle, HEXTILE};
 use crate::input::Input;
 use crate::tight::Tight;
@@ -27,7 +28,7 @@ const ENC_EXTENDED_DESKTOP_SIZE: i32 = -308;
 
 /// Encodings asked for, most preferred first: ZRLE (lossless and cheapest to decode), then
 /// Tight for a server without it (no JPEG quality level is asked for, so it stays lossless).
-const ENCODINGS: [i32; 10] = [
+const ENCODINGS: [i32; 11] = [
     ENC_ZRLE,
     ENC_TIGHT,
     ENC_HEXTILE,
@@ -38,13 +39,14 @@ const ENCODINGS: [i32; 10] = [
     ENC_EXTENDED_DESKTOP_SIZE,
     ENC_LAST_RECT,
     ENC_QEMU_EXTENDED_KEY,
+    ENC_EXTENDED_CLIPBOARD,
 ];
 
 const SECURITY_NONE: u8 = 1;
 const SECURITY_VNC: u8 = 2;
 const MAX_REASON: usize = 4096;
 const MAX_NAME: usize = 4096;
-const MAX_CUT_TEXT: usize = 1 << 20;
+const MAX_CUT_TEXT: usize = crate::clipboard::MAX_TEXT;
 const MAX_ZRLE: usize = 64 << 20;
 const MAX_SERVER_CURSOR: u16 = 1024;
 
@@ -133,6 +135,7 @@ pub struct Client {
     /// The server's first screen (id and flags) once it has said it takes ExtendedDesktopSize,
     /// which is what a SetDesktopSize asks to resize.
     screen: Option<(u32, u32)>,
+    clipboard: Clipboard,
 }
 
 impl Client {
@@ -148,6 +151,7 @@ impl Client {
             tight_rects: 0,
             extended_keys: false,
             screen: None,
+            clipboard: Clipboard::default(),
         }
     }
 
@@ -163,6 +167,17 @@ impl Client {
 
     pub fn supports_extended_keys(&self) -> bool {
         self.extended_keys
+    }
+
+    /// Puts `text` on the server's clipboard (UTF-8 where the server has the Extended
+    /// Clipboard, Latin-1 otherwise).
+    pub fn set_clipboard(&mut self, text: &str) {
+        self.clipboard.set(text, &mut self.out);
+    }
+
+    /// Whether the server's clipboard is UTF-8 (the Extended Clipboard).
+    pub fn clipboard_is_unicode(&self) -> bool {
+        self.clipboard.extended()
     }
 
     /// Whether the server said it takes SetDesktopSize (it sent ExtendedDesktopSize).
@@ -408,11 +423,24 @@ impl Client {
             2 => events.push(Event::Bell),
             3 => {
                 input.bytes(3)?;
-                let len = input.u32()? as usize;
-                if len > MAX_CUT_TEXT {
+                // A negative length is the Extended Clipboard's: flags, then the rest.
+                let len = input.u32()? as i32;
+                let size = len.unsigned_abs() as usize;
+                if size > MAX_CUT_TEXT + 64 {
                     return Err(Error::TooLong("server cut text", MAX_CUT_TEXT).into());
                 }
-                events.push(Event::CutText(input.bytes(len)?.iter().map(|&b| char::from(b)).collect()));
+                if len >= 0 {
+                    events.push(Event::CutText(input.bytes(size)?.iter().map(|&b| char::from(b)).collect()));
+                } else {
+                    if size < 4 {
+                        return Err(Error::Invalid("extended clipboard message without flags").into());
+                    }
+                    let flags = input.u32()?;
+                    let payload = input.bytes(size - 4)?;
+                    if let Some(text) = self.clipboard.server_message(flags, payload, &mut self.out)? {
+                        events.push(Event::CutText(text));
+                    }
+                }
             }
             other => return Err(Error::UnknownMessage(other).into()),
         }

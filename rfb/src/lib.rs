@@ -2,8 +2,9 @@
 //! mouse. It speaks RFB 3.3, 3.7 and 3.8 (RFC 6143) with the security types None and VNC
 //! Authentication, decodes Raw, CopyRect, Hextile and ZRLE into a [`Framebuffer`], follows
 //! DesktopSize and ExtendedDesktopSize, takes the pointer's shape (Cursor pseudo-encoding, so
-//! the server stops painting it into the picture), and sends QEMU's extended key events
-//! (scancodes) when the server offers them.
+//! the server stops painting it into the picture), sends QEMU's extended key events
+//! (scancodes) when the server offers them, and asks for desktop sizes (SetDesktopSize). The
+//! clipboard goes both ways: UTF-8 with the Extended Clipboard, Latin-1 cut text otherwise.
 //!
 //! Like `shared`, it does no I/O, reads no clock and draws no randomness: the caller feeds it
 //! the bytes the server sent ([`Client::feed`]) and writes out what it produced
@@ -12,6 +13,7 @@
 
 mod auth;
 mod client;
+mod clipboard;
 mod encodings;
 mod input;
 mod tight;

@@ -362,7 +362,17 @@ fn malformed_updates_are_clear_errors() {
             Error::OutOfBounds { x: 7, y: 7, w: 2, h: 2, width: 8, height: 8 },
         ),
         (vec![99], Error::UnknownMessage(99)),
-        ([&[3, 0, 0, 0][..], &u32::MAX.to_be_bytes()].concat(), Error::TooLong("server cut text", 1 << 20)),
+        ([&[3, 0, 0, 0][..], &i32::MAX.to_be_bytes()].concat(), Error::TooLong("server cut text", 1 << 20)),
+        // Negative lengths are the Extended Clipboard's, which has flags.
+        ([&[3, 0, 0, 0][..], &i32::MIN.to_be_bytes()].concat(), Error::TooLong("server cut text", 1 << 20)),
+        (
+            [&[3, 0, 0, 0][..], &(-1i32).to_be_bytes()].concat(),
+            Error::Invalid("extended clipboard message without flags"),
+        ),
+        (
+            [&[3, 0, 0, 0][..], &(-6i32).to_be_bytes(), &(1u32 << 28 | 1).to_be_bytes(), b"zz"].concat(),
+            Error::Invalid("clipboard data that does not inflate (or is over 1 MiB)"),
+        ),
     ];
     for (message, error) in cases {
         let mut c = Client::new(Config::default());

@@ -147,6 +147,7 @@ impl Pump<'_> {
             HostEvent::Serial(bytes) => link.serial(&bytes, now),
             HostEvent::SerialLagged(skipped) => link.serial_lagged(skipped, now),
             HostEvent::Status(status) => link.host_status(status, now),
+            HostEvent::Clipboard(text) => link.clipboard(&text, now),
             HostEvent::Presence => {
                 if let Some(v) = &self.viewer {
                     link.presence(v.sharing.view(v.id), now);

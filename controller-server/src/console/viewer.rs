@@ -21,6 +21,7 @@ pub struct Viewer {
     /// This link's id among the host's viewers.
     pub id: u32,
     presence: tokio::sync::watch::Receiver<u64>,
+    clipboard: tokio::sync::watch::Receiver<Arc<str>>,
 }
 
 /// What the watched host did.
@@ -34,6 +35,8 @@ pub enum HostEvent {
     Status(HostStatus),
     /// Someone joined, left, asked for or got control.
     Presence,
+    /// The host's clipboard (on joining too, when it has copied something).
+    Clipboard(Arc<str>),
 }
 
 impl Viewer {
@@ -53,7 +56,11 @@ impl Viewer {
         let mut presence = sharing.subscribe();
         let (id, handover) = sharing.join(&binding.username, &binding.web_session, binding.control);
         presence.borrow_and_update();
-        (Self { host, video, serial: None, status, sharing, id, presence }, handover)
+        let mut clipboard = host.video.clipboard();
+        if !clipboard.borrow().is_empty() {
+            clipboard.mark_changed();
+        }
+        (Self { host, video, serial: None, status, sharing, id, presence, clipboard }, handover)
     }
 
     /// The host's status now (marked seen).
@@ -95,6 +102,10 @@ impl Viewer {
             },
             changed = self.status.changed() => match changed {
                 Ok(()) => HostEvent::Status(self.status.borrow_and_update().clone()),
+                Err(_) => std::future::pending().await,
+            },
+            changed = self.clipboard.changed() => match changed {
+                Ok(()) => HostEvent::Clipboard(self.clipboard.borrow_and_update().clone()),
                 Err(_) => std::future::pending().await,
             },
             changed = self.presence.changed() => match changed {

@@ -24,6 +24,9 @@ const BACKLOG: usize = 16;
 
 pub struct VideoHub {
     state: Mutex<HubState>,
+    /// The text on the host's clipboard, as it last copied some (VNC hosts), for its viewers;
+    /// empty until then.
+    clipboard: tokio::sync::watch::Sender<Arc<str>>,
 }
 
 /// What the viewers hold: the last screen sent.
@@ -73,11 +76,22 @@ impl Default for VideoHub {
                 stream: StreamEncoder::new(tiles::Encoder::default()),
                 updates: broadcast::channel(BACKLOG).0,
             }),
+            clipboard: tokio::sync::watch::channel(Arc::from("")).0,
         }
     }
 }
 
 impl VideoHub {
+    /// The host copied `text`: its viewers are told.
+    pub fn publish_clipboard(&self, text: &str) {
+        self.clipboard.send_replace(text.into());
+    }
+
+    /// The host's clipboard, now and as it changes.
+    pub fn clipboard(&self) -> tokio::sync::watch::Receiver<Arc<str>> {
+        self.clipboard.subscribe()
+    }
+
     /// Publishes the host's current screen; sends viewers only what changed.
     pub fn publish(&self, screen: TextScreen) {
         let mut state = self.lock();

@@ -62,7 +62,8 @@ impl TerminalScreen {
             InputEvent::Pointer(_)
             | InputEvent::Special(_)
             | InputEvent::Layout(_)
-            | InputEvent::DesktopSize { .. } => None,
+            | InputEvent::DesktopSize { .. }
+            | InputEvent::Clipboard(_) => None,
         }
     }
 }

@@ -56,6 +56,8 @@ pub struct Status {
     pub presence: Presence,
     /// Modifiers latched down from the Keys menu (their `KeyboardEvent.code`s), in order.
     pub latched: Vec<String>,
+    /// The text on the host's clipboard, once it copied some.
+    pub host_clipboard: Option<std::sync::Arc<str>>,
 }
 
 impl Status {
@@ -515,6 +517,15 @@ impl ClientLink {
         self.latched.iter().fold(0, |m, k| m | modifier_bit(&k.key).unwrap_or(0))
     }
 
+    /// Puts `text` on the host's clipboard (cut to what the protocol carries).
+    pub fn set_host_clipboard(&mut self, text: &str, now_ms: u64) {
+        let mut end = text.len().min(crate::wire::message::MAX_CLIPBOARD);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.send_input(InputEvent::Clipboard(text[..end].to_string()), now_ms);
+    }
+
     /// The keyboard layout the host uses, for this socket and every later one.
     pub fn set_layout(&mut self, layout: Layout, now_ms: u64) {
         self.layout = layout;
@@ -664,6 +675,7 @@ impl ClientLink {
             },
             ClientEvent::Message(AppMessage::HostStatus(s)) => self.status.host_status = s.text,
             ClientEvent::Message(AppMessage::Presence(p)) => self.status.presence = p,
+            ClientEvent::Message(AppMessage::Clipboard(text)) => self.status.host_clipboard = Some(text.into()),
             ClientEvent::Message(AppMessage::Serial(bytes)) => {
                 self.status.serial_bytes += bytes.len() as u64;
                 self.actions.push_back(ClientAction::Serial(bytes));

@@ -407,6 +407,12 @@ impl ServerLink {
         self.check(sent, now_ms);
     }
 
+    /// The host's clipboard: what it copied.
+    pub fn clipboard(&mut self, text: &str, now_ms: u64) {
+        let sent = self.session.send(AppMessage::Clipboard(text.into()), now_ms);
+        self.check(sent, now_ms);
+    }
+
     /// Someone joined, left, asked for or got control.
     pub fn presence(&mut self, presence: Presence, now_ms: u64) {
         let sent = self.session.send(AppMessage::Presence(presence), now_ms);

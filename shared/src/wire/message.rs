@@ -11,6 +11,8 @@ const MAX_KEY_NAME: usize = 32;
 pub const MAX_PASTE: usize = 16 << 10;
 /// Largest serial input message a viewer may send (the applet sends pastes in pieces of this).
 pub const MAX_SERIAL_INPUT: usize = 4 << 10;
+/// The most clipboard text carried either way, in bytes.
+pub const MAX_CLIPBOARD: usize = 1 << 20;
 const MAX_STATUS_TEXT: usize = 256;
 /// Viewers listed in one presence message; more are left out of the list (not of the host).
 pub const MAX_VIEWERS: usize = 64;
@@ -132,6 +134,8 @@ pub enum ControlMessage {
     /// Nothing: sent (padded like a keystroke) on the typing tick when no key is waiting, so
     /// that the records' timing does not tell when keys were pressed. The receiver drops it.
     Chaff,
+    /// The text on the host's clipboard (controller to applet), as the host copied it.
+    Clipboard(String),
 }
 
 /// One host's viewers, as one of them sees it.
@@ -184,6 +188,8 @@ pub enum InputEvent {
         width: u16,
         height: u16,
     },
+    /// Text for the host's clipboard.
+    Clipboard(String),
 }
 
 /// The keyboard layouts the controller can type for (on hosts that take scancodes).
@@ -300,9 +306,13 @@ pub enum AppMessage {
     HostStatus(HostStatus),
     Presence(Presence),
     RequestControl,
-    GiveControl { to: u32 },
+    GiveControl {
+        to: u32,
+    },
     SerialOpen,
     Media(MediaMessage),
+    /// The host's clipboard (controller to applet).
+    Clipboard(String),
 }
 
 impl From<AppMessage> for Message {
@@ -318,6 +328,7 @@ impl From<AppMessage> for Message {
             AppMessage::GiveControl { to } => Message::Control(ControlMessage::GiveControl { to }),
             AppMessage::SerialOpen => Message::Control(ControlMessage::SerialOpen),
             AppMessage::Media(m) => Message::Media(m),
+            AppMessage::Clipboard(text) => Message::Control(ControlMessage::Clipboard(text)),
         }
     }
 }
@@ -413,6 +424,7 @@ impl Message {
             Message::Control(ControlMessage::RequestControl) => Ok(AppMessage::RequestControl),
             Message::Control(ControlMessage::GiveControl { to }) => Ok(AppMessage::GiveControl { to }),
             Message::Control(ControlMessage::SerialOpen) => Ok(AppMessage::SerialOpen),
+            Message::Control(ControlMessage::Clipboard(text)) => Ok(AppMessage::Clipboard(text)),
             Message::Control(other) => Err(other),
         }
     }
@@ -481,6 +493,10 @@ impl ControlMessage {
             }
             ControlMessage::SerialOpen => out.put_u8(12),
             ControlMessage::Chaff => out.put_u8(13),
+            ControlMessage::Clipboard(text) => {
+                out.put_u8(14);
+                out.put_length_prefixed(truncated(text, MAX_CLIPBOARD).as_bytes());
+            }
         }
     }
 
@@ -534,6 +550,7 @@ impl ControlMessage {
             11 => ControlMessage::GiveControl { to: r.u32("give control to")? },
             12 => ControlMessage::SerialOpen,
             13 => ControlMessage::Chaff,
+            14 => ControlMessage::Clipboard(r.string(MAX_CLIPBOARD, "clipboard")?.into()),
             other => return Err(DecodeError::Unknown { field: "control type", value: other }),
         })
     }
@@ -572,6 +589,10 @@ impl InputEvent {
                 out.put_u16(*width);
                 out.put_u16(*height);
             }
+            InputEvent::Clipboard(text) => {
+                out.put_u8(7);
+                out.put_length_prefixed(truncated(text, MAX_CLIPBOARD).as_bytes());
+            }
         }
     }
 
@@ -604,6 +625,7 @@ impl InputEvent {
                 )
             }
             6 => InputEvent::DesktopSize { width: r.u16("desktop width")?, height: r.u16("desktop height")? },
+            7 => InputEvent::Clipboard(r.string(MAX_CLIPBOARD, "clipboard")?.into()),
             other => return Err(DecodeError::Unknown { field: "input type", value: other }),
         })
     }
@@ -678,6 +700,8 @@ mod tests {
         round_trip(Message::Input(InputEvent::Pointer(PointerEvent { x: 1919, y: 1079, buttons: 1 })));
         round_trip(Message::Input(InputEvent::Special(SpecialKey::CtrlAltDel)));
         round_trip(Message::Input(InputEvent::DesktopSize { width: 1920, height: 1080 }));
+        round_trip(Message::Input(InputEvent::Clipboard("grüße ✓\n".into())));
+        round_trip(Message::Control(ControlMessage::Clipboard("всем €".into())));
         for layout in Layout::ALL {
             round_trip(Message::Input(InputEvent::Layout(layout)));
             assert_eq!(Layout::from_name(layout.name()), Some(layout));

@@ -194,6 +194,11 @@ impl Console {
         self.drive(|link, now| link.chord(keys, now));
     }
 
+    /// Puts `text` on the host's clipboard.
+    pub fn set_host_clipboard(&self, text: &str) {
+        self.drive(|link, now| link.set_host_clipboard(text, now));
+    }
+
     /// Asks the host to make its desktop `width` x `height` (servers that allow it).
     pub fn resize_host(&self, width: u16, height: u16) {
         self.drive(|link, now| link.send_input(InputEvent::DesktopSize { width, height }, now));

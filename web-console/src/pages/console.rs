@@ -5,6 +5,7 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::clipboard_panel::ClipboardPanel;
 use super::directives::DirectivesPanel;
 use super::host_panels::{EventsPanel, HealthPanel};
 use super::keys_panel::KeysPanel;
@@ -47,6 +48,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
     let show_text = RwSignal::new(false);
     let show_paste = RwSignal::new(false);
     let show_keys = RwSignal::new(false);
+    let show_clipboard = RwSignal::new(false);
     let show_events = RwSignal::new(false);
     let show_health = RwSignal::new(false);
     let show_serial = RwSignal::new(false);
@@ -326,6 +328,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     {power_note.map(|note| view! { <span id="power-note" class="muted">{note}</span> })}
                 </Show>
                 <button id="btn-keys" disabled=view_only title="Keys and combinations the browser keeps for itself, and modifiers that stay down" on:click=move |_| show_keys.update(|v| *v = !*v)>"Keys"</button>
+                <Show when=move || is_graphical>
+                    <button id="btn-clipboard" title="The host's clipboard, both ways" on:click=move |_| show_clipboard.update(|v| *v = !*v)>"Clipboard"</button>
+                </Show>
                 <button id="btn-paste" disabled=view_only on:click=move |_| show_paste.update(|v| *v = !*v)>"Paste…"</button>
                 <button id="btn-copy" title="Copy the screen's text" on:click=copy_text>"Copy text"</button>
                 <button id="btn-text" on:click=move |_| show_text.update(|v| *v = !*v)>"Text view"</button>
@@ -365,6 +370,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     <textarea id="paste-text" rows="4" placeholder="Text to type on the host" prop:value=paste_text on:input=move |ev| paste_text.set(event_target_value(&ev))></textarea>
                     <button id="btn-paste-send" on:click=send_paste>"Type it"</button>
                 </div>
+            </Show>
+            <Show when=move || show_clipboard.get()>
+                <ClipboardPanel console=console status=status may_send=!view_only/>
             </Show>
             <Show when=move || show_keys.get()>
                 <KeysPanel console=console status=status canvas=canvas_ref/>

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod clipboard_panel;
 pub mod console;
 pub mod directives;
 pub mod host_panels;

@@ -315,7 +315,8 @@ async fn run_once(
                         }
                         Event::Cursor(pointer) => video.publish_pointer(&pointer),
                         Event::Updated(rect) => reported.push(rect),
-                        Event::Bell | Event::CutText(_) | Event::ExtendedKeys => {}
+                        Event::CutText(text) => video.publish_clipboard(&text),
+                        Event::Bell | Event::ExtendedKeys => {}
                     }
                 }
             }
@@ -480,6 +481,7 @@ impl Keyboard {
                 }
             }
             InputEvent::Layout(layout) => self.layout = layout,
+            InputEvent::Clipboard(text) => client.set_clipboard(&text),
             InputEvent::DesktopSize { width, height } => {
                 if !client.set_desktop_size(width, height) {
                     crate::quiet_warn!(
