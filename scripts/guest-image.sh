@@ -15,7 +15,7 @@
 # Usage: scripts/guest-image.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=16  # bump when the images change
+version=18  # bump when the images change
 current() { [[ -s "$1/vmlinuz" && -s "$1/initrd.gz" && "$(cat "$1/version" 2>/dev/null)" == "$version" ]]; }
 if current target/guest && current target/guest-usb; then
   exit 0
@@ -32,8 +32,9 @@ trap 'rm -rf "$work"' EXIT
 # virtio-serial for the guest agent's port, the ACPI power button, virtio-net, and the IDE CD-ROM
 # with its ISO 9660 file system (the controller's virtual CD): modules in load order.
 modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console evdev button failover net_failover virtio_net scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs"
-# The xHCI controller, USB mass storage and SCSI disks (the controller's virtual USB disk).
-usb_modules="usb-common usbcore xhci-hcd xhci-pci usb-storage crc64 crc64-rocksoft crct10dif_common crc-t10dif t10-pi sd_mod"
+# The xHCI controller, USB mass storage and SCSI disks (the controller's virtual USB disk), and
+# the PS/2 mouse (the relative mouse's test; the cloud kernel has no driver for it).
+usb_modules="usb-common usbcore xhci-hcd xhci-pci usb-storage crc64 crc64-rocksoft crct10dif_common crc-t10dif t10-pi sd_mod psmouse"
 
 # The newest kernel image of a flavour (cloud-amd64 or amd64) the package lists offer.
 newest_kernel() {
@@ -94,17 +95,20 @@ console_keymaps() {
   loadkeys -q -u -b "$work/de.kmap" > "$root/k/de"
   loadkeys -q -u -b /usr/share/keymaps/i386/azerty/fr-latin9.kmap.gz > "$root/k/fr"
   loadkeys -q -u -b /usr/share/keymaps/i386/qwerty/us.kmap.gz > "$root/k/us"
-  # A showkey of our own (busybox has none): each key event of the keyboard as
-  # `key <Linux key code> <1 down, 0 up, 2 repeat>` on the serial port.
+  # A showkey of our own (busybox has none): the events of the input device whose name has
+  # `$1` in it (default: the keyboard) on the serial port, `key <Linux key code> <1 down,
+  # 0 up, 2 repeat>` and `rel <0 x, 1 y> <signed motion>`.
   cat > "$root/k/keys" <<'KEYS'
 for d in /sys/class/input/event*; do
-  grep -qi keyboard "$d/device/name" && dev="/dev/input/${d##*/}"
+  grep -qi "${1:-keyboard}" "$d/device/name" && dev="/dev/input/${d##*/}"
 done
 exec 3<"$dev"
 echo "keys-ready" >/dev/ttyS0
 while true; do
   set -- $(dd bs=24 count=1 <&3 2>/dev/null | od -An -v -tu2)
-  [ "$9" = 1 ] && echo "key ${10} ${11}" >/dev/ttyS0
+  value=${11}; [ "${12}" = 65535 ] && value=$(( ${11} - 65536 ))
+  [ "$9" = 1 ] && echo "key ${10} $value" >/dev/ttyS0
+  [ "$9" = 2 ] && echo "rel ${10} $value" >/dev/ttyS0
 done
 KEYS
 }

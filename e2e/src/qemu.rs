@@ -179,7 +179,12 @@ impl Guest {
 
 /// The same, with words added to the guest kernel's command line (`lantern.agent=N`...).
 pub fn qemu_host_with(serial: &std::path::Path, cmdline: &str) -> controller_server::config::HostConfig {
-    let guest = Guest::Cloud.dir();
+    qemu_host_of(Guest::Cloud, serial, cmdline)
+}
+
+/// A `qemu` host booting `guest`, with `cmdline` added to its kernel's command line.
+pub fn qemu_host_of(guest: Guest, serial: &std::path::Path, cmdline: &str) -> controller_server::config::HostConfig {
+    let guest = guest.dir();
     let mut args: Vec<String> =
         ["-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "tcg", "-m", "128", "-vga", "std"]
             .map(String::from)

@@ -24,11 +24,12 @@ const ENC_CURSOR: i32 = -239;
 const ENC_DESKTOP_SIZE: i32 = -223;
 const ENC_LAST_RECT: i32 = -224;
 const ENC_QEMU_EXTENDED_KEY: i32 = -258;
+const ENC_QEMU_POINTER_MOTION_CHANGE: i32 = -257;
 const ENC_EXTENDED_DESKTOP_SIZE: i32 = -308;
 
 /// Encodings asked for, most preferred first: ZRLE (lossless and cheapest to decode), then
 /// Tight for a server without it (no JPEG quality level is asked for, so it stays lossless).
-const ENCODINGS: [i32; 11] = [
+const ENCODINGS: [i32; 12] = [
     ENC_ZRLE,
     ENC_TIGHT,
     ENC_HEXTILE,
@@ -39,6 +40,7 @@ const ENCODINGS: [i32; 11] = [
     ENC_EXTENDED_DESKTOP_SIZE,
     ENC_LAST_RECT,
     ENC_QEMU_EXTENDED_KEY,
+    ENC_QEMU_POINTER_MOTION_CHANGE,
     ENC_EXTENDED_CLIPBOARD,
 ];
 
@@ -82,10 +84,15 @@ pub enum Event {
     /// The end of one framebuffer update: a good moment to show the frame and ask for the next.
     UpdateDone,
     Bell,
-    /// The server's clipboard (Latin-1 on the wire).
+    /// The server's clipboard (UTF-8 with the Extended Clipboard, Latin-1 cut text otherwise).
     CutText(String),
     /// The server accepts QEMU extended key events (scancodes).
     ExtendedKeys,
+    /// The server's pointer is absolute (a tablet) or relative (a PS/2 mouse): QEMU's pointer
+    /// motion change, which also makes relative pointer events exact deltas.
+    PointerMode {
+        absolute: bool,
+    },
     /// The pointer's new shape. The server no longer paints the pointer into the framebuffer:
     /// the viewer draws it.
     Cursor(Cursor),
@@ -136,6 +143,8 @@ pub struct Client {
     /// which is what a SetDesktopSize asks to resize.
     screen: Option<(u32, u32)>,
     clipboard: Clipboard,
+    /// What QEMU said of its pointer (pointer motion change), once it has.
+    pointer_absolute: Option<bool>,
 }
 
 impl Client {
@@ -152,6 +161,7 @@ impl Client {
             extended_keys: false,
             screen: None,
             clipboard: Clipboard::default(),
+            pointer_absolute: None,
         }
     }
 
@@ -167,6 +177,24 @@ impl Client {
 
     pub fn supports_extended_keys(&self) -> bool {
         self.extended_keys
+    }
+
+    /// Whether the server said its pointer is relative and takes motions as deltas (QEMU's
+    /// pointer motion change: a guest with a PS/2 mouse and no tablet).
+    pub fn takes_pointer_motion(&self) -> bool {
+        self.pointer_absolute == Some(false)
+    }
+
+    /// Moves the pointer by `dx`, `dy` with `buttons` held, as QEMU's pointer motion change
+    /// has it (the position fields carry the deltas biased by 0x7FFF). Only for a server that
+    /// `takes_pointer_motion`; false, and nothing sent, otherwise.
+    pub fn pointer_motion(&mut self, dx: i16, dy: i16, buttons: u8) -> bool {
+        if !self.takes_pointer_motion() {
+            return false;
+        }
+        let biased = |d: i16| (0x7fff_i32 + i32::from(d)) as u16;
+        self.pointer(biased(dx), biased(dy), buttons);
+        true
     }
 
     /// Puts `text` on the server's clipboard (UTF-8 where the server has the Extended
@@ -522,6 +550,13 @@ impl Client {
                 let pixels = input.bytes(w * h * BYTES_PER_PIXEL)?;
                 let mask = input.bytes(w.div_ceil(8) * h)?;
                 events.push(Event::Cursor(cursor_shape(rect, pixels, mask)));
+            }
+            ENC_QEMU_POINTER_MOTION_CHANGE => {
+                let absolute = rect.x != 0;
+                if self.pointer_absolute != Some(absolute) {
+                    self.pointer_absolute = Some(absolute);
+                    events.push(Event::PointerMode { absolute });
+                }
             }
             ENC_QEMU_EXTENDED_KEY => {
                 if !self.extended_keys {

@@ -510,3 +510,21 @@ fn a_server_with_extended_desktop_size_is_asked_to_resize_its_first_screen() {
     assert_eq!(c.take_outgoing(), want);
     assert!(!c.set_desktop_size(0, 600), "no empty desktop");
 }
+
+#[test]
+fn qemus_pointer_motion_change_makes_relative_moves_biased_deltas() {
+    let mut c = Client::new(Config::default());
+    c.feed(&greeting(10, 10)).unwrap();
+    c.take_outgoing();
+    assert!(!c.pointer_motion(5, -3, 0), "not before the server says its pointer is relative");
+    // x = 0: relative (a PS/2 mouse).
+    let events = c.feed(&update(&[(Rect::new(0, 0, 10, 10), -257, vec![])])).unwrap();
+    assert!(events.contains(&Event::PointerMode { absolute: false }));
+    c.take_outgoing();
+    assert!(c.pointer_motion(5, -3, 1));
+    assert_eq!(c.take_outgoing(), [5, 1, 0x80, 0x04, 0x7f, 0xfc]);
+    // x = 1: a tablet again.
+    let events = c.feed(&update(&[(Rect::new(1, 0, 10, 10), -257, vec![])])).unwrap();
+    assert!(events.contains(&Event::PointerMode { absolute: true }));
+    assert!(!c.pointer_motion(1, 1, 0));
+}

@@ -63,7 +63,8 @@ impl TerminalScreen {
             | InputEvent::Special(_)
             | InputEvent::Layout(_)
             | InputEvent::DesktopSize { .. }
-            | InputEvent::Clipboard(_) => None,
+            | InputEvent::Clipboard(_)
+            | InputEvent::PointerMotion { .. } => None,
         }
     }
 }

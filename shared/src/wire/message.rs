@@ -190,6 +190,12 @@ pub enum InputEvent {
     },
     /// Text for the host's clipboard.
     Clipboard(String),
+    /// The mouse moved by this much with these buttons held (relative mode, Pointer Lock).
+    PointerMotion {
+        dx: i16,
+        dy: i16,
+        buttons: u8,
+    },
 }
 
 /// The keyboard layouts the controller can type for (on hosts that take scancodes).
@@ -593,6 +599,12 @@ impl InputEvent {
                 out.put_u8(7);
                 out.put_length_prefixed(truncated(text, MAX_CLIPBOARD).as_bytes());
             }
+            InputEvent::PointerMotion { dx, dy, buttons } => {
+                out.put_u8(8);
+                out.put_u16(*dx as u16);
+                out.put_u16(*dy as u16);
+                out.put_u8(*buttons);
+            }
         }
     }
 
@@ -626,6 +638,11 @@ impl InputEvent {
             }
             6 => InputEvent::DesktopSize { width: r.u16("desktop width")?, height: r.u16("desktop height")? },
             7 => InputEvent::Clipboard(r.string(MAX_CLIPBOARD, "clipboard")?.into()),
+            8 => InputEvent::PointerMotion {
+                dx: r.u16("pointer dx")? as i16,
+                dy: r.u16("pointer dy")? as i16,
+                buttons: r.u8("buttons")?,
+            },
             other => return Err(DecodeError::Unknown { field: "input type", value: other }),
         })
     }
@@ -701,6 +718,7 @@ mod tests {
         round_trip(Message::Input(InputEvent::Special(SpecialKey::CtrlAltDel)));
         round_trip(Message::Input(InputEvent::DesktopSize { width: 1920, height: 1080 }));
         round_trip(Message::Input(InputEvent::Clipboard("grüße ✓\n".into())));
+        round_trip(Message::Input(InputEvent::PointerMotion { dx: -300, dy: 7, buttons: 5 }));
         round_trip(Message::Control(ControlMessage::Clipboard("всем €".into())));
         for layout in Layout::ALL {
             round_trip(Message::Input(InputEvent::Layout(layout)));

@@ -64,11 +64,15 @@ pub fn on_paste(target: &HtmlCanvasElement, paste: impl Fn(&str) + 'static) -> R
     Ok(listener)
 }
 
-/// Mouse moves, buttons and the wheel, in framebuffer pixels, for graphical hosts.
+/// Mouse moves, buttons and the wheel, for graphical hosts: positions in framebuffer pixels,
+/// or, while the canvas holds the pointer lock (relative mode, for hosts without an absolute
+/// pointer), motions in framebuffer pixels.
 fn listen_for_pointer(canvas: &HtmlCanvasElement, sink: impl InputSink + Clone) -> Result<Vec<EventListener>, JsValue> {
     let mut listeners = Vec::new();
+    // What is left of the motion after whole host pixels went out (the canvas may be scaled).
+    let remainder = std::rc::Rc::new(std::cell::Cell::new((0.0_f64, 0.0_f64)));
     for kind in ["mousemove", "mousedown", "mouseup", "wheel", "contextmenu"] {
-        let (sink, canvas_ref) = (sink.clone(), canvas.clone());
+        let (sink, canvas_ref, remainder) = (sink.clone(), canvas.clone(), remainder.clone());
         let listener = EventListener::new(move |ev: web_sys::Event| {
             let Ok(mouse) = ev.clone().dyn_into::<MouseEvent>() else { return };
             if !sink.is_graphical() {
@@ -79,17 +83,34 @@ fn listen_for_pointer(canvas: &HtmlCanvasElement, sink: impl InputSink + Clone) 
             if kind == "contextmenu" {
                 return;
             }
-            let (x, y) = frame_position(&canvas_ref, &mouse);
             let held = pointer_buttons(mouse.buttons());
+            let event: Box<dyn Fn(u8) -> InputEvent> = if holds_pointer_lock(&canvas_ref) {
+                let scale = |css: i32, pixels: u32| f64::from(pixels) / f64::from(css.max(1));
+                let (rx, ry) = remainder.get();
+                let mx = f64::from(mouse.movement_x()) * scale(canvas_ref.client_width(), canvas_ref.width()) + rx;
+                let my = f64::from(mouse.movement_y()) * scale(canvas_ref.client_height(), canvas_ref.height()) + ry;
+                let (dx, dy) = (mx.trunc(), my.trunc());
+                remainder.set((mx - dx, my - dy));
+                let (dx, dy) = (dx.clamp(-32767.0, 32767.0) as i16, dy.clamp(-32767.0, 32767.0) as i16);
+                let moved = std::cell::Cell::new(false);
+                // The motion goes with the first event; a wheel's release moves no further.
+                Box::new(move |buttons| {
+                    let (dx, dy) = if moved.replace(true) { (0, 0) } else { (dx, dy) };
+                    InputEvent::PointerMotion { dx, dy, buttons }
+                })
+            } else {
+                let (x, y) = frame_position(&canvas_ref, &mouse);
+                Box::new(move |buttons| InputEvent::Pointer(PointerEvent { x, y, buttons }))
+            };
             match ev.dyn_ref::<WheelEvent>() {
                 // A wheel notch is a press and release of button 4 (up) or 5 (down).
                 Some(wheel) if wheel.delta_y() != 0.0 => {
                     let notch = if wheel.delta_y() < 0.0 { 8 } else { 16 };
-                    sink.input(InputEvent::Pointer(PointerEvent { x, y, buttons: held | notch }));
-                    sink.input(InputEvent::Pointer(PointerEvent { x, y, buttons: held }));
+                    sink.input(event(held | notch));
+                    sink.input(event(held));
                 }
                 Some(_) => {}
-                None => sink.input(InputEvent::Pointer(PointerEvent { x, y, buttons: held })),
+                None => sink.input(event(held)),
             }
         });
         canvas.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref())?;
@@ -114,6 +135,12 @@ fn modifiers(ev: &KeyboardEvent) -> Modifiers {
         m |= Modifiers::ALT_GRAPH;
     }
     Modifiers(m)
+}
+
+/// Whether `canvas` has the pointer lock: the mouse moves the host's pointer by its motion.
+pub fn holds_pointer_lock(canvas: &HtmlCanvasElement) -> bool {
+    let locked = web_sys::window().and_then(|w| w.document()).and_then(|d| d.pointer_lock_element());
+    locked.is_some_and(|e| e == ***canvas)
 }
 
 /// Where the mouse is, in canvas pixels (the canvas may be scaled by CSS).

@@ -227,14 +227,25 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
         }
         focus(canvas_ref);
     };
-    let left_full_screen = window_event_listener_untyped("fullscreenchange", move |_| {
+    super::on_document_event("fullscreenchange", move || {
         let full = web_sys::window().and_then(|w| w.document()).and_then(|d| d.fullscreen_element()).is_some();
         if !full && full_screen_keys.get_untracked().is_some() {
             keyboard_lock_call(false);
             full_screen_keys.set(None);
         }
     });
-    on_cleanup(move || left_full_screen.remove());
+    // Relative mouse: the canvas takes the pointer (Pointer Lock) and sends its motions, for
+    // hosts without an absolute pointer (a BIOS, a guest with only a PS/2 mouse).
+    let relative_mouse = RwSignal::new(false);
+    let lock_pointer = move |_| {
+        if let Some(canvas) = canvas_ref.get_untracked() {
+            canvas.request_pointer_lock();
+            let _ = canvas.focus();
+        }
+    };
+    super::on_document_event("pointerlockchange", move || {
+        relative_mouse.set(canvas_ref.get_untracked().is_some_and(|c| crate::applet::input::holds_pointer_lock(&c)));
+    });
     let send_paste = move |_| {
         if let Some(c) = console.get_value() {
             c.paste(&paste_text.get_untracked());
@@ -356,6 +367,7 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
                     <option value="int" title="The largest whole number of screen pixels per host pixel that fits">"Integer"</option>
                 </select>
                 <Show when=move || is_graphical && !view_only>
+                    <button id="btn-relative-mouse" title="Relative mouse for hosts without an absolute pointer (BIOS screens, a PS/2 mouse): the page takes the mouse until Esc" on:click=lock_pointer>"Relative mouse"</button>
                     <button id="btn-resize-host" title="Make the host's desktop the size of this window (servers that allow it, as TigerVNC does)" on:click=resize_host>"Resize host"</button>
                 </Show>
                 <Show when=move || is_graphical>
@@ -379,6 +391,9 @@ pub fn ConsolePage(host: HostSummary, csrf: String, on_back: Callback<()>) -> im
             </Show>
             <div class="frame" node_ref=frame_ref>
                 <canvas id="console-canvas" class=canvas_class node_ref=canvas_ref></canvas>
+                <Show when=move || relative_mouse.get()>
+                    <div id="relative-mouse-hint" class="fullscreen-hint" role="status">"Relative mouse: the host's pointer follows the mouse. Press Esc to let go."</div>
+                </Show>
                 {move || full_screen_keys.get().map(|locked| view! {
                     <div id="fullscreen-hint" class="fullscreen-hint" role="status">
                         {if locked {

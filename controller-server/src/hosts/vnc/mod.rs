@@ -316,6 +316,9 @@ async fn run_once(
                         Event::Cursor(pointer) => video.publish_pointer(&pointer),
                         Event::Updated(rect) => reported.push(rect),
                         Event::CutText(text) => video.publish_clipboard(&text),
+                        Event::PointerMode { absolute } => {
+                            tracing::info!(absolute, "the host's pointer mode");
+                        }
                         Event::Bell | Event::ExtendedKeys => {}
                     }
                 }
@@ -465,6 +468,8 @@ struct Keyboard {
     /// browser pressed them: their release has been sent already.
     typed: HashSet<String>,
     layout: Layout,
+    /// Where the pointer was last sent.
+    pointer: (u16, u16),
 }
 
 impl Keyboard {
@@ -473,7 +478,20 @@ impl Keyboard {
             InputEvent::Key(key) => self.key(client, &key),
             InputEvent::Pointer(p) => {
                 let (x, y) = client.framebuffer().map_or((0, 0), |f| (p.x.min(f.width() - 1), p.y.min(f.height() - 1)));
+                self.pointer = (x, y);
                 client.pointer(x, y, p.buttons);
+            }
+            InputEvent::PointerMotion { dx, dy, buttons } => {
+                // Exact deltas where QEMU takes them; elsewhere a position moved by them, which
+                // a server with a relative mouse turns back into a motion.
+                if !client.pointer_motion(dx, dy, buttons) {
+                    let (w, h) = client.framebuffer().map_or((1, 1), |f| (f.width(), f.height()));
+                    let moved = |at: u16, d: i16, size: u16| {
+                        (i32::from(at) + i32::from(d)).clamp(0, i32::from(size) - 1) as u16
+                    };
+                    self.pointer = (moved(self.pointer.0, dx, w), moved(self.pointer.1, dy, h));
+                    client.pointer(self.pointer.0, self.pointer.1, buttons);
+                }
             }
             InputEvent::Paste(text) => {
                 for c in text.chars() {
