@@ -278,15 +278,7 @@ async fn only_administrators_manage_users_and_roles_set_what_a_user_may_do() {
     assert_eq!(key["control"], true);
 
     // Taken off the host's access list, the viewer no longer sees it at all.
-    let (status, _, _) = api
-        .call(
-            Method::PUT,
-            &format!("/api/hosts/local/access/{vera_id}"),
-            &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
-            Some(json!({"view": false, "control": false, "power": false})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    take_off_local_host(&api, &admin, vera_id).await;
     let (_, _, hosts) = api.call(Method::GET, "/api/hosts", &[("cookie", &vera_cookie)], None).await;
     assert_eq!(hosts, json!([]));
     let (status, _, _) =
@@ -493,17 +485,22 @@ async fn a_screenshot_is_for_viewers_audited_and_a_text_screen_comes_as_png_or_t
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Without the view right the host is not there at all.
     let (vera_id, vera_cookie, _) = new_user(&api, &admin, "vera", "ReadOnly").await;
+    take_off_local_host(&api, &admin, vera_id).await;
+    let (status, _, _) = api.get_bytes("/api/hosts/local/screenshot", &[("cookie", &vera_cookie)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Takes user `id` off the `local` host's access list: it no longer sees the host.
+async fn take_off_local_host(api: &Api, admin: &(String, String), id: i64) {
     let (status, _, _) = api
         .call(
             Method::PUT,
-            &format!("/api/hosts/local/access/{vera_id}"),
+            &format!("/api/hosts/local/access/{id}"),
             &[("cookie", &admin.0), ("x-csrf-token", &admin.1)],
             Some(json!({"view": false, "control": false, "power": false})),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = api.get_bytes("/api/hosts/local/screenshot", &[("cookie", &vera_cookie)]).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 async fn press(api: &Api, cookie: &str, csrf: &str, action: &str) -> (StatusCode, HeaderMap, Value) {

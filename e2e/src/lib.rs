@@ -134,6 +134,20 @@ where
 }
 
 /// A loopback port free now (for a server the test starts, which binds it a moment later).
+/// A PNG's size and RGB pixels (what `xwd` and QEMU's screendump give, to compare with).
+pub fn rgb_of_png(png: &[u8]) -> anyhow::Result<(u16, u16, Vec<u8>)> {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info()?;
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels)?;
+    pixels.truncate(info.buffer_size());
+    let rgb = match info.color_type {
+        png::ColorType::Rgb => pixels,
+        png::ColorType::Rgba => pixels.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
+        other => anyhow::bail!("a {other:?} PNG"),
+    };
+    Ok((u16::try_from(info.width)?, u16::try_from(info.height)?, rgb))
+}
+
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

@@ -110,6 +110,16 @@ impl Xvnc {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// A `vnc` host `desk` ("Desktop") showing this server.
+    pub fn desk_host(&self) -> controller_server::config::HostConfig {
+        controller_server::config::HostConfig {
+            recovery: None,
+            id: "desk".into(),
+            name: "Desktop".into(),
+            backend: controller_server::config::BackendConfig::Vnc { address: self.address(), password_file: None },
+        }
+    }
+
     /// Starts an X client on this display; it ends with the server.
     pub fn run(&mut self, program: &str, args: &[&str]) -> anyhow::Result<()> {
         let child = command_in(self.netns.as_deref(), program)

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use controller_server::config::{BackendConfig, HostConfig};
 use e2e::xvnc::Xvnc;
 use e2e::{scenario, wait_for};
 use fantoccini::Locator;
@@ -14,12 +13,7 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_copied_on_the_host_reaches_the_browser_and_text_from_the_panel_reaches_the_host() {
     let mut x = Xvnc::start(640, 400).await.unwrap();
-    let host = HostConfig {
-        recovery: None,
-        id: "desk".into(),
-        name: "Desktop".into(),
-        backend: BackendConfig::Vnc { address: x.address(), password_file: None },
-    };
+    let host = x.desk_host();
     scenario!(move |c| c.hosts.push(host), |controller, browser| {
         browser.first_login(&controller).await?;
         browser.open_console("desk").await?;

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use controller_server::config::{BackendConfig, HostConfig};
 use e2e::browser::Browser;
 use e2e::xvnc::Xvnc;
 use e2e::{key, scenario, wait_for};
@@ -27,12 +26,7 @@ async fn a_tigervnc_desktop_shows_exactly_and_takes_the_mouse_and_keyboard() {
     x.run("xsetroot", &["-cursor_name", "left_ptr"]).unwrap();
     // No window manager: the keyboard goes to the window under the pointer.
     x.run("xterm", &["-geometry", "80x24+40+40", "-e", "sh", "-c", &format!("cat > {}", typed.display())]).unwrap();
-    let host = HostConfig {
-        recovery: None,
-        id: "desk".into(),
-        name: "Desktop".into(),
-        backend: BackendConfig::Vnc { address: x.address(), password_file: None },
-    };
+    let host = x.desk_host();
     scenario!(move |c| c.hosts.push(host), |controller, browser| {
         browser.first_login(&controller).await?;
         browser.open_console("desk").await?;

@@ -5,23 +5,12 @@
 
 use std::time::Duration;
 
-use controller_server::config::{BackendConfig, HostConfig};
 use e2e::browser::Browser;
 use e2e::xvnc::Xvnc;
-use e2e::{scenario, wait_for};
+use e2e::{rgb_of_png, scenario, wait_for};
 use fantoccini::Locator;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A PNG's size and RGB pixels.
-fn rgb_of_png(png: &[u8]) -> anyhow::Result<(usize, usize, Vec<u8>)> {
-    let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info()?;
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut pixels)?;
-    let channels = info.color_type.samples();
-    let rgb = pixels[..info.buffer_size()].chunks_exact(channels).flat_map(|p| [p[0], p[1], p[2]]).collect();
-    Ok((info.width as usize, info.height as usize, rgb))
-}
 
 /// Checks that in the browser's screenshot each host pixel of rows `rows` is a `k` x `k`
 /// square of device pixels of exactly its colour.
@@ -41,6 +30,7 @@ async fn host_pixels_are_whole_squares(browser: &Browser, x: &Xvnc, rows: &[usiz
     anyhow::ensure!(k.fract() == 0.0 && k >= 1.0, "{k} device pixels per host pixel");
     let (k, left, top) = (k as usize, n(0).round() as usize, n(1).round() as usize);
     let (sw, _, shot) = rgb_of_png(&browser.client.screenshot().await?)?;
+    let sw = usize::from(sw);
     for &y in rows {
         for x in 0..w {
             let want = &host[(y * w + x) * 3..][..3];
@@ -60,12 +50,7 @@ async fn on_a_hidpi_screen_host_pixels_stay_whole_and_the_host_resizes_to_the_wi
     let mut x = Xvnc::start(320, 200).await.unwrap();
     x.run("xsetroot", &["-solid", "#204060"]).unwrap();
     x.run("xterm", &["-geometry", "24x5+10+20", "-e", "sh", "-c", "echo crisp pixels; sleep 600"]).unwrap();
-    let host = HostConfig {
-        recovery: None,
-        id: "desk".into(),
-        name: "Desktop".into(),
-        backend: BackendConfig::Vnc { address: x.address(), password_file: None },
-    };
+    let host = x.desk_host();
     let hidpi = Browser::start_with(&["--force-device-scale-factor=2"]);
     scenario!(move |c| c.hosts.push(host), browser: hidpi, |controller, browser| {
         browser.first_login(&controller).await?;

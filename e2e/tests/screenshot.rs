@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use base64::Engine;
-use controller_server::config::{BackendConfig, HostConfig};
 use e2e::browser::Browser;
 use e2e::xvnc::Xvnc;
-use e2e::{key, marker, scenario, wait_for};
+use e2e::{key, marker, rgb_of_png, scenario, wait_for};
 use fantoccini::key::Key;
 use fantoccini::Locator;
 
@@ -29,20 +28,6 @@ async fn fetch_bytes(browser: &Browser, url: &str) -> anyhow::Result<Vec<u8>> {
         .await?;
     anyhow::ensure!(answer["status"] == 200, "{url}: {answer}");
     Ok(base64::engine::general_purpose::STANDARD.decode(answer["body"].as_str().unwrap_or_default())?)
-}
-
-/// A PNG's size and RGB pixels.
-fn rgb_of_png(png: &[u8]) -> anyhow::Result<(u16, u16, Vec<u8>)> {
-    let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info()?;
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut pixels)?;
-    pixels.truncate(info.buffer_size());
-    let rgb = match info.color_type {
-        png::ColorType::Rgb => pixels,
-        png::ColorType::Rgba => pixels.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
-        other => anyhow::bail!("a {other:?} PNG"),
-    };
-    Ok((u16::try_from(info.width)?, u16::try_from(info.height)?, rgb))
 }
 
 /// Presses Screenshot and waits for the download link `id` to offer a new file; its name and
@@ -93,12 +78,7 @@ async fn a_desktops_screenshot_from_the_button_and_the_api_equals_the_x_servers_
     let mut x = Xvnc::start(800, 600).await.unwrap();
     x.run("xsetroot", &["-solid", "#306090"]).unwrap();
     x.run("xterm", &["-geometry", "60x12+30+40", "-e", "sh", "-c", "echo screenshot test; sleep 600"]).unwrap();
-    let host = HostConfig {
-        recovery: None,
-        id: "desk".into(),
-        name: "Desktop".into(),
-        backend: BackendConfig::Vnc { address: x.address(), password_file: None },
-    };
+    let host = x.desk_host();
     scenario!(move |c| c.hosts.push(host), |controller, browser| {
         browser.first_login(&controller).await?;
         browser.open_console("desk").await?;
