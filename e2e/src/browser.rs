@@ -138,6 +138,11 @@ impl Browser {
                 Ok(body) => body.text().await.unwrap_or_default(),
                 Err(e) => e.to_string(),
             };
+            // Chromium drops a page load when the machine's interfaces change, which tests
+            // that make network namespaces beside this one do: load it again, as a user would.
+            if body.contains("ERR_NETWORK_CHANGED") {
+                let _ = c.goto(&url).await;
+            }
             Ok(Err(format!("{url}: {body}")))
         })
         .await?;
