@@ -92,6 +92,16 @@ impl Browser {
         Ok(self.client.find(Locator::Id(id)).await?.text().await?)
     }
 
+    /// Waits until the element `id` exists and its text contains `part` (pages show some things
+    /// in answer to events, a task after the change a test can see from script).
+    pub async fn wait_text(&self, id: &str, part: &str, timeout: Duration) -> anyhow::Result<String> {
+        crate::wait_for(&format!("#{id} to say {part:?}"), timeout, || async {
+            let text = self.text_of(id).await.unwrap_or_default();
+            Ok(if text.contains(part) { Ok(text) } else { Err(text) })
+        })
+        .await
+    }
+
     pub async fn js(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
         Ok(self.client.execute(script, args).await?)
     }

@@ -54,7 +54,9 @@ async fn a_relative_move_reaches_a_ps2_guest_as_exactly_that_motion() {
             Ok(if locked == "console-canvas" { Ok(()) } else { Err(locked.to_string()) })
         })
         .await?;
-        assert!(browser.text_of("relative-mouse-hint").await?.contains("Esc"));
+        // The page learns of the lock from its pointerlockchange event, a task after Chromium
+        // sets pointerLockElement.
+        browser.wait_text("relative-mouse-hint", "Esc", Duration::from_secs(5)).await?;
         // Left, then right and down (WebDriver keeps its pointer in the window: from the
         // toolbar, down is the way with room).
         let steps = MouseActions::new("mouse".into())
