@@ -24,6 +24,10 @@ pub struct Inner {
     pub events: Arc<crate::store::EventLog>,
     /// The one writer of the audit trail and the event logs.
     pub journal: crate::store::Journal,
+    /// Where the events the journal's records make go out (SSE readers listen here).
+    pub notices: crate::notify::Bus,
+    /// Redfish event subscriptions and the delivery to them.
+    pub subscriptions: Arc<crate::notify::delivery::Delivery>,
     pub sessions: WebSessions,
     /// Redfish sessions (`X-Auth-Token`), apart from the web's cookie sessions.
     pub redfish_sessions: WebSessions,
@@ -94,7 +98,13 @@ impl AppState {
         // Before the first record: every record from now on is anchored.
         audit.anchor_with(node.audit_anchor());
         let events = Arc::new(crate::store::EventLog::open(&config.data_dir.join("lantern.db"))?);
-        let journal = crate::store::Journal::start(audit.clone(), events.clone())?;
+        let notices = crate::notify::Bus::default();
+        let journal = crate::store::Journal::start(audit.clone(), events.clone(), notices.clone())?;
+        let subscriptions = crate::notify::delivery::Delivery::start(
+            &notices,
+            Arc::new(crate::notify::subscriptions::SubscriptionStore::open(&config.data_dir.join("lantern.db"))?),
+            config.events.clone(),
+        )?;
         let control_idle = Duration::from_secs(config.console.control_idle_seconds);
         let hosts = HostRegistry::start(&config.hosts, &config.data_dir, control_idle);
         for host in hosts.all() {
@@ -141,6 +151,8 @@ impl AppState {
             agents,
             events,
             journal,
+            notices,
+            subscriptions,
             link_config: ServerConfig {
                 suites: config.suites()?,
                 schedule: config.schedule(),
@@ -269,6 +281,11 @@ impl AppState {
     pub async fn event(&self, host: &str, severity: &str, message: &str) {
         self.journal.event(crate::store::EventEntry::new(host, severity, message)).await;
     }
+
+    /// Adds an event to a host's event log that subscribers also get, as `notice`.
+    pub async fn event_notice(&self, host: &str, severity: &str, message: &str, notice: crate::notify::Draft) {
+        self.journal.event(crate::store::EventEntry::new(host, severity, message).with_notice(notice)).await;
+    }
 }
 
 /// Every so often: expired console keys are dropped (and their PMS wiped) and idle sessions
@@ -339,22 +356,63 @@ fn start_health(
     health
 }
 
-/// Writes every status of a host, from the first, into its event log.
+/// Writes every status of a host, from the first, into its event log; a change of power or
+/// signal after the first is also an event for subscribers.
 pub(crate) async fn log_status_changes(host: Arc<crate::hosts::Host>, journal: crate::store::Journal) {
     use shared::wire::message::HostState;
     let mut status = host.status.clone();
+    let mut before = None;
     loop {
-        let (severity, message) = {
+        let (state, severity, message) = {
             let s = status.borrow_and_update();
             let severity = match s.state {
                 HostState::Running | HostState::Stopped => "info",
                 HostState::NoSignal => "warning",
             };
-            (severity, s.text.clone())
+            (s.state, severity, s.text.clone())
         };
-        journal.event(crate::store::EventEntry::new(&host.id, severity, &message)).await;
+        let mut entry = crate::store::EventEntry::new(&host.id, severity, &message);
+        if let Some(notice) = before.and_then(|was| status_notice(&host.id, was, state, &message)) {
+            entry = entry.with_notice(notice);
+        }
+        journal.event(entry).await;
+        before = Some(state);
         if status.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// The event a host's move from `was` to `now` is for subscribers, if any.
+fn status_notice(
+    host: &str,
+    was: shared::wire::message::HostState,
+    now: shared::wire::message::HostState,
+    text: &str,
+) -> Option<crate::notify::Draft> {
+    use crate::notify::{registry, Draft};
+    use shared::wire::message::HostState::{NoSignal, Running, Stopped};
+    match (was, now) {
+        (Running | NoSignal, Stopped) => Some(Draft::host(registry::POWER_STATE_CHANGED, host, &["Off"])),
+        (Stopped, Running | NoSignal) => Some(Draft::host(registry::POWER_STATE_CHANGED, host, &["On"])),
+        (Running, NoSignal) => Some(Draft::host(registry::SIGNAL_LOST, host, &[text])),
+        (NoSignal, Running) => Some(Draft::host(registry::SIGNAL_RESTORED, host, &[])),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_notice;
+    use shared::wire::message::HostState::{NoSignal, Running, Stopped};
+
+    #[test]
+    fn power_and_signal_changes_are_events_and_other_status_news_is_not() {
+        let key = |was, now| status_notice("vm", was, now, "no picture").map(|d| (d.message.key, d.args));
+        assert_eq!(key(Running, Stopped), Some(("PowerStateChanged", vec!["vm".into(), "Off".into()])));
+        assert_eq!(key(Stopped, NoSignal).map(|k| k.1[1].clone()), Some("On".into()));
+        assert_eq!(key(Running, NoSignal), Some(("HostSignalLost", vec!["vm".into(), "no picture".into()])));
+        assert_eq!(key(NoSignal, Running).map(|k| k.0), Some("HostSignalRestored"));
+        assert_eq!(key(Running, Running), None);
     }
 }

@@ -42,6 +42,8 @@ pub struct Config {
     pub peers: Vec<PeerConfig>,
     /// Virtual media: where images are, and which web servers may serve them.
     pub media: MediaConfig,
+    /// Redfish events to subscribers (`[events]`).
+    pub events: EventsConfig,
     pub console: ConsoleConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
@@ -235,6 +237,39 @@ impl Default for HealthConfig {
     }
 }
 
+/// `[events]`: how events reach Redfish subscribers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// The CA (PEM) subscribers' certificates are checked against; the system's trust anchors
+    /// when absent.
+    pub ca_file: Option<PathBuf>,
+    /// An event a subscriber does not take is tried again this many times...
+    pub retry_attempts: u32,
+    /// ...this far apart, then given up (and counted).
+    pub retry_interval_seconds: u64,
+    /// Events waiting for one subscriber, at most; beyond that new ones are dropped (and
+    /// counted), so a subscriber that is down costs bounded memory.
+    pub queue: usize,
+    /// Subscriptions, at most.
+    pub max_subscriptions: usize,
+    /// One POST's deadline, connection included.
+    pub timeout_seconds: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            retry_attempts: 3,
+            retry_interval_seconds: 30,
+            queue: 1000,
+            max_subscriptions: 32,
+            timeout_seconds: 10,
+        }
+    }
+}
+
 /// `[media]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -405,6 +440,7 @@ impl Default for Config {
             console_public_plain_url: None,
             data_dir: PathBuf::from("data"),
             media: MediaConfig::default(),
+            events: EventsConfig::default(),
             web_root: PathBuf::from("web-console/dist"),
             tls_cert: None,
             tls_key: None,

@@ -17,6 +17,7 @@ use shared::wire::message::HostState;
 
 use crate::config::RecoveryConfig;
 use crate::hosts::{Host, PowerAction};
+use crate::notify::registry;
 use crate::store::{AuditEntry, EventEntry, Journal};
 use crate::sync::Locked;
 
@@ -201,9 +202,16 @@ pub async fn run(host: Arc<Host>, recovery: Arc<Recovery>, journal: Journal, cap
 }
 
 async fn act(host: &Host, recovery: &Recovery, verdict: Verdict, journal: &Journal, captures: &Path) {
-    let log = |severity: &str, message: &str, attachment: Option<&str>| {
+    // Resets and giving up are also events for subscribers (`kind`); a failed reset is only
+    // logged, the reset's own event having gone out already.
+    let log = |severity: &str, message: &str, attachment: Option<&str>, kind: Option<&'static registry::Message>| {
         tracing::warn!(host = %host.id, message, "recovery");
-        journal.event(EventEntry::new(&host.id, severity, message).with_attachment(attachment))
+        let mut entry = EventEntry::new(&host.id, severity, message).with_attachment(attachment);
+        if let Some(kind) = kind {
+            let reason = message.strip_prefix("Automatic recovery: ").unwrap_or(message);
+            entry = entry.with_notice(crate::notify::Draft::host(kind, &host.id, &[reason]));
+        }
+        journal.event(entry)
     };
     let status = recovery.status();
     match verdict {
@@ -216,6 +224,7 @@ async fn act(host: &Host, recovery: &Recovery, verdict: Verdict, journal: &Journ
                     status.timeout_seconds, status.max_resets, status.window_seconds
                 ),
                 None,
+                Some(registry::RECOVERY_GAVE_UP),
             )
             .await
         }
@@ -228,11 +237,11 @@ async fn act(host: &Host, recovery: &Recovery, verdict: Verdict, journal: &Journ
                 "Automatic recovery: no heartbeat for {} s; resetting the host ({count} of {} allowed in {} s)",
                 status.timeout_seconds, status.max_resets, status.window_seconds
             );
-            log("critical", &message, capture.as_deref().ok()).await;
+            log("critical", &message, capture.as_deref().ok(), Some(registry::RECOVERY_RESET)).await;
             let detail = serde_json::json!({ "reset": count, "capture": capture.as_deref().ok() });
             journal.audit(AuditEntry::new("controller", "host.recovery", &host.id, detail)).await;
             if let Err(err) = host.press_power(PowerAction::Reset).await {
-                log("critical", &format!("Automatic recovery: the reset failed: {err}"), None).await;
+                log("critical", &format!("Automatic recovery: the reset failed: {err}"), None, None).await;
             }
         }
     }

@@ -151,6 +151,20 @@ async fn dmtf_validator_passes_and_a_python_redfish_client_resets_a_qemu_guest()
         let path = entry.unwrap().path();
         std::fs::copy(&path, schemas.join(path.file_name().unwrap())).unwrap();
     }
+    // A subscription, so that the validator checks an EventDestination too. Nothing listens
+    // at its destination: its events are tried and given up, as for any subscriber that is down.
+    let http = e2e::client::ApiClient::new(&controller).unwrap().http;
+    let subscribed = http
+        .post(format!("{}/redfish/v1/EventService/Subscriptions", controller.url))
+        .basic_auth("admin", Some(NEW_PASSWORD))
+        .json(&serde_json::json!({
+            "Destination": "https://127.0.0.1:9/events", "Protocol": "Redfish", "Context": "validator",
+            "RegistryPrefixes": ["Lantern"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status().as_u16(), 201, "{:?}", subscribed.text().await);
     let logs = dir.path().join("validator");
     let url = controller.url.clone();
     let logs_dir = logs.clone();
@@ -178,6 +192,10 @@ async fn dmtf_validator_passes_and_a_python_redfish_client_resets_a_qemu_guest()
         "/redfish/v1/Managers/vm/VirtualMedia/CD1",
         "/redfish/v1/Chassis/local/Sensors/coretemp-hwmon0-temp1",
         "/redfish/v1/AccountService/Roles/ReadOnly",
+        "/redfish/v1/EventService",
+        "/redfish/v1/EventService/Subscriptions/1",
+        "/redfish/v1/Registries/Lantern",
+        "/redfish/v1/Registries/Lantern/Lantern",
     ] {
         assert!(report.contains(&format!("Validating {uri}...")), "{uri} not validated:\n{tail}");
     }

@@ -255,9 +255,10 @@ impl Pump<'_> {
                     self.generation = Some(generation);
                     self.seen(Some(version.clone()), Some(facts)).await;
                     let host = self.slot.host.id.clone();
-                    self.state
-                        .event(&host, "info", &format!("agent connected (version {version}, association {epoch})"))
-                        .await;
+                    let detail = format!("version {version}, association {epoch}");
+                    let notice =
+                        crate::notify::Draft::host(crate::notify::registry::AGENT_CONNECTED, &host, &[&detail]);
+                    self.state.event_notice(&host, "info", &format!("agent connected ({detail})"), notice).await;
                 }
                 ControllerAction::Facts(facts) => {
                     self.slot.info.locked().facts = Some((&facts).into());
@@ -292,7 +293,7 @@ impl Pump<'_> {
                     let changes =
                         health.record(now_ms(), readings.iter().filter_map(sensors::wire::from_wire).collect());
                     for change in changes {
-                        self.state.event(&self.slot.host.id, change.to.severity(), &change.message()).await;
+                        self.state.journal.event(change.entry(&self.slot.host.id)).await;
                     }
                 }
                 ControllerAction::Heartbeat => {
@@ -405,7 +406,9 @@ impl Pump<'_> {
         }
         if let Some(generation) = self.generation {
             if self.state.agents.disconnected(&self.slot, generation, now_ms()) {
-                self.state.event(&self.slot.host.id, "warning", "agent disconnected").await;
+                let host = &self.slot.host.id;
+                let notice = crate::notify::Draft::host(crate::notify::registry::AGENT_DISCONNECTED, host, &[]);
+                self.state.event_notice(host, "warning", "agent disconnected", notice).await;
             }
         }
     }

@@ -29,6 +29,8 @@ pub struct Sensor {
 /// A sensor's level changed in a sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LevelChange {
+    /// The sensor's id (its Redfish `Sensors` member) and name.
+    pub id: String,
     pub name: String,
     pub from: Level,
     pub to: Level,
@@ -44,6 +46,24 @@ impl LevelChange {
             Level::Warning => format!("Sensor {} above its caution threshold: {value}", self.name),
             Level::Critical => format!("Sensor {} at its critical threshold: {value}", self.name),
         }
+    }
+
+    /// The event for subscribers, about the sensor's resource.
+    pub fn notice(&self, host: &str) -> crate::notify::Draft {
+        use crate::notify::registry::{SENSOR_CAUTION, SENSOR_CRITICAL, SENSOR_NORMAL};
+        let message = match self.to {
+            Level::Ok => SENSOR_NORMAL,
+            Level::Warning => SENSOR_CAUTION,
+            Level::Critical => SENSOR_CRITICAL,
+        };
+        let reading = format!("{:.1} {}", self.value, self.unit);
+        let origin = format!("{}/Sensors/{}", crate::redfish::chassis::chassis_uri(host), self.id);
+        crate::notify::Draft::new(message, &[host, &self.name, &reading], origin)
+    }
+
+    /// The host event log's entry for it, with its notice.
+    pub fn entry(&self, host: &str) -> crate::store::EventEntry {
+        crate::store::EventEntry::new(host, self.to.severity(), &self.message()).with_notice(self.notice(host))
     }
 }
 
@@ -82,6 +102,7 @@ impl Health {
             });
             if level != track.level {
                 changes.push(LevelChange {
+                    id: reading.id.clone(),
                     name: reading.name.clone(),
                     from: track.level,
                     to: level,
@@ -152,7 +173,7 @@ pub async fn sample(
         };
         for change in health.record(crate::store::audit::now_ms(), readings) {
             tracing::info!(%host, sensor = %change.name, to = ?change.to, "sensor level changed");
-            journal.event(crate::store::EventEntry::new(&host, change.to.severity(), &change.message())).await;
+            journal.event(change.entry(&host)).await;
         }
     }
 }

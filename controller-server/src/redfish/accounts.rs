@@ -208,7 +208,11 @@ pub async fn account(
 
 /// A string property of a request body, or the standard error. `secret` keeps the value out of
 /// the error message.
-fn string_property(body: &Map<String, Value>, name: &str, secret: bool) -> Result<Option<String>, RedfishError> {
+pub(super) fn string_property(
+    body: &Map<String, Value>,
+    name: &str,
+    secret: bool,
+) -> Result<Option<String>, RedfishError> {
     match body.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),

@@ -237,6 +237,28 @@ impl RedfishError {
         .warning()
     }
 
+    /// `shown` says what is wrong with the value (it is never a secret).
+    pub fn query_parameter_format(shown: &str, parameter: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "QueryParameterValueFormatError",
+            format!("The value '{shown}' for the parameter {parameter} is of a different format than the parameter can accept."),
+            &[shown, parameter],
+            "Correct the value for the query parameter in the URI and resubmit the request if the operation failed.",
+        )
+        .warning()
+    }
+
+    pub fn create_limit_reached(limit: usize) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "CreateLimitReachedForResource",
+            format!("The create operation failed because the resource has reached the limit of possible resources ({limit})."),
+            &[],
+            "Either delete resources and resubmit the request if the operation failed or do not resubmit the request.",
+        )
+    }
+
     pub fn insufficient_privilege() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

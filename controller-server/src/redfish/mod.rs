@@ -12,6 +12,7 @@ pub mod auth;
 pub mod boot;
 pub mod chassis;
 pub mod error;
+pub mod events;
 pub mod logs;
 pub mod managers;
 pub mod media;
@@ -63,6 +64,17 @@ pub fn router() -> Router<AppState> {
         .route("/v1/Managers/bmc/LogServices/AuditLog", get(logs::audit_service))
         .route("/v1/Managers/bmc/LogServices/AuditLog/Entries", get(logs::audit_entries))
         .route("/v1/Managers/bmc/LogServices/AuditLog/Entries/{entry}", get(logs::audit_entry))
+        .route("/v1/EventService", get(events::service))
+        .route("/v1/EventService/Actions/EventService.SubmitTestEvent", post(events::submit_test_event))
+        .route("/v1/EventService/SSE", get(events::sse))
+        .route("/v1/EventService/Subscriptions", get(events::subscriptions).post(events::create_subscription))
+        .route(
+            "/v1/EventService/Subscriptions/{id}",
+            get(events::subscription).patch(events::update_subscription).delete(events::delete_subscription),
+        )
+        .route("/v1/Registries", get(events::registries))
+        .route("/v1/Registries/Lantern", get(events::registry_file))
+        .route("/v1/Registries/Lantern/Lantern", get(events::registry))
         .route("/v1/SessionService", get(accounts::session_service))
         .route("/v1/SessionService/Sessions", get(accounts::sessions).post(accounts::create_session))
         .route("/v1/SessionService/Sessions/{id}", get(accounts::session).delete(accounts::delete_session))

@@ -33,6 +33,13 @@ pub const SCHEMAS: &[(&str, &[&str])] = &[
     ("ManagerAccount", &["ManagerAccount", "ManagerAccount.v1_11_0"]),
     ("RoleCollection", &["RoleCollection"]),
     ("Role", &["Role", "Role.v1_3_1"]),
+    ("EventService", &["EventService", "EventService.v1_10_0"]),
+    ("EventDestinationCollection", &["EventDestinationCollection"]),
+    ("EventDestination", &["EventDestination", "EventDestination.v1_13_0"]),
+    ("Event", &["Event", "Event.v1_7_0"]),
+    ("MessageRegistryFileCollection", &["MessageRegistryFileCollection"]),
+    ("MessageRegistryFile", &["MessageRegistryFile", "MessageRegistryFile.v1_1_3"]),
+    ("MessageRegistry", &["MessageRegistry", "MessageRegistry.v1_6_0"]),
     ("Resource", &["Resource", "Resource.v1_0_0"]),
     ("Message", &["Message", "Message.v1_1_1"]),
     ("RedfishExtensions", &["RedfishExtensions.v1_0_0"]),
@@ -62,6 +69,8 @@ pub async fn root(State(state): State<AppState>) -> Response {
         "Managers": link("/redfish/v1/Managers"),
         "SessionService": link("/redfish/v1/SessionService"),
         "AccountService": link("/redfish/v1/AccountService"),
+        "EventService": link("/redfish/v1/EventService"),
+        "Registries": link("/redfish/v1/Registries"),
         "Links": { "Sessions": link("/redfish/v1/SessionService/Sessions") },
         "ProtocolFeaturesSupported": {
             "ExpandQuery": { "ExpandAll": false, "Levels": false, "Links": false, "NoLinks": false },
@@ -119,6 +128,8 @@ pub async fn odata() -> Response {
         ("Managers", "/redfish/v1/Managers"),
         ("SessionService", "/redfish/v1/SessionService"),
         ("AccountService", "/redfish/v1/AccountService"),
+        ("EventService", "/redfish/v1/EventService"),
+        ("Registries", "/redfish/v1/Registries"),
     ];
     resource(json!({
         "@odata.context": "/redfish/v1/$metadata",

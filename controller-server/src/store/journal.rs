@@ -6,7 +6,8 @@
 //! its own record (see [`Journal::audit_first`]); everything else only waits for room in the
 //! queue, which is bounded so that a slow disk slows callers down instead of filling memory.
 //! A reader that must see every record made before it (the audit page after an action) asks
-//! for [`Journal::flush`] first.
+//! for [`Journal::flush`] first. Once a record is written, the events it makes go out on the
+//! notice bus (`notify::Bus`), which never waits for its readers.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::users::StoreError;
 use super::{AuditLog, EventLog};
+use crate::notify::Bus;
 
 /// Records waiting to be written, at most (each is a few hundred bytes).
 const QUEUE: usize = 4096;
@@ -45,11 +47,24 @@ pub struct EventEntry {
     pub severity: String,
     pub message: String,
     pub attachment: Option<String>,
+    /// The Redfish event it also is, for the events subscribers get.
+    pub notice: Option<crate::notify::Draft>,
 }
 
 impl EventEntry {
     pub fn new(host: &str, severity: &str, message: &str) -> Self {
-        Self { host: host.to_string(), severity: severity.to_string(), message: message.to_string(), attachment: None }
+        Self {
+            host: host.to_string(),
+            severity: severity.to_string(),
+            message: message.to_string(),
+            attachment: None,
+            notice: None,
+        }
+    }
+
+    pub fn with_notice(mut self, notice: crate::notify::Draft) -> Self {
+        self.notice = Some(notice);
+        self
     }
 
     pub fn with_attachment(mut self, attachment: Option<&str>) -> Self {
@@ -66,12 +81,12 @@ enum Entry {
 }
 
 impl Journal {
-    /// Starts the writer thread.
-    pub fn start(audit: Arc<AuditLog>, events: Arc<EventLog>) -> std::io::Result<Self> {
+    /// Starts the writer thread, which publishes the events its records make on `bus`.
+    pub fn start(audit: Arc<AuditLog>, events: Arc<EventLog>, bus: Bus) -> std::io::Result<Self> {
         let (queue, entries) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("lantern-journal".into())
-            .spawn(move || write_all(entries, &audit, &events))?;
+            .spawn(move || write_all(entries, &audit, &events, &bus))?;
         Ok(Self { queue })
     }
 
@@ -108,19 +123,22 @@ impl Journal {
 }
 
 /// The writer thread: takes entries in order until every handle is dropped.
-fn write_all(mut entries: mpsc::Receiver<Entry>, audit: &AuditLog, events: &EventLog) {
+fn write_all(mut entries: mpsc::Receiver<Entry>, audit: &AuditLog, events: &EventLog, bus: &Bus) {
     while let Some(entry) = entries.blocking_recv() {
         // A panic in one write must not end the writer and with it every later record.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_one(entry, audit, events)));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_one(entry, audit, events, bus)));
         if outcome.is_err() {
             tracing::error!("journal write panicked; the record it held is lost");
         }
     }
 }
 
-fn write_one(entry: Entry, audit: &AuditLog, events: &EventLog) {
+/// Writes one entry, then publishes its notice: an event goes out whether or not the disk took
+/// its record (a failing disk is when a team most needs to hear from the controller).
+fn write_one(entry: Entry, audit: &AuditLog, events: &EventLog, bus: &Bus) {
     match entry {
         Entry::Audit(record, written) => {
+            let notice = crate::notify::notice_of_audit(&record.actor, &record.action, &record.detail);
             let result = audit.record(&record.actor, &record.action, &record.target, record.detail);
             if let Err(err) = &result {
                 tracing::error!(error = %err, action = %record.action, "audit trail write failed");
@@ -128,12 +146,14 @@ fn write_one(entry: Entry, audit: &AuditLog, events: &EventLog) {
             if let Some(written) = written {
                 let _ = written.send(result);
             }
+            notice.map(|n| bus.publish(n));
         }
         Entry::Event(event) => {
             let written = events.record_with(&event.host, &event.severity, &event.message, event.attachment.as_deref());
             if let Err(err) = written {
                 tracing::error!(host = %event.host, error = %err, "event log write failed");
             }
+            event.notice.map(|n| bus.publish(n));
         }
         Entry::Flush(done) => {
             let _ = done.send(());
@@ -147,7 +167,7 @@ mod tests {
 
     fn journal() -> (Journal, Arc<AuditLog>, Arc<EventLog>) {
         let (audit, events) = (Arc::new(AuditLog::in_memory().unwrap()), Arc::new(EventLog::in_memory().unwrap()));
-        (Journal::start(audit.clone(), events.clone()).unwrap(), audit, events)
+        (Journal::start(audit.clone(), events.clone(), Bus::default()).unwrap(), audit, events)
     }
 
     #[tokio::test]
@@ -160,6 +180,24 @@ mod tests {
         let actions: Vec<String> = audit.page(None, 10).unwrap().into_iter().rev().map(|r| r.action).collect();
         assert_eq!(actions, ["first", "second", "third"]);
         assert_eq!(id, 2);
+    }
+
+    #[tokio::test]
+    async fn written_records_that_are_events_go_out_on_the_bus() {
+        let (audit, events, bus) =
+            (Arc::new(AuditLog::in_memory().unwrap()), Arc::new(EventLog::in_memory().unwrap()), Bus::default());
+        let mut notices = bus.subscribe();
+        let journal = Journal::start(audit, events.clone(), bus).unwrap();
+        journal.audit(AuditEntry::new("bob", "login.failed", "", serde_json::json!({ "source": "10.1.1.1" }))).await;
+        journal.audit(AuditEntry::new("bob", "console.open", "vm", serde_json::json!({}))).await;
+        let draft = crate::notify::Draft::host(crate::notify::registry::POWER_STATE_CHANGED, "vm", &["Off"]);
+        journal.event(EventEntry::new("vm", "info", "Stopped").with_notice(draft)).await;
+        journal.flush().await;
+        assert_eq!(notices.recv().await.unwrap().message.key, "LoginFailed");
+        let power = notices.recv().await.unwrap();
+        assert_eq!((power.message.key, power.origin.as_str()), ("PowerStateChanged", "/redfish/v1/Systems/vm"));
+        assert!(notices.try_recv().is_err(), "a console opening is no event");
+        assert_eq!(events.count("vm").unwrap(), 1);
     }
 
     #[tokio::test]
@@ -180,7 +218,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lantern.db");
         let audit = Arc::new(AuditLog::open(&path).unwrap());
-        let journal = Journal::start(audit.clone(), Arc::new(EventLog::open(&path).unwrap())).unwrap();
+        let journal = Journal::start(audit.clone(), Arc::new(EventLog::open(&path).unwrap()), Bus::default()).unwrap();
         let other = rusqlite::Connection::open(&path).unwrap();
         other.execute_batch("BEGIN EXCLUSIVE").unwrap();
         journal.audit(AuditEntry::new("a", "while locked", "", serde_json::json!({}))).await;

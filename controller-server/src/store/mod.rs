@@ -30,7 +30,7 @@ pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 /// Opens the database file (or, with `None`, a private in-memory one) the way every store
 /// wants it: write-ahead logging, so readers never wait for the writer, and foreign keys
 /// enforced.
-fn connect(path: Option<&Path>) -> Result<Connection, users::StoreError> {
+pub(crate) fn connect(path: Option<&Path>) -> Result<Connection, users::StoreError> {
     let db = match path {
         Some(path) => Connection::open(path)?,
         None => Connection::open_in_memory()?,

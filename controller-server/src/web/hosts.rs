@@ -236,7 +236,9 @@ pub async fn press_power_as(
     host.press_power(action).await.map_err(PowerDenied::Backend)?;
     tracing::info!(user = %user.username, host = %host.id, action = ?action, via, "power");
     let message = format!("Power action '{}' by {} ({via})", action.name(), user.username);
-    state.event(&host.id, "info", &message).await;
+    let notice =
+        crate::notify::Draft::host(crate::notify::registry::POWER_ACTION, &host.id, &[action.name(), &user.username]);
+    state.event_notice(&host.id, "info", &message, notice).await;
     Ok(())
 }
 
