@@ -2,13 +2,13 @@
 //! roles, as Redfish accounts and roles).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::auth::{json_object, Caller, AUTH_TOKEN};
 use super::error::RedfishError;
-use super::{collection_body, link, resource, status};
+use super::{collection_body, created, link, resource, status};
 use crate::accounts::{self, AccountError, Actor};
 use crate::app::AppState;
 use crate::store::users::MIN_PASSWORD_LEN;
@@ -104,10 +104,9 @@ pub async fn create_session(
         .ok_or_else(|| RedfishError::unauthorized(SESSIONS))?;
     state.audit(&session.user.username, "redfish.session", &session.id, json!({})).await;
     let location = format!("{SESSIONS}/{}", session.id);
-    let mut response = (StatusCode::CREATED, resource(session_body(&session))).into_response();
-    let headers = response.headers_mut();
-    headers.insert(AUTH_TOKEN, HeaderValue::from_str(&token).map_err(|_| RedfishError::internal())?);
-    headers.insert(header::LOCATION, HeaderValue::from_str(&location).map_err(|_| RedfishError::internal())?);
+    let token = HeaderValue::from_str(&token).map_err(|_| RedfishError::internal())?;
+    let mut response = created(session_body(&session), &location)?;
+    response.headers_mut().insert(AUTH_TOKEN, token);
     Ok(response)
 }
 
@@ -294,10 +293,7 @@ pub async fn create_account(
     let role = role_property(&body)?.ok_or_else(|| RedfishError::property_missing("RoleId"))?;
     let user =
         accounts::create(&state, &actor(&caller), name.clone(), password, role).await.map_err(|e| refused(e, &name))?;
-    let mut response = (StatusCode::CREATED, resource(account_body(&user, is_locked(&state, &user)?))).into_response();
-    let location = HeaderValue::from_str(&account_uri(user.id)).map_err(|_| RedfishError::internal())?;
-    response.headers_mut().insert(header::LOCATION, location);
-    Ok(response)
+    created(account_body(&user, is_locked(&state, &user)?), &account_uri(user.id))
 }
 
 /// `PATCH` an account: administrators anyone's `RoleId`, and anyone else's `Password` (the

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use super::accounts::string_property;
 use super::auth::{json_object, Body, Caller};
 use super::error::RedfishError;
-use super::{collection_body, link, resource, status};
+use super::{collection_body, created, link, resource, status};
 use crate::app::AppState;
 use crate::notify::delivery::{AddError, Counts};
 use crate::notify::registry;
@@ -35,6 +35,10 @@ pub const REGISTRY: &str = "/redfish/v1/Registries/Lantern/Lantern";
 const MAX_TEXT: usize = 1024;
 /// Headers a subscription may carry, at most.
 const MAX_HEADERS: usize = 16;
+
+fn subscription_uri(id: i64) -> String {
+    format!("{SUBSCRIPTIONS}/{id}")
+}
 
 /// The schemas our events concern, for `ResourceTypes`.
 fn resource_types() -> Vec<&'static str> {
@@ -79,8 +83,7 @@ pub async fn service(State(state): State<AppState>, caller: Caller) -> Result<Re
 
 pub async fn subscriptions(State(state): State<AppState>, caller: Caller) -> Result<Response, RedfishError> {
     caller.require_admin()?;
-    let members: Vec<String> =
-        state.subscriptions.list().iter().map(|(s, _)| format!("{SUBSCRIPTIONS}/{}", s.id)).collect();
+    let members: Vec<String> = state.subscriptions.list().iter().map(|(s, _)| subscription_uri(s.id)).collect();
     Ok(resource(collection_body(SUBSCRIPTIONS, "EventDestinationCollection", "Event Subscriptions", &members)))
 }
 
@@ -88,7 +91,7 @@ pub async fn subscriptions(State(state): State<AppState>, caller: Caller) -> Res
 fn subscription_body(s: &Subscription, counts: &Counts) -> Value {
     let failing = crate::sync::Locked::locked(&counts.last_error).is_some();
     json!({
-        "@odata.id": format!("{SUBSCRIPTIONS}/{}", s.id),
+        "@odata.id": subscription_uri(s.id),
         "@odata.type": "#EventDestination.v1_13_0.EventDestination",
         "Id": s.id.to_string(),
         "Name": format!("Event Subscription {}", s.id),
@@ -151,11 +154,8 @@ pub async fn create_subscription(
             AddError::TooMany(n) => RedfishError::create_limit_reached(n),
             AddError::Store(e) => e.into(),
         })?;
-    let uri = format!("{SUBSCRIPTIONS}/{}", added.id);
     let (_, counts) = state.subscriptions.get(added.id).ok_or_else(RedfishError::internal)?;
-    let mut response = (StatusCode::CREATED, resource(subscription_body(&added, &counts))).into_response();
-    response.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&uri).map_err(|_| RedfishError::internal())?);
-    Ok(response)
+    created(subscription_body(&added, &counts), &subscription_uri(added.id))
 }
 
 fn parse_subscription(body: &Map<String, Value>, creator: &str) -> Result<Subscription, RedfishError> {

@@ -102,6 +102,14 @@ pub fn resource(body: Value) -> Response {
     response
 }
 
+/// A newly made resource: `201 Created` with the resource and its `Location`.
+pub fn created(body: Value, location: &str) -> Result<Response, RedfishError> {
+    let location = HeaderValue::from_str(location).map_err(|_| RedfishError::internal())?;
+    let mut response = (axum::http::StatusCode::CREATED, resource(body)).into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
 /// A link to a resource.
 pub fn link(uri: &str) -> Value {
     json!({ "@odata.id": uri })
