@@ -54,6 +54,9 @@ if [[ "${1:-}" == "--tests" ]]; then
   [[ -f /usr/include/X11/keysymdef.h ]] || missing+=(x11proto-dev)
   command -v loadkeys >/dev/null || missing+=(kbd)
   [[ -d /usr/share/keymaps/i386 ]] || missing+=(console-data)
+  # Syslog forwarding is tested against a real rsyslog over TCP with TLS (its OpenSSL driver).
+  [[ -x /usr/sbin/rsyslogd ]] || missing+=(rsyslog)
+  [[ -f /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so ]] || missing+=(rsyslog-openssl)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

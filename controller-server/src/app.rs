@@ -28,6 +28,8 @@ pub struct Inner {
     pub notices: crate::notify::Bus,
     /// Redfish event subscriptions and the delivery to them.
     pub subscriptions: Arc<crate::notify::delivery::Delivery>,
+    /// How forwarding to syslog goes, when `[syslog]` is set.
+    pub syslog: Option<Arc<crate::syslog::Status>>,
     pub sessions: WebSessions,
     /// Redfish sessions (`X-Auth-Token`), apart from the web's cookie sessions.
     pub redfish_sessions: WebSessions,
@@ -105,6 +107,19 @@ impl AppState {
             Arc::new(crate::notify::subscriptions::SubscriptionStore::open(&config.data_dir.join("lantern.db"))?),
             config.events.clone(),
         )?;
+        let syslog = match &config.syslog {
+            Some(syslog) => Some(crate::syslog::start(
+                syslog,
+                &config.node_id,
+                crate::syslog::Sources {
+                    audit: audit.clone(),
+                    events: events.clone(),
+                    writes: journal.writes(),
+                    database: config.data_dir.join("lantern.db"),
+                },
+            )?),
+            None => None,
+        };
         let control_idle = Duration::from_secs(config.console.control_idle_seconds);
         let hosts = HostRegistry::start(&config.hosts, &config.data_dir, control_idle);
         for host in hosts.all() {
@@ -153,6 +168,7 @@ impl AppState {
             journal,
             notices,
             subscriptions,
+            syslog,
             link_config: ServerConfig {
                 suites: config.suites()?,
                 schedule: config.schedule(),

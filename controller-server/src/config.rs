@@ -49,6 +49,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub health: HealthConfig,
     pub agents: AgentsConfig,
+    /// Every audit record and host event forwarded to a syslog collector (`[syslog]`).
+    pub syslog: Option<crate::syslog::SyslogConfig>,
     /// A relay to be reached through (`lantern-relay`), for a controller nobody can dial.
     pub relay: Option<RelayConfig>,
     /// Managed hosts. Default: the embedded `local` host.
@@ -455,6 +457,7 @@ impl Default for Config {
             health: HealthConfig::default(),
             agents: AgentsConfig::default(),
             relay: None,
+            syslog: None,
             hosts: vec![HostConfig {
                 recovery: None,
                 id: "local".into(),
@@ -529,6 +532,9 @@ impl Config {
             return Err(ConfigError::Invalid(problem));
         }
         if let Some(problem) = self.auth.kerberos.as_ref().and_then(|k| k.problem()) {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if let Some(problem) = self.syslog.as_ref().and_then(|s| s.problem()) {
             return Err(ConfigError::Invalid(problem));
         }
         let c = &self.console;

@@ -22,6 +22,7 @@ pub mod relay;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod syslog;
 pub mod tls;
 pub mod web;
 

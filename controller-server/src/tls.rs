@@ -39,6 +39,16 @@ pub async fn rustls_config(config: &Config) -> anyhow::Result<RustlsConfig> {
 /// rustls for a client of `what` (a directory, a peer): the CA file, else the system's trust
 /// anchors.
 pub fn client_config(what: &str, ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+    client_config_as(what, ca_file, None)
+}
+
+/// As [`client_config`], presenting the certificate and key in `identity` (PEM files) to a
+/// server that asks for one.
+pub fn client_config_as(
+    what: &str,
+    ca_file: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -57,10 +67,14 @@ pub fn client_config(what: &str, ca_file: Option<&Path>) -> anyhow::Result<rustl
     }
     anyhow::ensure!(!roots.is_empty(), "{what}: no trust anchors for its certificate (set ca_file)");
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_root_certificates(roots);
+    let Some((cert, key)) = identity else { return Ok(builder.with_no_client_auth()) };
+    let certs = rustls_pemfile_certs(cert).with_context(|| format!("{what}: cert_file"))?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| anyhow::anyhow!("{what}: cannot read key_file {}: {e}", key.display()))?;
+    builder.with_client_auth_cert(certs, key).with_context(|| format!("{what}: cert_file and key_file do not match"))
 }
 
 /// An HTTPS client for `what` that trusts `ca_file` (else the system), with deadlines, that

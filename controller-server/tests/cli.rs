@@ -2,9 +2,12 @@
 //! against a real database file, and a controller killed with SIGKILL in the middle of a stream
 //! of audited actions, by six clients at once.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
+
+use common::binary::{client, start};
 
 use controller_server::store::audit::Anchor;
 use controller_server::store::AuditLog;
@@ -49,45 +52,12 @@ fn verify_passes_an_intact_trail_and_names_an_edited_record() {
     assert_eq!(out.trim(), "audit trail broken at record 2: its content was altered");
 }
 
-/// A controller binary on loopback with its own data directory.
-struct Controller {
-    child: Child,
-    url: String,
-    first_password: Option<String>,
-}
-
-/// Starts the binary; on a first run it also prints the first-run password, which is read.
-fn start(data: &std::path::Path, first_run: bool) -> Controller {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_controller-server"))
-        .args(["--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--web-root", data.to_str().unwrap()])
-        .env("LANTERN_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
-    let url = lines
-        .find_map(|l| l.strip_prefix("Lantern controller: ").map(|u| u.trim_end_matches('/').to_string()))
-        .expect("the controller printed its URL");
-    let first_password = first_run.then(|| {
-        lines
-            .find_map(|l| l.split("password ").nth(1).and_then(|p| p.split_whitespace().next()).map(str::to_string))
-            .expect("the first-run password")
-    });
-    Controller { child, url, first_password }
-}
-
-fn client(data: &std::path::Path) -> reqwest::Client {
-    let cert = reqwest::Certificate::from_pem(&std::fs::read(data.join("tls-cert.pem")).unwrap()).unwrap();
-    reqwest::Client::builder().add_root_certificate(cert).timeout(Duration::from_secs(30)).build().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_controller_loses_no_acknowledged_action_and_verify_names_tampering() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    let mut controller = start(&data, true);
+    let mut controller = start(&data, true, None);
     let http = client(&data);
     let first = controller.first_password.clone().expect("first-run password");
     let url = controller.url.clone();
@@ -196,7 +166,7 @@ async fn a_killed_controller_loses_no_acknowledged_action_and_verify_names_tampe
     eprintln!("{} acknowledged actions, all in the trail of {} records", acknowledged.len(), records.len());
 
     // Restarted, the controller comes up on the same trail.
-    let mut again = start(&data, false);
+    let mut again = start(&data, false, None);
     let status =
         http.get(format!("{}/api/session", again.url)).header("cookie", &cookie).send().await.unwrap().status();
     assert_eq!(status, 200, "the session outlived the kill");

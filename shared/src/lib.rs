@@ -12,5 +12,6 @@ pub mod crypto;
 pub mod link;
 pub mod session;
 pub mod terminal;
+pub mod text;
 pub mod video;
 pub mod wire;

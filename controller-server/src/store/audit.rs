@@ -202,20 +202,24 @@ impl AuditLog {
     pub fn for_each(&self, mut each: impl FnMut(AuditRecord) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let mut after = 0i64;
         loop {
-            let page: Vec<AuditRecord> = {
-                let db = self.db()?;
-                let mut stmt = db.prepare(
-                    "SELECT id, at, actor, action, target, detail, hash FROM audit WHERE id > ?1 ORDER BY id LIMIT 500",
-                )?;
-                let rows = stmt.query_map(params![after], row_to_record)?;
-                rows.collect::<Result<_, _>>()?
-            };
+            let page = self.after(after, 500)?;
             let Some(last) = page.last() else { return Ok(()) };
             after = last.id;
             for record in page {
                 each(record)?;
             }
         }
+    }
+
+    /// Records after `after` (oldest first), at most `limit`: how a reader that keeps its place
+    /// (the syslog forwarder) goes on.
+    pub fn after(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT id, at, actor, action, target, detail, hash FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after, limit], row_to_record)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Records before `before` (newest first), at most `limit`.
@@ -236,6 +240,11 @@ impl AuditLog {
         )?;
         let rows = stmt.query_map(params![top, i64::try_from(skip).unwrap_or(i64::MAX)], row_to_record)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest record's id, 0 for an empty trail.
+    pub fn last_id(&self) -> Result<i64, StoreError> {
+        Ok(self.db()?.query_row("SELECT COALESCE(MAX(id), 0) FROM audit", [], |r| r.get(0))?)
     }
 
     pub fn count(&self) -> Result<u64, StoreError> {

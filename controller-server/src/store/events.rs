@@ -117,6 +117,23 @@ impl EventLog {
         Ok(id)
     }
 
+    /// Every host's events after `after` (oldest first), at most `limit`: how a reader that
+    /// keeps its place (the syslog forwarder) goes on.
+    pub fn after(&self, after: i64, limit: u32) -> Result<Vec<HostEvent>, StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = db.prepare(
+            "SELECT id, host, at, severity, message, attachment FROM host_events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after, limit], row_to_event)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest event's id (of any host), 0 when there is none.
+    pub fn last_id(&self) -> Result<i64, StoreError> {
+        let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(db.query_row("SELECT COALESCE(MAX(id), 0) FROM host_events", [], |r| r.get(0))?)
+    }
+
     /// A host's events before `before` (newest first), at most `limit`.
     pub fn page(&self, host: &str, before: Option<i64>, limit: u32) -> Result<Vec<HostEvent>, StoreError> {
         let db = self.db.lock().map_err(|_| StoreError::Poisoned)?;

@@ -7,11 +7,12 @@
 //! queue, which is bounded so that a slow disk slows callers down instead of filling memory.
 //! A reader that must see every record made before it (the audit page after an action) asks
 //! for [`Journal::flush`] first. Once a record is written, the events it makes go out on the
-//! notice bus (`notify::Bus`), which never waits for its readers.
+//! notice bus (`notify::Bus`), which never waits for its readers, and a count of writes moves
+//! on for readers that follow the stored records themselves (the syslog forwarder).
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::users::StoreError;
 use super::{AuditLog, EventLog};
@@ -25,6 +26,7 @@ const QUEUE: usize = 4096;
 #[derive(Clone)]
 pub struct Journal {
     queue: mpsc::Sender<Entry>,
+    written: watch::Receiver<u64>,
 }
 
 /// One audit record, as its maker gives it.
@@ -84,10 +86,16 @@ impl Journal {
     /// Starts the writer thread, which publishes the events its records make on `bus`.
     pub fn start(audit: Arc<AuditLog>, events: Arc<EventLog>, bus: Bus) -> std::io::Result<Self> {
         let (queue, entries) = mpsc::channel(QUEUE);
+        let (writes, written) = watch::channel(0);
         std::thread::Builder::new()
             .name("lantern-journal".into())
-            .spawn(move || write_all(entries, &audit, &events, &bus))?;
-        Ok(Self { queue })
+            .spawn(move || write_all(entries, &audit, &events, &bus, &writes))?;
+        Ok(Self { queue, written })
+    }
+
+    /// Moves on after every write (its value counts them); closed once the writer has stopped.
+    pub fn writes(&self) -> watch::Receiver<u64> {
+        self.written.clone()
     }
 
     /// Writes a security action's record and waits until it is in the trail: the caller
@@ -123,12 +131,22 @@ impl Journal {
 }
 
 /// The writer thread: takes entries in order until every handle is dropped.
-fn write_all(mut entries: mpsc::Receiver<Entry>, audit: &AuditLog, events: &EventLog, bus: &Bus) {
+fn write_all(
+    mut entries: mpsc::Receiver<Entry>,
+    audit: &AuditLog,
+    events: &EventLog,
+    bus: &Bus,
+    writes: &watch::Sender<u64>,
+) {
     while let Some(entry) = entries.blocking_recv() {
+        let wrote = !matches!(entry, Entry::Flush(_));
         // A panic in one write must not end the writer and with it every later record.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_one(entry, audit, events, bus)));
         if outcome.is_err() {
             tracing::error!("journal write panicked; the record it held is lost");
+        }
+        if wrote {
+            writes.send_modify(|n| *n += 1);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! database with its first-run administrator, and a client that speaks JSON to it.
 #![allow(dead_code)] // each test binary uses its own part of it
 
+pub mod binary;
 pub mod live;
 pub mod subscriber;
 

@@ -519,11 +519,8 @@ impl ClientLink {
 
     /// Puts `text` on the host's clipboard (cut to what the protocol carries).
     pub fn set_host_clipboard(&mut self, text: &str, now_ms: u64) {
-        let mut end = text.len().min(crate::wire::message::MAX_CLIPBOARD);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.send_input(InputEvent::Clipboard(text[..end].to_string()), now_ms);
+        let text = crate::text::truncated(text, crate::wire::message::MAX_CLIPBOARD);
+        self.send_input(InputEvent::Clipboard(text.to_string()), now_ms);
     }
 
     /// The keyboard layout the host uses, for this socket and every later one.

@@ -27,11 +27,7 @@ pub struct Farewell {
 impl Farewell {
     /// The reason cut to what a close frame may carry (123 bytes), on a character boundary.
     pub fn frame_reason(&self) -> &str {
-        let mut end = self.reason.len().min(123);
-        while !self.reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        &self.reason[..end]
+        crate::text::truncated(&self.reason, 123)
     }
 }
 

@@ -178,13 +178,8 @@ impl Alert {
 
     pub fn with_message(code: AlertCode, message: impl Into<String>) -> Self {
         let mut message: String = message.into();
-        if message.len() > MAX_ALERT_TEXT {
-            let mut cut = MAX_ALERT_TEXT;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-        }
+        let kept = crate::text::truncated(&message, MAX_ALERT_TEXT).len();
+        message.truncate(kept);
         Self { code, message }
     }
 

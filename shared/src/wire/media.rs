@@ -92,7 +92,7 @@ impl MediaMessage {
                 out.put_u8(device.code());
                 out.put_u8(u8::from(*writable));
                 out.put_u64(*size);
-                out.put_length_prefixed(super::message::truncated(name, MAX_MEDIA_NAME).as_bytes());
+                out.put_length_prefixed(crate::text::truncated(name, MAX_MEDIA_NAME).as_bytes());
             }
             MediaMessage::Eject { device } => {
                 out.put_u8(2);
@@ -106,7 +106,7 @@ impl MediaMessage {
             MediaMessage::Failed { id, reason } => {
                 out.put_u8(4);
                 out.put_u32(*id);
-                out.put_length_prefixed(super::message::truncated(reason, MAX_MEDIA_REASON).as_bytes());
+                out.put_length_prefixed(crate::text::truncated(reason, MAX_MEDIA_REASON).as_bytes());
             }
             MediaMessage::Attached { device } => {
                 out.put_u8(5);
@@ -115,7 +115,7 @@ impl MediaMessage {
             MediaMessage::Detached { device, reason } => {
                 out.put_u8(6);
                 out.put_u8(device.code());
-                out.put_length_prefixed(super::message::truncated(reason, MAX_MEDIA_REASON).as_bytes());
+                out.put_length_prefixed(crate::text::truncated(reason, MAX_MEDIA_REASON).as_bytes());
             }
             MediaMessage::Read { id, device, offset, length } => {
                 out.put_u8(7);

@@ -5,6 +5,7 @@ use super::handshake::Alert;
 use super::media::MediaMessage;
 use super::{DecodeError, KeyId, Nonce, KEY_ID_LEN, NONCE_LEN};
 use crate::crypto::derive::PROOF_LEN;
+use crate::text::truncated;
 
 const MAX_KEY_NAME: usize = 32;
 /// Largest paste carried in one message; the applet splits longer pastes.
@@ -654,18 +655,6 @@ fn optional_id(r: &mut Reader<'_>, field: &'static str) -> Result<Option<u32>, D
         1 => Ok(Some(r.u32(field)?)),
         other => Err(DecodeError::Unknown { field, value: other }),
     }
-}
-
-/// Cuts `s` to at most `max` bytes on a character boundary.
-pub(super) fn truncated(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut cut = max;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &s[..cut]
 }
 
 #[cfg(test)]
