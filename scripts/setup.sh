@@ -57,6 +57,8 @@ if [[ "${1:-}" == "--tests" ]]; then
   # Syslog forwarding is tested against a real rsyslog over TCP with TLS (its OpenSSL driver).
   [[ -x /usr/sbin/rsyslogd ]] || missing+=(rsyslog)
   [[ -f /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so ]] || missing+=(rsyslog-openssl)
+  # /metrics is parsed by the Prometheus project's Python client (its text and OpenMetrics parsers).
+  /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || missing+=(python3-prometheus-client)
   if (( ${#missing[@]} )); then
     say "installing ${missing[*]} (Debian packages)"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

@@ -28,6 +28,9 @@ pub struct Inner {
     pub notices: crate::notify::Bus,
     /// Redfish event subscriptions and the delivery to them.
     pub subscriptions: Arc<crate::notify::delivery::Delivery>,
+    /// What the controller measures about itself, and who may scrape it (`[metrics]`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics_access: Option<crate::metrics::scrape::Access>,
     /// How forwarding to syslog goes, when `[syslog]` is set.
     pub syslog: Option<Arc<crate::syslog::Status>>,
     pub sessions: WebSessions,
@@ -168,6 +171,8 @@ impl AppState {
             journal,
             notices,
             subscriptions,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics_access: config.metrics.as_ref().map(crate::metrics::scrape::Access::from_config).transpose()?,
             syslog,
             link_config: ServerConfig {
                 suites: config.suites()?,

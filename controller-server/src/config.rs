@@ -49,6 +49,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub health: HealthConfig,
     pub agents: AgentsConfig,
+    /// Who may scrape `/metrics` (`[metrics]`); not served without it.
+    pub metrics: Option<crate::metrics::scrape::MetricsConfig>,
     /// Every audit record and host event forwarded to a syslog collector (`[syslog]`).
     pub syslog: Option<crate::syslog::SyslogConfig>,
     /// A relay to be reached through (`lantern-relay`), for a controller nobody can dial.
@@ -458,6 +460,7 @@ impl Default for Config {
             agents: AgentsConfig::default(),
             relay: None,
             syslog: None,
+            metrics: None,
             hosts: vec![HostConfig {
                 recovery: None,
                 id: "local".into(),
@@ -532,6 +535,9 @@ impl Config {
             return Err(ConfigError::Invalid(problem));
         }
         if let Some(problem) = self.auth.kerberos.as_ref().and_then(|k| k.problem()) {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if let Some(problem) = self.metrics.as_ref().and_then(|m| m.problem()) {
             return Err(ConfigError::Invalid(problem));
         }
         if let Some(problem) = self.syslog.as_ref().and_then(|s| s.problem()) {

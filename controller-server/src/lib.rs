@@ -14,6 +14,7 @@ pub mod health;
 pub mod hosts;
 pub mod limits;
 pub mod media;
+pub mod metrics;
 pub mod notify;
 pub mod quiet;
 pub mod recovery;

@@ -364,6 +364,13 @@ impl Pump<'_> {
         if !directive.finish(exit.clone()) {
             return;
         }
+        let ended = match (exit.code, exit.signal) {
+            (Some(0), _) => "ok",
+            (Some(_), _) => "failed",
+            (None, Some(_)) => "signal",
+            (None, None) => "lost",
+        };
+        self.state.metrics.directive(ended, std::time::Duration::from_millis(exit.duration_ms));
         let outcome = match (exit.code, exit.signal) {
             (Some(code), _) => format!("exit status {code}"),
             (None, Some(signal)) => format!("signal {signal}"),

@@ -75,6 +75,10 @@ struct Pump<'a> {
     inputs_while_watching: u64,
     started: Instant,
     media: LinkMedia,
+    /// The host's console meters, once the link has joined it...
+    meters: Option<crate::metrics::LinkMeters>,
+    /// ...and the records (in, out) before that, which are counted then.
+    early_records: (u64, u64),
 }
 
 async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source: Source) {
@@ -94,6 +98,8 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
         inputs_while_watching: 0,
         started: Instant::now(),
         media: LinkMedia::default(),
+        meters: None,
+        early_records: (0, 0),
     };
     while !link.is_over() {
         let wake = pump.started + Duration::from_millis(link.next_poll());
@@ -107,7 +113,10 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
             }
             incoming = socket.recv() => match incoming {
                 // `Bytes` into `Vec` keeps the buffer when the frame is its only owner.
-                Some(Ok(WsMessage::Binary(bytes))) => link.handle_record(bytes.into(), pump.now(), &mut pump.env),
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    pump.count_records(1, 0);
+                    link.handle_record(bytes.into(), pump.now(), &mut pump.env);
+                }
                 Some(Ok(WsMessage::Text(_))) => link.text_frame(pump.now()),
                 Some(Ok(WsMessage::Close(_))) | None => link.socket_closed(),
                 Some(Err(err)) => link.websocket_error(&err.to_string()),
@@ -123,7 +132,13 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
         while let Some(action) = link.next_action() {
             pump.act(&mut link, action).await;
         }
-        for record in link.take_outgoing() {
+        let outgoing = link.take_outgoing();
+        pump.count_records(0, outgoing.len() as u64);
+        if let Some(meters) = &mut pump.meters {
+            let stats = link.stats();
+            meters.totals(stats.bytes_in, stats.bytes_out, stats.renewals);
+        }
+        for record in outgoing {
             if socket.send(WsMessage::Binary(record.into())).await.is_err() {
                 link.socket_closed();
                 break;
@@ -137,6 +152,16 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
 impl Pump<'_> {
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    fn count_records(&mut self, incoming: u64, outgoing: u64) {
+        match &self.meters {
+            Some(meters) => meters.records(incoming, outgoing),
+            None => {
+                self.early_records.0 += incoming;
+                self.early_records.1 += outgoing;
+            }
+        }
     }
 
     fn host_event(&mut self, link: &mut ServerLink, event: HostEvent) {
@@ -230,6 +255,9 @@ impl Pump<'_> {
         detail["suite"] = info.suite.name().into();
         detail["control"] = binding.control.into();
         state.audit(&binding.username, "console.open", &host.id, detail).await;
+        let meters = state.metrics.link(&host.id, self.listener.name());
+        meters.records(self.early_records.0, self.early_records.1);
+        self.meters = Some(meters);
         let (mut viewer, handover) = Viewer::join(host, sharing, &binding);
         let (status, presence) = (viewer.current_status(), viewer.sharing.view(viewer.id));
         link.attach(binding.control, viewer.video.start(), status, presence, now);
@@ -269,6 +297,8 @@ impl Pump<'_> {
 
     /// The link is over: this viewer leaves its host, and the close is recorded.
     async fn finish(&mut self, link: &ServerLink) {
+        // Off the open-links gauge as soon as the link is over, not after the close handshake.
+        self.meters = None;
         let handover = self.viewer.as_ref().and_then(|v| v.sharing.leave(v.id));
         self.record_handover(handover).await;
         if let Some(binding) = self.env.binding.clone() {

@@ -456,6 +456,7 @@ pub async fn log_in(
             if let Some(suppressed) = crate::quiet::allow("failed login") {
                 tracing::info!(failures, suppressed, "failed login");
             }
+            state.metrics.login_failed(prefix, "wrong");
             detail["failures"] = failures.into();
             detail["name_known"] = known.into();
             state.audit(named(known), &format!("{prefix}.failed"), "", detail).await;
@@ -463,6 +464,7 @@ pub async fn log_in(
             Err(LoginRefused::Wrong)
         }
         Attempt::Held { retry_after, just_locked, known } => {
+            state.metrics.login_failed(prefix, "locked");
             detail["name_known"] = known.into();
             detail["seconds"] = retry_after.as_secs().into();
             let action = if just_locked { format!("{prefix}.locked") } else { format!("{prefix}.refused-locked") };

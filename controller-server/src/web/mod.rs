@@ -89,6 +89,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(unknown_api))
         .route("/api", axum::routing::any(unknown_api))
         .nest("/redfish", crate::redfish::router())
+        // Every route above is timed by its pattern; pages and unknown paths are not.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::scrape::track))
+        .route("/metrics", get(crate::metrics::scrape::metrics))
         .fallback_service(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         // One span per request; paths and methods only, never bodies or cookies.

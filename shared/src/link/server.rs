@@ -466,7 +466,9 @@ impl ServerLink {
                 self.actions.push_back(ServerAction::KeySwitched { generation });
             }
             ServerEvent::RekeyRefused(alert) => self.actions.push_back(ServerAction::KeySwitchRefused(alert)),
-            ServerEvent::PeerClosed(_) => {}
+            // The viewer said goodbye (the applet closing): the link ends now, not when its
+            // socket finally does.
+            ServerEvent::PeerClosed(_) => self.end(close_code::NORMAL, "closed".to_string()),
         }
         Ok(())
     }

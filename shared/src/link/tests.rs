@@ -257,6 +257,16 @@ fn stopping_the_controller_closes_the_link_as_going_away() {
 }
 
 #[test]
+fn the_applet_closing_ends_the_link_at_once() {
+    let mut pair = Pair::attached(true);
+    pair.applet.close(3);
+    pair.run(3);
+    assert!(pair.link.is_over(), "over on the applet's goodbye, without waiting for its socket");
+    assert_eq!(pair.link.farewell(), Farewell { code: close_code::NORMAL, reason: "closed".into() });
+    assert!(pair.link.error().is_none(), "a clean end");
+}
+
+#[test]
 fn a_message_only_the_controller_may_send_ends_the_link_as_a_protocol_violation() {
     let mut pair = Pair::attached(true);
     pair.send(AppMessage::HostStatus(status("forged")), 1);
