@@ -30,6 +30,8 @@ pub struct Inner {
     pub subscriptions: Arc<crate::notify::delivery::Delivery>,
     /// What the controller measures about itself, and who may scrape it (`[metrics]`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The console links attached to hosts now (the *Sessions* page).
+    pub console_links: Arc<crate::console::live::LiveLinks>,
     pub metrics_access: Option<crate::metrics::scrape::Access>,
     /// How forwarding to syslog goes, when `[syslog]` is set.
     pub syslog: Option<Arc<crate::syslog::Status>>,
@@ -172,6 +174,7 @@ impl AppState {
             notices,
             subscriptions,
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            console_links: Arc::default(),
             metrics_access: config.metrics.as_ref().map(crate::metrics::scrape::Access::from_config).transpose()?,
             syslog,
             link_config: ServerConfig {

@@ -763,3 +763,40 @@ async fn only_administrators_save_directives_and_the_configurations_own_stay_fix
     let (status, _, _) = api.call(Method::DELETE, "/api/directives/saved/collect%20logs", &headers, None).await;
     assert_eq!(status, StatusCode::CONFLICT, "the configuration's own is changed there");
 }
+
+#[tokio::test]
+async fn an_administrator_lists_and_ends_sessions_and_others_may_not() {
+    let api = common::api().await;
+    let admin = api.ready_session().await;
+    let (_, op_cookie, op_csrf) = common::new_user(&api, &admin, "otto", "Operator").await;
+    let as_admin = [("cookie", admin.0.as_str()), ("x-csrf-token", admin.1.as_str())];
+    let as_otto = [("cookie", op_cookie.as_str()), ("x-csrf-token", op_csrf.as_str())];
+
+    let (status, _, _) = api.call(Method::GET, "/api/sessions", &as_otto, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only administrators see who is here");
+    let (status, _, everyone) = api.call(Method::GET, "/api/sessions", &as_admin, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let web = everyone["web"].as_array().unwrap();
+    let otto = web.iter().find(|s| s["user"] == "otto").expect("otto's session is listed");
+    assert!(web.iter().any(|s| s["user"] == "admin" && s["yours"] == true), "{everyone}");
+    assert!(otto["since"].as_i64().unwrap() > 0 && otto["yours"] == false);
+    let id = otto["id"].as_str().unwrap();
+
+    let (status, _, _) = api.call(Method::DELETE, &format!("/api/sessions/web/{id}"), &as_otto, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = api.call(Method::DELETE, "/api/sessions/tea/1", &as_admin, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = api.call(Method::DELETE, "/api/sessions/console/99", &as_admin, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = api.call(Method::DELETE, &format!("/api/sessions/web/{id}"), &as_admin, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = api.call(Method::GET, "/api/session", &as_otto, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the ended session opens nothing");
+    let (status, _, _) = api.call(Method::DELETE, &format!("/api/sessions/web/{id}"), &as_admin, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "ended once");
+
+    let (_, _, trail) = api.call(Method::GET, "/api/audit?limit=20", &as_admin, None).await;
+    let ended = trail.as_array().unwrap().iter().find(|r| r["action"] == "session.end").expect("audited");
+    assert_eq!((ended["actor"].as_str(), ended["target"].as_str()), (Some("admin"), Some(id)));
+    assert!(ended["detail"].as_str().unwrap().contains("\"user\":\"otto\""), "{ended}");
+}

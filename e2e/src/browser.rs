@@ -182,6 +182,28 @@ impl Browser {
         Ok(new_password)
     }
 
+    /// Logged in as the administrator here, makes `name` an Operator who may view and control
+    /// the `local` shell, and logs `other` in as them.
+    pub async fn admin_with_operator(
+        &self,
+        controller: &Controller,
+        other: &Browser,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        self.first_login(controller).await?;
+        let user = json!({"username": name, "password": "temporary password", "role": "Operator"});
+        let created = self.api("POST", "/api/users", user).await?;
+        anyhow::ensure!(created["status"] == 200, "creating {name}: {created}");
+        // The local shell is administrators' only by default.
+        let grant = json!({"view": true, "control": true, "power": false});
+        let path = format!("/api/hosts/local/access/{}", created["body"]["id"]);
+        let granted = self.api("PUT", &path, grant).await?;
+        anyhow::ensure!(granted["status"] == 204, "granting {name} the local shell: {granted}");
+        other.client.goto(&controller.url).await?;
+        other.first_login_as(name, "temporary password").await?;
+        Ok(())
+    }
+
     /// Calls the controller's API from the page, with the session's CSRF token.
     pub async fn api(&self, method: &str, path: &str, body: Value) -> anyhow::Result<Value> {
         self.js_async(

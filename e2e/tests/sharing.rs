@@ -26,17 +26,7 @@ async fn click(browser: &Browser, id: &str) -> anyhow::Result<()> {
 }
 
 async fn scenario(controller: &Controller, alice: &Browser, bob: &Browser) -> anyhow::Result<()> {
-    alice.first_login(controller).await?;
-    let created = alice
-        .api("POST", "/api/users", json!({"username": "bob", "password": "temporary password", "role": "Operator"}))
-        .await?;
-    assert_eq!(created["status"], 200, "{created}");
-    // The local shell is administrators' only by default: alice lets bob control it.
-    let grant = json!({"view": true, "control": true, "power": false});
-    let path = format!("/api/hosts/local/access/{}", created["body"]["id"]);
-    assert_eq!(alice.api("PUT", &path, grant).await?["status"], 204);
-    bob.client.goto(&controller.url).await?;
-    bob.first_login_as("bob", "temporary password").await?;
+    alice.admin_with_operator(controller, bob, "bob").await?;
 
     alice.open_console("local").await?;
     wait_text(alice, "sharing-holder", "alice holds control", |t| t == "You have the keyboard and mouse").await?;

@@ -112,6 +112,45 @@ pub struct SavedDirective {
     pub saved_by: Option<String>,
 }
 
+/// A web or Redfish login session, as the *Sessions* page lists it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LoginSession {
+    pub id: String,
+    pub user: String,
+    pub source: Option<String>,
+    pub since: i64,
+    pub last_seen: i64,
+    pub yours: bool,
+}
+
+/// A console link attached to a host.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ConsoleLink {
+    pub id: u64,
+    pub user: String,
+    pub source: Option<String>,
+    pub since: i64,
+    pub host: String,
+    pub listener: String,
+    pub suite: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Everyone {
+    pub web: Vec<LoginSession>,
+    pub redfish: Vec<LoginSession>,
+    pub console: Vec<ConsoleLink>,
+}
+
+pub async fn everyone() -> Result<Everyone, String> {
+    call("GET", "/api/sessions", None::<&()>, None).await
+}
+
+/// Ends a session: `kind` is `web`, `redfish` or `console`.
+pub async fn end_session(csrf: &str, kind: &str, id: &str) -> Result<(), String> {
+    request("DELETE", &format!("/api/sessions/{kind}/{id}"), None::<&()>, Some(csrf)).await.map(|_| ())
+}
+
 pub async fn agents() -> Result<Vec<AgentRow>, String> {
     call("GET", "/api/agents", None::<&()>, None).await
 }

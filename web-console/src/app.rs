@@ -10,6 +10,7 @@ use crate::pages::console::ConsolePage;
 use crate::pages::hosts::Hosts;
 use crate::pages::login::Login;
 use crate::pages::password::ChangePassword;
+use crate::pages::sessions::Sessions;
 use crate::pages::users::Users;
 
 #[derive(Clone, PartialEq)]
@@ -22,6 +23,7 @@ enum Page {
     Audit,
     Users,
     Agents,
+    Sessions,
 }
 
 #[component]
@@ -96,6 +98,7 @@ pub fn App() -> impl IntoView {
                         <button id="nav-audit" on:click=move |_| page.set(Page::Audit)>"Audit"</button>
                         <button id="nav-users" on:click=move |_| page.set(Page::Users)>"Users"</button>
                         <button id="nav-agents" on:click=move |_| page.set(Page::Agents)>"Agents"</button>
+                        <button id="nav-sessions" on:click=move |_| page.set(Page::Sessions)>"Sessions"</button>
                     </Show>
                 </nav>
             </Show>
@@ -125,6 +128,10 @@ pub fn App() -> impl IntoView {
                 Page::Agents => {
                     let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
                     view! { <Agents csrf=csrf/> }.into_any()
+                }
+                Page::Sessions => {
+                    let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();
+                    view! { <Sessions csrf=csrf/> }.into_any()
                 }
                 Page::Console(h) => {
                     let csrf = session.get_untracked().map(|s| s.csrf_token).unwrap_or_default();

@@ -79,6 +79,8 @@ struct Pump<'a> {
     meters: Option<crate::metrics::LinkMeters>,
     /// ...and the records (in, out) before that, which are counted then.
     early_records: (u64, u64),
+    /// Its entry on the *Sessions* page, once joined: where an administrator ends it.
+    listed: Option<super::live::Registration>,
 }
 
 async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source: Source) {
@@ -100,6 +102,7 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
         media: LinkMedia::default(),
         meters: None,
         early_records: (0, 0),
+        listed: None,
     };
     while !link.is_over() {
         let wake = pump.started + Duration::from_millis(link.next_poll());
@@ -124,6 +127,11 @@ async fn run(mut socket: WebSocket, state: AppState, listener: Listener, source:
             },
             event = viewer::next_event(&mut pump.viewer) => pump.host_event(&mut link, event),
             event = pump.media.next(media_reads) => pump.media_event(&mut link, event).await,
+            by = super::live::ended(&mut pump.listed) => {
+                tracing::info!(by = %by, "console link ended by an administrator");
+                pump.listed = None;
+                link.end_by_administrator(&by, pump.now());
+            }
             () = &mut stopping, if !stop_seen => {
                 stop_seen = true;
                 link.shutdown(pump.now());
@@ -255,6 +263,16 @@ impl Pump<'_> {
         detail["suite"] = info.suite.name().into();
         detail["control"] = binding.control.into();
         state.audit(&binding.username, "console.open", &host.id, detail).await;
+        self.listed = Some(state.console_links.register(super::live::LiveLink {
+            id: 0,
+            user: binding.username.clone(),
+            source: self.source.addr.map(|a| a.to_string()),
+            since: crate::store::audit::now_ms(),
+            host: host.id.clone(),
+            listener: self.listener.name(),
+            suite: info.suite.name().to_string(),
+            web_session: binding.web_session.clone(),
+        }));
         let meters = state.metrics.link(&host.id, self.listener.name());
         meters.records(self.early_records.0, self.early_records.1);
         self.meters = Some(meters);
@@ -297,8 +315,10 @@ impl Pump<'_> {
 
     /// The link is over: this viewer leaves its host, and the close is recorded.
     async fn finish(&mut self, link: &ServerLink) {
-        // Off the open-links gauge as soon as the link is over, not after the close handshake.
+        // Off the open-links gauge and the Sessions page as soon as the link is over, not after
+        // the close handshake.
         self.meters = None;
+        self.listed = None;
         let handover = self.viewer.as_ref().and_then(|v| v.sharing.leave(v.id));
         self.record_handover(handover).await;
         if let Some(binding) = self.env.binding.clone() {

@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod launch;
 pub mod link;
+pub mod live;
 pub mod media;
 pub mod sharing;
 pub mod viewer;

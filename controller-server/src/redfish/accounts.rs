@@ -98,7 +98,7 @@ pub async fn create_session(
     };
     let (token, session) = state
         .redfish_sessions
-        .create(user.id, None)
+        .create(user.id, None, source.addr)
         .await
         .map_err(|_| RedfishError::internal())?
         .ok_or_else(|| RedfishError::unauthorized(SESSIONS))?;

@@ -21,9 +21,19 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sessions (
     role_cap TEXT,
     csrf TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL
+    last_seen INTEGER NOT NULL,
+    source TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);";
+
+/// Databases from before the *Sessions* page keep no source address for a session.
+pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
+    let present = db.prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'source'")?.exists([])?;
+    if !present {
+        db.execute_batch("ALTER TABLE sessions ADD COLUMN source TEXT")?;
+    }
+    Ok(())
+}
 
 /// Which door a session was opened at; a session works only at its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +61,9 @@ pub struct LiveSession {
     pub user: User,
     pub csrf: String,
     pub created_at: i64,
+    pub last_seen: i64,
+    /// Where its login came from.
+    pub source: Option<String>,
 }
 
 /// A session's `last_seen` is written at most this often: reads are per request, writes need
@@ -59,7 +72,7 @@ const TOUCH_EVERY_MS: i64 = 15_000;
 
 /// A session with its user, as the store reads both (`?1` is the kind).
 const SESSION_ROWS: &str = "SELECT s.id, s.csrf, s.created_at, s.last_seen, s.role_cap, s.credential = u.credential,
-            u.id, u.username, u.role, u.must_change_password
+            u.id, u.username, u.role, u.must_change_password, s.source
      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.kind = ?1";
 
 struct SessionRow {
@@ -73,6 +86,7 @@ struct SessionRow {
     username: String,
     role: String,
     must_change_password: bool,
+    source: Option<String>,
 }
 
 impl SessionRow {
@@ -88,6 +102,7 @@ impl SessionRow {
             username: r.get(7)?,
             role: r.get(8)?,
             must_change_password: r.get(9)?,
+            source: r.get(10)?,
         })
     }
 
@@ -102,7 +117,15 @@ impl SessionRow {
         let role = self.role_cap.as_deref().and_then(Role::parse).map_or(role, |cap| role.at_most(cap));
         let user =
             User { id: self.user_id, username: self.username, role, must_change_password: self.must_change_password };
-        Ok((LiveSession { id: self.id, user, csrf: self.csrf, created_at: self.created_at }, self.last_seen))
+        let session = LiveSession {
+            id: self.id,
+            user,
+            csrf: self.csrf,
+            created_at: self.created_at,
+            last_seen: self.last_seen,
+            source: self.source,
+        };
+        Ok((session, self.last_seen))
     }
 }
 
@@ -115,6 +138,7 @@ impl UserStore {
         kind: SessionKind,
         user_id: i64,
         role_cap: Option<Role>,
+        source: Option<&str>,
         now_ms: i64,
     ) -> Result<Option<(String, LiveSession)>, StoreError> {
         let token = random_token::<32>();
@@ -124,9 +148,9 @@ impl UserStore {
         {
             let db = self.db()?;
             let inserted = db.execute(
-                "INSERT INTO sessions (token_hash, id, kind, user_id, credential, role_cap, csrf, created_at, last_seen)
-                 SELECT ?1, ?2, ?3, id, credential, ?5, ?6, ?7, ?7 FROM users WHERE id = ?4",
-                params![&digest[..], id, kind.as_str(), user_id, role_cap.map(Role::as_str), csrf, now_ms],
+                "INSERT INTO sessions (token_hash, id, kind, user_id, credential, role_cap, csrf, created_at, last_seen, source)
+                 SELECT ?1, ?2, ?3, id, credential, ?5, ?6, ?7, ?7, ?8 FROM users WHERE id = ?4",
+                params![&digest[..], id, kind.as_str(), user_id, role_cap.map(Role::as_str), csrf, now_ms, source],
             )?;
             if inserted == 0 {
                 return Ok(None);
@@ -246,7 +270,7 @@ mod tests {
     fn a_session_follows_its_user_record_and_ends_with_a_password_reset() {
         let store = UserStore::in_memory().unwrap();
         let id = store.create("ops", "a long password", Role::Operator, false).unwrap();
-        let (token, session) = store.open_session(SessionKind::Web, id, None, 0).unwrap().unwrap();
+        let (token, session) = store.open_session(SessionKind::Web, id, None, None, 0).unwrap().unwrap();
         assert_eq!(session.user.role, Role::Operator);
         assert!(store.session_by_token(SessionKind::Redfish, &token, IDLE, 1).unwrap().is_none(), "wrong door");
 
@@ -264,8 +288,8 @@ mod tests {
     fn an_own_password_change_keeps_the_session_that_made_it_and_ends_the_others() {
         let store = UserStore::in_memory().unwrap();
         let id = store.create("ops", "a long password", Role::Operator, false).unwrap();
-        let (mine, session) = store.open_session(SessionKind::Web, id, None, 0).unwrap().unwrap();
-        let (other, _) = store.open_session(SessionKind::Redfish, id, None, 0).unwrap().unwrap();
+        let (mine, session) = store.open_session(SessionKind::Web, id, None, None, 0).unwrap().unwrap();
+        let (other, _) = store.open_session(SessionKind::Redfish, id, None, None, 0).unwrap().unwrap();
         store.set_password(id, "another long password").unwrap();
         store.carry_session_over_password_change(&session.id).unwrap();
         assert!(store.session_by_token(SessionKind::Web, &mine, IDLE, 1).unwrap().is_some());
@@ -276,14 +300,14 @@ mod tests {
     fn sessions_end_with_their_user_and_when_idle_and_a_cap_bounds_the_role() {
         let store = UserStore::in_memory().unwrap();
         let id = store.create("peer@b", "a long password", Role::Administrator, false).unwrap();
-        let (token, s) = store.open_session(SessionKind::Web, id, Some(Role::ReadOnly), 0).unwrap().unwrap();
+        let (token, s) = store.open_session(SessionKind::Web, id, Some(Role::ReadOnly), None, 0).unwrap().unwrap();
         assert_eq!(s.user.role, Role::ReadOnly);
         assert!(store.session_by_token(SessionKind::Web, &token, IDLE, 59_999).unwrap().is_some());
         assert!(store.session_by_token(SessionKind::Web, &token, IDLE, 59_999 + 60_000).unwrap().is_none());
 
-        let (token, _) = store.open_session(SessionKind::Web, id, None, 0).unwrap().unwrap();
+        let (token, _) = store.open_session(SessionKind::Web, id, None, None, 0).unwrap().unwrap();
         store.delete(id).unwrap();
         assert!(store.session_by_token(SessionKind::Web, &token, IDLE, 1).unwrap().is_none());
-        assert!(store.open_session(SessionKind::Web, id, None, 0).unwrap().is_none(), "no user, no session");
+        assert!(store.open_session(SessionKind::Web, id, None, None, 0).unwrap().is_none(), "no user, no session");
     }
 }

@@ -164,6 +164,7 @@ impl UserStore {
             super::preferences::SCHEMA
         ))?;
         super::access::migrate(&db)?;
+        super::sessions::migrate(&db)?;
         let decoy_hash = hash_password(&random_password())?;
         db.execute_batch(STRIKES_SCHEMA)?;
         Ok(Self { db: Mutex::new(db), decoy_hash })

@@ -88,7 +88,8 @@ pub async fn open_session(
     logged_in: LoggedIn,
     role_cap: Option<Role>,
 ) -> Result<(Response, WebSession), ApiError> {
-    let (token, session) = state.sessions.create(logged_in.user.id, role_cap).await?.ok_or(ApiError::UNAUTHORIZED)?;
+    let (token, session) =
+        state.sessions.create(logged_in.user.id, role_cap, logged_in.source).await?.ok_or(ApiError::UNAUTHORIZED)?;
     let mut response =
         ([(header::SET_COOKIE, cookie(&token, state.session_idle()))], Json(SessionInfo::from(&session)))
             .into_response();

@@ -117,6 +117,7 @@ pub struct TokenLogin {
 /// from the peer this controller sent them to, as themselves.
 pub async fn login(
     State(state): State<AppState>,
+    source: crate::web::login::Source,
     headers: HeaderMap,
     ApiJson(req): ApiJson<TokenLogin>,
 ) -> Result<Response, ApiError> {
@@ -143,7 +144,7 @@ pub async fn login(
         let user = federated_account(&state, &claims, role).await?;
         let detail = json!({ "issuer": claims.iss, "claimed_role": claims.role, "role_cap": role });
         state.audit_first(&user.username, "login.token", "", detail).await?;
-        return super::auth::session_response(&state, LoggedIn { user, credentials: None }).await;
+        return super::auth::session_response(&state, LoggedIn { user, credentials: None, source: source.addr }).await;
     };
     let (st, sid) = (state.clone(), carry.sid.clone());
     let local = off_runtime(move || st.users.carried(&sid)).await?;
@@ -188,7 +189,8 @@ pub async fn login(
     data.merge(answer.version, answer.parts.clone());
     let (st, u, merged, at_home) = (state.clone(), user.clone(), data.clone(), home.is_some());
     off_runtime(move || session::take_in(&st, &u, &merged, &answer.parts, at_home)).await?;
-    let (response, web) = super::auth::open_session(&state, LoggedIn { user, credentials }, Some(role_cap)).await?;
+    let (response, web) =
+        super::auth::open_session(&state, LoggedIn { user, credentials, source: source.addr }, Some(role_cap)).await?;
     let carried = Carried { sid: carry.sid, web_session: Some(web.id), user_id: web.user.id, data, away: None };
     let st = state.clone();
     off_runtime(move || st.users.save_carried(&carried, now_ms())).await?;

@@ -369,6 +369,8 @@ pub async fn check(
 pub struct LoggedIn {
     pub user: User,
     pub credentials: Option<Credentials>,
+    /// Where the login came from, kept with the session (the *Sessions* page shows it).
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// [`check`], keeping the credentials.
@@ -450,7 +452,7 @@ pub async fn log_in(
                 tracing::info!(user = %user.username, "login");
                 record_login(state, &user.username, detail).await?;
             }
-            Ok(LoggedIn { user, credentials })
+            Ok(LoggedIn { user, credentials, source: source.addr })
         }
         Attempt::Refused { failures, delay, known } => {
             if let Some(suppressed) = crate::quiet::allow("failed login") {

@@ -18,6 +18,7 @@ pub mod saved_directives;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod who;
 
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
@@ -70,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .route("/launch/{id}", get(launch::page))
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", delete(tokens::revoke))
+        .route("/api/sessions", get(who::list))
+        .route("/api/sessions/{kind}/{id}", delete(who::end))
         .route("/api/audit", get(audit::page))
         .route("/api/audit/export", get(audit::export))
         .route("/api/audit/verify", get(audit::verify))

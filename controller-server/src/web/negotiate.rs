@@ -95,7 +95,8 @@ pub async fn login(State(state): State<AppState>, source: Source, headers: Heade
     detail["delegated"] = negotiated.delegated.is_some().into();
     tracing::info!(user = %user.username, "login by single sign-on");
     record_login(&state, &user.username, detail).await?;
-    let mut response = session_response(&state, LoggedIn { user, credentials: negotiated.delegated }).await?;
+    let mut response =
+        session_response(&state, LoggedIn { user, credentials: negotiated.delegated, source: source.addr }).await?;
     if !negotiated.reply.is_empty() {
         if let Ok(value) = negotiate::challenge(&negotiated.reply).parse() {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);

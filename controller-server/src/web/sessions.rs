@@ -54,9 +54,16 @@ impl WebSessions {
 
     /// Starts a session for `user_id` (at most `role_cap`); returns the client's secret and the
     /// session. `None` when the user no longer exists.
-    pub async fn create(&self, user_id: i64, role_cap: Option<Role>) -> Result<Option<(String, WebSession)>, ApiError> {
+    pub async fn create(
+        &self,
+        user_id: i64,
+        role_cap: Option<Role>,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<Option<(String, WebSession)>, ApiError> {
         let (store, kind) = (self.store.clone(), self.kind);
-        let opened = off_runtime(move || store.open_session(kind, user_id, role_cap, now_ms())).await?;
+        let source = source.map(|a| a.to_canonical().to_string());
+        let opened =
+            off_runtime(move || store.open_session(kind, user_id, role_cap, source.as_deref(), now_ms())).await?;
         Ok(opened.map(|(token, live)| (token, WebSession::from_live(kind, live))))
     }
 
@@ -72,6 +79,12 @@ impl WebSessions {
         let (store, kind, id) = (self.store.clone(), self.kind, id.to_string());
         let ended = off_runtime(move || store.end_session(kind, &id, now_ms())).await?;
         Ok(ended.map(|l| WebSession::from_live(kind, l)))
+    }
+
+    /// The live sessions as the store keeps them (with when and from where), oldest first.
+    pub async fn live(&self) -> Result<Vec<LiveSession>, ApiError> {
+        let (store, kind, idle) = (self.store.clone(), self.kind, self.idle);
+        Ok(off_runtime(move || store.live_sessions(kind, idle, now_ms())).await?)
     }
 
     /// The live sessions, oldest first.

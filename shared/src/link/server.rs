@@ -429,6 +429,16 @@ impl ServerLink {
         self.close_with(alert.code.close_code(), alert, now_ms);
     }
 
+    /// An administrator ended the link (the *Sessions* page): the viewer is told so, and by
+    /// whom, and does not reconnect.
+    pub fn end_by_administrator(&mut self, who: &str, now_ms: u64) {
+        if self.is_closed() {
+            return;
+        }
+        let alert = Alert::with_message(AlertCode::AccessRevoked, format!("ended by an administrator ({who})"));
+        self.close_with(alert.code.close_code(), alert, now_ms);
+    }
+
     /// The controller is stopping.
     pub fn shutdown(&mut self, now_ms: u64) {
         if self.is_closed() {

@@ -257,6 +257,15 @@ fn stopping_the_controller_closes_the_link_as_going_away() {
 }
 
 #[test]
+fn an_administrator_ending_the_link_tells_the_applet_who_did() {
+    let mut pair = Pair::attached(true);
+    pair.link.end_by_administrator("alice", 4);
+    let seen = pair.run(4);
+    assert!(pair.link.is_over() && pair.applet.is_closed(), "{seen:?}");
+    assert_eq!(pair.link.farewell().reason, "ended by an administrator (alice)");
+}
+
+#[test]
 fn the_applet_closing_ends_the_link_at_once() {
     let mut pair = Pair::attached(true);
     pair.applet.close(3);

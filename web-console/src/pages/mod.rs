@@ -14,6 +14,7 @@ pub mod media_panel;
 pub mod password;
 pub mod scaling;
 pub mod screenshot;
+pub mod sessions;
 pub mod users;
 
 /// A Unix time in milliseconds as the page shows it: `YYYY-MM-DD hh:mm:ss.mmm` (UTC).
