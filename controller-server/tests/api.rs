@@ -800,3 +800,36 @@ async fn an_administrator_lists_and_ends_sessions_and_others_may_not() {
     assert_eq!((ended["actor"].as_str(), ended["target"].as_str()), (Some("admin"), Some(id)));
     assert!(ended["detail"].as_str().unwrap().contains("\"user\":\"otto\""), "{ended}");
 }
+
+#[tokio::test]
+async fn the_audit_trail_is_filtered_and_exported_as_filtered() {
+    let api = common::api().await;
+    let admin = api.ready_session().await;
+    let as_admin = [("cookie", admin.0.as_str()), ("x-csrf-token", admin.1.as_str())];
+    let (status, _, _) = api.call(Method::POST, "/api/tokens", &as_admin, Some(json!({"name": "=HYPERLINK(1)"}))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, _, page) = api.call(Method::GET, "/api/audit?action=token", &as_admin, None).await;
+    let actions: Vec<&str> = page.as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(actions, ["token.create"]);
+    let (_, _, page) = api.call(Method::GET, "/api/audit?actor=admin&action=password", &as_admin, None).await;
+    assert!(page.as_array().unwrap().iter().all(|r| r["action"].as_str().unwrap().starts_with("password")), "{page}");
+    let (_, _, page) = api.call(Method::GET, "/api/audit?from=4102444800000", &as_admin, None).await;
+    assert_eq!(page, json!([]), "nothing after 2100");
+    let (_, _, actions) = api.call(Method::GET, "/api/audit/actions", &as_admin, None).await;
+    assert!(actions.as_array().unwrap().iter().any(|a| a == "token.create"), "{actions}");
+
+    let (status, headers, csv) = api.get_bytes("/api/audit/export?format=csv&action=token", &as_admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    let csv = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[1].contains(",admin,token.create,admin,,"), "{csv}");
+    assert!(lines[1].contains(r#""{""id"":1,""name"":""=HYPERLINK(1)""}""#), "the detail, quoted: {csv}");
+    let (_, _, filtered) = api.get_bytes("/api/audit/export?action=token", &as_admin).await;
+    let filtered = String::from_utf8(filtered).unwrap();
+    assert_eq!(filtered.lines().count(), 1, "a filtered export has no checkpoints: {filtered}");
+    let (status, _, _) = api.get_bytes("/api/audit/export?format=xml", &as_admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -449,12 +449,61 @@ pub async fn change_password(csrf: &str, current: &str, new: &str) -> Result<Ses
     call("POST", "/api/password", Some(&Body { current_password: current, new_password: new }), Some(csrf)).await
 }
 
-pub async fn audit_page(before: Option<i64>, limit: u32) -> Result<Vec<AuditRecord>, String> {
-    let path = match before {
-        Some(id) => format!("/api/audit?before={id}&limit={limit}"),
-        None => format!("/api/audit?limit={limit}"),
-    };
+/// What the *Audit* page narrows the trail to; empty fields keep everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// Unix milliseconds.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl AuditFilter {
+    /// As query parameters (`actor=...&action=...`), each value encoded; empty when none.
+    pub fn query(&self) -> String {
+        let encode = |v: &str| String::from(js_sys::encode_uri_component(v));
+        let mut parts = Vec::new();
+        for (name, value) in [("actor", &self.actor), ("action", &self.action), ("target", &self.target)] {
+            if !value.trim().is_empty() {
+                parts.push(format!("{name}={}", encode(value.trim())));
+            }
+        }
+        for (name, value) in [("from", self.from), ("to", self.to)] {
+            if let Some(ms) = value {
+                parts.push(format!("{name}={ms}"));
+            }
+        }
+        parts.join("&")
+    }
+}
+
+pub async fn audit_page(filter: &AuditFilter, before: Option<i64>, limit: u32) -> Result<Vec<AuditRecord>, String> {
+    let mut path = format!("/api/audit?limit={limit}");
+    if let Some(id) = before {
+        path.push_str(&format!("&before={id}"));
+    }
+    let query = filter.query();
+    if !query.is_empty() {
+        path.push('&');
+        path.push_str(&query);
+    }
     call("GET", &path, None::<&()>, None).await
+}
+
+pub async fn audit_actions() -> Result<Vec<String>, String> {
+    call("GET", "/api/audit/actions", None::<&()>, None).await
+}
+
+/// Where the export of what `filter` keeps is, as `format` (`jsonl` or `csv`).
+pub fn audit_export_url(filter: &AuditFilter, format: &str) -> String {
+    let query = filter.query();
+    if query.is_empty() {
+        format!("/api/audit/export?format={format}")
+    } else {
+        format!("/api/audit/export?format={format}&{query}")
+    }
 }
 
 pub async fn audit_verify() -> Result<AuditVerdict, String> {

@@ -139,7 +139,7 @@ impl AuditLog {
         *self.anchor.locked() = Some(anchor);
     }
 
-    fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+    pub(super) fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         self.db.lock().map_err(|_| StoreError::Poisoned)
     }
 
@@ -364,7 +364,7 @@ impl AuditLog {
     }
 }
 
-fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
+pub(super) fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     Ok(AuditRecord {
         id: r.get(0)?,
         at: r.get(1)?,
@@ -393,6 +393,14 @@ fn chain_hash(prev: &str, id: i64, at: i64, actor: &str, action: &str, target: &
         h.update(field);
     }
     hex(&h.finalize())
+}
+
+/// A Unix time in milliseconds as RFC 3339 with its milliseconds (`2026-12-03T11:37:26.123Z`),
+/// if it is a time RFC 3339 can write.
+pub fn rfc3339_ms(at_ms: i64) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000).ok()?;
+    at.format(&Rfc3339).ok()
 }
 
 pub fn now_ms() -> i64 {

@@ -8,6 +8,7 @@ use rusqlite::Connection;
 pub mod access;
 pub mod agents;
 pub mod audit;
+pub mod audit_filter;
 pub mod carried;
 pub mod directory;
 pub mod events;

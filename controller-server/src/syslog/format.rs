@@ -132,11 +132,7 @@ pub fn frame(message: &str, out: &mut Vec<u8>) {
 
 /// `2026-12-03T11:37:26.123Z`, or the NILVALUE for a time RFC 3339 cannot write.
 fn timestamp(at_ms: i64) -> String {
-    use time::format_description::well_known::Rfc3339;
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| "-".into())
+    crate::store::audit::rfc3339_ms(at_ms).unwrap_or_else(|| "-".into())
 }
 
 /// The record's details (a JSON object) as parameters: strings as they are, anything else as

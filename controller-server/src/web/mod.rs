@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{kind}/{id}", delete(who::end))
         .route("/api/audit", get(audit::page))
         .route("/api/audit/export", get(audit::export))
+        .route("/api/audit/actions", get(audit::actions))
         .route("/api/audit/verify", get(audit::verify))
         .route("/api/hosts/{id}/console-key", post(hosts::console_key))
         .route("/console/ws", get(link::upgrade).layer(Extension(link::Listener::Tls)))
