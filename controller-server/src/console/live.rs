@@ -70,25 +70,24 @@ impl LiveLinks {
 
     /// Asks every link of `web_session` to end; how many there were.
     pub fn end_session(&self, web_session: &str, by: &str) -> usize {
-        let links = self.links.locked();
-        let mine: Vec<_> = links.values().filter(|(l, _)| l.web_session == web_session).collect();
-        for (_, end) in &mine {
+        let mut ended = 0;
+        for (_, end) in self.links.locked().values().filter(|(l, _)| l.web_session == web_session) {
             end.send_replace(Some(by.to_string()));
+            ended += 1;
         }
-        mine.len()
+        ended
     }
 }
 
 impl Registration {
     /// Waits until someone ends the link; who.
     pub async fn ended(&mut self) -> String {
-        loop {
-            if let Some(by) = self.ended.borrow_and_update().clone() {
-                return by;
-            }
-            if self.ended.changed().await.is_err() {
-                return std::future::pending().await;
-            }
+        // The guard `wait_for` gives is let go of before anything else is awaited.
+        let by = self.ended.wait_for(Option::is_some).await.map(|by| by.clone());
+        match by {
+            Ok(by) => by.unwrap_or_default(),
+            // Unlisted (the sender goes with the entry): nobody can end it any more.
+            Err(_) => std::future::pending().await,
         }
     }
 }

@@ -89,12 +89,8 @@ impl Access {
 
     fn token_allowed(&self, headers: &HeaderMap) -> bool {
         let Some(expected) = &self.token else { return true };
-        let sent = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        bool::from(sent.trim().as_bytes().ct_eq(expected.as_bytes()))
+        let sent = crate::web::guard::bearer(headers).unwrap_or_default();
+        bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
     }
 }
 
@@ -158,15 +154,12 @@ fn current(state: &AppState) -> Registry {
     let hosts = Family::<StateLabels, Gauge>::default();
     let viewers = Family::<HostLabels, Gauge>::default();
     let agents = Gauge::<i64>::default();
-    for name in ["running", "stopped", "no_signal"] {
-        hosts.get_or_create(&StateLabels { state: name.into() }).set(0);
+    use shared::wire::message::HostState;
+    for each in [HostState::Running, HostState::Stopped, HostState::NoSignal] {
+        hosts.get_or_create(&StateLabels { state: each.name().into() }).set(0);
     }
     for host in state.hosts.all() {
-        let name = match host.status.borrow().state {
-            shared::wire::message::HostState::Running => "running",
-            shared::wire::message::HostState::Stopped => "stopped",
-            shared::wire::message::HostState::NoSignal => "no_signal",
-        };
+        let name = host.status.borrow().state.name();
         hosts.get_or_create(&StateLabels { state: name.into() }).inc();
         let watching = state.hosts.sharing(&host.id).map_or(0, |s| s.viewers());
         viewers.get_or_create(&HostLabels { host: host.id.clone() }).set(watching as i64);

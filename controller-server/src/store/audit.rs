@@ -214,12 +214,7 @@ impl AuditLog {
     /// Records after `after` (oldest first), at most `limit`: how a reader that keeps its place
     /// (the syslog forwarder) goes on.
     pub fn after(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let db = self.db()?;
-        let mut stmt = db.prepare(
-            "SELECT id, at, actor, action, target, detail, hash FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![after, limit], row_to_record)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.search_after(&super::audit_filter::AuditFilter::default(), after, limit)
     }
 
     /// Records before `before` (newest first), at most `limit`.

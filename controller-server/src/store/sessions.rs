@@ -106,9 +106,9 @@ impl SessionRow {
         })
     }
 
-    /// The session and when it was last seen, if it still stands; else its id, to delete: its
-    /// user's password changed since, it sat idle too long, or its user's role is unknown.
-    fn live(self, idle: Duration, now_ms: i64) -> Result<(LiveSession, i64), String> {
+    /// The session (with when it was last seen), if it still stands; else its id, to delete:
+    /// its user's password changed since, it sat idle too long, or its user's role is unknown.
+    fn live(self, idle: Duration, now_ms: i64) -> Result<LiveSession, String> {
         let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
         let Some(role) = Role::parse(&self.role) else { return Err(self.id) };
         if !self.same_credential || now_ms.saturating_sub(self.last_seen) >= idle_ms {
@@ -117,15 +117,14 @@ impl SessionRow {
         let role = self.role_cap.as_deref().and_then(Role::parse).map_or(role, |cap| role.at_most(cap));
         let user =
             User { id: self.user_id, username: self.username, role, must_change_password: self.must_change_password };
-        let session = LiveSession {
+        Ok(LiveSession {
             id: self.id,
             user,
             csrf: self.csrf,
             created_at: self.created_at,
             last_seen: self.last_seen,
             source: self.source,
-        };
-        Ok((session, self.last_seen))
+        })
     }
 }
 
@@ -170,12 +169,12 @@ impl UserStore {
     ) -> Result<Option<LiveSession>, StoreError> {
         let digest = sha256(token);
         let found = self.live_row(kind, "s.token_hash = ?2", &digest.as_slice(), idle, now_ms)?;
-        if let Some((session, last_seen)) = &found {
-            if now_ms - last_seen >= TOUCH_EVERY_MS {
+        if let Some(session) = &found {
+            if now_ms - session.last_seen >= TOUCH_EVERY_MS {
                 self.db()?.execute("UPDATE sessions SET last_seen = ?1 WHERE id = ?2", params![now_ms, session.id])?;
             }
         }
-        Ok(found.map(|(s, _)| s))
+        Ok(found)
     }
 
     /// The live session with this id (not its secret), without refreshing it: how a console link
@@ -187,7 +186,7 @@ impl UserStore {
         idle: Duration,
         now_ms: i64,
     ) -> Result<Option<LiveSession>, StoreError> {
-        Ok(self.live_row(kind, "s.id = ?2", &id, idle, now_ms)?.map(|(s, _)| s))
+        self.live_row(kind, "s.id = ?2", &id, idle, now_ms)
     }
 
     fn live_row(
@@ -197,7 +196,7 @@ impl UserStore {
         key: &dyn rusqlite::ToSql,
         idle: Duration,
         now_ms: i64,
-    ) -> Result<Option<(LiveSession, i64)>, StoreError> {
+    ) -> Result<Option<LiveSession>, StoreError> {
         let db = self.db()?;
         let row = db
             .query_row(&format!("{SESSION_ROWS} AND {condition}"), params![kind.as_str(), key], SessionRow::read)
@@ -235,7 +234,7 @@ impl UserStore {
         let mut live = Vec::with_capacity(rows.len());
         for row in rows {
             match row.live(idle, now_ms) {
-                Ok((session, _)) => live.push(session),
+                Ok(session) => live.push(session),
                 Err(stale) => {
                     db.execute("DELETE FROM sessions WHERE id = ?1", params![stale])?;
                 }

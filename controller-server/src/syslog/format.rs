@@ -18,7 +18,7 @@ use crate::store::events::HostEvent;
 #[derive(Debug, Clone)]
 pub struct Origin {
     /// 0 to 23 (RFC 5424 §6.2.1).
-    pub facility: u8,
+    facility: u8,
     /// PRINTUSASCII only, at most 255 (see [`Origin::new`]).
     hostname: String,
     procid: u32,

@@ -191,7 +191,6 @@ struct Forwarder {
 /// Messages for everything after a place, and the place they reach.
 struct Batch {
     messages: Vec<String>,
-    framed: Vec<u8>,
     upto: Place,
 }
 
@@ -223,7 +222,7 @@ impl Forwarder {
                 tokio::time::sleep(GATHER).await;
                 continue;
             }
-            match self.sender.deliver(&batch.framed, &batch.messages).await {
+            match self.sender.deliver(&batch.messages).await {
                 Ok(()) => {
                     let this = self.clone();
                     crate::store::off_runtime(move || this.cursor.keep(batch.upto)).await?;
@@ -289,11 +288,7 @@ impl Forwarder {
                 };
                 messages.extend(message);
             }
-            let mut framed = Vec::new();
-            for message in &messages {
-                format::frame(message, &mut framed);
-            }
-            Ok(Batch { messages, framed, upto })
+            Ok(Batch { messages, upto })
         })
         .await
     }

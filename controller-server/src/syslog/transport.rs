@@ -120,19 +120,25 @@ impl Sender {
         &self.target
     }
 
-    /// Delivers `messages` (already framed for a stream, one per datagram for UDP); `Ok` once
-    /// the collector has read them all (a stream) or they are sent (UDP).
-    pub async fn deliver(&self, framed: &[u8], messages: &[String]) -> Result<(), SendError> {
-        match (&self.target.transport, &self.tls) {
-            (Transport::Udp, _) => self.datagrams(messages).await,
-            (Transport::Tls, Some(tls)) => {
+    /// Delivers `messages`: framed in one stream (octet counting), or one per datagram for
+    /// UDP; `Ok` once the collector has read them all (a stream) or they are sent (UDP).
+    pub async fn deliver(&self, messages: &[String]) -> Result<(), SendError> {
+        if self.target.transport == Transport::Udp {
+            return self.datagrams(messages).await;
+        }
+        let mut framed = Vec::with_capacity(messages.iter().map(|m| m.len() + 8).sum());
+        for message in messages {
+            super::format::frame(message, &mut framed);
+        }
+        match &self.tls {
+            Some(tls) => {
                 let tcp = self.connect().await?;
                 let name = rustls::pki_types::ServerName::try_from(self.target.host.clone())
                     .map_err(|e| SendError::Io("the collector's name", std::io::Error::other(e)))?;
                 let stream = self.within("the TLS handshake", tls.connect(name, tcp)).await?;
-                self.stream(stream, framed).await
+                self.stream(stream, &framed).await
             }
-            _ => self.stream(self.connect().await?, framed).await,
+            None => self.stream(self.connect().await?, &framed).await,
         }
     }
 
@@ -220,7 +226,7 @@ mod tests {
             socket.read_to_end(&mut got).await.unwrap();
             got
         });
-        let sent = sender(Transport::Tcp, port, Duration::from_secs(10)).deliver(b"5 hello", &[]).await;
+        let sent = sender(Transport::Tcp, port, Duration::from_secs(10)).deliver(&["hello".to_string()]).await;
         assert!(sent.is_ok(), "{sent:?}");
         assert_eq!(collector.await.unwrap(), b"5 hello");
     }
@@ -234,9 +240,9 @@ mod tests {
             std::future::pending::<()>().await;
             drop(socket);
         });
-        let sent = sender(Transport::Tcp, port, Duration::from_millis(300)).deliver(b"5 hello", &[]).await;
+        let sent = sender(Transport::Tcp, port, Duration::from_millis(300)).deliver(&["hello".to_string()]).await;
         assert!(matches!(sent, Err(SendError::Timeout("the collector's close", _))), "{sent:?}");
-        let refused = sender(Transport::Tcp, 1, Duration::from_secs(5)).deliver(b"5 hello", &[]).await;
+        let refused = sender(Transport::Tcp, 1, Duration::from_secs(5)).deliver(&["hello".to_string()]).await;
         assert!(matches!(refused, Err(SendError::Connect(..))), "{refused:?}");
     }
 
@@ -245,7 +251,7 @@ mod tests {
         let collector = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let port = collector.local_addr().unwrap().port();
         let messages = ["<13>1 - - - - - - one".to_string(), "<13>1 - - - - - - two".to_string()];
-        sender(Transport::Udp, port, Duration::from_secs(5)).deliver(b"", &messages).await.unwrap();
+        sender(Transport::Udp, port, Duration::from_secs(5)).deliver(&messages).await.unwrap();
         let mut buf = [0u8; 100];
         for expected in &messages {
             let n = collector.recv(&mut buf).await.unwrap();

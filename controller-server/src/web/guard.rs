@@ -19,18 +19,19 @@ pub struct Authenticated {
     pub session: WebSession,
 }
 
+/// The token of an `Authorization: Bearer …` header, trimmed.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::trim)
+}
+
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(bearer) = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        {
+        if let Some(bearer) = bearer(&parts.headers) {
             let users = state.users.clone();
-            let bearer = bearer.trim().to_string();
+            let bearer = bearer.to_string();
             let found =
                 crate::store::off_runtime(move || users.token_user(&bearer, crate::store::audit::now_ms())).await?;
             let (user, token_id) =

@@ -57,11 +57,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
                     id: h.id.clone(),
                     name: h.name.clone(),
                     kind: h.kind,
-                    state: match status.state {
-                        shared::wire::message::HostState::Running => "running",
-                        shared::wire::message::HostState::Stopped => "stopped",
-                        shared::wire::message::HostState::NoSignal => "no-signal",
-                    },
+                    state: status.state.name(),
                     status: status.text,
                     power: h.power.is_some(),
                     power_actions: h.power_actions.iter().map(|a| a.name()).collect(),

@@ -87,6 +87,12 @@ impl WebSessions {
         Ok(off_runtime(move || store.live_sessions(kind, idle, now_ms())).await?)
     }
 
+    /// The live session with this id, if it still stands.
+    pub async fn find(&self, id: &str) -> Result<Option<LiveSession>, ApiError> {
+        let (store, kind, idle, id) = (self.store.clone(), self.kind, self.idle, id.to_string());
+        Ok(off_runtime(move || store.session_by_id(kind, &id, idle, now_ms())).await?)
+    }
+
     /// The live sessions, oldest first.
     pub async fn list(&self) -> Result<Vec<WebSession>, ApiError> {
         let (store, kind, idle) = (self.store.clone(), self.kind, self.idle);

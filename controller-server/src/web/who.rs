@@ -71,7 +71,7 @@ pub async fn end(
     let owner = match kind.as_str() {
         "web" | "redfish" => {
             let sessions = if kind == "web" { &state.sessions } else { &state.redfish_sessions };
-            sessions.live().await?.into_iter().find(|s| s.id == id).map(|s| s.user.username)
+            sessions.find(&id).await?.map(|s| s.user.username)
         }
         "console" => {
             let link: Option<u64> = id.parse().ok();

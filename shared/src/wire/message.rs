@@ -173,6 +173,17 @@ pub enum HostState {
     NoSignal,
 }
 
+impl HostState {
+    /// The name the API and the metrics give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostState::Running => "running",
+            HostState::Stopped => "stopped",
+            HostState::NoSignal => "no-signal",
+        }
+    }
+}
+
 /// Keyboard, pointer and paste from the applet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputEvent {
